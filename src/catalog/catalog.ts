@@ -1,0 +1,394 @@
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { LifeboatError } from '../errors.ts';
+import type { Manifest } from '../bundle/manifest.ts';
+import { pidAlive } from '../util/pid.ts';
+import { migrations } from './migrations.ts';
+
+export type BackupStatus = 'running' | 'ok' | 'failed';
+
+/** The catalog's record of one backup. */
+export interface BackupRecord {
+  id: string;
+  target: string;
+  status: BackupStatus;
+  trigger: string;
+  jobId: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  size: number | null;
+  compression: string | null;
+  encrypted: boolean;
+  sha256: string | null;
+  bundleKey: string | null;
+  error: string | null;
+  verificationStatus: 'unverified' | 'passed' | 'failed';
+  verifiedAt: string | null;
+  protected: boolean;
+  deletionStatus: 'none' | 'pending' | 'deleted';
+  summary: BackupSummary | null;
+  locations: LocationRecord[];
+}
+
+/** Figures shown in lists without reading the manifest. */
+export interface BackupSummary {
+  databases: number;
+  tables: number;
+  rows: number;
+  files: number;
+  appItems: number;
+  durationMs: number;
+  warnings: number;
+}
+
+export interface LocationRecord {
+  storage: string;
+  key: string;
+  status: 'pending' | 'ok' | 'failed' | 'missing';
+  size: number | null;
+  sha256: string | null;
+  error: string | null;
+}
+
+export interface JobRecord {
+  id: string;
+  kind: string;
+  target: string | null;
+  backupId: string | null;
+  trigger: string;
+  status: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  progress: unknown;
+  startedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+}
+
+type Row = Record<string, SQLInputValue>;
+
+const now = () => new Date().toISOString();
+
+/**
+ * Lifeboat's metadata: an index over what storage holds, in one SQLite file. Every read and
+ * write of the catalog goes through this class, so moving it to PostgreSQL stays local.
+ */
+export class Catalog {
+  readonly #db: DatabaseSync;
+  readonly file: string;
+
+  private constructor(db: DatabaseSync, file: string) {
+    this.#db = db;
+    this.file = file;
+  }
+
+  /** Opens (creating if needed) the catalog under `home` and applies pending migrations. */
+  static open(home: string): Catalog {
+    let db: DatabaseSync;
+    const file = path.join(home, 'catalog.sqlite');
+    try {
+      mkdirSync(home, { recursive: true });
+      db = new DatabaseSync(file);
+    } catch (err) {
+      throw new LifeboatError('E_CONFIG', `cannot open the catalog at ${file}: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'set LIFEBOAT_HOME (or home: in lifeboat.yaml) to a writable directory',
+      });
+    }
+    db.exec('pragma journal_mode = wal; pragma busy_timeout = 10000; pragma foreign_keys = on; pragma synchronous = normal');
+    const catalog = new Catalog(db, file);
+    catalog.#migrate();
+    return catalog;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  #migrate(): void {
+    const current = Number((this.#db.prepare('pragma user_version').get() as { user_version: number }).user_version);
+    if (current > migrations.length) {
+      throw new LifeboatError('E_CONFIG', `the catalog ${this.file} was written by a newer Lifeboat (schema ${current}, this one knows ${migrations.length})`);
+    }
+    for (let v = current; v < migrations.length; v++) {
+      this.#tx(() => {
+        this.#db.exec(migrations[v]!);
+        this.#db.exec(`pragma user_version = ${v + 1}`);
+      });
+    }
+  }
+
+  #tx<T>(fn: () => T): T {
+    this.#db.exec('begin immediate');
+    try {
+      const result = fn();
+      this.#db.exec('commit');
+      return result;
+    } catch (err) {
+      this.#db.exec('rollback');
+      throw err;
+    }
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#db.prepare(sql).all(...params) as Row[];
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#db.prepare(sql).get(...params) as Row | undefined;
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]): void {
+    this.#db.prepare(sql).run(...params);
+  }
+
+  // ---- targets ----
+
+  /** Records a target as configured; `config` must already be free of secrets. */
+  saveTarget(name: string, config: unknown): void {
+    const t = now();
+    this.#run(
+      `insert into targets (name, config_json, created_at, updated_at) values (?, ?, ?, ?)
+       on conflict (name) do update set config_json = excluded.config_json, updated_at = excluded.updated_at`,
+      name, JSON.stringify(config), t, t,
+    );
+  }
+
+  // ---- locks ----
+
+  /**
+   * Takes a named lock for a job, or throws E_LOCKED naming the job that holds it. A lock whose
+   * process on this host is gone is taken over.
+   */
+  acquireLock(name: string, jobId: string, what: string): void {
+    this.#tx(() => {
+      const held = this.#get('select job_id, pid, host, acquired_at from locks where name = ?', name);
+      if (held) {
+        const stale = held.host === hostname() && !pidAlive(Number(held.pid));
+        if (!stale) {
+          throw new LifeboatError('E_LOCKED', `${what} is already running (job ${String(held.job_id)}, pid ${String(held.pid)} on ${String(held.host)}, since ${String(held.acquired_at)})`, {
+            hint: 'wait for it to finish; two runs of the same target never overlap',
+          });
+        }
+        this.#run('delete from locks where name = ?', name);
+      }
+      this.#run('insert into locks (name, job_id, pid, host, acquired_at) values (?, ?, ?, ?, ?)', name, jobId, process.pid, hostname(), now());
+    });
+  }
+
+  releaseLock(name: string, jobId: string): void {
+    this.#run('delete from locks where name = ? and job_id = ?', name, jobId);
+  }
+
+  // ---- jobs ----
+
+  createJob(job: { id: string; kind: string; target?: string; backupId?: string; trigger: string }): void {
+    this.#run(
+      'insert into jobs (id, kind, target, backup_id, trigger, status, pid, started_at) values (?, ?, ?, ?, ?, ?, ?, ?)',
+      job.id, job.kind, job.target ?? null, job.backupId ?? null, job.trigger, 'running', process.pid, now(),
+    );
+  }
+
+  setJobProgress(id: string, progress: unknown): void {
+    this.#run('update jobs set progress_json = ? where id = ?', JSON.stringify(progress), id);
+  }
+
+  appendJobLog(id: string, level: string, message: string): void {
+    this.#run(
+      `insert into job_logs (job_id, seq, at, level, message)
+       values (?, coalesce((select max(seq) + 1 from job_logs where job_id = ?), 1), ?, ?, ?)`,
+      id, id, now(), level, message,
+    );
+  }
+
+  finishJob(id: string, status: 'succeeded' | 'failed' | 'cancelled', error?: string): void {
+    this.#run('update jobs set status = ?, finished_at = ?, error = ? where id = ?', status, now(), error ?? null, id);
+  }
+
+  getJob(id: string): JobRecord | undefined {
+    const r = this.#get('select * from jobs where id = ?', id);
+    return r && toJob(r);
+  }
+
+  listJobs(limit = 50): JobRecord[] {
+    return this.#all('select * from jobs order by started_at desc limit ?', limit).map(toJob);
+  }
+
+  jobLogs(id: string): { at: string; level: string; message: string }[] {
+    return this.#all('select at, level, message from job_logs where job_id = ? order by seq', id).map((r) => ({
+      at: String(r.at),
+      level: String(r.level),
+      message: String(r.message),
+    }));
+  }
+
+  /**
+   * Marks jobs and backups whose process on this host died (killed, power cut) as failed and
+   * frees their locks: a killed backup never stays "running".
+   */
+  recoverInterrupted(): number {
+    const orphans = this.#all("select id, pid from jobs where status = 'running'").filter((j) => !pidAlive(Number(j.pid)));
+    for (const { id } of orphans) {
+      const j = { id: id as string };
+      this.#tx(() => {
+        this.#run("update jobs set status = 'failed', finished_at = ?, error = ? where id = ?", now(), 'interrupted: the process running it ended', j.id);
+        this.#run(
+          "update backups set status = 'failed', finished_at = coalesce(finished_at, ?), error = ? where job_id = ? and status = 'running'",
+          now(), 'interrupted: the process running it ended before the bundle was complete', j.id,
+        );
+        this.#run('delete from locks where job_id = ?', j.id);
+      });
+    }
+    return orphans.length;
+  }
+
+  // ---- backups ----
+
+  /** Whether an id is taken (backups are never reused, even failed ones). */
+  backupExists(id: string): boolean {
+    return this.#get('select 1 from backups where id = ?', id) !== undefined;
+  }
+
+  startBackup(b: { id: string; target: string; trigger: string; jobId: string; compression: string; encrypted: boolean; bundleKey: string }): void {
+    this.#run(
+      'insert into backups (id, target, status, trigger, job_id, started_at, compression, encrypted, bundle_key) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      b.id, b.target, 'running', b.trigger, b.jobId, now(), b.compression, b.encrypted ? 1 : 0, b.bundleKey,
+    );
+  }
+
+  /** Records a complete backup: its manifest, checksum and first location, in one transaction. */
+  completeBackup(id: string, r: { size: number; sha256: string; manifest: Manifest; summary: BackupSummary; location: Omit<LocationRecord, 'error'> }): void {
+    this.#tx(() => {
+      this.#run(
+        "update backups set status = 'ok', finished_at = ?, size = ?, sha256 = ?, manifest_json = ?, summary_json = ?, error = null where id = ?",
+        r.manifest.finishedAt, r.size, r.sha256, JSON.stringify(r.manifest), JSON.stringify(r.summary), id,
+      );
+      this.#setLocation(id, { ...r.location, error: null });
+    });
+  }
+
+  failBackup(id: string, error: string): void {
+    this.#run("update backups set status = 'failed', finished_at = ?, error = ? where id = ?", now(), error, id);
+  }
+
+  #setLocation(id: string, l: LocationRecord): void {
+    this.#run(
+      `insert into backup_locations (backup_id, storage, key, status, size, sha256, error, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (backup_id, storage) do update set key = excluded.key, status = excluded.status, size = excluded.size,
+         sha256 = excluded.sha256, error = excluded.error, updated_at = excluded.updated_at`,
+      id, l.storage, l.key, l.status, l.size, l.sha256, l.error, now(),
+    );
+  }
+
+  /** Newest first; all targets unless one is named. */
+  listBackups(target?: string): BackupRecord[] {
+    const rows = target
+      ? this.#all('select * from backups where target = ? order by started_at desc, id desc', target)
+      : this.#all('select * from backups order by started_at desc, id desc');
+    return rows.map((r) => this.#toBackup(r));
+  }
+
+  getBackup(id: string): BackupRecord | undefined {
+    const r = this.#get('select * from backups where id = ?', id);
+    return r && this.#toBackup(r);
+  }
+
+  getManifest(id: string): Manifest | undefined {
+    const r = this.#get('select manifest_json from backups where id = ?', id);
+    return r?.manifest_json ? (JSON.parse(String(r.manifest_json)) as Manifest) : undefined;
+  }
+
+  /** The backup a unique id prefix names; E_NOT_FOUND or E_AMBIGUOUS otherwise. */
+  resolveBackup(prefix: string): BackupRecord {
+    const exact = this.getBackup(prefix);
+    if (exact) return exact;
+    const rows = this.#all("select id from backups where substr(id, 1, length(?)) = ? order by id limit 6", prefix, prefix);
+    if (rows.length === 1) return this.getBackup(String(rows[0]!.id))!;
+    if (rows.length === 0) {
+      throw new LifeboatError('E_NOT_FOUND', `no backup matches "${prefix}"`, { hint: 'run `lifeboat list` to see backup ids' });
+    }
+    const shown = rows.slice(0, 5).map((r) => String(r.id)).join(', ');
+    throw new LifeboatError('E_AMBIGUOUS', `"${prefix}" matches several backups: ${shown}${rows.length > 5 ? ', ...' : ''}`, {
+      hint: 'give more of the id',
+    });
+  }
+
+  /**
+   * Records a backup found in storage (catalog rebuild): inserted if unknown, its location
+   * added if known. Verification and protection already recorded are kept.
+   */
+  importBackup(m: Manifest, r: { storage: string; key: string; size: number; sha256: string | null; summary: BackupSummary }): 'added' | 'updated' {
+    return this.#tx(() => {
+      const known = this.#get('select status from backups where id = ?', m.id);
+      if (!known) {
+        this.#run(
+          `insert into backups (id, target, status, trigger, started_at, finished_at, size, compression, encrypted, sha256, bundle_key, manifest_json, summary_json)
+           values (?, ?, 'ok', 'rebuild', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          m.id, m.target, m.startedAt, m.finishedAt, r.size, m.compression.algorithm, m.encryption.kind === 'none' ? 0 : 1,
+          r.sha256, r.key, JSON.stringify(m), JSON.stringify(r.summary),
+        );
+      } else {
+        this.#run(
+          "update backups set status = 'ok', error = null, finished_at = ?, size = ?, manifest_json = ?, summary_json = ?, sha256 = coalesce(?, sha256) where id = ?",
+          m.finishedAt, r.size, JSON.stringify(m), JSON.stringify(r.summary), r.sha256, m.id,
+        );
+      }
+      this.#setLocation(m.id, { storage: r.storage, key: r.key, status: 'ok', size: r.size, sha256: r.sha256, error: null });
+      return known ? 'updated' : 'added';
+    });
+  }
+
+  /** Marks every location of a storage missing; rebuild then marks what it finds as ok. */
+  markStorageMissing(storage: string): void {
+    this.#run("update backup_locations set status = 'missing', updated_at = ? where storage = ? and status = 'ok'", now(), storage);
+  }
+
+  #toBackup(r: Row): BackupRecord {
+    const locations = this.#all('select storage, key, status, size, sha256, error from backup_locations where backup_id = ? order by storage', r.id as string).map(
+      (l) => ({
+        storage: String(l.storage),
+        key: String(l.key),
+        status: l.status as LocationRecord['status'],
+        size: l.size === null ? null : Number(l.size),
+        sha256: (l.sha256 as string | null) ?? null,
+        error: (l.error as string | null) ?? null,
+      }),
+    );
+    return {
+      id: String(r.id),
+      target: String(r.target),
+      status: r.status as BackupStatus,
+      trigger: String(r.trigger),
+      jobId: (r.job_id as string | null) ?? null,
+      startedAt: String(r.started_at),
+      finishedAt: (r.finished_at as string | null) ?? null,
+      size: r.size === null ? null : Number(r.size),
+      compression: (r.compression as string | null) ?? null,
+      encrypted: Number(r.encrypted) === 1,
+      sha256: (r.sha256 as string | null) ?? null,
+      bundleKey: (r.bundle_key as string | null) ?? null,
+      error: (r.error as string | null) ?? null,
+      verificationStatus: r.verification_status as BackupRecord['verificationStatus'],
+      verifiedAt: (r.verified_at as string | null) ?? null,
+      protected: Number(r.protected) === 1,
+      deletionStatus: r.deletion_status as BackupRecord['deletionStatus'],
+      summary: r.summary_json ? (JSON.parse(String(r.summary_json)) as BackupSummary) : null,
+      locations,
+    };
+  }
+}
+
+function toJob(r: Row): JobRecord {
+  return {
+    id: String(r.id),
+    kind: String(r.kind),
+    target: (r.target as string | null) ?? null,
+    backupId: (r.backup_id as string | null) ?? null,
+    trigger: String(r.trigger),
+    status: r.status as JobRecord['status'],
+    progress: r.progress_json ? JSON.parse(String(r.progress_json)) : null,
+    startedAt: String(r.started_at),
+    finishedAt: (r.finished_at as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Numbered schema migrations, applied in order at start; PRAGMA user_version records how far a
+ * catalog has come. Append only: never edit a migration that has shipped.
+ */
+export const migrations: readonly string[] = [
+  // 1: targets, backups and where they are stored, jobs and their log lines, locks.
+  `
+  create table targets (
+    name        text primary key,
+    config_json text not null,
+    created_at  text not null,
+    updated_at  text not null
+  );
+
+  create table backups (
+    id                   text primary key,
+    target               text not null,
+    status               text not null check (status in ('running', 'ok', 'failed')),
+    trigger              text not null,
+    job_id               text,
+    started_at           text not null,
+    finished_at          text,
+    size                 integer,
+    compression          text,
+    encrypted            integer not null default 0,
+    sha256               text,
+    bundle_key           text,
+    error                text,
+    manifest_json        text,
+    summary_json         text,
+    verification_status  text not null default 'unverified' check (verification_status in ('unverified', 'passed', 'failed')),
+    verified_at          text,
+    protected            integer not null default 0,
+    protected_until      text,
+    deletion_status      text not null default 'none' check (deletion_status in ('none', 'pending', 'deleted')),
+    delete_after         text,
+    tags                 text not null default '[]'
+  );
+  create index backups_target_started on backups (target, started_at desc);
+
+  create table backup_locations (
+    backup_id   text not null references backups (id) on delete cascade,
+    storage     text not null,
+    key         text not null,
+    status      text not null check (status in ('pending', 'ok', 'failed', 'missing')),
+    size        integer,
+    sha256      text,
+    error       text,
+    updated_at  text not null,
+    primary key (backup_id, storage)
+  );
+
+  create table jobs (
+    id            text primary key,
+    kind          text not null,
+    target        text,
+    backup_id     text,
+    trigger       text not null,
+    status        text not null check (status in ('running', 'succeeded', 'failed', 'cancelled')),
+    pid           integer,
+    progress_json text,
+    started_at    text not null,
+    finished_at   text,
+    error         text
+  );
+  create index jobs_started on jobs (started_at desc);
+
+  create table job_logs (
+    job_id   text not null references jobs (id) on delete cascade,
+    seq      integer not null,
+    at       text not null,
+    level    text not null,
+    message  text not null,
+    primary key (job_id, seq)
+  );
+
+  create table locks (
+    name        text primary key,
+    job_id      text not null,
+    pid         integer not null,
+    host        text not null,
+    acquired_at text not null
+  );
+
+  create table settings (
+    key        text primary key,
+    value_json text not null,
+    updated_at text not null
+  );
+  `,
+];

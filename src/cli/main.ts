@@ -1,0 +1,257 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { Catalog, type BackupRecord } from '../catalog/catalog.ts';
+import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
+import { initialConfig } from '../config/template.ts';
+import { asLifeboatError, LifeboatError } from '../errors.ts';
+import { runBackup } from '../jobs/backup.ts';
+import { rebuildCatalog } from '../jobs/rebuild.ts';
+import { VERSION } from '../version.ts';
+import { duration, formatBytes, progressListener, table } from './output.ts';
+
+interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+}
+
+/** Loads config and catalog for a command, and closes the catalog afterwards. */
+async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedConfig, catalog: Catalog) => Promise<T>): Promise<T> {
+  const loaded = loadConfig(configPath(opts.config));
+  const catalog = Catalog.open(loaded.home);
+  try {
+    catalog.recoverInterrupted();
+    return await fn(loaded, catalog);
+  } finally {
+    catalog.close();
+  }
+}
+
+function print(opts: GlobalOptions, json: unknown, text: () => string): void {
+  process.stdout.write(opts.json ? JSON.stringify(json, null, 2) + '\n' : text() + '\n');
+}
+
+/** An AbortSignal that fires on the first Ctrl-C or SIGTERM; a second one exits at once. */
+function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+    process.stderr.write(`\n${sig}: cancelling, cleaning up (again to quit at once)...\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+const verification = (b: BackupRecord) => (b.verificationStatus === 'unverified' ? '-' : b.verificationStatus);
+
+function backupRow(b: BackupRecord): string[] {
+  const took = b.summary ? duration(b.summary.durationMs) : b.finishedAt ? duration(Date.parse(b.finishedAt) - Date.parse(b.startedAt)) : '-';
+  return [b.id, b.target, b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), b.size === null ? '-' : formatBytes(b.size), took, b.status, verification(b)];
+}
+
+export function buildProgram(): Command {
+  const program = new Command('lifeboat')
+    .description('Backup, verification and recovery for PostgreSQL-backed self-hosted apps')
+    .version(VERSION)
+    .addOption(new Option('-c, --config <file>', 'configuration file (default: $LIFEBOAT_CONFIG or ./lifeboat.yaml)'))
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
+
+  program
+    .command('init')
+    .description('write a commented lifeboat.yaml: one local storage, one target from DATABASE_URL or PG* variables')
+    .option('--target <name>', 'name of the target', 'app')
+    .option('--storage-path <dir>', 'where the local storage keeps bundles', './backups')
+    .option('--force', 'overwrite an existing file')
+    .action((o: { target: string; storagePath: string; force?: boolean }, cmd: Command) => {
+      const opts = globals(cmd);
+      const file = configPath(opts.config);
+      if (existsSync(file) && !o.force) {
+        throw new LifeboatError('E_USAGE', `${file} already exists`, { hint: 'pass --force to overwrite it, or --config to write another file' });
+      }
+      if (!/^[a-z0-9][a-z0-9_-]*$/i.test(o.target)) throw new LifeboatError('E_USAGE', `--target "${o.target}": use letters, digits, "-" and "_"`);
+      writeFileSync(file, initialConfig(process.env, { target: o.target, storagePath: o.storagePath }));
+      print(opts, { file, target: o.target }, () => `wrote ${file}\nnext: lifeboat backup ${o.target}`);
+    });
+
+  program
+    .command('backup')
+    .description('back up a target now')
+    .argument('<target>', 'target name from lifeboat.yaml')
+    .action(async (targetName: string, _o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        const listener = progressListener({ json: opts.json === true });
+        const interrupt = interruptSignal();
+        try {
+          const r = await runBackup(loaded, catalog, targetName, { signal: interrupt.signal, listener });
+          listener.end();
+          print(opts, { id: r.id, jobId: r.jobId, storage: r.storage, key: r.key, size: r.size, sha256: r.sha256, summary: r.summary }, () =>
+            `backup ${r.id}: ${formatBytes(r.size)} in ${duration(r.summary.durationMs)} (${r.summary.databases} database(s), ${r.summary.tables} tables, ${r.summary.rows} rows, ${r.summary.files} files)` +
+            (r.summary.warnings ? `, ${r.summary.warnings} warning(s)` : ''),
+          );
+        } finally {
+          listener.end();
+          interrupt.dispose();
+        }
+      });
+    });
+
+  program
+    .command('list')
+    .description('list backups, newest first')
+    .argument('[target]', 'only this target')
+    .action(async (target: string | undefined, _o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        if (target && !loaded.config.targets[target] && catalog.listBackups(target).length === 0) {
+          throw new LifeboatError('E_NOT_FOUND', `no target named "${target}"`, { hint: `configured targets: ${Object.keys(loaded.config.targets).join(', ')}` });
+        }
+        const backups = catalog.listBackups(target);
+        print(opts, backups.map(({ locations: _l, ...b }) => b), () =>
+          backups.length === 0
+            ? 'no backups yet; run `lifeboat backup <target>`'
+            : table(['ID', 'TARGET', 'STARTED', 'SIZE', 'DURATION', 'STATUS', 'VERIFIED'], backups.map(backupRow)),
+        );
+      });
+    });
+
+  program
+    .command('show')
+    .description('one backup in detail')
+    .argument('<backup>', 'backup id or a unique prefix of it')
+    .action(async (prefix: string, _o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (_loaded, catalog) => {
+        const b = catalog.resolveBackup(prefix);
+        const m = catalog.getManifest(b.id);
+        print(opts, { ...b, manifest: m && { ...m, members: undefined } }, () => {
+          const lines = [
+            `backup      ${b.id}`,
+            `target      ${b.target}`,
+            `status      ${b.status}${b.error ? ` (${b.error})` : ''}`,
+            `trigger     ${b.trigger}`,
+            `started     ${b.startedAt}`,
+            `finished    ${b.finishedAt ?? '-'}`,
+            `size        ${b.size === null ? '-' : `${formatBytes(b.size)} (${b.size} bytes)`}`,
+            `format      ${b.compression ?? '-'}${b.encrypted ? ', age-encrypted' : ''}`,
+            `sha256      ${b.sha256 ?? '-'}`,
+            `verified    ${b.verificationStatus}${b.verifiedAt ? ` at ${b.verifiedAt}` : ''}`,
+            `protected   ${b.protected ? 'yes' : 'no'}`,
+          ];
+          for (const l of b.locations) lines.push(`stored      ${l.storage}: ${l.key} (${l.status})`);
+          if (m) {
+            if (m.postgres) lines.push(`postgres    server ${m.postgres.serverVersion}, pg_dump ${m.postgres.pgDumpVersion}${m.postgres.globals ? ', with roles' : ''}`);
+            if (b.summary) lines.push(`contents    ${b.summary.databases} database(s), ${b.summary.tables} tables, ${b.summary.rows} rows, ${b.summary.files} files, ${b.summary.appItems} app items`);
+            for (const w of m.warnings) lines.push(`warning     ${w}`);
+          }
+          return lines.join('\n');
+        });
+      });
+    });
+
+  program
+    .command('contents')
+    .description('what a backup holds: databases, tables with row counts, files, app items')
+    .argument('<backup>', 'backup id or a unique prefix of it')
+    .action(async (prefix: string, _o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (_loaded, catalog) => {
+        const b = catalog.resolveBackup(prefix);
+        const m = catalog.getManifest(b.id);
+        if (!m) throw new LifeboatError('E_NOT_FOUND', `backup ${b.id} has no contents: it ${b.status === 'failed' ? `failed (${b.error ?? 'unknown error'})` : 'is not complete'}`);
+        const contents = {
+          id: m.id,
+          databases: (m.postgres?.databases ?? []).map((d) => ({
+            name: d.name, dumpSize: d.dumpSize, members: d.dumpMembers,
+            tables: d.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows, columns: t.columns.length })),
+            sequences: d.sequences.length, extensions: d.extensions.map((e) => `${e.name} ${e.version}`),
+          })),
+          globals: m.postgres?.globals ?? false,
+          files: m.files.map((f) => ({ set: f.set, path: f.path, type: f.type, size: f.size, mode: f.mode.toString(8), mtime: f.mtime })),
+          skipped: m.skipped,
+          app: m.app,
+        };
+        print(opts, contents, () => {
+          const out: string[] = [];
+          for (const d of contents.databases) {
+            out.push(`database ${d.name} (dump ${formatBytes(d.dumpSize)}${d.members.length > 1 ? ` in ${d.members.length} parts` : ''})`);
+            out.push(indent(table(['TABLE', 'ROWS', 'COLUMNS'], d.tables.map((t) => [`${t.schema}.${t.name}`, t.rows === null ? '(partitioned)' : String(t.rows), String(t.columns)]))));
+            if (d.extensions.length) out.push(`  extensions: ${d.extensions.join(', ')}`);
+          }
+          if (contents.globals) out.push('roles and tablespaces (databases/globals.sql)');
+          if (contents.files.length) {
+            out.push('files');
+            out.push(indent(table(['SET', 'PATH', 'SIZE', 'MODE'], contents.files.map((f) => [f.set, f.path + (f.type === 'directory' ? '/' : ''), f.type === 'file' ? formatBytes(f.size) : f.type, f.mode]))));
+          }
+          for (const s of contents.skipped) out.push(`skipped ${s.path} (${s.reason})`);
+          if (contents.app.items.length) {
+            out.push(`app items (${contents.app.profile})`);
+            out.push(indent(table(['KIND', 'ID', 'NAME'], contents.app.items.map((i) => [i.kind, i.id, i.name]))));
+          }
+          return out.join('\n') || 'empty backup';
+        });
+      });
+    });
+
+  const catalogCmd = program.command('catalog').description('the catalog: Lifeboat\'s index of backups');
+  catalogCmd
+    .command('rebuild')
+    .description('recreate the catalog from the manifests in every configured storage')
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        const listener = progressListener({ json: opts.json === true });
+        const report = await rebuildCatalog(loaded, catalog, { listener });
+        listener.end();
+        print(opts, report, () =>
+          [`read ${report.storages.length} storage(s): ${report.added.length} backup(s) added, ${report.updated.length} already known`,
+            ...report.unreadable.map((u) => `could not read ${u.key} on ${u.storage}: ${u.error}`)].join('\n'),
+        );
+        if (report.unreadable.length) process.exitCode = 1;
+      });
+    });
+
+  return program;
+}
+
+function indent(s: string): string {
+  return s.replace(/^/gm, '  ');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    const e = asLifeboatError(err);
+    if (json) {
+      process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint } }, null, 2) + '\n');
+    } else {
+      process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+      if (e.code === 'E_INTERNAL' && process.env.LIFEBOAT_DEBUG) process.stderr.write(`${(e.cause as Error)?.stack ?? ''}\n`);
+    }
+    return e.exitCode;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

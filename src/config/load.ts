@@ -1,0 +1,184 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Encrypter } from 'age-encryption';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { LifeboatError } from '../errors.ts';
+import { configSchema, type Config } from './schema.ts';
+
+/** A loaded, validated configuration and where it came from. */
+export interface LoadedConfig {
+  /** Absolute path of the file that was read. */
+  file: string;
+  config: Config;
+  /** The catalog's directory: LIFEBOAT_HOME, else `home` in the file, else `.lifeboat` beside the file. */
+  home: string;
+}
+
+/** The config file named by --config, LIFEBOAT_CONFIG, or ./lifeboat.yaml. */
+export function configPath(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(explicit ?? env.LIFEBOAT_CONFIG ?? 'lifeboat.yaml');
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new LifeboatError('E_CONFIG', `${file}: ${missing ? 'no such file' : (err as Error).message}`, {
+      cause: err,
+      hint: missing ? 'run `lifeboat init` to write one, or pass --config <file>' : undefined,
+    });
+  }
+  return parseConfig(text, file, env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const at = lines.linePos(yamlError.pos[0]);
+    throw new LifeboatError('E_CONFIG', `${file}:${at.line}:${at.col}: malformed YAML: ${firstLine(yamlError.message)}`);
+  }
+  const where = (keyPath: readonly PropertyKey[]) => locate(doc, lines, keyPath, file);
+  const raw = interpolate(doc.toJS() ?? {}, [], env, where);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => describeIssue(issue, raw, where));
+    throw new LifeboatError('E_CONFIG', issues.join('\n'));
+  }
+  const config = parsed.data;
+  const dir = path.dirname(file);
+  checkReferences(config, where);
+  for (const storage of Object.values(config.storages)) {
+    if (storage.type === 'local') storage.path = path.resolve(dir, storage.path);
+  }
+  if (config.tempDir) config.tempDir = path.resolve(dir, config.tempDir);
+  const home = path.resolve(dir, env.LIFEBOAT_HOME ?? config.home ?? '.lifeboat');
+  return { file, config, home };
+}
+
+type Where = (keyPath: readonly PropertyKey[]) => string;
+
+/** `file:line:col: a.b.c` for a key path, as precise as the document allows. */
+function locate(doc: Document, lines: LineCounter, keyPath: readonly PropertyKey[], file: string): string {
+  const dotted = keyPath.map(String).join('.') || '(top level)';
+  for (let n = keyPath.length; n >= 0; n--) {
+    const node = doc.getIn(keyPath.slice(0, n) as unknown[], true);
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    if (range && (isScalar(node) || isMap(node) || isSeq(node))) {
+      const at = lines.linePos(range[0]);
+      return `${file}:${at.line}:${at.col}: ${dotted}`;
+    }
+  }
+  return `${file}: ${dotted}`;
+}
+
+/**
+ * Replaces `${VAR}` and `${VAR:-default}` in every string. `VAR_FILE` (the Docker secrets
+ * convention) names a file whose content stands in for an unset VAR, so secrets stay out of
+ * both the config file and the environment.
+ */
+function interpolate(value: unknown, keyPath: PropertyKey[], env: NodeJS.ProcessEnv, where: Where): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
+      const direct = env[name];
+      if (direct !== undefined) return direct;
+      const fromFile = env[`${name}_FILE`];
+      if (fromFile !== undefined) {
+        try {
+          return readFileSync(fromFile, 'utf8').replace(/\r?\n$/, '');
+        } catch (err) {
+          throw new LifeboatError('E_CONFIG', `${where(keyPath)}: cannot read ${name}_FILE=${fromFile}: ${(err as Error).message}`);
+        }
+      }
+      if (fallback !== undefined) return fallback;
+      throw new LifeboatError('E_CONFIG', `${where(keyPath)}: environment variable ${name} is not set`, {
+        hint: `set ${name} (or ${name}_FILE, a file holding its value), or write \${${name}:-default}`,
+      });
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...keyPath, i], env, where));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, interpolate(v, [...keyPath, k], env, where)]),
+    );
+  }
+  return value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: Where): string {
+  const keyPath = issue.path;
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys
+      .map((key) => `${where([...keyPath, key])}: unknown key "${key}" (check its spelling; README.md lists every key)`)
+      .join('\n');
+  }
+  const got = describeValue(getIn(raw, keyPath));
+  if (issue.code === 'invalid_union' && got !== 'nothing') {
+    return `${where(keyPath)}: ${unionExpectation(issue)}, got ${got}`;
+  }
+  if (got === 'nothing') return `${where(keyPath)}: required key is missing`;
+  return `${where(keyPath)}: ${issue.message.replace(/^Invalid input: /, '')}; got ${got}`;
+}
+
+function unionExpectation(issue: z.core.$ZodIssueInvalidUnion): string {
+  const messages = issue.errors.flat().map((e) => e.message.replace(/^Invalid input: /, ''));
+  return [...new Set(messages)].join(', or ') || 'unexpected value';
+}
+
+function getIn(value: unknown, keyPath: readonly PropertyKey[]): unknown {
+  let cur = value;
+  for (const key of keyPath) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `"${value.length > 40 ? value.slice(0, 37) + '...' : value}"`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function checkReferences(config: Config, where: Where): void {
+  const storages = Object.keys(config.storages);
+  for (const [target, t] of Object.entries(config.targets)) {
+    const refs = [t.storage.primary, ...t.storage.replicas];
+    refs.forEach((ref, i) => {
+      if (!config.storages[ref]) {
+        const key = i === 0 ? 'primary' : 'replicas';
+        throw new LifeboatError(
+          'E_CONFIG',
+          `${where(['targets', target, 'storage', key])}: no storage named "${ref}"; configured storages: ${storages.join(', ') || 'none'}`,
+        );
+      }
+    });
+    if (!t.postgres && Object.keys(t.files).length === 0) {
+      throw new LifeboatError('E_CONFIG', `${where(['targets', target])}: a target needs postgres, files, or both`);
+    }
+    if (t.encryption && 'recipients' in t.encryption) {
+      t.encryption.recipients.forEach((recipient, i) => {
+        try {
+          new Encrypter().addRecipient(recipient);
+        } catch (err) {
+          throw new LifeboatError(
+            'E_CONFIG',
+            `${where(['targets', target, 'encryption', 'recipients', i])}: not an age recipient: "${recipient.slice(0, 20)}${recipient.length > 20 ? '...' : ''}" (${(err as Error).message})`,
+            { hint: 'an age recipient looks like age1... (62 characters); `age-keygen` prints one' },
+          );
+        }
+      });
+    }
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}

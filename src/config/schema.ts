@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+/** Names that end up in file names, tar members and backup ids: keep them plain. */
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'a name of letters, digits, "-" or "_" (at most 63)');
+
+const size = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/i, 'a size such as 500MB or 100GB'),
+]);
+
+const localStorage = z.strictObject({
+  type: z.literal('local'),
+  /** Any mounted directory, NFS and SMB mounts included. */
+  path: z.string().min(1),
+});
+
+/** Storage kinds that later drivers implement; their options are validated by the driver. */
+export const storageSchema = z.discriminatedUnion('type', [localStorage]);
+
+const fileSetObject = z.strictObject({
+  paths: z.array(z.string().min(1)).min(1),
+  include: z.array(z.string().min(1)).optional(),
+  exclude: z.array(z.string().min(1)).optional(),
+});
+
+/** `config: [/a, /b]` is shorthand for `config: { paths: [/a, /b] }`. */
+const fileSet = z.union([z.array(z.string().min(1)).min(1), fileSetObject]).transform((v) =>
+  Array.isArray(v) ? { paths: v, include: undefined, exclude: undefined } : v,
+);
+
+const postgres = z.strictObject({
+  url: z.string().min(1),
+  databases: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+  globals: z.boolean().default(false),
+  /** A directory holding pg_dump, pg_restore and psql, tried before PATH and /usr/lib/postgresql. */
+  binDir: z.string().optional(),
+});
+
+const encryption = z.union([
+  z.strictObject({
+    recipients: z.array(z.string().min(1)).min(1),
+    /** The age identity file (AGE-SECRET-KEY-1...) that reads the bundles back; not needed to write them. */
+    identityFile: z.string().min(1).optional(),
+  }),
+  z.strictObject({ passphrase: z.string().min(1) }),
+]);
+
+const compression = z
+  .strictObject({
+    algorithm: z.enum(['zstd', 'gzip', 'none']).default('zstd'),
+    level: z.number().int().min(1).max(19).optional(),
+  })
+  .default({ algorithm: 'zstd' });
+
+const storageRef = z
+  .union([name, z.strictObject({ primary: name, replicas: z.array(name).default([]) })])
+  .transform((v) => (typeof v === 'string' ? { primary: v, replicas: [] } : v));
+
+/** Read now so a config written for later features is checked; acted on by the daemon issues. */
+const schedule = z.strictObject({ cron: z.string().min(1), timezone: z.string().optional() });
+const retention = z.strictObject({
+  keepLast: z.number().int().nonnegative().optional(),
+  keepDaily: z.number().int().nonnegative().optional(),
+  keepWeekly: z.number().int().nonnegative().optional(),
+  keepMonthly: z.number().int().nonnegative().optional(),
+  keepYearly: z.number().int().nonnegative().optional(),
+  maxAgeDays: z.number().int().positive().optional(),
+  maxTotalSize: size.optional(),
+  minFreeSpacePercent: z.number().min(0).max(100).optional(),
+  notifyBeforeDeleteHours: z.number().nonnegative().optional(),
+});
+const verification = z.union([
+  z.literal('manual'),
+  z.strictObject({
+    every: z.number().int().positive().optional(),
+    cron: z.string().optional(),
+    percentage: z.number().min(0).max(100).optional(),
+    quickAfterEachBackup: z.boolean().optional(),
+  }),
+]);
+
+export const targetSchema = z.strictObject({
+  postgres: postgres.optional(),
+  profile: z.enum(['generic', 'n8n', 'django', 'prisma']).default('generic'),
+  files: z.record(name, fileSet).default({}),
+  /** What to do with a file in a file set that cannot be read: stop the backup, or leave it out and say so. */
+  onUnreadable: z.enum(['fail', 'skip']).default('fail'),
+  storage: storageRef,
+  encryption: encryption.optional(),
+  compression,
+  schedule: schedule.optional(),
+  retention: retention.optional(),
+  verification: verification.optional(),
+});
+
+const notification = z.looseObject({ type: z.string().min(1) });
+
+export const configSchema = z.strictObject({
+  /** Where the catalog lives; LIFEBOAT_HOME overrides it. */
+  home: z.string().optional(),
+  /** Where temporary files go; defaults to the system temp directory. */
+  tempDir: z.string().optional(),
+  storages: z.record(name, storageSchema),
+  targets: z.record(name, targetSchema),
+  notifications: z.record(name, notification).optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;
+export type StorageConfig = z.infer<typeof storageSchema>;
+export type FileSetConfig = TargetConfig['files'][string];
+export type EncryptionConfig = NonNullable<TargetConfig['encryption']>;
+export type CompressionConfig = TargetConfig['compression'];

@@ -1,0 +1,61 @@
+/**
+ * One error type for everything Lifeboat reports to a user. The `code` is stable (scripts and
+ * the HTTP API key on it); the message is one line a person can act on; `cause` keeps the
+ * underlying error for logs.
+ */
+export type ErrorCode =
+  | 'E_USAGE'
+  | 'E_CONFIG'
+  | 'E_NOT_FOUND'
+  | 'E_AMBIGUOUS'
+  | 'E_PG_CONNECT'
+  | 'E_PG_AUTH'
+  | 'E_PG_DATABASE'
+  | 'E_PG_VERSION'
+  | 'E_PG_TOOL'
+  | 'E_PG_DUMP'
+  | 'E_FILE_UNREADABLE'
+  | 'E_FILE_CHANGED'
+  | 'E_STORAGE_WRITE'
+  | 'E_STORAGE_READ'
+  | 'E_STORAGE_NOT_FOUND'
+  | 'E_NO_SPACE'
+  | 'E_ENCRYPTION'
+  | 'E_BUNDLE_CORRUPT'
+  | 'E_LOCKED'
+  | 'E_ABORTED'
+  | 'E_INTERNAL';
+
+/** Codes that mean "the request was wrong", not "the operation failed": exit status 2. */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['E_USAGE', 'E_CONFIG', 'E_AMBIGUOUS', 'E_NOT_FOUND']);
+
+export class LifeboatError extends Error {
+  readonly code: ErrorCode;
+  /** What the user can do about it, shown under the message. */
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'LifeboatError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  /** The CLI exit status for this error: 2 for bad usage or configuration, 1 otherwise. */
+  get exitCode(): 1 | 2 {
+    return USAGE_CODES.has(this.code) ? 2 : 1;
+  }
+}
+
+/** Wraps anything thrown into a LifeboatError, keeping LifeboatErrors as they are. */
+export function asLifeboatError(err: unknown, code: ErrorCode = 'E_INTERNAL'): LifeboatError {
+  if (err instanceof LifeboatError) return err;
+  if (isAbort(err)) return new LifeboatError('E_ABORTED', 'the operation was cancelled', { cause: err });
+  const message = err instanceof Error ? err.message : String(err);
+  return new LifeboatError(code, message, { cause: err });
+}
+
+/** True for the errors an AbortSignal produces, whichever API raised them. */
+export function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR');
+}

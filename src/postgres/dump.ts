@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import type pg from 'pg';
+import { LifeboatError } from '../errors.ts';
+import type { PgTools } from './binaries.ts';
+import { connect, redactUrl, toolEnv, type PgEndpoint } from './connection.ts';
+
+/** A running client tool: its output stream and a promise for its exit. */
+export interface ToolRun {
+  stdout: Readable;
+  /** Resolves when the tool exits 0; rejects with its stderr otherwise. */
+  done: Promise<void>;
+}
+
+/**
+ * Runs a libpq tool with the password in the environment. Aborting the signal kills it;
+ * a non-zero exit rejects `done` with the tool's own last words.
+ */
+export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signal?: AbortSignal): ToolRun {
+  const child = spawn(bin, args, { env: toolEnv(endpoint), stdio: ['ignore', 'pipe', 'pipe'] });
+  const kill = () => child.kill('SIGTERM');
+  signal?.addEventListener('abort', kill, { once: true });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (err) =>
+      reject(new LifeboatError('E_PG_TOOL', `cannot run ${bin}: ${err.message}`, { cause: err })),
+    );
+    child.on('close', (code, sig) => {
+      signal?.removeEventListener('abort', kill);
+      if (code === 0) return resolve();
+      if (signal?.aborted) return reject(new LifeboatError('E_ABORTED', 'the operation was cancelled'));
+      const tool = bin.split('/').pop();
+      const why = stderr.trim().split('\n').slice(-3).join(' | ') || (sig ? `killed by ${sig}` : `exit ${code}`);
+      reject(new LifeboatError('E_PG_DUMP', `${tool} failed on ${redactUrl(endpoint.url)}: ${why}`));
+    });
+  });
+  // The caller awaits `done` after draining stdout; this keeps an early failure from going unhandled meanwhile.
+  done.catch(() => undefined);
+  return { stdout: child.stdout, done };
+}
+
+/**
+ * A repeatable-read transaction whose snapshot is exported: pg_dump --snapshot and the row
+ * counts read here see exactly the same data. Keep it open until pg_dump has finished.
+ */
+export interface Snapshot {
+  client: pg.Client;
+  id: string;
+  close(): Promise<void>;
+}
+
+export async function openSnapshot(endpoint: PgEndpoint): Promise<Snapshot> {
+  const client = await connect(endpoint);
+  try {
+    await client.query('begin isolation level repeatable read read only');
+    const { rows } = await client.query<{ id: string }>('select pg_export_snapshot() as id');
+    return {
+      client,
+      id: rows[0]!.id,
+      close: async () => {
+        await client.query('rollback').catch(() => undefined);
+        await client.end().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** pg_dump in custom format, uncompressed (the bundle compresses), reading the exported snapshot. */
+export function pgDump(tools: PgTools, endpoint: PgEndpoint, snapshotId: string, signal?: AbortSignal): ToolRun {
+  return runTool(
+    tools.pgDump,
+    ['--format=custom', '--compress=0', `--snapshot=${snapshotId}`, '--no-password', `--dbname=${endpoint.url}`],
+    endpoint,
+    signal,
+  );
+}
+
+/**
+ * Roles and tablespaces. Reading role passwords needs superuser; without it the roles are still
+ * dumped, without passwords, and the returned warning says so.
+ */
+export async function dumpGlobals(
+  tools: PgTools,
+  endpoint: PgEndpoint,
+  signal?: AbortSignal,
+): Promise<{ sql: Buffer; warning?: string }> {
+  const attempt = async (extra: string[]) => {
+    const run = runTool(tools.pgDumpall, ['--globals-only', '--no-password', ...extra, `--dbname=${endpoint.url}`], endpoint, signal);
+    const chunks: Buffer[] = [];
+    for await (const chunk of run.stdout) chunks.push(chunk as Buffer);
+    await run.done;
+    return Buffer.concat(chunks);
+  };
+  try {
+    return { sql: await attempt([]) };
+  } catch (err) {
+    if (!(err instanceof LifeboatError) || !/permission denied/i.test(err.message)) throw err;
+    return {
+      sql: await attempt(['--no-role-passwords']),
+      warning: 'roles were dumped without passwords: reading them needs a superuser connection',
+    };
+  }
+}

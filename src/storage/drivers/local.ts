@@ -1,0 +1,145 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { asLifeboatError, isAbort, LifeboatError } from '../../errors.ts';
+import type { StorageConfig } from '../../config/schema.ts';
+import { pidAlive } from '../../util/pid.ts';
+import { checkKey, type StorageDriver, type StorageObject } from '../storage.ts';
+
+const TMP_MARK = '.lifeboat-tmp-';
+
+/**
+ * Any mounted directory: a local disk, NFS or SMB. Publishing is write to a hidden temp file
+ * in the same directory, fsync, then link(2) to the final name, which fails rather than
+ * replacing an existing bundle, and works on NFS where O_EXCL rename tricks do not.
+ */
+export function localDriver(name: string, config: StorageConfig): StorageDriver {
+  if (config.type !== 'local' || !path.isAbsolute(config.path)) {
+    throw new LifeboatError('E_CONFIG', `storage "${name}": local storage needs an absolute path`);
+  }
+  const root = config.path;
+  const host = hostname().replace(/[^A-Za-z0-9]/g, '');
+  const full = (key: string) => path.join(root, ...checkKey(key).split('/'));
+
+  async function put(key: string, body: Readable, options: { signal?: AbortSignal } = {}) {
+    const dest = full(key);
+    const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}${TMP_MARK}${host}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      await fs.mkdir(path.dirname(dest), { recursive: true });
+      const out = createWriteStream(tmp, { flags: 'wx', flush: true });
+      await pipeline(body, out, { signal: options.signal });
+      await fs.link(tmp, dest);
+      await fs.unlink(tmp);
+      await fsyncDir(path.dirname(dest));
+      return { size: (await fs.stat(dest)).size };
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      body.destroy();
+      throw writeError(err, name, key);
+    }
+  }
+
+  async function get(key: string, options: { start?: number; end?: number; signal?: AbortSignal } = {}) {
+    const file = full(key);
+    try {
+      // Open first, so a missing key fails here and not on the first read.
+      const handle = await fs.open(file, 'r');
+      return createReadStream('', { fd: handle, start: options.start, end: options.end, signal: options.signal });
+    } catch (err) {
+      throw readError(err, name, key);
+    }
+  }
+
+  async function stat(key: string): Promise<StorageObject | undefined> {
+    try {
+      const s = await fs.stat(full(key));
+      return s.isFile() ? { key, size: s.size, modified: s.mtime } : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw readError(err, name, key);
+    }
+  }
+
+  async function* list(prefix: string): AsyncIterable<StorageObject> {
+    let entries: string[];
+    try {
+      entries = await fs.readdir(root, { recursive: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw readError(err, name, prefix);
+    }
+    for (const rel of entries.sort()) {
+      const key = rel.split(path.sep).join('/');
+      if (!key.startsWith(prefix) || key.split('/').some((p) => p.startsWith('.'))) continue;
+      const s = await fs.stat(path.join(root, rel)).catch(() => undefined);
+      if (s?.isFile()) yield { key, size: s.size, modified: s.mtime };
+    }
+  }
+
+  async function remove(key: string) {
+    try {
+      await fs.rm(full(key), { force: true });
+    } catch (err) {
+      throw writeError(err, name, key);
+    }
+  }
+
+  async function space() {
+    try {
+      const s = await fs.statfs(root);
+      return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Temp files of this host whose writing process is gone. */
+  async function sweep() {
+    let removed = 0;
+    const entries = await fs.readdir(root, { recursive: true }).catch(() => [] as string[]);
+    for (const rel of entries) {
+      const base = path.basename(rel);
+      const m = new RegExp(`${TMP_MARK.replaceAll('.', '\\.')}([A-Za-z0-9]*)-(\\d+)-`).exec(base);
+      if (!m || m[1] !== host || pidAlive(Number(m[2]))) continue;
+      await fs.rm(path.join(root, rel), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  return { name, type: 'local', put, get, stat, list, delete: remove, space, sweep };
+}
+
+async function fsyncDir(dir: string) {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some network filesystems refuse fsync on directories; the file itself was flushed.
+  } finally {
+    await handle.close();
+  }
+}
+
+function writeError(err: unknown, storage: string, key: string): LifeboatError {
+  if (err instanceof LifeboatError) return err;
+  if (isAbort(err)) return asLifeboatError(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new LifeboatError('E_NO_SPACE', `storage "${storage}" ran out of space writing ${key}`, { cause: err, hint: 'free space or prune old backups' });
+  }
+  if (code === 'EEXIST') return new LifeboatError('E_STORAGE_WRITE', `storage "${storage}" already holds ${key}; refusing to replace it`, { cause: err });
+  return new LifeboatError('E_STORAGE_WRITE', `storage "${storage}": cannot write ${key}: ${(err as Error).message}`, { cause: err });
+}
+
+function readError(err: unknown, storage: string, key: string): LifeboatError {
+  if (err instanceof LifeboatError) return err;
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    return new LifeboatError('E_STORAGE_NOT_FOUND', `storage "${storage}" has no ${key}`, { cause: err });
+  }
+  return new LifeboatError('E_STORAGE_READ', `storage "${storage}": cannot read ${key}: ${(err as Error).message}`, { cause: err });
+}

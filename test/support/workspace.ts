@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/lifeboat.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON (for --json runs). */
+  json<T = unknown>(): T;
+}
+
+/** A temp directory with a lifeboat.yaml, a storage directory and a catalog home. */
+export interface Workspace {
+  dir: string;
+  config: string;
+  storage: string;
+  home: string;
+  writeConfig(yaml: string): void;
+  /** Runs the real CLI (bin/lifeboat.js) in a child process. */
+  cli(args: string[], opts?: { env?: NodeJS.ProcessEnv; input?: string }): Promise<CliResult>;
+  /** Starts the CLI and returns the child, for tests that signal it. */
+  spawnCli(args: string[], opts?: { env?: NodeJS.ProcessEnv }): ReturnType<typeof spawn>;
+  remove(): void;
+}
+
+export function workspace(): Workspace {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-ws-'));
+  const storage = path.join(dir, 'storage');
+  const home = path.join(dir, 'home');
+  mkdirSync(storage);
+  const config = path.join(dir, 'lifeboat.yaml');
+  const env = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, LIFEBOAT_CONFIG: config, LIFEBOAT_HOME: home, ...extra });
+  const spawnCli = (args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) =>
+    spawn(process.execPath, [BIN, ...args], { cwd: dir, env: env(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  return {
+    dir,
+    config,
+    storage,
+    home,
+    writeConfig: (yaml) => writeFileSync(config, yaml),
+    spawnCli,
+    cli: (args, opts = {}) =>
+      new Promise((resolve, reject) => {
+        const child = spawnCli(args, opts);
+        let stdout = '';
+        let stderr = '';
+        child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.stdin!.end(opts.input ?? '');
+        child.on('error', reject);
+        child.on('close', (code) =>
+          resolve({ code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T }),
+        );
+      }),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
