@@ -116,6 +116,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: Where): str
       .map((key) => `${where([...keyPath, key])}: unknown key "${key}" (check its spelling; README.md lists every key)`)
       .join('\n');
   }
+  if (issue.code === 'invalid_key') {
+    const key = String(keyPath.at(-1));
+    return `${where(keyPath)}: invalid name "${key}": ${issue.issues[0]?.message ?? issue.message}`;
+  }
   const got = describeValue(getIn(raw, keyPath));
   if (issue.code === 'invalid_union' && got !== 'nothing') {
     return `${where(keyPath)}: ${unionExpectation(issue)}, got ${got}`;
