@@ -168,7 +168,13 @@ async function writeBackup(c: WriteContext): Promise<{ size: number; sha256: str
     job.progress({ phase: 'writing', current, done, total: Math.max(estimate, done), unit: 'bytes' });
   };
   const upload = storage.put(c.key, writer.output, { signal });
-  upload.catch(() => undefined);
+  // A failed upload (disk full, network) stops the producer at once instead of leaving it
+  // waiting for room in the stream.
+  let uploadError: unknown;
+  upload.catch((err: unknown) => {
+    uploadError = err;
+    writer.abort(asLifeboatError(err));
+  });
   let manifest: Manifest;
   try {
     manifest = await produce(c, writer, pgPlan, entries, warnings, unreadable, (member) => {
@@ -178,7 +184,7 @@ async function writeBackup(c: WriteContext): Promise<{ size: number; sha256: str
   } catch (err) {
     writer.abort(asLifeboatError(err));
     await upload.catch(() => undefined);
-    throw err;
+    throw uploadError ?? err;
   }
   const { size } = await upload;
   const { sha256 } = writer.written;

@@ -62,6 +62,8 @@ export async function connect(endpoint: PgEndpoint): Promise<pg.Client> {
     connectionTimeoutMillis: 10_000,
     application_name: 'lifeboat',
   });
+  // A dropped connection also fails the pending query, which is where it is handled.
+  client.on('error', () => undefined);
   try {
     await client.connect();
   } catch (err) {

@@ -61,10 +61,9 @@ export async function openSnapshot(endpoint: PgEndpoint): Promise<Snapshot> {
     return {
       client,
       id: rows[0]!.id,
-      close: async () => {
-        await client.query('rollback').catch(() => undefined);
-        await client.end().catch(() => undefined);
-      },
+      // Closing the connection ends the transaction; no rollback round trip, which would wait
+      // behind a count still blocked on a lock when the backup is cancelled.
+      close: () => client.end().catch(() => undefined),
     };
   } catch (err) {
     await client.end().catch(() => undefined);
