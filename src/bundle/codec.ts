@@ -7,6 +7,9 @@ import type { CompressionConfig, EncryptionConfig } from '../config/schema.ts';
 
 export type Algorithm = CompressionConfig['algorithm'];
 
+/** zlib hands each output chunk back to JavaScript: 1 MiB chunks instead of 16 KiB make zstd about 1.5x faster. */
+const CHUNK = 1024 * 1024;
+
 /** The default zstd level: zstd's own default, fast enough to keep up with pg_dump. */
 export const DEFAULT_ZSTD_LEVEL = 3;
 
@@ -31,9 +34,10 @@ export function compressor(c: { algorithm: Algorithm; level?: number }): Transfo
     case 'zstd':
       return zlib.createZstdCompress({
         params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? DEFAULT_ZSTD_LEVEL },
+        chunkSize: CHUNK,
       });
     case 'gzip':
-      return zlib.createGzip({ level: c.level ?? 6 });
+      return zlib.createGzip({ level: c.level ?? 6, chunkSize: CHUNK });
     case 'none':
       return undefined;
   }
@@ -42,9 +46,9 @@ export function compressor(c: { algorithm: Algorithm; level?: number }): Transfo
 export function decompressor(algorithm: Algorithm): Transform | undefined {
   switch (algorithm) {
     case 'zstd':
-      return zlib.createZstdDecompress();
+      return zlib.createZstdDecompress({ chunkSize: CHUNK });
     case 'gzip':
-      return zlib.createGunzip();
+      return zlib.createGunzip({ chunkSize: CHUNK });
     case 'none':
       return undefined;
   }

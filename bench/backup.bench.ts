@@ -1,0 +1,140 @@
+// Backup performance against pg_dump on the same data, reported as ratios.
+//
+//   npm run bench                       # ~1 GB database
+//   BENCH_SIZE_MB=5000 npm run bench    # ~5 GB
+//   BENCH_KEEP=1 npm run bench          # keep the cluster and outputs in bench/out/ for inspection
+//
+// Needs GNU time (/usr/bin/time, Debian package `time`) for peak RSS, zstd and age.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
+import { startTestServer, type TestServer } from '../test/support/postgres.ts';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const out = path.join(root, 'bench', 'out');
+const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1000);
+const pgBin = execFileSync('sh', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1'], { encoding: 'utf8' }).trim();
+
+interface Run {
+  name: string;
+  seconds: number;
+  bytes: number;
+  peakRssMb: number;
+}
+
+/**
+ * Realistic data: n8n-like workflows and execution logs (JSON), and rows of words drawn from a
+ * small vocabulary with random numbers, which compress like real text (~3-5x), unlike pgbench's
+ * blank padding (~25x).
+ */
+async function seed(server: TestServer, db: string): Promise<void> {
+  await server.query(db, `
+    create table words as select w from unnest(string_to_array(
+      'order customer invoice payment shipped pending failed success webhook http request response node workflow trigger schedule email slack notion sheet row column value error retry timeout credential token user admin project task comment status priority amount currency total discount address city country phone note active archived draft published',
+      ' ')) w;
+    create function sentence(n int) returns text language sql volatile as
+      $$ select string_agg((select w from words offset floor(random() * 60) limit 1) || ' ' || floor(random() * 100000)::text, ' ') from generate_series(1, n) $$;
+    create table workflow_entity (id varchar(36) primary key, name text, active boolean, nodes jsonb, connections jsonb, "updatedAt" timestamptz default now());
+    create table execution_entity (id serial primary key, "workflowId" varchar(36), finished boolean, mode text, "startedAt" timestamptz, "stoppedAt" timestamptz, status text);
+    create table execution_data (id serial primary key, "executionId" int, data text, "workflowData" jsonb);
+    create table accounts (aid serial primary key, bid int, abalance int, note text, email text, created timestamptz);
+  `);
+  const workflows = 2000;
+  await server.query(db, `insert into workflow_entity select gen_random_uuid()::text, sentence(3), random() > 0.3,
+      (select jsonb_agg(jsonb_build_object('id', gen_random_uuid(), 'name', sentence(2), 'type', 'n8n-nodes-base.' || (select w from words offset floor(random()*60) limit 1),
+         'position', jsonb_build_array(floor(random()*1000), floor(random()*1000)), 'parameters', jsonb_build_object('url', 'https://api.example.com/' || md5(random()::text), 'body', sentence(20))))
+         from generate_series(1, 12 + g % 5)),
+      jsonb_build_object('main', jsonb_build_array(sentence(4))), now() - (g || ' minutes')::interval
+    from generate_series(1, ${workflows}) g`);
+  // Execution data is most of an n8n database: fill ~70% of the target size with it.
+  const perRow = 4000;
+  const execRows = Math.floor((sizeMb * 0.7 * 1e6) / perRow);
+  const batch = 20000;
+  for (let done = 0; done < execRows; done += batch) {
+    const n = Math.min(batch, execRows - done);
+    await server.query(db, `with e as (
+        insert into execution_entity ("workflowId", finished, mode, "startedAt", "stoppedAt", status)
+        select (select id from workflow_entity offset floor(random()*${workflows}) limit 1), true, 'trigger', now() - (g || ' seconds')::interval, now(), case when random() < 0.9 then 'success' else 'error' end
+          from generate_series(1, ${n}) g returning id)
+      insert into execution_data ("executionId", data, "workflowData")
+      select id, json_build_object('resultData', json_build_object('runData', json_build_object('HTTP Request', json_build_array(json_build_object(
+               'startTime', extract(epoch from now())::bigint, 'executionTime', floor(random()*2000), 'data', json_build_object('main', json_build_array(sentence(60), md5(random()::text) || md5(random()::text))))))),
+               'startData', json_build_object(), 'executionData', json_build_object('note', sentence(300)))::text,
+             jsonb_build_object('id', id, 'name', sentence(2))
+        from e`);
+    process.stderr.write(`\rseeding executions ${Math.min(done + batch, execRows)}/${execRows}`);
+  }
+  const accRows = Math.floor((sizeMb * 0.3 * 1e6) / 160);
+  await server.query(db, `insert into accounts (bid, abalance, note, email, created)
+    select g % 100, floor(random() * 1000000)::int, sentence(8), 'user' || g || '@example.com', now() - (g || ' seconds')::interval
+      from generate_series(1, ${accRows}) g`);
+  await server.query(db, 'vacuum analyze');
+  process.stderr.write('\n');
+}
+
+/** Runs a shell command under GNU time; peak RSS is the largest of the pipeline's processes. */
+function measure(name: string, command: string, output: string, env: NodeJS.ProcessEnv = {}): Run {
+  const timeFile = path.join(out, `${name.replace(/[^a-z0-9]+/gi, '_')}.time`);
+  // Each process of a pipeline gets its own /usr/bin/time so every peak RSS is seen.
+  const wrapped = command.split(' | ').map((part) => `/usr/bin/time -a -o ${timeFile} -f %M -- ${part}`).join(' | ');
+  rmSync(timeFile, { force: true });
+  const started = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', wrapped], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr.toString().slice(-2000)}`);
+  const rss = execFileSync('cat', [timeFile], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  return { name, seconds, bytes: statSync(output).size, peakRssMb: Math.max(...rss) / 1024 };
+}
+
+async function main(): Promise<void> {
+  mkdirSync(out, { recursive: true });
+  const server = await startTestServer();
+  try {
+    const db = await server.createDatabase('bench');
+    const t0 = Date.now();
+    await seed(server, db);
+    const [{ size }] = (await server.query<{ size: string }>(db, 'select pg_database_size(current_database()) as size')) as [{ size: string }];
+    console.log(`database ${db}: ${(Number(size) / 1e6).toFixed(0)} MB, seeded in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
+
+    const url = server.urlFor(db);
+    const identity = await generateIdentity();
+    const recipient = await identityToRecipient(identity);
+    const storage = path.join(out, 'storage');
+    rmSync(storage, { recursive: true, force: true });
+    const config = path.join(out, 'lifeboat.yaml');
+    writeFileSync(config, `storages:\n  bench: { type: local, path: ${storage} }\ntargets:\n  zstd:\n    postgres: { url: "${url}", databases: [${db}] }\n    storage: bench\n  zstdage:\n    postgres: { url: "${url}", databases: [${db}] }\n    storage: bench\n    encryption: { recipients: [${recipient}] }\n`);
+    const lifeboat = `${process.execPath} ${path.join(root, 'bin', 'lifeboat.js')} --config ${config}`;
+    const env = { LIFEBOAT_HOME: path.join(out, 'home') };
+    const latest = (target: string) => execFileSync('sh', ['-c', `ls -t ${storage}/${target}/*.tar.zst* | grep -v manifest | head -1`], { encoding: 'utf8' }).trim();
+
+    const runs: Run[] = [];
+    runs.push(measure('pg_dump -Fc', `${pgBin}/pg_dump -Fc -f ${out}/fc.dump ${url}`, `${out}/fc.dump`));
+    runs.push(measure('pg_dump -Fc -Z0 | zstd -3', `${pgBin}/pg_dump -Fc -Z0 ${url} | zstd -3 -q -f -o ${out}/z0.dump.zst`, `${out}/z0.dump.zst`));
+    // The alternative to parts: spool the dump to a file, then compress it (what a writer that
+    // needs sizes up front does). Its wall time is the sum of the two steps.
+    runs.push(measure('spool: pg_dump -Z0 -f, then zstd', `sh -c '${pgBin}/pg_dump -Fc -Z0 -f ${out}/spool.dump ${url} && zstd -3 -q -f --rm ${out}/spool.dump -o ${out}/spool.dump.zst'`, `${out}/spool.dump.zst`));
+    const lz = measure('lifeboat backup (zstd)', `${lifeboat} backup zstd`, path.join(out, 'fc.dump'), env);
+    lz.bytes = statSync(latest('zstd')).size;
+    runs.push(lz);
+    const la = measure('lifeboat backup (zstd+age)', `${lifeboat} backup zstdage`, path.join(out, 'fc.dump'), env);
+    la.bytes = statSync(latest('zstdage')).size;
+    runs.push(la);
+
+    const base = runs[1]!;
+    const rows = runs.map((r) => [r.name, `${r.seconds.toFixed(1)}s`, `${(r.seconds / base.seconds).toFixed(2)}x`, `${(r.bytes / 1e6).toFixed(0)} MB`, `${(Number(size) / r.bytes).toFixed(1)}x`, `${r.peakRssMb.toFixed(0)} MB`]);
+    const header = ['run', 'wall', 'vs pg_dump|zstd', 'output', 'db/output', 'peak RSS'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    console.log([header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));
+    const result = { date: new Date().toISOString(), databaseBytes: Number(size), cores: (await import('node:os')).cpus().length, runs };
+    writeFileSync(path.join(out, `backup-${sizeMb}MB.json`), JSON.stringify(result, null, 2));
+  } finally {
+    if (!process.env.BENCH_KEEP) {
+      await server.stop();
+      for (const f of ['fc.dump', 'z0.dump.zst', 'spool.dump.zst', 'storage', 'home']) rmSync(path.join(out, f), { recursive: true, force: true });
+    }
+  }
+}
+
+await main();
