@@ -46,7 +46,7 @@ export function progressListener(opts: { json: boolean; stream?: NodeJS.WriteStr
       if (tty) {
         if (t - lastDraw < 100) return;
         lastDraw = t;
-        out.write('\r\x1b[2K' + bar(p, out.columns ?? 80));
+        out.write('\r\x1b[2K' + bar(p, out.columns || 80));
         drawn = true;
       } else if (t - lastPlain >= 5000) {
         lastPlain = t;
