@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { Readable, type Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { LifeboatError } from '../errors.ts';
+import { zstdFrameCompressor, zstdFrameDecompressor } from './zstd-frames.ts';
 import type { CompressionConfig, EncryptionConfig } from '../config/schema.ts';
 
 export type Algorithm = CompressionConfig['algorithm'];
 
-/** zlib hands each output chunk back to JavaScript: 1 MiB chunks instead of 16 KiB make zstd about 1.5x faster. */
+/** zlib hands each output chunk back to JavaScript: 1 MiB chunks instead of 16 KiB cut that overhead. */
 const CHUNK = 1024 * 1024;
 
 /** The default zstd level: zstd's own default, fast enough to keep up with pg_dump. */
@@ -29,29 +30,51 @@ export function formatFromName(name: string): { algorithm: Algorithm; encrypted:
   throw new LifeboatError('E_BUNDLE_CORRUPT', `${name} is not a bundle name (expected .tar, .tar.zst or .tar.gz, optionally .age)`);
 }
 
-export function compressor(c: { algorithm: Algorithm; level?: number }): Transform | undefined {
+/**
+ * The stages that compress a tar stream. zstd is written as size-prefixed frames, compressed
+ * two blocks at a time (zstd-frames.ts); gzip through zlib, fed large writes.
+ */
+export function compressor(c: { algorithm: Algorithm; level?: number }): Transform[] {
   switch (c.algorithm) {
     case 'zstd':
-      return zlib.createZstdCompress({
-        params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? DEFAULT_ZSTD_LEVEL },
-        chunkSize: CHUNK,
-      });
+      return [zstdFrameCompressor(c.level ?? DEFAULT_ZSTD_LEVEL)];
     case 'gzip':
-      return zlib.createGzip({ level: c.level ?? 6, chunkSize: CHUNK });
+      return [coalesce(CHUNK), zlib.createGzip({ level: c.level ?? 6, chunkSize: CHUNK })];
     case 'none':
-      return undefined;
+      return [];
   }
 }
 
 export function decompressor(algorithm: Algorithm): Transform | undefined {
   switch (algorithm) {
     case 'zstd':
-      return zlib.createZstdDecompress({ chunkSize: CHUNK });
+      return zstdFrameDecompressor();
     case 'gzip':
       return zlib.createGunzip({ chunkSize: CHUNK });
     case 'none':
       return undefined;
   }
+}
+
+/** Gathers small chunks into writes of at least `target` bytes: zlib pays a thread-pool round trip per write. */
+function coalesce(target: number): Transform {
+  let held: Buffer[] = [];
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (size === 0 && chunk.length >= target) return cb(null, chunk);
+      held.push(chunk);
+      size += chunk.length;
+      if (size < target) return cb();
+      const out = Buffer.concat(held, size);
+      held = [];
+      size = 0;
+      cb(null, out);
+    },
+    flush(cb) {
+      cb(null, size ? Buffer.concat(held, size) : undefined);
+    },
+  });
 }
 
 /** Encrypts to the age format, which the standard `age` CLI decrypts. */

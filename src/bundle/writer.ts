@@ -51,8 +51,7 @@ export class BundleWriter {
   static async create(compression: CompressionConfig, encryption: EncryptionConfig | undefined): Promise<BundleWriter> {
     const writer = new BundleWriter(Readable.from([]));
     let stream: Readable = Readable.from(writer.#pack);
-    const z = compressor(compression);
-    if (z) stream = pipe(pipe(stream, coalesce(COALESCE_BYTES)), z);
+    for (const stage of compressor(compression)) stream = pipe(stream, stage);
     if (encryption) stream = await encrypt(stream, encryption);
     const meter = new Transform({
       transform: (chunk: Buffer, _enc, cb) => {
@@ -206,34 +205,6 @@ export class ShortReadError extends LifeboatError {
   constructor(got: number, expected: number) {
     super('E_FILE_CHANGED', `read ${got} of ${expected} bytes: the file shrank while it was read`);
   }
-}
-
-/**
- * Node's zlib streams pay a thread-pool round trip per write: fed 64 KiB writes, zstd runs at
- * about half the speed it reaches with 1 MiB ones. Small chunks are gathered up to this size.
- */
-const COALESCE_BYTES = 1024 * 1024;
-
-function coalesce(target: number): Transform {
-  let held: Buffer[] = [];
-  let size = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      if (size === 0 && chunk.length >= target) return cb(null, chunk);
-      held.push(chunk);
-      size += chunk.length;
-      if (size >= target) {
-        const out = Buffer.concat(held, size);
-        held = [];
-        size = 0;
-        return cb(null, out);
-      }
-      cb();
-    },
-    flush(cb) {
-      cb(null, size ? Buffer.concat(held, size) : undefined);
-    },
-  });
 }
 
 function pipe(from: Readable, to: Transform): Readable {

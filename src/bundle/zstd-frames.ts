@@ -1,0 +1,172 @@
+import { Transform } from 'node:stream';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+
+/**
+ * zstd in independent frames, each preceded by a skippable frame holding its compressed size:
+ * the layout of pzstd, which `zstd -d` reads as one stream (it skips skippable frames).
+ *
+ * Why not one zlib stream: Node's zstd stream compresses on one thread and pays a thread-pool
+ * round trip per output chunk; one-shot compression of 4 MiB blocks, two at a time, uses the
+ * second core (writing a 322 MB dump: 3.65 s down to 2.45 s; bench/README.md). Why the size
+ * frames: Node's own zstd decoder stops at the end of the first frame, so the reader must find
+ * each frame itself.
+ */
+
+const SKIPPABLE_MAGIC = 0x184d2a50;
+const ZSTD_MAGIC = 0xfd2fb528;
+const compress = promisify(zlib.zstdCompress);
+const decompress = promisify(zlib.zstdDecompress);
+
+export const ZSTD_BLOCK_SIZE = 4 * 1024 * 1024;
+
+/** Room for a block's compressed form in one output buffer (zstd's compress bound, rounded up). */
+const bound = (n: number) => n + (n >> 7) + 65536;
+
+function sizeFrame(length: number): Buffer {
+  const b = Buffer.allocUnsafe(12);
+  b.writeUInt32LE(SKIPPABLE_MAGIC, 0);
+  b.writeUInt32LE(4, 4);
+  b.writeUInt32LE(length, 8);
+  return b;
+}
+
+/** A Transform that compresses into size-prefixed zstd frames, `concurrency` blocks at a time. */
+export function zstdFrameCompressor(level: number, options: { blockSize?: number; concurrency?: number } = {}): Transform {
+  const blockSize = options.blockSize ?? ZSTD_BLOCK_SIZE;
+  const concurrency = options.concurrency ?? 2;
+  const params = { [zlib.constants.ZSTD_c_compressionLevel]: level };
+  const queue: Promise<Buffer[]>[] = [];
+  // Blocks are reused once compressed: fresh 4 MiB buffers for every block kept the garbage
+  // collector busy for a fifth of the run.
+  const free: Buffer[] = [];
+  let block: Buffer = Buffer.allocUnsafe(blockSize);
+  let fill = 0;
+  let frames = 0;
+
+  const enqueue = (data: Buffer) => {
+    frames++;
+    // Output room for well-compressible data; zlib grows it for data that is not.
+    const frame = compress(data, { params, chunkSize: Math.min(bound(data.length), blockSize >> 1) }).then((f) => {
+      if (data.length === blockSize) free.push(data);
+      return [sizeFrame(f.length), f];
+    });
+    frame.catch(() => undefined); // awaited in order below; this only keeps an early failure from being unhandled
+    queue.push(frame);
+  };
+
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const run = async () => {
+        let off = 0;
+        while (off < chunk.length) {
+          const n = Math.min(chunk.length - off, blockSize - fill);
+          chunk.copy(block, fill, off, off + n);
+          fill += n;
+          off += n;
+          if (fill === blockSize) {
+            enqueue(block);
+            block = free.pop() ?? Buffer.allocUnsafe(blockSize);
+            fill = 0;
+            while (queue.length >= concurrency) for (const b of await queue.shift()!) this.push(b);
+          }
+        }
+      };
+      run().then(() => cb(), cb);
+    },
+    flush(cb) {
+      const run = async () => {
+        // Empty input still gets one (empty) frame: zero bytes are not a zstd stream.
+        if (fill > 0 || frames === 0) enqueue(block.subarray(0, fill));
+        while (queue.length > 0) for (const b of await queue.shift()!) this.push(b);
+      };
+      run().then(() => cb(), cb);
+    },
+  });
+}
+
+/**
+ * Decompresses size-prefixed frames (two at a time), and, for a plain zstd stream without them,
+ * falls back to Node's streaming decoder.
+ */
+export function zstdFrameDecompressor(options: { concurrency?: number } = {}): Transform {
+  const concurrency = options.concurrency ?? 2;
+  const queue: Promise<Buffer>[] = [];
+  let pending: Buffer[] = [];
+  let pendingLength = 0;
+  let plain: zlib.ZstdDecompress | undefined;
+
+  const take = (n: number): Buffer => {
+    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength);
+    const head = all.subarray(0, n);
+    const rest = all.subarray(n);
+    pending = rest.length ? [rest] : [];
+    pendingLength = rest.length;
+    return head;
+  };
+  const peek32 = (at: number): number | undefined => {
+    if (pendingLength < at + 4) return undefined;
+    if (pending[0]!.length < at + 4) {
+      pending = [Buffer.concat(pending, pendingLength)];
+    }
+    return pending[0]!.readUInt32LE(at);
+  };
+
+  const transform = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (plain) {
+        plain.write(chunk, cb);
+        return;
+      }
+      pending.push(chunk);
+      pendingLength += chunk.length;
+      const run = async () => {
+        for (;;) {
+          const magic = peek32(0);
+          if (magic === undefined) return;
+          if (magic === ZSTD_MAGIC && queue.length === 0) {
+            // A plain stream: hand it, and everything after, to the streaming decoder.
+            plain = zlib.createZstdDecompress({ chunkSize: 1024 * 1024 });
+            plain.on('data', (d: Buffer) => this.push(d));
+            plain.on('error', (err) => this.destroy(err));
+            const rest = take(pendingLength);
+            await new Promise<void>((resolve, reject) => plain!.write(rest, (err) => (err ? reject(err) : resolve())));
+            return;
+          }
+          if ((magic & 0xfffffff0) !== SKIPPABLE_MAGIC) throw new Error('not a zstd stream (unknown frame magic)');
+          const skipLength = peek32(4);
+          if (skipLength === undefined || pendingLength < 8 + skipLength) return;
+          if (magic !== SKIPPABLE_MAGIC || skipLength !== 4) {
+            take(8 + skipLength); // another tool's skippable frame: nothing for us
+            continue;
+          }
+          const frameLength = peek32(8)!;
+          if (pendingLength < 12 + frameLength) return;
+          take(12);
+          const frame = decompress(take(frameLength), { chunkSize: ZSTD_BLOCK_SIZE });
+          frame.catch(() => undefined);
+          queue.push(frame);
+          while (queue.length >= concurrency) this.push(await queue.shift()!);
+        }
+      };
+      run().then(() => cb(), cb);
+    },
+    flush(cb) {
+      const run = async () => {
+        if (plain) {
+          const p = plain;
+          await new Promise<void>((resolve, reject) => {
+            p.once('end', resolve);
+            p.once('error', reject);
+            p.end();
+          });
+          return;
+        }
+        while (queue.length > 0) this.push(await queue.shift()!);
+        if (pendingLength > 0) throw new Error(`zstd stream truncated: ${pendingLength} bytes of an incomplete frame at the end`);
+      };
+      run().then(() => cb(), cb);
+    },
+  });
+  return transform;
+}
