@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { Decrypter, Encrypter } from 'age-encryption';
 import { LifeboatError } from '../errors.ts';
+import { age } from './age.ts';
 import { zstdFrameCompressor, zstdFrameDecompressor } from './zstd-frames.ts';
 import type { CompressionConfig, EncryptionConfig } from '../config/schema.ts';
 
@@ -79,7 +79,7 @@ function coalesce(target: number): Transform {
 
 /** Encrypts to the age format, which the standard `age` CLI decrypts. */
 export async function encrypt(source: Readable, config: EncryptionConfig): Promise<Readable> {
-  const e = new Encrypter();
+  const e = new (age().Encrypter)();
   if ('passphrase' in config) e.setPassphrase(config.passphrase);
   else for (const r of config.recipients) e.addRecipient(r);
   const out = await e.encrypt(Readable.toWeb(source) as ReadableStream<Uint8Array>);
@@ -116,7 +116,7 @@ export async function decrypt(source: Readable, keys: DecryptionKeys): Promise<R
       hint: 'set encryption.identityFile (or LIFEBOAT_AGE_IDENTITY_FILE) to the age identity, or the passphrase',
     });
   }
-  const d = new Decrypter();
+  const d = new (age().Decrypter)();
   for (const id of keys.identities) d.addIdentity(id);
   for (const p of keys.passphrases) d.addPassphrase(p);
   try {

@@ -131,7 +131,7 @@ if [ "$DATABASES" = 1 ]; then
       echo "Creating and restoring $db..."
       pg_restore --create --exit-on-error -d "$(conn)" "$dump"
     fi
-    [ "$dump" = "databases/$db.dump.joined" ] && rm -f "$dump"
+    if [ "$dump" = "databases/$db.dump.joined" ]; then rm -f "$dump"; fi
   done
 fi
 

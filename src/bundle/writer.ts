@@ -39,17 +39,19 @@ export class BundleWriter {
   readonly #members: MemberRecord[] = [];
   readonly #hash = createHash('sha256');
   #size = 0;
-  /** The final bytes: what goes to storage. */
-  readonly output: Readable;
+  #output: Readable | undefined;
   /** Called with the count of source bytes taken in so far. */
   onBytes: ((n: number) => void) | undefined;
 
-  private constructor(output: Readable) {
-    this.output = output;
+  private constructor() {}
+
+  /** The final bytes: what goes to storage. */
+  get output(): Readable {
+    return this.#output!;
   }
 
   static async create(compression: CompressionConfig, encryption: EncryptionConfig | undefined): Promise<BundleWriter> {
-    const writer = new BundleWriter(Readable.from([]));
+    const writer = new BundleWriter();
     let stream: Readable = Readable.from(writer.#pack);
     for (const stage of compressor(compression)) stream = pipe(stream, stage);
     if (encryption) stream = await encrypt(stream, encryption);
@@ -60,7 +62,7 @@ export class BundleWriter {
         cb(null, chunk);
       },
     });
-    (writer as { output: Readable }).output = pipe(stream, meter);
+    writer.#output = pipe(stream, meter);
     return writer;
   }
 

@@ -6,22 +6,18 @@ import zlib from 'node:zlib';
  * zstd in independent frames, each preceded by a skippable frame holding its compressed size:
  * the layout of pzstd, which `zstd -d` reads as one stream (it skips skippable frames).
  *
- * Why not one zlib stream: Node's zstd stream compresses on one thread and pays a thread-pool
- * round trip per output chunk; one-shot compression of 4 MiB blocks, two at a time, uses the
- * second core (writing a 322 MB dump: 3.65 s down to 2.45 s; bench/README.md). Why the size
+ * Why not one zlib stream: Node's zstd stream compresses on one thread; two of them taking 4 MiB
+ * blocks in turn use the second core (writing a 322 MB dump: 3.65 s down to 2.45 s;
+ * bench/README.md). Why the size
  * frames: Node's own zstd decoder stops at the end of the first frame, so the reader must find
  * each frame itself.
  */
 
 const SKIPPABLE_MAGIC = 0x184d2a50;
 const ZSTD_MAGIC = 0xfd2fb528;
-const compress = promisify(zlib.zstdCompress);
 const decompress = promisify(zlib.zstdDecompress);
 
 export const ZSTD_BLOCK_SIZE = 4 * 1024 * 1024;
-
-/** Room for a block's compressed form in one output buffer (zstd's compress bound, rounded up). */
-const bound = (n: number) => n + (n >> 7) + 65536;
 
 function sizeFrame(length: number): Buffer {
   const b = Buffer.allocUnsafe(12);
@@ -31,11 +27,20 @@ function sizeFrame(length: number): Buffer {
   return b;
 }
 
-/** A Transform that compresses into size-prefixed zstd frames, `concurrency` blocks at a time. */
+/**
+ * A Transform that compresses into size-prefixed zstd frames, `concurrency` blocks at a time.
+ * Each worker is one long-lived zlib zstd stream that ends a frame per block (ZSTD_e_end), so
+ * compression contexts are made once, not per block.
+ */
 export function zstdFrameCompressor(level: number, options: { blockSize?: number; concurrency?: number } = {}): Transform {
   const blockSize = options.blockSize ?? ZSTD_BLOCK_SIZE;
   const concurrency = options.concurrency ?? 2;
-  const params = { [zlib.constants.ZSTD_c_compressionLevel]: level };
+  const workers = Array.from({ length: concurrency }, () => {
+    const z = zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level }, chunkSize: blockSize >> 1 });
+    const out: Buffer[] = [];
+    z.on('data', (d: Buffer) => out.push(d));
+    return { z, out };
+  });
   const queue: Promise<Buffer[]>[] = [];
   // Blocks are reused once compressed: fresh 4 MiB buffers for every block kept the garbage
   // collector busy for a fifth of the run.
@@ -45,14 +50,24 @@ export function zstdFrameCompressor(level: number, options: { blockSize?: number
   let frames = 0;
 
   const enqueue = (data: Buffer) => {
-    frames++;
-    // Output room for well-compressible data; zlib grows it for data that is not.
-    const frame = compress(data, { params, chunkSize: Math.min(bound(data.length), blockSize >> 1) }).then((f) => {
-      if (data.length === blockSize) free.push(data);
-      return [sizeFrame(f.length), f];
+    // Round robin: with at most `concurrency` blocks in flight, a worker's previous block is done.
+    const w = workers[frames++ % concurrency]!;
+    const frame = new Promise<Buffer[]>((resolve, reject) => {
+      w.z.once('error', reject);
+      w.z.write(data);
+      w.z.flush(zlib.constants.ZSTD_e_end, () => {
+        w.z.off('error', reject);
+        const f = w.out.length === 1 ? w.out[0]! : Buffer.concat(w.out);
+        w.out.length = 0;
+        if (data.length === blockSize) free.push(data);
+        resolve([sizeFrame(f.length), f]);
+      });
     });
     frame.catch(() => undefined); // awaited in order below; this only keeps an early failure from being unhandled
     queue.push(frame);
+  };
+  const closeWorkers = () => {
+    for (const w of workers) w.z.close();
   };
 
   return new Transform({
@@ -80,7 +95,17 @@ export function zstdFrameCompressor(level: number, options: { blockSize?: number
         if (fill > 0 || frames === 0) enqueue(block.subarray(0, fill));
         while (queue.length > 0) for (const b of await queue.shift()!) this.push(b);
       };
-      run().then(() => cb(), cb);
+      run().then(
+        () => {
+          closeWorkers();
+          cb();
+        },
+        cb,
+      );
+    },
+    destroy(err, cb) {
+      closeWorkers();
+      cb(err);
     },
   });
 }

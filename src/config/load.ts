@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Encrypter } from 'age-encryption';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { age } from '../bundle/age.ts';
 import { LifeboatError } from '../errors.ts';
 import { configSchema, type Config } from './schema.ts';
 
@@ -170,7 +170,7 @@ function checkReferences(config: Config, where: Where): void {
     if (t.encryption && 'recipients' in t.encryption) {
       t.encryption.recipients.forEach((recipient, i) => {
         try {
-          new Encrypter().addRecipient(recipient);
+          new (age().Encrypter)().addRecipient(recipient);
         } catch (err) {
           throw new LifeboatError(
             'E_CONFIG',

@@ -84,6 +84,12 @@ describe('backup', () => {
     assert.deepEqual(restored, source);
     for (const t of dbm.tables) assert.equal(t.rows, source[`${t.schema}.${t.name}`]!.rows, `manifest row count of ${t.name}`);
 
+    // restore.sh refuses to touch an existing database unless told, and with --clean replaces it.
+    await server.query(db, 'delete from sales.orders where id % 2 = 0');
+    assert.throws(() => execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', server.urlFor('postgres')], { stdio: 'pipe' }), /already exists; pass --clean/);
+    execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', server.urlFor('postgres'), '--clean'], { stdio: 'pipe' });
+    assert.deepEqual(await tableFingerprints(server, db), source);
+
     const list = await ws.cli(['list', '--json']);
     const rows = list.json<{ id: string; status: string; size: number }[]>();
     assert.deepEqual(rows.map((b) => [b.id, b.status, b.size]), [[out.id, 'ok', out.size]]);
