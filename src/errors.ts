@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'E_ENCRYPTION'
   | 'E_BUNDLE_CORRUPT'
   | 'E_LOCKED'
+  | 'E_RESTORE_CHECK'
+  | 'E_RESTORE_FAILED'
   | 'E_ABORTED'
   | 'E_INTERNAL';
 

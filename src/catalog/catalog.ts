@@ -27,6 +27,8 @@ export interface BackupRecord {
   verificationStatus: 'unverified' | 'passed' | 'failed';
   verifiedAt: string | null;
   protected: boolean;
+  protectedUntil: string | null;
+  tags: string[];
   deletionStatus: 'none' | 'pending' | 'deleted';
   summary: BackupSummary | null;
   locations: LocationRecord[];
@@ -49,6 +51,19 @@ export interface LocationRecord {
   status: 'pending' | 'ok' | 'failed' | 'missing';
   size: number | null;
   sha256: string | null;
+  error: string | null;
+}
+
+export interface RestoreRecord {
+  id: string;
+  backupId: string;
+  requestedBy: string;
+  startedAt: string;
+  finishedAt: string | null;
+  status: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  plan: unknown;
+  report: unknown;
+  safetyBackupId: string | null;
   error: string | null;
 }
 
@@ -236,10 +251,47 @@ export class Catalog {
           "update backups set status = 'failed', finished_at = coalesce(finished_at, ?), error = ? where job_id = ? and status = 'running'",
           now(), 'interrupted: the process running it ended before the bundle was complete', j.id,
         );
+        this.#run("update restores set status = 'failed', finished_at = ?, error = ? where id = ? and status = 'running'", now(), 'interrupted: the process running it ended', j.id);
         this.#run('delete from locks where job_id = ?', j.id);
       });
     }
     return orphans.length;
+  }
+
+  // ---- restores ----
+
+  startRestore(r: { id: string; backupId: string; requestedBy: string; plan: unknown }): void {
+    this.#run(
+      "insert into restores (id, backup_id, requested_by, started_at, status, plan_json) values (?, ?, ?, ?, 'running', ?)",
+      r.id, r.backupId, r.requestedBy, now(), JSON.stringify(r.plan),
+    );
+  }
+
+  finishRestore(id: string, r: { status: 'succeeded' | 'failed' | 'cancelled'; report: unknown; safetyBackupId?: string; error?: string }): void {
+    this.#run(
+      'update restores set status = ?, finished_at = ?, report_json = ?, safety_backup_id = coalesce(?, safety_backup_id), error = ? where id = ?',
+      r.status, now(), JSON.stringify(r.report), r.safetyBackupId ?? null, r.error ?? null, id,
+    );
+  }
+
+  listRestores(limit = 50): RestoreRecord[] {
+    return this.#all('select * from restores order by started_at desc limit ?', limit).map((r) => ({
+      id: String(r.id),
+      backupId: String(r.backup_id),
+      requestedBy: String(r.requested_by),
+      startedAt: String(r.started_at),
+      finishedAt: (r.finished_at as string | null) ?? null,
+      status: r.status as RestoreRecord['status'],
+      plan: JSON.parse(String(r.plan_json)) as unknown,
+      report: r.report_json ? (JSON.parse(String(r.report_json)) as unknown) : null,
+      safetyBackupId: (r.safety_backup_id as string | null) ?? null,
+      error: (r.error as string | null) ?? null,
+    }));
+  }
+
+  /** Protects a backup from retention until `until`, and tags it (e.g. `pre-restore`). */
+  protectBackup(id: string, until: Date, tags: string[]): void {
+    this.#run('update backups set protected = 1, protected_until = ?, tags = ? where id = ?', until.toISOString(), JSON.stringify(tags), id);
   }
 
   // ---- backups ----
@@ -371,6 +423,8 @@ export class Catalog {
       verificationStatus: r.verification_status as BackupRecord['verificationStatus'],
       verifiedAt: (r.verified_at as string | null) ?? null,
       protected: Number(r.protected) === 1,
+      protectedUntil: (r.protected_until as string | null) ?? null,
+      tags: JSON.parse(String(r.tags)) as string[],
       deletionStatus: r.deletion_status as BackupRecord['deletionStatus'],
       summary: r.summary_json ? (JSON.parse(String(r.summary_json)) as BackupSummary) : null,
       locations,

@@ -88,4 +88,20 @@ export const migrations: readonly string[] = [
     updated_at text not null
   );
   `,
+  // 2: restore history.
+  `
+  create table restores (
+    id                text primary key,
+    backup_id         text not null,
+    requested_by      text not null,
+    started_at        text not null,
+    finished_at       text,
+    status            text not null check (status in ('running', 'succeeded', 'failed', 'cancelled')),
+    plan_json         text not null,
+    report_json       text,
+    safety_backup_id  text,
+    error             text
+  );
+  create index restores_started on restores (started_at desc);
+  `,
 ];

@@ -1,4 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { Catalog, type BackupRecord } from '../catalog/catalog.ts';
 import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
@@ -6,6 +7,7 @@ import { initialConfig } from '../config/template.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { runBackup } from '../jobs/backup.ts';
 import { rebuildCatalog } from '../jobs/rebuild.ts';
+import { runRestore, type RestorePlan, type RestoreReport } from '../jobs/restore.ts';
 import { VERSION } from '../version.ts';
 import { duration, formatBytes, progressListener, table } from './output.ts';
 
@@ -205,6 +207,51 @@ export function buildProgram(): Command {
       });
     });
 
+  program
+    .command('restore')
+    .description('restore databases from a backup: plan, check, safety backup, restore, verify')
+    .argument('<backup>', 'backup id or a unique prefix of it')
+    .option('--database <name...>', 'only these databases (names in the backup)')
+    .option('--to <url>', 'restore one database into this database URL instead (created if absent)')
+    .option('--dry-run', 'show the plan and the checks, change nothing')
+    .option('--yes', 'confirm replacing existing data without asking')
+    .option('--force', 'restore despite schema or server version differences')
+    .option('--no-owner', 'skip object ownership and grants (target server lacks the original roles)')
+    .action(async (prefix: string, o: { database?: string[]; to?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean }, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        const listener = progressListener({ json: opts.json === true });
+        const interrupt = interruptSignal();
+        try {
+          const { plan, report } = await runRestore(loaded, catalog, prefix, {
+            databases: o.database, to: o.to, dryRun: o.dryRun, yes: o.yes, force: o.force, noOwner: !o.owner,
+            signal: interrupt.signal, listener,
+            confirm: process.stdin.isTTY && !opts.json ? (p) => confirmOnTerminal(p) : undefined,
+          });
+          listener.end();
+          print(opts, report ?? { plan }, () => (report ? describeReport(report) : describePlan(plan)));
+        } finally {
+          listener.end();
+          interrupt.dispose();
+        }
+      });
+    });
+
+  program
+    .command('restores')
+    .description('restore history, newest first')
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (_loaded, catalog) => {
+        const restores = catalog.listRestores();
+        print(opts, restores, () =>
+          restores.length === 0
+            ? 'no restores yet'
+            : table(['STARTED', 'BACKUP', 'BY', 'STATUS', 'SAFETY BACKUP', 'ERROR'], restores.map((r) => [r.startedAt, r.backupId, r.requestedBy, r.status, r.safetyBackupId ?? '-', r.error ?? ''])),
+        );
+      });
+    });
+
   const catalogCmd = program.command('catalog').description('the catalog: Lifeboat\'s index of backups');
   catalogCmd
     .command('rebuild')
@@ -224,6 +271,35 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+function describePlan(plan: RestorePlan): string {
+  const lines = [`restore plan for backup ${plan.backupId} (from ${plan.storage}:${plan.key})`];
+  for (const d of plan.databases) {
+    lines.push(`  ${d.action === 'replace' ? 'REPLACE' : 'create '} ${d.database} on ${d.server} from ${d.source}: ${d.tables} tables, ${d.rows} rows, ${formatBytes(d.dumpSize)} dump`);
+  }
+  if (plan.safetyBackup) lines.push('  a protected safety backup of the replaced databases is taken first');
+  lines.push('checks');
+  for (const c of plan.checks) lines.push(`  ${c.ok ? 'pass' : c.overridable ? 'WARN' : 'FAIL'}  ${c.name}: ${c.detail}`);
+  return lines.join('\n');
+}
+
+function describeReport(report: RestoreReport): string {
+  const lines = report.restored.map((r) => `restored ${r.database}: ${r.tables} tables, row counts verified${r.terminatedConnections ? `, ${r.terminatedConnections} connection(s) terminated` : ''}`);
+  if (report.safetyBackupId) lines.push(`safety backup: ${report.safetyBackupId} (protected; restore it to undo)`);
+  return lines.join('\n');
+}
+
+/** Shows the plan and asks for the word RESTORE before existing data is replaced. */
+async function confirmOnTerminal(plan: RestorePlan): Promise<boolean> {
+  process.stderr.write(describePlan(plan) + '\n');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question('This replaces existing data. Type RESTORE to continue: ');
+    return answer.trim() === 'RESTORE';
+  } finally {
+    rl.close();
+  }
 }
 
 function indent(s: string): string {

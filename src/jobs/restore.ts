@@ -1,0 +1,461 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
+import { keysFor } from '../bundle/codec.ts';
+import type { DatabaseManifest, Manifest } from '../bundle/manifest.ts';
+import { checkIntegrity, readBundle } from '../bundle/reader.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { asLifeboatError, LifeboatError } from '../errors.ts';
+import { toolsForServer, type PgTools } from '../postgres/binaries.ts';
+import { connect, databaseOf, parsePgUrl, pgError, redactUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
+import { runTool } from '../postgres/dump.ts';
+import { describeDatabase, ident, serverVersion } from '../postgres/introspect.ts';
+import { openStorage, type StorageDriver } from '../storage/storage.ts';
+import { formatBytes } from '../util/format.ts';
+import { runBackup } from './backup.ts';
+import { Job, type JobListener } from './job.ts';
+
+/** One database the restore writes. */
+export interface PlannedDatabase {
+  /** The database's name in the bundle. */
+  source: string;
+  /** Where it goes: server (password hidden) and database name. */
+  server: string;
+  database: string;
+  /** `create`: the database does not exist; `replace`: it does, and is replaced as a whole. */
+  action: 'create' | 'replace';
+  tables: number;
+  rows: number;
+  dumpSize: number;
+}
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** A failed check that `--force` may override (schema or version differences); others always stop. */
+  overridable?: boolean;
+}
+
+/** What a restore will do, computed before it does anything; the CLI and later the API show it. */
+export interface RestorePlan {
+  backupId: string;
+  target: string;
+  storage: string;
+  key: string;
+  databases: PlannedDatabase[];
+  checks: Check[];
+  /** Existing data is replaced: confirmation (--yes, or typing RESTORE) is required. */
+  replacesData: boolean;
+  /** A safety backup of the replaced databases is taken first. */
+  safetyBackup: boolean;
+}
+
+export interface RestoreReport {
+  plan: RestorePlan;
+  restored: { database: string; tables: number; verified: boolean; mismatches: string[]; terminatedConnections: number }[];
+  safetyBackupId?: string;
+}
+
+export interface RestoreOptions {
+  /** Databases to restore (names in the bundle); default: all. */
+  databases?: string[];
+  /** A database URL to restore into (exactly one database). */
+  to?: string;
+  dryRun?: boolean;
+  /** The user agreed to replace existing data. */
+  yes?: boolean;
+  /** Proceed despite overridable check failures. */
+  force?: boolean;
+  /** Skip ownership and grants (for a server without the original roles). */
+  noOwner?: boolean;
+  /** Asked when data would be replaced and `yes` is not set; returns whether to go on. */
+  confirm?: (plan: RestorePlan) => Promise<boolean>;
+  /** How long the safety backup stays protected from retention. */
+  safetyDays?: number;
+  signal?: AbortSignal;
+  listener?: JobListener;
+}
+
+interface Context {
+  loaded: LoadedConfig;
+  catalog: Catalog;
+  backup: BackupRecord;
+  manifest: Manifest;
+  storage: StorageDriver;
+  key: string;
+  selected: DatabaseManifest[];
+  /** Target server endpoint (maintenance database) and, per source database, the destination name. */
+  server: PgEndpoint;
+  destination: Map<string, string>;
+}
+
+/**
+ * Restores databases from a backup. Plans first; with `dryRun` stops there. Otherwise checks the
+ * whole bundle's checksums, takes a protected safety backup of what it replaces, restores each
+ * database into a new scratch database, verifies its row counts against the manifest, and only
+ * then swaps it in by rename: a failed restore leaves the original database as it was.
+ */
+export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupPrefix: string, options: RestoreOptions = {}): Promise<{ plan: RestorePlan; report?: RestoreReport }> {
+  const signal = options.signal ?? new AbortController().signal;
+  catalog.recoverInterrupted();
+  const ctx = await prepare(loaded, catalog, backupPrefix, options);
+  return Job.run(catalog, { kind: options.dryRun ? 'restore-plan' : 'restore', target: ctx.backup.target, backupId: ctx.backup.id, trigger: 'manual' }, options.listener ?? {}, signal, async (job) => {
+    const plan = await makePlan(ctx, job, options);
+    for (const c of plan.checks) job.log(c.ok ? 'info' : 'warn', `check ${c.ok ? 'passed' : 'FAILED'}: ${c.name}: ${c.detail}`);
+    if (options.dryRun) return { plan };
+
+    const blocking = plan.checks.filter((c) => !c.ok && !(c.overridable && options.force));
+    if (blocking.length) {
+      const overridable = blocking.every((c) => c.overridable);
+      throw new LifeboatError(overridable ? 'E_USAGE' : 'E_RESTORE_CHECK', `restore refused: ${blocking.map((c) => `${c.name}: ${c.detail}`).join('; ')}`, {
+        hint: overridable ? 'pass --force to restore anyway' : 'nothing was changed',
+      });
+    }
+    if (plan.replacesData && !options.yes) {
+      const agreed = options.confirm ? await options.confirm(plan) : false;
+      if (!agreed) {
+        throw new LifeboatError('E_USAGE', `this restore replaces existing data (${plan.databases.filter((d) => d.action === 'replace').map((d) => d.database).join(', ')})`, {
+          hint: 'pass --yes to confirm, or run it on a terminal to be asked; --dry-run shows the plan',
+        });
+      }
+    }
+
+    const requestedBy = os.userInfo().username;
+    catalog.startRestore({ id: job.id, backupId: ctx.backup.id, requestedBy, plan });
+    const report: RestoreReport = { plan, restored: [] };
+    try {
+      await execute(ctx, plan, report, job, options);
+      catalog.finishRestore(job.id, { status: 'succeeded', report, safetyBackupId: report.safetyBackupId });
+      return { plan, report };
+    } catch (err) {
+      const e = asLifeboatError(err);
+      catalog.finishRestore(job.id, { status: e.code === 'E_ABORTED' ? 'cancelled' : 'failed', report, safetyBackupId: report.safetyBackupId, error: e.message });
+      const restored = report.restored.map((r) => r.database);
+      const safety = report.safetyBackupId ? `; the safety backup is ${report.safetyBackupId}` : '';
+      throw new LifeboatError(e.code, `${e.message} (restored: ${restored.length ? restored.join(', ') : 'nothing'}${safety})`, { cause: err, hint: e.hint });
+    }
+  });
+}
+
+async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, options: RestoreOptions): Promise<Context> {
+  const backup = catalog.resolveBackup(prefix);
+  if (backup.status !== 'ok') throw new LifeboatError('E_USAGE', `backup ${backup.id} is ${backup.status}${backup.error ? ` (${backup.error})` : ''}: it cannot be restored`);
+  const manifest = catalog.getManifest(backup.id)!;
+  const target = loaded.config.targets[backup.target];
+  const location = backup.locations.find((l) => l.status === 'ok' && loaded.config.storages[l.storage]);
+  if (!location) throw new LifeboatError('E_STORAGE_NOT_FOUND', `no configured storage holds backup ${backup.id}`, { hint: 'run `lifeboat catalog rebuild` if storages moved' });
+  const storage = await openStorage(location.storage, loaded.config.storages[location.storage]!);
+
+  const inBundle = manifest.postgres?.databases ?? [];
+  let selected = inBundle;
+  if (options.databases?.length) {
+    selected = options.databases.map((name) => {
+      const found = inBundle.find((d) => d.name === name);
+      if (!found) {
+        throw new LifeboatError('E_NOT_FOUND', `backup ${backup.id} has no database "${name}"`, {
+          hint: `databases in it: ${inBundle.map((d) => d.name).join(', ') || 'none'}`,
+        });
+      }
+      return found;
+    });
+  }
+  if (selected.length === 0) throw new LifeboatError('E_USAGE', `backup ${backup.id} holds no database to restore`);
+
+  const destination = new Map<string, string>();
+  let server: PgEndpoint;
+  if (options.to) {
+    if (selected.length !== 1) throw new LifeboatError('E_USAGE', '--to restores one database: name it with --database');
+    const to = parsePgUrl(options.to);
+    const db = databaseOf(to);
+    if (!db) throw new LifeboatError('E_USAGE', `--to ${redactUrl(options.to)} names no database`, { hint: 'end the URL with /<database>' });
+    destination.set(selected[0]!.name, db);
+    server = withDatabase(to, 'postgres');
+  } else {
+    if (!target?.postgres) {
+      throw new LifeboatError('E_CONFIG', `target "${backup.target}" has no postgres connection in ${loaded.file}`, { hint: 'restore with --to postgres://.../database' });
+    }
+    server = withDatabase(parsePgUrl(target.postgres.url), 'postgres');
+    for (const d of selected) destination.set(d.name, d.name);
+  }
+  return { loaded, catalog, backup, manifest, storage, key: location.key, selected, server, destination };
+}
+
+async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promise<RestorePlan> {
+  const checks: Check[] = [];
+  const databases: PlannedDatabase[] = [];
+  const stat = await ctx.storage.stat(ctx.key);
+  checks.push({ name: 'bundle present', ok: stat !== undefined, detail: stat ? `${ctx.storage.name}:${ctx.key}, ${formatBytes(stat.size)}` : `missing from storage ${ctx.storage.name}` });
+  if (stat && options.dryRun) {
+    // A dry run reads the whole bundle once to prove it; a real restore does so while extracting.
+    job.progress({ phase: 'checking bundle', done: 0, unit: 'bytes' });
+    const keys = keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption);
+    try {
+      const integrity = await checkIntegrity(await ctx.storage.get(ctx.key), path.basename(ctx.key), keys);
+      checks.push({ name: 'checksums', ok: integrity.ok, detail: integrity.ok ? `all ${integrity.members.length} members match the manifest` : integrity.problems.join('; ') });
+    } catch (err) {
+      checks.push({ name: 'checksums', ok: false, detail: asLifeboatError(err).message });
+    }
+  }
+
+  let client;
+  try {
+    client = await connect(ctx.server);
+  } catch (err) {
+    checks.push({ name: 'target reachable', ok: false, detail: asLifeboatError(err).message });
+    return finishPlan(ctx, databases, checks);
+  }
+  try {
+    const version = await serverVersion(client);
+    checks.push({ name: 'target reachable', ok: true, detail: `${redactUrl(ctx.server.url)}, PostgreSQL ${version.version}` });
+    const sourceMajor = Number(ctx.manifest.postgres!.serverVersion.split('.')[0]);
+    checks.push({
+      name: 'server version', ok: version.major >= sourceMajor, overridable: true,
+      detail: version.major >= sourceMajor ? `${version.version} can take a dump from ${ctx.manifest.postgres!.serverVersion}` : `the target runs ${version.version}, older than the source ${ctx.manifest.postgres!.serverVersion}: pg_restore may fail`,
+    });
+    const dumpMajor = Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]);
+    try {
+      const tools = await toolsForServer(Math.max(version.major, dumpMajor));
+      checks.push({ name: 'pg_restore', ok: true, detail: `${tools.version} from ${tools.dir}` });
+    } catch (err) {
+      checks.push({ name: 'pg_restore', ok: false, detail: asLifeboatError(err).message });
+    }
+    const existing = new Set((await client.query<{ datname: string }>('select datname from pg_database')).rows.map((r) => r.datname));
+    for (const d of ctx.selected) {
+      const database = ctx.destination.get(d.name)!;
+      const exists = existing.has(database);
+      databases.push({
+        source: d.name, server: redactUrl(ctx.server.url), database, action: exists ? 'replace' : 'create',
+        tables: d.tables.length, rows: d.tables.reduce((n, t) => n + (t.rows ?? 0), 0), dumpSize: d.dumpSize,
+      });
+      if (exists) checks.push(await schemaCheck(ctx, d, database));
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const needed = ctx.selected.reduce((n, d) => n + d.dumpSize, 0);
+  const tempDir = ctx.loaded.config.tempDir ?? os.tmpdir();
+  const space = await fs.statfs(tempDir).catch(() => undefined);
+  const free = space ? space.bavail * space.bsize : undefined;
+  checks.push({
+    name: 'temp space', ok: free === undefined || free > needed * 1.05,
+    detail: free === undefined ? `${tempDir} not measurable` : `${formatBytes(free)} free in ${tempDir}, ${formatBytes(needed)} needed for the dump files`,
+  });
+  return finishPlan(ctx, databases, checks);
+}
+
+function finishPlan(ctx: Context, databases: PlannedDatabase[], checks: Check[]): RestorePlan {
+  const replacesData = databases.some((d) => d.action === 'replace');
+  return { backupId: ctx.backup.id, target: ctx.backup.target, storage: ctx.storage.name, key: ctx.key, databases, checks, replacesData, safetyBackup: replacesData };
+}
+
+/** The generic schema comparison: tables and columns in the backup against the live database. */
+async function schemaCheck(ctx: Context, d: DatabaseManifest, database: string): Promise<Check> {
+  const client = await connect(withDatabase(ctx.server, database));
+  try {
+    const live = await describeDatabase(client, undefined, { counts: false });
+    const cols = (t: { columns: { name: string; type: string }[] }) => t.columns.map((c) => `${c.name} ${c.type}`).join(', ');
+    const liveTables = new Map(live.tables.map((t) => [`${t.schema}.${t.name}`, t]));
+    const diffs: string[] = [];
+    for (const t of d.tables) {
+      const name = `${t.schema}.${t.name}`;
+      const l = liveTables.get(name);
+      if (!l) diffs.push(`${name} is not in the live database`);
+      else if (cols(l) !== cols(t)) diffs.push(`${name} has other columns now`);
+      liveTables.delete(name);
+    }
+    for (const name of liveTables.keys()) diffs.push(`${name} exists only in the live database (it will be gone)`);
+    return {
+      name: `schema of ${database}`, ok: diffs.length === 0, overridable: true,
+      detail: diffs.length === 0 ? 'same tables and columns as the backup' : `${diffs.slice(0, 5).join('; ')}${diffs.length > 5 ? `; and ${diffs.length - 5} more` : ''}`,
+    };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, job: Job, options: RestoreOptions): Promise<void> {
+  const signal = job.signal;
+  const client = await connect(ctx.server);
+  const version = await serverVersion(client).finally(() => client.end().catch(() => undefined));
+  const tools = await toolsForServer(Math.max(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0])));
+  const temp = await fs.mkdtemp(path.join(ctx.loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-restore-'));
+  try {
+    const files = await extractDumps(ctx, temp, job);
+
+    if (plan.replacesData) {
+      const replaced = plan.databases.filter((d) => d.action === 'replace');
+      job.log('info', `taking a safety backup of ${replaced.map((d) => d.database).join(', ')} before replacing anything`);
+      report.safetyBackupId = await safetyBackup(ctx, replaced.map((d) => d.database), options.safetyDays ?? 7, signal);
+      job.log('info', `safety backup ${report.safetyBackupId} is protected for ${options.safetyDays ?? 7} days`);
+    }
+
+    for (const d of plan.databases) {
+      signal.throwIfAborted();
+      const manifestDb = ctx.selected.find((s) => s.name === d.source)!;
+      report.restored.push(await restoreDatabase(ctx, tools, manifestDb, d, files.get(d.source)!, job, options));
+    }
+  } finally {
+    await fs.rm(temp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Reads the bundle once: every member's sha256 is checked against the manifest, and the selected
+ * databases' dumps (their parts joined) are written to files pg_restore can seek in. Nothing on
+ * the target is touched until this has passed.
+ */
+async function extractDumps(ctx: Context, dir: string, job: Job): Promise<Map<string, string>> {
+  const wanted = new Map<string, { db: DatabaseManifest; file: string }>();
+  for (const d of ctx.selected) for (const m of d.dumpMembers) wanted.set(m, { db: d, file: path.join(dir, `${encodeURIComponent(d.name)}.dump`) });
+  const expected = new Map(ctx.manifest.members.map((m) => [m.name, m.sha256]));
+  const whole = new Map<string, ReturnType<typeof createHash>>();
+  const keys = keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption);
+  const total = ctx.manifest.members.reduce((n, m) => n + m.size, 0);
+  let done = 0;
+  for await (const entry of readBundle(await ctx.storage.get(ctx.key, { signal: job.signal }), path.basename(ctx.key), keys)) {
+    const target = wanted.get(entry.name);
+    const hash = createHash('sha256');
+    const dbHash = target && (whole.get(target.db.name) ?? whole.set(target.db.name, createHash('sha256')).get(target.db.name)!);
+    const sink = target ? createWriteStream(target.file, { flags: 'a' }) : undefined;
+    const tap = async function* () {
+      for await (const chunk of entry.stream) {
+        hash.update(chunk);
+        dbHash?.update(chunk);
+        done += chunk.length;
+        job.progress({ phase: 'checking and extracting', current: entry.name, done, total, unit: 'bytes' });
+        yield chunk;
+      }
+    };
+    if (sink) await pipeline(tap, sink);
+    else for await (const _ of tap()) void _;
+    const want = expected.get(entry.name);
+    if (entry.type === 'file' && entry.name !== 'manifest.json' && want !== hash.digest('hex')) {
+      throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} does not match its checksum in the manifest: the bundle is damaged; nothing was changed`);
+    }
+  }
+  const files = new Map<string, string>();
+  for (const d of ctx.selected) {
+    if (whole.get(d.name)?.digest('hex') !== d.dumpSha256) {
+      throw new LifeboatError('E_BUNDLE_CORRUPT', `the dump of ${d.name} is incomplete or damaged in the bundle; nothing was changed`);
+    }
+    files.set(d.name, path.join(dir, `${encodeURIComponent(d.name)}.dump`));
+  }
+  job.log('info', `bundle checked: every member matches the manifest`);
+  return files;
+}
+
+/** Backs up the databases about to be replaced, as they are now, and protects that backup. */
+async function safetyBackup(ctx: Context, databases: string[], days: number, signal: AbortSignal): Promise<string> {
+  const base = ctx.loaded.config.targets[ctx.backup.target];
+  const url = new URL(ctx.server.url);
+  if (ctx.server.password !== undefined) url.password = encodeURIComponent(ctx.server.password);
+  const target = {
+    ...(base ?? { profile: 'generic' as const, onUnreadable: 'fail' as const, compression: { algorithm: 'zstd' as const }, storage: { primary: ctx.storage.name, replicas: [] } }),
+    postgres: { url: url.toString(), databases, globals: false },
+    files: {},
+  };
+  const loaded = { ...ctx.loaded, config: { ...ctx.loaded.config, targets: { ...ctx.loaded.config.targets, [ctx.backup.target]: target } } };
+  try {
+    const result = await runBackup(loaded, ctx.catalog, ctx.backup.target, { trigger: 'pre-restore', signal });
+    ctx.catalog.protectBackup(result.id, new Date(Date.now() + days * 86_400_000), ['pre-restore']);
+    return result.id;
+  } catch (err) {
+    const e = asLifeboatError(err);
+    throw new LifeboatError(e.code, `the safety backup failed, so the restore did not start: ${e.message}`, { cause: err, hint: e.hint });
+  }
+}
+
+async function restoreDatabase(ctx: Context, tools: PgTools, m: DatabaseManifest, d: PlannedDatabase, file: string, job: Job, options: RestoreOptions) {
+  const scratch = `${d.database.slice(0, 40)}_lifeboat_${randomBytes(4).toString('hex')}`;
+  const admin = await connect(ctx.server);
+  let created = false;
+  try {
+    job.log('info', `restoring ${m.name} into scratch database ${scratch} (${formatBytes(m.dumpSize)} dump)`);
+    await admin.query(`create database ${ident(scratch)} template template0 encoding ${literal(m.encoding)}`);
+    created = true;
+    const args = ['--dbname', withDatabase(ctx.server, scratch).url, '--jobs=2', '--exit-on-error', '--no-password'];
+    if (options.noOwner) args.push('--no-owner', '--no-acl');
+    const run = runTool(tools.pgRestore, [...args, file], ctx.server, job.signal);
+    run.stdout.resume();
+    await run.done.catch((err: unknown) => {
+      const e = asLifeboatError(err);
+      throw new LifeboatError('E_RESTORE_FAILED', `pg_restore of ${m.name} failed: ${e.message.replace(/^pg_restore failed on [^:]+: /, '')}`, {
+        cause: err,
+        hint: /role .* does not exist/.test(e.message) ? 'the roles that own the objects are missing on the target: restore roles first, or pass --no-owner' : undefined,
+      });
+    });
+
+    const mismatches = await verifyCounts(ctx, scratch, m);
+    if (mismatches.length) {
+      throw new LifeboatError('E_RESTORE_FAILED', `restored ${m.name} does not match the manifest: ${mismatches.slice(0, 5).join('; ')}`);
+    }
+    job.log('info', `verified ${m.name}: ${m.tables.length} tables with the row counts of the backup`);
+
+    let terminated = 0;
+    if (d.action === 'replace') {
+      const old = `${d.database.slice(0, 40)}_lifeboat_old_${randomBytes(4).toString('hex')}`;
+      await admin.query(`alter database ${ident(d.database)} allow_connections false`);
+      try {
+        const r = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [d.database]);
+        terminated = r.rowCount ?? 0;
+        job.log('info', `terminated ${terminated} connection(s) to ${d.database}`);
+        await renameWhenFree(admin, d.database, old);
+      } catch (err) {
+        await admin.query(`alter database ${ident(d.database)} allow_connections true`).catch(() => undefined);
+        throw err;
+      }
+      await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
+      created = false;
+      await admin.query(`drop database ${ident(old)}`);
+    } else {
+      await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
+      created = false;
+    }
+    job.log('info', `${d.action === 'replace' ? 'replaced' : 'created'} ${d.database}`);
+    return { database: d.database, tables: m.tables.length, verified: true, mismatches, terminatedConnections: terminated };
+  } catch (err) {
+    throw err instanceof LifeboatError ? err : pgError(err, ctx.server);
+  } finally {
+    if (created) await admin.query(`drop database if exists ${ident(scratch)} with (force)`).catch(() => undefined);
+    await admin.end().catch(() => undefined);
+  }
+}
+
+/** Renames a database, retrying while connections that raced the termination go away. */
+async function renameWhenFree(admin: Awaited<ReturnType<typeof connect>>, from: string, to: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await admin.query(`alter database ${ident(from)} rename to ${ident(to)}`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || attempt >= 20) throw err;
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [from]);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function verifyCounts(ctx: Context, database: string, m: DatabaseManifest): Promise<string[]> {
+  const client = await connect(withDatabase(ctx.server, database));
+  try {
+    const mismatches: string[] = [];
+    for (const t of m.tables) {
+      if (t.rows === null) continue;
+      const { rows } = await client.query<{ n: string }>(`select count(*) as n from only ${ident(t.schema)}.${ident(t.name)}`).catch(() => ({ rows: [{ n: '-1' }] }));
+      const n = Number(rows[0]!.n);
+      if (n !== t.rows) mismatches.push(`${t.schema}.${t.name}: ${n < 0 ? 'missing' : `${n} rows`}, expected ${t.rows}`);
+    }
+    return mismatches;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function literal(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}

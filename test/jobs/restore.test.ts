@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, type TestServer } from '../support/postgres.ts';
+import { seedShop, tableFingerprints } from '../support/seed.ts';
+import { workspace, type Workspace } from '../support/workspace.ts';
+
+let server: TestServer;
+const spaces: Workspace[] = [];
+before(async () => {
+  server = await startTestServer();
+});
+after(async () => {
+  await server?.stop();
+  for (const ws of spaces) ws.remove();
+});
+
+/** A shop database, a workspace whose target backs it up, and one backup of it. */
+async function backedUpShop(): Promise<{ ws: Workspace; db: string; id: string; key: string; fingerprint: Awaited<ReturnType<typeof tableFingerprints>> }> {
+  const db = await server.createDatabase('shop');
+  await seedShop(server, db);
+  const ws = workspace();
+  spaces.push(ws);
+  ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+  const r = await ws.cli(['backup', 'shop', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const { id, key } = r.json<{ id: string; key: string }>();
+  return { ws, db, id, key, fingerprint: await tableFingerprints(server, db) };
+}
+
+describe('restore', () => {
+  test('into a new database with --to: equal to the source, row counts verified, recorded in history', async () => {
+    const { ws, db, id, fingerprint } = await backedUpShop();
+    const copy = `copy_${process.pid}_a`;
+    const r = await ws.cli(['restore', id, '--database', db, '--to', server.urlFor(copy)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`restored ${copy}: 3 tables, row counts verified`));
+    assert.deepEqual(await tableFingerprints(server, copy), fingerprint);
+    const history = (await ws.cli(['restores', '--json'])).json<{ backupId: string; status: string; safetyBackupId: string | null }[]>();
+    assert.deepEqual(history.map((h) => [h.backupId, h.status, h.safetyBackupId]), [[id, 'succeeded', null]]);
+    const leftovers = await server.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
+    assert.deepEqual(leftovers, [], 'no scratch database left behind');
+  });
+
+  test('in place: asks for confirmation, takes a protected safety backup, and brings the data back', async () => {
+    const { ws, db, id, fingerprint } = await backedUpShop();
+    await server.query(db, 'delete from sales.orders where id > 100');
+    const damaged = await tableFingerprints(server, db);
+
+    const refused = await ws.cli(['restore', id]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, new RegExp(`this restore replaces existing data \\(${db}\\)\nhint: pass --yes`));
+    assert.deepEqual(await tableFingerprints(server, db), damaged, 'nothing changed without confirmation');
+
+    const r = await ws.cli(['restore', id, '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await tableFingerprints(server, db), fingerprint);
+    const safetyId = /safety backup: (\S+)/.exec(r.stdout)![1]!;
+    const safety = (await ws.cli(['show', safetyId, '--json'])).json<{ protected: boolean; tags: string[]; trigger: string; protectedUntil: string }>();
+    assert.equal(safety.protected, true);
+    assert.deepEqual(safety.tags, ['pre-restore']);
+    assert.equal(safety.trigger, 'pre-restore');
+    assert.ok(Date.parse(safety.protectedUntil) > Date.now() + 6 * 86_400_000);
+    const contents = (await ws.cli(['contents', safetyId, '--json'])).json<{ databases: { tables: { name: string; rows: number }[] }[] }>();
+    assert.equal(contents.databases[0]!.tables.find((t) => t.name === 'orders')!.rows, 100, 'the safety backup holds the data as it was before the restore');
+  });
+
+  test('--dry-run shows the plan and the checks and changes nothing', async () => {
+    const { ws, db, id } = await backedUpShop();
+    await server.query(db, 'alter table public.customers add column nickname text');
+    const before = await tableFingerprints(server, db);
+    const r = await ws.cli(['restore', id, '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`REPLACE ${db} on postgres://postgres@127\\.0\\.0\\.1:\\d+/postgres from ${db}: 3 tables, 6000 rows`));
+    assert.match(r.stdout, /pass {2}checksums: all \d+ members match the manifest/);
+    assert.match(r.stdout, /WARN {2}schema of .*: public\.customers has other columns now/);
+    assert.deepEqual(await tableFingerprints(server, db), before);
+    assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'no safety backup on a dry run');
+
+    const noForce = await ws.cli(['restore', id, '--yes']);
+    assert.equal(noForce.code, 2);
+    assert.match(noForce.stderr, /restore refused: schema of .*has other columns now\nhint: pass --force/);
+  });
+
+  test('a corrupted bundle is refused before the target is touched', async () => {
+    const { ws, db, id, key } = await backedUpShop();
+    await server.query(db, 'delete from public.empty_table');
+    const before = await tableFingerprints(server, db);
+    const file = path.join(ws.storage, key);
+    const fd = openSync(file, 'r+');
+    const at = Math.floor(statSync(file).size / 2);
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ 0xff;
+    writeSync(fd, b, 0, 1, at);
+    closeSync(fd);
+    const r = await ws.cli(['restore', id, '--yes']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /damaged|does not match/);
+    assert.deepEqual(await tableFingerprints(server, db), before);
+    assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'no safety backup was needed: nothing was touched');
+  });
+
+  test('a restore that fails half-way leaves the original database as it was', async () => {
+    const db = await server.createDatabase('owned');
+    const role = `lifeboat_owner_${process.pid}`;
+    await server.query('postgres', `create role ${role}`);
+    await server.query(db, `create table things (id int primary key, v text); insert into things select g, 'v' || g from generate_series(1, 50) g; alter table things owner to ${role}`);
+    const ws = workspace();
+    spaces.push(ws);
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  owned:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+    const b = await ws.cli(['backup', 'owned', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    // The role the dump needs disappears: pg_restore fails when it sets the owner.
+    await server.query(db, `alter table things owner to postgres; insert into things values (51, 'after the backup')`);
+    await server.query('postgres', `drop role ${role}`);
+    const before = await tableFingerprints(server, db);
+
+    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--yes']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /pg_restore of .* failed: .*role .* does not exist/);
+    assert.match(r.stderr, /restored: nothing; the safety backup is owned-/);
+    assert.match(r.stderr, /hint: .*--no-owner/);
+    assert.deepEqual(await tableFingerprints(server, db), before, 'the original is untouched');
+    const leftovers = await server.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
+    assert.deepEqual(leftovers, []);
+
+    const again = await ws.cli(['restore', b.json<{ id: string }>().id, '--yes', '--no-owner']);
+    assert.equal(again.code, 0, again.stderr);
+    const [count] = await server.query<{ n: string }>(db, 'select count(*) as n from things');
+    assert.equal(Number(count!.n), 50);
+    const history = (await ws.cli(['restores', '--json'])).json<{ status: string }[]>();
+    assert.deepEqual(history.map((h) => h.status), ['succeeded', 'failed']);
+  });
+
+  test('unknown database in the backup names the ones it has', async () => {
+    const { ws, id, db } = await backedUpShop();
+    const r = await ws.cli(['restore', id, '--database', 'nope']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`has no database "nope"\nhint: databases in it: ${db}`));
+  });
+});
