@@ -6,9 +6,10 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
 import { keysFor } from '../bundle/codec.ts';
-import type { DatabaseManifest, Manifest } from '../bundle/manifest.ts';
+import type { DatabaseManifest, FileRecord, Manifest } from '../bundle/manifest.ts';
 import { checkIntegrity, readBundle } from '../bundle/reader.ts';
 import type { LoadedConfig } from '../config/load.ts';
+import type { TargetConfig } from '../config/schema.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { toolsForServer, type PgTools } from '../postgres/binaries.ts';
 import { connect, databaseOf, parsePgUrl, pgError, redactUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
@@ -18,6 +19,7 @@ import { openStorage, type StorageDriver } from '../storage/storage.ts';
 import { formatBytes } from '../util/format.ts';
 import { runBackup } from './backup.ts';
 import { Job, type JobListener } from './job.ts';
+import { placeFile, planFiles, selectFiles, type PlannedFile } from './restore-files.ts';
 
 /** One database the restore writes. */
 export interface PlannedDatabase {
@@ -48,6 +50,7 @@ export interface RestorePlan {
   storage: string;
   key: string;
   databases: PlannedDatabase[];
+  files: PlannedFile[];
   checks: Check[];
   /** Existing data is replaced: confirmation (--yes, or typing RESTORE) is required. */
   replacesData: boolean;
@@ -58,6 +61,8 @@ export interface RestorePlan {
 export interface RestoreReport {
   plan: RestorePlan;
   restored: { database: string; tables: number; verified: boolean; mismatches: string[]; terminatedConnections: number }[];
+  /** Files written, each read back and checked against the manifest's sha256. */
+  files: { path: string; destination: string; verified: boolean }[];
   safetyBackupId?: string;
 }
 
@@ -66,6 +71,10 @@ export interface RestoreOptions {
   databases?: string[];
   /** A database URL to restore into (exactly one database). */
   to?: string;
+  /** Files to restore: `set`, `set:/path` or `/path`; default: all, unless only databases are named. */
+  files?: string[];
+  /** Restore files under this directory instead of their original places. */
+  toDir?: string;
   dryRun?: boolean;
   /** The user agreed to replace existing data. */
   yes?: boolean;
@@ -89,8 +98,9 @@ interface Context {
   storage: StorageDriver;
   key: string;
   selected: DatabaseManifest[];
+  selectedFiles: FileRecord[];
   /** Target server endpoint (maintenance database) and, per source database, the destination name. */
-  server: PgEndpoint;
+  server: PgEndpoint | undefined;
   destination: Map<string, string>;
 }
 
@@ -127,7 +137,7 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
 
     const requestedBy = os.userInfo().username;
     catalog.startRestore({ id: job.id, backupId: ctx.backup.id, requestedBy, plan });
-    const report: RestoreReport = { plan, restored: [] };
+    const report: RestoreReport = { plan, restored: [], files: [] };
     try {
       await execute(ctx, plan, report, job, options);
       catalog.finishRestore(job.id, { status: 'succeeded', report, safetyBackupId: report.safetyBackupId });
@@ -135,7 +145,7 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
     } catch (err) {
       const e = asLifeboatError(err);
       catalog.finishRestore(job.id, { status: e.code === 'E_ABORTED' ? 'cancelled' : 'failed', report, safetyBackupId: report.safetyBackupId, error: e.message });
-      const restored = report.restored.map((r) => r.database);
+      const restored = [...report.restored.map((r) => r.database), ...report.files.map((f) => f.destination)];
       const safety = report.safetyBackupId ? `; the safety backup is ${report.safetyBackupId}` : '';
       throw new LifeboatError(e.code, `${e.message} (restored: ${restored.length ? restored.join(', ') : 'nothing'}${safety})`, { cause: err, hint: e.hint });
     }
@@ -152,7 +162,10 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
   const storage = await openStorage(location.storage, loaded.config.storages[location.storage]!);
 
   const inBundle = manifest.postgres?.databases ?? [];
-  let selected = inBundle;
+  // Nothing named: everything. Only files (or --to-dir) named: files only; only databases: databases only.
+  const wantDatabases = Boolean(options.databases?.length) || (!options.files?.length && !options.toDir);
+  const wantFiles = Boolean(options.files?.length) || Boolean(options.toDir) || (!options.databases?.length && !options.to);
+  let selected = wantDatabases ? inBundle : [];
   if (options.databases?.length) {
     selected = options.databases.map((name) => {
       const found = inBundle.find((d) => d.name === name);
@@ -164,10 +177,11 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
       return found;
     });
   }
-  if (selected.length === 0) throw new LifeboatError('E_USAGE', `backup ${backup.id} holds no database to restore`);
+  const selectedFiles = options.files?.length ? selectFiles(manifest.files, options.files) : wantFiles ? manifest.files : [];
+  if (selected.length === 0 && selectedFiles.length === 0) throw new LifeboatError('E_USAGE', `backup ${backup.id} holds nothing of what was asked to restore`);
 
   const destination = new Map<string, string>();
-  let server: PgEndpoint;
+  let server: PgEndpoint | undefined;
   if (options.to) {
     if (selected.length !== 1) throw new LifeboatError('E_USAGE', '--to restores one database: name it with --database');
     const to = parsePgUrl(options.to);
@@ -175,14 +189,14 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
     if (!db) throw new LifeboatError('E_USAGE', `--to ${redactUrl(options.to)} names no database`, { hint: 'end the URL with /<database>' });
     destination.set(selected[0]!.name, db);
     server = withDatabase(to, 'postgres');
-  } else {
+  } else if (selected.length > 0) {
     if (!target?.postgres) {
       throw new LifeboatError('E_CONFIG', `target "${backup.target}" has no postgres connection in ${loaded.file}`, { hint: 'restore with --to postgres://.../database' });
     }
     server = withDatabase(parsePgUrl(target.postgres.url), 'postgres');
     for (const d of selected) destination.set(d.name, d.name);
   }
-  return { loaded, catalog, backup, manifest, storage, key: location.key, selected, server, destination };
+  return { loaded, catalog, backup, manifest, storage, key: location.key, selected, selectedFiles, server, destination };
 }
 
 async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promise<RestorePlan> {
@@ -202,12 +216,14 @@ async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promis
     }
   }
 
+  const files = await planFiles(ctx.selectedFiles, options.toDir);
+  if (!ctx.server) return finishPlan(ctx, databases, files, checks);
   let client;
   try {
     client = await connect(ctx.server);
   } catch (err) {
     checks.push({ name: 'target reachable', ok: false, detail: asLifeboatError(err).message });
-    return finishPlan(ctx, databases, checks);
+    return finishPlan(ctx, databases, files, checks);
   }
   try {
     const version = await serverVersion(client);
@@ -245,17 +261,17 @@ async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promis
     name: 'temp space', ok: free === undefined || free > needed * 1.05,
     detail: free === undefined ? `${tempDir} not measurable` : `${formatBytes(free)} free in ${tempDir}, ${formatBytes(needed)} needed for the dump files`,
   });
-  return finishPlan(ctx, databases, checks);
+  return finishPlan(ctx, databases, files, checks);
 }
 
-function finishPlan(ctx: Context, databases: PlannedDatabase[], checks: Check[]): RestorePlan {
-  const replacesData = databases.some((d) => d.action === 'replace');
-  return { backupId: ctx.backup.id, target: ctx.backup.target, storage: ctx.storage.name, key: ctx.key, databases, checks, replacesData, safetyBackup: replacesData };
+function finishPlan(ctx: Context, databases: PlannedDatabase[], files: PlannedFile[], checks: Check[]): RestorePlan {
+  const replacesData = databases.some((d) => d.action === 'replace') || files.some((f) => f.action === 'overwrite');
+  return { backupId: ctx.backup.id, target: ctx.backup.target, storage: ctx.storage.name, key: ctx.key, databases, files, checks, replacesData, safetyBackup: replacesData };
 }
 
 /** The generic schema comparison: tables and columns in the backup against the live database. */
 async function schemaCheck(ctx: Context, d: DatabaseManifest, database: string): Promise<Check> {
-  const client = await connect(withDatabase(ctx.server, database));
+  const client = await connect(withDatabase(ctx.server!, database));
   try {
     const live = await describeDatabase(client, undefined, { counts: false });
     const cols = (t: { columns: { name: string; type: string }[] }) => t.columns.map((c) => `${c.name} ${c.type}`).join(', ');
@@ -280,25 +296,40 @@ async function schemaCheck(ctx: Context, d: DatabaseManifest, database: string):
 
 async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, job: Job, options: RestoreOptions): Promise<void> {
   const signal = job.signal;
-  const client = await connect(ctx.server);
-  const version = await serverVersion(client).finally(() => client.end().catch(() => undefined));
-  const tools = await toolsForServer(Math.max(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0])));
+  let tools: PgTools | undefined;
+  if (ctx.server && ctx.selected.length) {
+    const client = await connect(ctx.server);
+    const version = await serverVersion(client).finally(() => client.end().catch(() => undefined));
+    tools = await toolsForServer(Math.max(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0])));
+  }
   const temp = await fs.mkdtemp(path.join(ctx.loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-restore-'));
   try {
-    const files = await extractDumps(ctx, temp, job);
+    const { dumps, staged } = await extractDumps(ctx, temp, job);
 
     if (plan.replacesData) {
-      const replaced = plan.databases.filter((d) => d.action === 'replace');
-      job.log('info', `taking a safety backup of ${replaced.map((d) => d.database).join(', ')} before replacing anything`);
-      report.safetyBackupId = await safetyBackup(ctx, replaced.map((d) => d.database), options.safetyDays ?? 7, signal);
+      const replaced = plan.databases.filter((d) => d.action === 'replace').map((d) => d.database);
+      const overwritten = plan.files.filter((f) => f.action === 'overwrite').map((f) => f.destination);
+      job.log('info', `taking a safety backup of ${[...replaced, ...overwritten].join(', ')} before replacing anything`);
+      report.safetyBackupId = await safetyBackup(ctx, replaced, overwritten, options.safetyDays ?? 7, signal);
       job.log('info', `safety backup ${report.safetyBackupId} is protected for ${options.safetyDays ?? 7} days`);
     }
 
     for (const d of plan.databases) {
       signal.throwIfAborted();
       const manifestDb = ctx.selected.find((s) => s.name === d.source)!;
-      report.restored.push(await restoreDatabase(ctx, tools, manifestDb, d, files.get(d.source)!, job, options));
+      report.restored.push(await restoreDatabase(ctx, tools!, manifestDb, d, dumps.get(d.source)!, job, options));
     }
+
+    // Directories first (parents before children), so files land in directories that exist.
+    const order = [...ctx.selectedFiles].sort((a, b) => Number(b.type === 'directory') - Number(a.type === 'directory') || a.path.length - b.path.length);
+    for (const f of order) {
+      signal.throwIfAborted();
+      const destination = plan.files.find((p) => p.path === f.path && p.set === f.set)!.destination;
+      const sha = await placeFile(f, staged.get(f.member), destination, options.toDir);
+      if (f.type === 'file' && sha !== f.sha256) throw new LifeboatError('E_RESTORE_FAILED', `${destination} does not read back with the backup's checksum`);
+      report.files.push({ path: f.path, destination, verified: f.type !== 'file' || sha === f.sha256 });
+    }
+    if (order.length) job.log('info', `restored ${order.length} file-system entries, every file read back with its checksum`);
   } finally {
     await fs.rm(temp, { recursive: true, force: true });
   }
@@ -309,9 +340,15 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
  * databases' dumps (their parts joined) are written to files pg_restore can seek in. Nothing on
  * the target is touched until this has passed.
  */
-async function extractDumps(ctx: Context, dir: string, job: Job): Promise<Map<string, string>> {
-  const wanted = new Map<string, { db: DatabaseManifest; file: string }>();
+async function extractDumps(ctx: Context, dir: string, job: Job): Promise<{ dumps: Map<string, string>; staged: Map<string, string> }> {
+  const wanted = new Map<string, { db?: DatabaseManifest; file: string }>();
   for (const d of ctx.selected) for (const m of d.dumpMembers) wanted.set(m, { db: d, file: path.join(dir, `${encodeURIComponent(d.name)}.dump`) });
+  const staged = new Map<string, string>();
+  ctx.selectedFiles.filter((f) => f.type === 'file').forEach((f, i) => {
+    const file = path.join(dir, `file-${i}`);
+    wanted.set(f.member, { file });
+    staged.set(f.member, file);
+  });
   const expected = new Map(ctx.manifest.members.map((m) => [m.name, m.sha256]));
   const whole = new Map<string, ReturnType<typeof createHash>>();
   const keys = keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption);
@@ -320,7 +357,8 @@ async function extractDumps(ctx: Context, dir: string, job: Job): Promise<Map<st
   for await (const entry of readBundle(await ctx.storage.get(ctx.key, { signal: job.signal }), path.basename(ctx.key), keys)) {
     const target = wanted.get(entry.name);
     const hash = createHash('sha256');
-    const dbHash = target && (whole.get(target.db.name) ?? whole.set(target.db.name, createHash('sha256')).get(target.db.name)!);
+    const db = target?.db;
+    const dbHash = db && (whole.get(db.name) ?? whole.set(db.name, createHash('sha256')).get(db.name)!);
     const sink = target ? createWriteStream(target.file, { flags: 'a' }) : undefined;
     const tap = async function* () {
       for await (const chunk of entry.stream) {
@@ -338,26 +376,37 @@ async function extractDumps(ctx: Context, dir: string, job: Job): Promise<Map<st
       throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} does not match its checksum in the manifest: the bundle is damaged; nothing was changed`);
     }
   }
-  const files = new Map<string, string>();
+  const dumps = new Map<string, string>();
   for (const d of ctx.selected) {
     if (whole.get(d.name)?.digest('hex') !== d.dumpSha256) {
       throw new LifeboatError('E_BUNDLE_CORRUPT', `the dump of ${d.name} is incomplete or damaged in the bundle; nothing was changed`);
     }
-    files.set(d.name, path.join(dir, `${encodeURIComponent(d.name)}.dump`));
+    dumps.set(d.name, path.join(dir, `${encodeURIComponent(d.name)}.dump`));
+  }
+  for (const [member, file] of staged) {
+    if (!(await fs.stat(file).catch(() => undefined))) {
+      if (ctx.manifest.members.find((m) => m.name === member)?.size === 0) await fs.writeFile(file, '');
+      else throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${member} is missing; nothing was changed`);
+    }
   }
   job.log('info', `bundle checked: every member matches the manifest`);
-  return files;
+  return { dumps, staged };
 }
 
 /** Backs up the databases about to be replaced, as they are now, and protects that backup. */
-async function safetyBackup(ctx: Context, databases: string[], days: number, signal: AbortSignal): Promise<string> {
+async function safetyBackup(ctx: Context, databases: string[], files: string[], days: number, signal: AbortSignal): Promise<string> {
   const base = ctx.loaded.config.targets[ctx.backup.target];
-  const url = new URL(ctx.server.url);
-  if (ctx.server.password !== undefined) url.password = encodeURIComponent(ctx.server.password);
-  const target = {
-    ...(base ?? { profile: 'generic' as const, onUnreadable: 'fail' as const, compression: { algorithm: 'zstd' as const }, storage: { primary: ctx.storage.name, replicas: [] } }),
-    postgres: { url: url.toString(), databases, globals: false },
-    files: {},
+  let postgres;
+  if (databases.length && ctx.server) {
+    const url = new URL(ctx.server.url);
+    if (ctx.server.password !== undefined) url.password = encodeURIComponent(ctx.server.password);
+    postgres = { url: url.toString(), databases, globals: false };
+  }
+  const fileSets: TargetConfig['files'] = files.length ? { 'pre-restore': { paths: files, include: undefined, exclude: undefined } } : {};
+  const target: TargetConfig = {
+    ...(base ?? { profile: 'generic', onUnreadable: 'fail', compression: { algorithm: 'zstd' }, storage: { primary: ctx.storage.name, replicas: [] } }),
+    postgres,
+    files: fileSets,
   };
   const loaded = { ...ctx.loaded, config: { ...ctx.loaded.config, targets: { ...ctx.loaded.config.targets, [ctx.backup.target]: target } } };
   try {
@@ -372,15 +421,16 @@ async function safetyBackup(ctx: Context, databases: string[], days: number, sig
 
 async function restoreDatabase(ctx: Context, tools: PgTools, m: DatabaseManifest, d: PlannedDatabase, file: string, job: Job, options: RestoreOptions) {
   const scratch = `${d.database.slice(0, 40)}_lifeboat_${randomBytes(4).toString('hex')}`;
-  const admin = await connect(ctx.server);
+  const admin = await connect(ctx.server!);
   let created = false;
   try {
     job.log('info', `restoring ${m.name} into scratch database ${scratch} (${formatBytes(m.dumpSize)} dump)`);
     await admin.query(`create database ${ident(scratch)} template template0 encoding ${literal(m.encoding)}`);
     created = true;
-    const args = ['--dbname', withDatabase(ctx.server, scratch).url, '--jobs=2', '--exit-on-error', '--no-password'];
+    const server = ctx.server!;
+    const args = ['--dbname', withDatabase(server, scratch).url, '--jobs=2', '--exit-on-error', '--no-password'];
     if (options.noOwner) args.push('--no-owner', '--no-acl');
-    const run = runTool(tools.pgRestore, [...args, file], ctx.server, job.signal);
+    const run = runTool(tools.pgRestore, [...args, file], server, job.signal);
     run.stdout.resume();
     await run.done.catch((err: unknown) => {
       const e = asLifeboatError(err);
@@ -419,7 +469,7 @@ async function restoreDatabase(ctx: Context, tools: PgTools, m: DatabaseManifest
     job.log('info', `${d.action === 'replace' ? 'replaced' : 'created'} ${d.database}`);
     return { database: d.database, tables: m.tables.length, verified: true, mismatches, terminatedConnections: terminated };
   } catch (err) {
-    throw err instanceof LifeboatError ? err : pgError(err, ctx.server);
+    throw err instanceof LifeboatError ? err : pgError(err, ctx.server!);
   } finally {
     if (created) await admin.query(`drop database if exists ${ident(scratch)} with (force)`).catch(() => undefined);
     await admin.end().catch(() => undefined);
@@ -441,7 +491,7 @@ async function renameWhenFree(admin: Awaited<ReturnType<typeof connect>>, from: 
 }
 
 async function verifyCounts(ctx: Context, database: string, m: DatabaseManifest): Promise<string[]> {
-  const client = await connect(withDatabase(ctx.server, database));
+  const client = await connect(withDatabase(ctx.server!, database));
   try {
     const mismatches: string[] = [];
     for (const t of m.tables) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../support/postgres.ts';
@@ -139,5 +139,71 @@ describe('restore', () => {
     const r = await ws.cli(['restore', id, '--database', 'nope']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, new RegExp(`has no database "nope"\nhint: databases in it: ${db}`));
+  });
+});
+
+describe('restore of files', () => {
+  async function backedUpFiles() {
+    const ws = workspace();
+    spaces.push(ws);
+    const app = path.join(ws.dir, 'app');
+    mkdirSync(path.join(app, 'conf.d'), { recursive: true });
+    writeFileSync(path.join(app, '.env'), 'SECRET=original\n');
+    chmodSync(path.join(app, '.env'), 0o600);
+    utimesSync(path.join(app, '.env'), new Date('2025-03-04T05:06:07Z'), new Date('2025-03-04T05:06:07Z'));
+    writeFileSync(path.join(app, 'conf.d', 'site.conf'), 'server {}\n');
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    files:\n      config: [${app}/.env, ${app}/conf.d]\n    storage: local\n`);
+    const r = await ws.cli(['backup', 'app', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return { ws, app, id: r.json<{ id: string }>().id };
+  }
+
+  test('one file to another directory, with its mode and mtime, read back by checksum', async () => {
+    const { ws, app, id } = await backedUpFiles();
+    const out = path.join(ws.dir, 'out');
+    const r = await ws.cli(['restore', id, '--file', `config:${app}/.env`, '--to-dir', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const restored = path.join(out, app, '.env');
+    assert.equal(readFileSync(restored, 'utf8'), 'SECRET=original\n');
+    assert.equal(statSync(restored).mode & 0o777, 0o600);
+    assert.equal(statSync(restored).mtime.toISOString(), '2025-03-04T05:06:07.000Z');
+    assert.equal(existsSync(path.join(out, app, 'conf.d')), false, 'only the file asked for');
+  });
+
+  test('in place: overwriting needs --yes, a safety copy is taken, and the file comes back', async () => {
+    const { ws, app, id } = await backedUpFiles();
+    writeFileSync(path.join(app, '.env'), 'SECRET=broken\n');
+    rmSync(path.join(app, 'conf.d', 'site.conf'));
+    const refused = await ws.cli(['restore', id, '--file', 'config']);
+    assert.equal(refused.code, 2);
+    assert.equal(readFileSync(path.join(app, '.env'), 'utf8'), 'SECRET=broken\n');
+    const dry = await ws.cli(['restore', id, '--file', 'config', '--dry-run']);
+    assert.match(dry.stdout, new RegExp(`OVERWRITE ${app}/\\.env`));
+    assert.match(dry.stdout, new RegExp(`create ${app}/conf\\.d/site\\.conf`));
+
+    const r = await ws.cli(['restore', id, '--file', 'config', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(path.join(app, '.env'), 'utf8'), 'SECRET=original\n');
+    assert.equal(readFileSync(path.join(app, 'conf.d', 'site.conf'), 'utf8'), 'server {}\n');
+    const safetyId = /safety backup: (\S+)/.exec(r.stdout)![1]!;
+    const safety = (await ws.cli(['contents', safetyId, '--json'])).json<{ files: { path: string; size: number }[] }>();
+    assert.deepEqual(safety.files.map((f) => [f.path, f.size]), [[`${app}/.env`, 'SECRET=broken\n'.length]]);
+  });
+
+  test('an unknown file names close matches; a symlink planted in the destination is not followed', async () => {
+    const { ws, app, id } = await backedUpFiles();
+    const unknown = await ws.cli(['restore', id, '--file', `${app}/.envv`]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, new RegExp(`no file matching "${app}/\\.envv"\nhint: close matches: config:${app}/\\.env`));
+
+    const out = path.join(ws.dir, 'trap');
+    const elsewhere = path.join(ws.dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    mkdirSync(out);
+    symlinkSync(elsewhere, path.join(out, app.split('/')[1]!));
+    const r = await ws.cli(['restore', id, '--file', 'config', '--to-dir', out]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /refused to write .* is a symlink/);
+    assert.deepEqual(readdirSync(elsewhere), [], 'nothing written through the link');
   });
 });
