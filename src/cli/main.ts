@@ -213,20 +213,22 @@ export function buildProgram(): Command {
     .argument('<backup>', 'backup id or a unique prefix of it')
     .option('--database <name...>', 'only these databases (names in the backup)')
     .option('--to <url>', 'restore one database into this database URL instead (created if absent)')
+    .option('--table <schema.table...>', 'only these tables of the one database named by --database (in place, or see --rename-to)')
+    .option('--rename-to <name>', 'restore the one --table beside the live one under this name')
     .option('--file <selector...>', 'only these files: a set name, set:/path or /path (a file or a directory)')
     .option('--to-dir <dir>', 'restore files under this directory instead of their original places')
     .option('--dry-run', 'show the plan and the checks, change nothing')
     .option('--yes', 'confirm replacing existing data without asking')
     .option('--force', 'restore despite schema or server version differences')
     .option('--no-owner', 'skip object ownership and grants (target server lacks the original roles)')
-    .action(async (prefix: string, o: { database?: string[]; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean }, cmd: Command) => {
+    .action(async (prefix: string, o: { database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean }, cmd: Command) => {
       const opts = globals(cmd);
       await withCatalog(opts, async (loaded, catalog) => {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
           const { plan, report } = await runRestore(loaded, catalog, prefix, {
-            databases: o.database, to: o.to, files: o.file, toDir: o.toDir, dryRun: o.dryRun, yes: o.yes, force: o.force, noOwner: !o.owner,
+            databases: o.database, tables: o.table, renameTo: o.renameTo, to: o.to, files: o.file, toDir: o.toDir, dryRun: o.dryRun, yes: o.yes, force: o.force, noOwner: !o.owner,
             signal: interrupt.signal, listener,
             confirm: process.stdin.isTTY && !opts.json ? (p) => confirmOnTerminal(p) : undefined,
           });
@@ -280,6 +282,10 @@ function describePlan(plan: RestorePlan): string {
   for (const d of plan.databases) {
     lines.push(`  ${d.action === 'replace' ? 'REPLACE' : 'create '} ${d.database} on ${d.server} from ${d.source}: ${d.tables} tables, ${d.rows} rows, ${formatBytes(d.dumpSize)} dump`);
   }
+  for (const t of plan.tables) {
+    const what = t.action === 'replace' ? `REPLACE the rows of ${t.table}` : t.action === 'beside' ? `create ${t.as} beside ${t.table}` : `create ${t.table}`;
+    lines.push(`  ${what} in ${t.database}: ${t.rows} rows, with its indexes, constraints and owned sequences`);
+  }
   for (const f of plan.files) {
     lines.push(`  ${f.action === 'overwrite' ? 'OVERWRITE' : 'create'} ${f.destination}${f.type === 'directory' ? '/' : f.type === 'symlink' ? ' (symlink)' : ` (${formatBytes(f.size)})`}`);
   }
@@ -291,6 +297,10 @@ function describePlan(plan: RestorePlan): string {
 
 function describeReport(report: RestoreReport): string {
   const lines = report.restored.map((r) => `restored ${r.database}: ${r.tables} tables, row counts verified${r.terminatedConnections ? `, ${r.terminatedConnections} connection(s) terminated` : ''}`);
+  for (const t of report.tables) {
+    lines.push(`restored ${t.table}${t.restoredAs !== t.table ? ` as ${t.restoredAs}` : ''}: ${t.rows} rows, row count verified`);
+    for (const fk of t.skippedForeignKeys) lines.push(`  foreign key not added: ${fk}`);
+  }
   const files = report.files.filter((f) => f.verified);
   if (report.files.length) lines.push(`restored ${report.files.length} file-system entries (${files.length} verified)${report.files.length <= 10 ? ': ' + report.files.map((f) => f.destination).join(', ') : ''}`);
   if (report.safetyBackupId) lines.push(`safety backup: ${report.safetyBackupId} (protected; restore it to undo)`);

@@ -20,6 +20,7 @@ import { formatBytes } from '../util/format.ts';
 import { runBackup } from './backup.ts';
 import { Job, type JobListener } from './job.ts';
 import { placeFile, planFiles, selectFiles, type PlannedFile } from './restore-files.ts';
+import { restoreTables, selectTables, tableName, type TableRestoreResult } from './restore-tables.ts';
 
 /** One database the restore writes. */
 export interface PlannedDatabase {
@@ -50,6 +51,8 @@ export interface RestorePlan {
   storage: string;
   key: string;
   databases: PlannedDatabase[];
+  /** With --table: the tables, and whether each replaces a live table's rows or lands beside it. */
+  tables: { table: string; database: string; action: 'replace' | 'create' | 'beside'; as: string; rows: number }[];
   files: PlannedFile[];
   checks: Check[];
   /** Existing data is replaced: confirmation (--yes, or typing RESTORE) is required. */
@@ -63,6 +66,7 @@ export interface RestoreReport {
   restored: { database: string; tables: number; verified: boolean; mismatches: string[]; terminatedConnections: number }[];
   /** Files written, each read back and checked against the manifest's sha256. */
   files: { path: string; destination: string; verified: boolean }[];
+  tables: TableRestoreResult[];
   safetyBackupId?: string;
 }
 
@@ -75,6 +79,10 @@ export interface RestoreOptions {
   files?: string[];
   /** Restore files under this directory instead of their original places. */
   toDir?: string;
+  /** Restore only these tables (`schema.table`) of the one database selected. */
+  tables?: string[];
+  /** With one table: restore it beside the live one under this name. */
+  renameTo?: string;
   dryRun?: boolean;
   /** The user agreed to replace existing data. */
   yes?: boolean;
@@ -99,6 +107,7 @@ interface Context {
   key: string;
   selected: DatabaseManifest[];
   selectedFiles: FileRecord[];
+  selectedTables: DatabaseManifest['tables'];
   /** Target server endpoint (maintenance database) and, per source database, the destination name. */
   server: PgEndpoint | undefined;
   destination: Map<string, string>;
@@ -137,7 +146,7 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
 
     const requestedBy = os.userInfo().username;
     catalog.startRestore({ id: job.id, backupId: ctx.backup.id, requestedBy, plan });
-    const report: RestoreReport = { plan, restored: [], files: [] };
+    const report: RestoreReport = { plan, restored: [], files: [], tables: [] };
     try {
       await execute(ctx, plan, report, job, options);
       catalog.finishRestore(job.id, { status: 'succeeded', report, safetyBackupId: report.safetyBackupId });
@@ -145,7 +154,7 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
     } catch (err) {
       const e = asLifeboatError(err);
       catalog.finishRestore(job.id, { status: e.code === 'E_ABORTED' ? 'cancelled' : 'failed', report, safetyBackupId: report.safetyBackupId, error: e.message });
-      const restored = [...report.restored.map((r) => r.database), ...report.files.map((f) => f.destination)];
+      const restored = [...report.restored.map((r) => r.database), ...report.tables.map((t) => t.restoredAs), ...report.files.map((f) => f.destination)];
       const safety = report.safetyBackupId ? `; the safety backup is ${report.safetyBackupId}` : '';
       throw new LifeboatError(e.code, `${e.message} (restored: ${restored.length ? restored.join(', ') : 'nothing'}${safety})`, { cause: err, hint: e.hint });
     }
@@ -163,8 +172,9 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
 
   const inBundle = manifest.postgres?.databases ?? [];
   // Nothing named: everything. Only files (or --to-dir) named: files only; only databases: databases only.
-  const wantDatabases = Boolean(options.databases?.length) || (!options.files?.length && !options.toDir);
-  const wantFiles = Boolean(options.files?.length) || Boolean(options.toDir) || (!options.databases?.length && !options.to);
+  const wantTables = Boolean(options.tables?.length);
+  const wantDatabases = wantTables || Boolean(options.databases?.length) || (!options.files?.length && !options.toDir);
+  const wantFiles = !wantTables && (Boolean(options.files?.length) || Boolean(options.toDir) || (!options.databases?.length && !options.to));
   let selected = wantDatabases ? inBundle : [];
   if (options.databases?.length) {
     selected = options.databases.map((name) => {
@@ -178,6 +188,14 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
     });
   }
   const selectedFiles = options.files?.length ? selectFiles(manifest.files, options.files) : wantFiles ? manifest.files : [];
+  let selectedTables: DatabaseManifest['tables'] = [];
+  if (wantTables) {
+    if (selected.length !== 1) throw new LifeboatError('E_USAGE', '--table restores tables of one database: name it with --database', { hint: `databases in the backup: ${inBundle.map((d) => d.name).join(', ')}` });
+    selectedTables = selectTables(selected[0]!, options.tables!);
+    if (options.renameTo && selectedTables.length !== 1) throw new LifeboatError('E_USAGE', '--rename-to goes with exactly one --table');
+  } else if (options.renameTo) {
+    throw new LifeboatError('E_USAGE', '--rename-to goes with --table');
+  }
   if (selected.length === 0 && selectedFiles.length === 0) throw new LifeboatError('E_USAGE', `backup ${backup.id} holds nothing of what was asked to restore`);
 
   const destination = new Map<string, string>();
@@ -196,7 +214,7 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
     server = withDatabase(parsePgUrl(target.postgres.url), 'postgres');
     for (const d of selected) destination.set(d.name, d.name);
   }
-  return { loaded, catalog, backup, manifest, storage, key: location.key, selected, selectedFiles, server, destination };
+  return { loaded, catalog, backup, manifest, storage, key: location.key, selected, selectedFiles, selectedTables, server, destination };
 }
 
 async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promise<RestorePlan> {
@@ -217,13 +235,14 @@ async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promis
   }
 
   const files = await planFiles(ctx.selectedFiles, options.toDir);
-  if (!ctx.server) return finishPlan(ctx, databases, files, checks);
+  const tables: RestorePlan['tables'] = [];
+  if (!ctx.server) return finishPlan(ctx, databases, tables, files, checks);
   let client;
   try {
     client = await connect(ctx.server);
   } catch (err) {
     checks.push({ name: 'target reachable', ok: false, detail: asLifeboatError(err).message });
-    return finishPlan(ctx, databases, files, checks);
+    return finishPlan(ctx, databases, tables, files, checks);
   }
   try {
     const version = await serverVersion(client);
@@ -244,6 +263,12 @@ async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promis
     for (const d of ctx.selected) {
       const database = ctx.destination.get(d.name)!;
       const exists = existing.has(database);
+      if (ctx.selectedTables.length) {
+        // Tables go into the live database; the database itself is neither created nor replaced.
+        if (exists) tables.push(...(await planTables(ctx, database, options.renameTo, checks)));
+        else checks.push({ name: `database ${database}`, ok: false, detail: `does not exist on the target; restore the whole database with --database ${d.name}` });
+        continue;
+      }
       databases.push({
         source: d.name, server: redactUrl(ctx.server.url), database, action: exists ? 'replace' : 'create',
         tables: d.tables.length, rows: d.tables.reduce((n, t) => n + (t.rows ?? 0), 0), dumpSize: d.dumpSize,
@@ -261,12 +286,33 @@ async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promis
     name: 'temp space', ok: free === undefined || free > needed * 1.05,
     detail: free === undefined ? `${tempDir} not measurable` : `${formatBytes(free)} free in ${tempDir}, ${formatBytes(needed)} needed for the dump files`,
   });
-  return finishPlan(ctx, databases, files, checks);
+  return finishPlan(ctx, databases, tables, files, checks);
 }
 
-function finishPlan(ctx: Context, databases: PlannedDatabase[], files: PlannedFile[], checks: Check[]): RestorePlan {
-  const replacesData = databases.some((d) => d.action === 'replace') || files.some((f) => f.action === 'overwrite');
-  return { backupId: ctx.backup.id, target: ctx.backup.target, storage: ctx.storage.name, key: ctx.key, databases, files, checks, replacesData, safetyBackup: replacesData };
+function finishPlan(ctx: Context, databases: PlannedDatabase[], tables: RestorePlan['tables'], files: PlannedFile[], checks: Check[]): RestorePlan {
+  const replacesData = databases.some((d) => d.action === 'replace') || tables.some((t) => t.action === 'replace') || files.some((f) => f.action === 'overwrite');
+  return { backupId: ctx.backup.id, target: ctx.backup.target, storage: ctx.storage.name, key: ctx.key, databases, tables, files, checks, replacesData, safetyBackup: replacesData };
+}
+
+/** What each --table does on the live database; a --rename-to name that is taken fails the plan. */
+async function planTables(ctx: Context, database: string, renameTo: string | undefined, checks: Check[]): Promise<RestorePlan['tables']> {
+  const client = await connect(withDatabase(ctx.server!, database));
+  try {
+    const planned: RestorePlan['tables'] = [];
+    for (const t of ctx.selectedTables) {
+      const exists = async (name: string) => (await client.query('select to_regclass($1) as r', [`${ident(t.schema)}.${ident(name)}`])).rows[0].r !== null;
+      if (renameTo) {
+        const taken = await exists(renameTo);
+        checks.push({ name: `table ${t.schema}.${renameTo}`, ok: !taken, detail: taken ? 'already exists; choose another --rename-to' : 'free' });
+        planned.push({ table: tableName(t), database, action: 'beside', as: `${t.schema}.${renameTo}`, rows: t.rows ?? 0 });
+      } else {
+        planned.push({ table: tableName(t), database, action: (await exists(t.name)) ? 'replace' : 'create', as: tableName(t), rows: t.rows ?? 0 });
+      }
+    }
+    return planned;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** The generic schema comparison: tables and columns in the backup against the live database. */
@@ -307,7 +353,7 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
     const { dumps, staged } = await extractDumps(ctx, temp, job);
 
     if (plan.replacesData) {
-      const replaced = plan.databases.filter((d) => d.action === 'replace').map((d) => d.database);
+      const replaced = [...plan.databases.filter((d) => d.action === 'replace').map((d) => d.database), ...new Set(plan.tables.filter((t) => t.action === 'replace').map((t) => t.database))];
       const overwritten = plan.files.filter((f) => f.action === 'overwrite').map((f) => f.destination);
       job.log('info', `taking a safety backup of ${[...replaced, ...overwritten].join(', ')} before replacing anything`);
       report.safetyBackupId = await safetyBackup(ctx, replaced, overwritten, options.safetyDays ?? 7, signal);
@@ -318,6 +364,10 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
       signal.throwIfAborted();
       const manifestDb = ctx.selected.find((s) => s.name === d.source)!;
       report.restored.push(await restoreDatabase(ctx, tools!, manifestDb, d, dumps.get(d.source)!, job, options));
+    }
+    if (ctx.selectedTables.length) {
+      const source = ctx.selected[0]!;
+      report.tables = await restoreTables(ctx.server!, ctx.destination.get(source.name)!, tools!, source, ctx.selectedTables, dumps.get(source.name)!, temp, job, { renameTo: options.renameTo, noOwner: options.noOwner });
     }
 
     // Directories first (parents before children), so files land in directories that exist.

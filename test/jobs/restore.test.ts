@@ -207,3 +207,55 @@ describe('restore of files', () => {
     assert.deepEqual(readdirSync(elsewhere), [], 'nothing written through the link');
   });
 });
+
+describe('restore of single tables', () => {
+  test('in place, with foreign keys both ways: only that table\'s rows come back, inside one transaction', async () => {
+    const { ws, db, id, fingerprint } = await backedUpShop();
+    await server.query(db, 'create table sales.items (id serial primary key, order_id bigint not null references sales.orders (id))');
+    await server.query(db, 'insert into sales.items (order_id) select g from generate_series(1, 50) g');
+    await server.query(db, "delete from sales.orders where id > 100; update public.customers set name = 'changed since' where id = 1");
+    const r = await ws.cli(['restore', id, '--database', db, '--table', 'sales.orders', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /restored sales\.orders: 5000 rows, row count verified/);
+    const now = await tableFingerprints(server, db);
+    assert.deepEqual(now['sales.orders'], fingerprint['sales.orders']);
+    const [c] = await server.query<{ name: string }>(db, 'select name from public.customers where id = 1');
+    assert.equal(c!.name, 'changed since', 'other tables keep their current data');
+    const [i] = await server.query<{ n: string }>(db, 'select count(*) as n from sales.items');
+    assert.equal(Number(i!.n), 50, 'the table that references orders is untouched');
+    const idx = await server.query<{ indexname: string }>(db, "select indexname from pg_indexes where schemaname = 'sales' and tablename = 'orders' order by 1");
+    assert.deepEqual(idx.map((x) => x.indexname), ['orders_customer', 'orders_pkey']);
+    assert.match(r.stdout, /safety backup: shop-/);
+  });
+
+  test('beside the live table with --rename-to: indexes, owned sequence and foreign keys come along under the new name', async () => {
+    const { ws, db, id } = await backedUpShop();
+    await server.query(db, 'delete from sales.orders where id > 10');
+    const r = await ws.cli(['restore', id, '--database', db, '--table', 'sales.orders', '--rename-to', 'orders_restored']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /restored sales\.orders as sales\.orders_restored: 5000 rows/);
+    const [live] = await server.query<{ n: string }>(db, 'select count(*) as n from sales.orders');
+    assert.equal(Number(live!.n), 10, 'the live table is untouched');
+    const [copy] = await server.query<{ n: string }>(db, 'select count(*) as n from sales.orders_restored');
+    assert.equal(Number(copy!.n), 5000);
+    const idx = await server.query<{ indexname: string }>(db, "select indexname from pg_indexes where tablename = 'orders_restored' order by 1");
+    assert.deepEqual(idx.map((x) => x.indexname), ['orders_restored_customer', 'orders_restored_pkey']);
+    const fks = await server.query<{ conname: string }>(db, "select conname from pg_constraint where conrelid = 'sales.orders_restored'::regclass and contype = 'f'");
+    assert.deepEqual(fks.map((f) => f.conname), ['orders_restored_customer_id_fkey']);
+    await server.query(db, 'insert into sales.orders_restored (customer_id, total) values (1, 1)');
+    const leftovers = await server.query<{ nspname: string }>(db, "select nspname from pg_namespace where nspname like 'lifeboat%'");
+    assert.deepEqual(leftovers, [], 'no staging schema left behind');
+    assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'nothing replaced, so no safety backup');
+
+    const again = await ws.cli(['restore', id, '--database', db, '--table', 'sales.orders', '--rename-to', 'orders_restored']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /table sales\.orders_restored: already exists; choose another --rename-to/);
+  });
+
+  test('an unknown table names close matches', async () => {
+    const { ws, db, id } = await backedUpShop();
+    const r = await ws.cli(['restore', id, '--database', db, '--table', 'sales.order']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /has no table sales\.order\nhint: close matches: sales\.orders/);
+  });
+});
