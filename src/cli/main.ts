@@ -217,18 +217,19 @@ export function buildProgram(): Command {
     .option('--rename-to <name>', 'restore the one --table beside the live one under this name')
     .option('--file <selector...>', 'only these files: a set name, set:/path or /path (a file or a directory)')
     .option('--to-dir <dir>', 'restore files under this directory instead of their original places')
+    .option('--globals', 'also restore roles and tablespaces (existing ones are kept as they are)')
     .option('--dry-run', 'show the plan and the checks, change nothing')
     .option('--yes', 'confirm replacing existing data without asking')
     .option('--force', 'restore despite schema or server version differences')
     .option('--no-owner', 'skip object ownership and grants (target server lacks the original roles)')
-    .action(async (prefix: string, o: { database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean }, cmd: Command) => {
+    .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean }, cmd: Command) => {
       const opts = globals(cmd);
       await withCatalog(opts, async (loaded, catalog) => {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
           const { plan, report } = await runRestore(loaded, catalog, prefix, {
-            databases: o.database, tables: o.table, renameTo: o.renameTo, to: o.to, files: o.file, toDir: o.toDir, dryRun: o.dryRun, yes: o.yes, force: o.force, noOwner: !o.owner,
+            globals: o.globals, databases: o.database, tables: o.table, renameTo: o.renameTo, to: o.to, files: o.file, toDir: o.toDir, dryRun: o.dryRun, yes: o.yes, force: o.force, noOwner: !o.owner,
             signal: interrupt.signal, listener,
             confirm: process.stdin.isTTY && !opts.json ? (p) => confirmOnTerminal(p) : undefined,
           });
@@ -282,6 +283,7 @@ function describePlan(plan: RestorePlan): string {
   for (const d of plan.databases) {
     lines.push(`  ${d.action === 'replace' ? 'REPLACE' : 'create '} ${d.database} on ${d.server} from ${d.source}: ${d.tables} tables, ${d.rows} rows, ${formatBytes(d.dumpSize)} dump`);
   }
+  if (plan.globals) lines.push('  create the roles and tablespaces the target lacks (existing ones are kept as they are)');
   for (const t of plan.tables) {
     const what = t.action === 'replace' ? `REPLACE the rows of ${t.table}` : t.action === 'beside' ? `create ${t.as} beside ${t.table}` : `create ${t.table}`;
     lines.push(`  ${what} in ${t.database}: ${t.rows} rows, with its indexes, constraints and owned sequences`);
@@ -297,6 +299,7 @@ function describePlan(plan: RestorePlan): string {
 
 function describeReport(report: RestoreReport): string {
   const lines = report.restored.map((r) => `restored ${r.database}: ${r.tables} tables, row counts verified${r.terminatedConnections ? `, ${r.terminatedConnections} connection(s) terminated` : ''}`);
+  if (report.roles) lines.push(`roles: created ${report.roles.created.join(', ') || 'none'}; kept as they were: ${report.roles.kept.join(', ') || 'none'}`);
   for (const t of report.tables) {
     lines.push(`restored ${t.table}${t.restoredAs !== t.table ? ` as ${t.restoredAs}` : ''}: ${t.rows} rows, row count verified`);
     for (const fk of t.skippedForeignKeys) lines.push(`  foreign key not added: ${fk}`);

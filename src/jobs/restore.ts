@@ -59,6 +59,8 @@ export interface RestorePlan {
   replacesData: boolean;
   /** A safety backup of the replaced databases is taken first. */
   safetyBackup: boolean;
+  /** Roles and tablespaces missing on the target are created from the backup. */
+  globals: boolean;
 }
 
 export interface RestoreReport {
@@ -67,6 +69,8 @@ export interface RestoreReport {
   /** Files written, each read back and checked against the manifest's sha256. */
   files: { path: string; destination: string; verified: boolean }[];
   tables: TableRestoreResult[];
+  /** With --globals: roles created, and roles that existed and were left as they are. */
+  roles?: { created: string[]; kept: string[] };
   safetyBackupId?: string;
 }
 
@@ -83,6 +87,8 @@ export interface RestoreOptions {
   tables?: string[];
   /** With one table: restore it beside the live one under this name. */
   renameTo?: string;
+  /** Also restore roles and tablespaces from databases/globals.sql; existing ones are kept as they are. */
+  globals?: boolean;
   dryRun?: boolean;
   /** The user agreed to replace existing data. */
   yes?: boolean;
@@ -108,6 +114,7 @@ interface Context {
   selected: DatabaseManifest[];
   selectedFiles: FileRecord[];
   selectedTables: DatabaseManifest['tables'];
+  globals: boolean;
   /** Target server endpoint (maintenance database) and, per source database, the destination name. */
   server: PgEndpoint | undefined;
   destination: Map<string, string>;
@@ -196,6 +203,10 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
   } else if (options.renameTo) {
     throw new LifeboatError('E_USAGE', '--rename-to goes with --table');
   }
+  if (options.globals && !manifest.postgres?.globals) {
+    throw new LifeboatError('E_NOT_FOUND', `backup ${backup.id} has no roles (databases/globals.sql): its target did not set globals: true`);
+  }
+  if (options.globals && selected.length === 0) throw new LifeboatError('E_USAGE', '--globals goes with a database restore');
   if (selected.length === 0 && selectedFiles.length === 0) throw new LifeboatError('E_USAGE', `backup ${backup.id} holds nothing of what was asked to restore`);
 
   const destination = new Map<string, string>();
@@ -214,7 +225,7 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
     server = withDatabase(parsePgUrl(target.postgres.url), 'postgres');
     for (const d of selected) destination.set(d.name, d.name);
   }
-  return { loaded, catalog, backup, manifest, storage, key: location.key, selected, selectedFiles, selectedTables, server, destination };
+  return { loaded, catalog, backup, manifest, storage, key: location.key, selected, selectedFiles, selectedTables, globals: options.globals === true, server, destination };
 }
 
 async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promise<RestorePlan> {
@@ -254,7 +265,7 @@ async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promis
     });
     const dumpMajor = Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]);
     try {
-      const tools = await toolsForServer(Math.max(version.major, dumpMajor));
+      const tools = await restoreTools(version.major, dumpMajor);
       checks.push({ name: 'pg_restore', ok: true, detail: `${tools.version} from ${tools.dir}` });
     } catch (err) {
       checks.push({ name: 'pg_restore', ok: false, detail: asLifeboatError(err).message });
@@ -291,7 +302,7 @@ async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promis
 
 function finishPlan(ctx: Context, databases: PlannedDatabase[], tables: RestorePlan['tables'], files: PlannedFile[], checks: Check[]): RestorePlan {
   const replacesData = databases.some((d) => d.action === 'replace') || tables.some((t) => t.action === 'replace') || files.some((f) => f.action === 'overwrite');
-  return { backupId: ctx.backup.id, target: ctx.backup.target, storage: ctx.storage.name, key: ctx.key, databases, tables, files, checks, replacesData, safetyBackup: replacesData };
+  return { backupId: ctx.backup.id, target: ctx.backup.target, storage: ctx.storage.name, key: ctx.key, databases, tables, files, checks, replacesData, safetyBackup: replacesData, globals: ctx.globals };
 }
 
 /** What each --table does on the live database; a --rename-to name that is taken fails the plan. */
@@ -346,11 +357,11 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
   if (ctx.server && ctx.selected.length) {
     const client = await connect(ctx.server);
     const version = await serverVersion(client).finally(() => client.end().catch(() => undefined));
-    tools = await toolsForServer(Math.max(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0])));
+    tools = await restoreTools(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]));
   }
   const temp = await fs.mkdtemp(path.join(ctx.loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-restore-'));
   try {
-    const { dumps, staged } = await extractDumps(ctx, temp, job);
+    const { dumps, staged } = await extractDumps(ctx, temp, job, options.globals === true);
 
     if (plan.replacesData) {
       const replaced = [...plan.databases.filter((d) => d.action === 'replace').map((d) => d.database), ...new Set(plan.tables.filter((t) => t.action === 'replace').map((t) => t.database))];
@@ -359,6 +370,8 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
       report.safetyBackupId = await safetyBackup(ctx, replaced, overwritten, options.safetyDays ?? 7, signal);
       job.log('info', `safety backup ${report.safetyBackupId} is protected for ${options.safetyDays ?? 7} days`);
     }
+
+    if (options.globals) report.roles = await restoreGlobals(ctx.server!, tools!, staged.get(GLOBALS_MEMBER)!, temp, job);
 
     for (const d of plan.databases) {
       signal.throwIfAborted();
@@ -390,10 +403,14 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
  * databases' dumps (their parts joined) are written to files pg_restore can seek in. Nothing on
  * the target is touched until this has passed.
  */
-async function extractDumps(ctx: Context, dir: string, job: Job): Promise<{ dumps: Map<string, string>; staged: Map<string, string> }> {
+async function extractDumps(ctx: Context, dir: string, job: Job, globals: boolean): Promise<{ dumps: Map<string, string>; staged: Map<string, string> }> {
   const wanted = new Map<string, { db?: DatabaseManifest; file: string }>();
   for (const d of ctx.selected) for (const m of d.dumpMembers) wanted.set(m, { db: d, file: path.join(dir, `${encodeURIComponent(d.name)}.dump`) });
   const staged = new Map<string, string>();
+  if (globals) {
+    wanted.set(GLOBALS_MEMBER, { file: path.join(dir, 'globals.sql') });
+    staged.set(GLOBALS_MEMBER, path.join(dir, 'globals.sql'));
+  }
   ctx.selectedFiles.filter((f) => f.type === 'file').forEach((f, i) => {
     const file = path.join(dir, `file-${i}`);
     wanted.set(f.member, { file });
@@ -553,6 +570,62 @@ async function verifyCounts(ctx: Context, database: string, m: DatabaseManifest)
     return mismatches;
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+const GLOBALS_MEMBER = 'databases/globals.sql';
+
+/**
+ * Restores roles and tablespaces, never touching those that exist: their CREATE and ALTER
+ * statements are left out, so a password or attribute changed since the backup stays as it is.
+ */
+async function restoreGlobals(server: PgEndpoint, tools: PgTools, file: string, dir: string, job: Job): Promise<{ created: string[]; kept: string[] }> {
+  const client = await connect(server);
+  let roles: Set<string>;
+  let tablespaces: Set<string>;
+  try {
+    roles = new Set((await client.query<{ n: string }>('select rolname as n from pg_roles')).rows.map((r) => r.n));
+    tablespaces = new Set((await client.query<{ n: string }>('select spcname as n from pg_tablespace')).rows.map((r) => r.n));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const name = (raw: string) => (raw.startsWith('"') ? raw.slice(1, -1).replaceAll('""', '"') : raw);
+  const created = new Set<string>();
+  const kept = new Set<string>();
+  const lines = (await fs.readFile(file, 'utf8')).split('\n').filter((line) => {
+    const role = /^(?:CREATE|ALTER) ROLE ("(?:[^"]|"")+"|[^\s;]+)/.exec(line);
+    if (role) {
+      const n = name(role[1]!);
+      if (roles.has(n)) {
+        kept.add(n);
+        return false;
+      }
+      created.add(n);
+      return true;
+    }
+    const space = /^CREATE TABLESPACE ("(?:[^"]|"")+"|\S+)/.exec(line);
+    return !(space && tablespaces.has(name(space[1]!)));
+  });
+  const filtered = path.join(dir, 'globals-filtered.sql');
+  await fs.writeFile(filtered, lines.join('\n'));
+  const run = runTool(tools.psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-d', server.url, '-f', filtered], server, job.signal);
+  run.stdout.resume();
+  await run.done;
+  job.log('info', `roles: created ${[...created].join(', ') || 'none'}; kept as they are: ${[...kept].join(', ') || 'none'}`);
+  return { created: [...created], kept: [...kept] };
+}
+
+/**
+ * pg_restore must be at least as new as the pg_dump that wrote the archive; against a newer
+ * server an older pg_restore works. Prefer the tools matching the server, else the oldest that
+ * reads the archive.
+ */
+async function restoreTools(serverMajor: number, dumpMajor: number): Promise<PgTools> {
+  try {
+    return await toolsForServer(Math.max(serverMajor, dumpMajor));
+  } catch (err) {
+    if (asLifeboatError(err).code !== 'E_PG_VERSION' || serverMajor <= dumpMajor) throw err;
+    return toolsForServer(dumpMajor);
   }
 }
 

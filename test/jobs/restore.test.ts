@@ -259,3 +259,29 @@ describe('restore of single tables', () => {
     assert.match(r.stderr, /has no table sales\.order\nhint: close matches: sales\.orders/);
   });
 });
+
+describe('restore of roles', () => {
+  test('--globals creates the roles the server lacks and leaves existing ones as they are', async () => {
+    const db = await server.createDatabase('roles');
+    const gone = `lifeboat_gone_${process.pid}`;
+    const kept = `lifeboat_kept_${process.pid}`;
+    await server.query('postgres', `create role ${gone} nologin; create role ${kept} nologin`);
+    await server.query(db, `create table t (x int); alter table t owner to ${gone}`);
+    const ws = workspace();
+    spaces.push(ws);
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  roles:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}], globals: true }\n    storage: local\n`);
+    const b = await ws.cli(['backup', 'roles', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    await server.query(db, 'alter table t owner to postgres');
+    await server.query('postgres', `drop role ${gone}; alter role ${kept} login`);
+
+    const copy = `roles_copy_${process.pid}`;
+    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--globals', '--to', server.urlFor(copy)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`roles: created ${gone}; kept as they were: .*${kept}`));
+    const roles = await server.query<{ rolname: string; rolcanlogin: boolean }>('postgres', 'select rolname, rolcanlogin from pg_roles where rolname = any($1) order by 1', [[gone, kept]]);
+    assert.deepEqual(roles.map((x) => [x.rolname, x.rolcanlogin]), [[gone, false], [kept, true]]);
+    const [owner] = await server.query<{ o: string }>(copy, "select tableowner as o from pg_tables where tablename = 't'");
+    assert.equal(owner!.o, gone, 'objects get their owners back');
+  });
+});
