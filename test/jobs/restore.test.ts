@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { startTestServer, type TestServer } from '../support/postgres.ts';
 import { seedShop, tableFingerprints } from '../support/seed.ts';
 import { workspace, type Workspace } from '../support/workspace.ts';
@@ -132,6 +133,25 @@ describe('restore', () => {
     assert.equal(Number(count!.n), 50);
     const history = (await ws.cli(['restores', '--json'])).json<{ status: string }[]>();
     assert.deepEqual(history.map((h) => h.status), ['succeeded', 'failed']);
+  });
+
+  test('a wrong decryption key is refused before the target is touched', async () => {
+    const db = await server.createDatabase('sealed');
+    await server.query(db, 'create table t (x int); insert into t values (1)');
+    const ws = workspace();
+    spaces.push(ws);
+    const right = await generateIdentity();
+    const wrongKey = path.join(ws.dir, 'wrong.txt');
+    writeFileSync(wrongKey, (await generateIdentity()) + '\n');
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  sealed:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    encryption: { recipients: [${await identityToRecipient(right)}], identityFile: ${wrongKey} }\n`);
+    const b = await ws.cli(['backup', 'sealed', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    await server.query(db, 'insert into t values (2)');
+    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--yes']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot decrypt the bundle/);
+    const rows = await server.query<{ x: number }>(db, 'select x from t order by x');
+    assert.deepEqual(rows.map((x) => x.x), [1, 2]);
   });
 
   test('unknown database in the backup names the ones it has', async () => {

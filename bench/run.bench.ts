@@ -1,4 +1,4 @@
-// Backup performance against pg_dump on the same data, reported as ratios.
+// Backup and restore performance against pg_dump and pg_restore on the same data, as ratios.
 //
 //   npm run bench                       # ~1 GB database
 //   BENCH_SIZE_MB=5000 npm run bench    # ~5 GB
@@ -88,6 +88,11 @@ function measure(name: string, command: string, output: string, env: NodeJS.Proc
   return { name, seconds, bytes: statSync(output).size, peakRssMb: Math.max(...rss) / 1024 };
 }
 
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  console.log([header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));
+}
+
 async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   const server = await startTestServer();
@@ -124,15 +129,27 @@ async function main(): Promise<void> {
 
     const base = runs[1]!;
     const rows = runs.map((r) => [r.name, `${r.seconds.toFixed(1)}s`, `${(r.seconds / base.seconds).toFixed(2)}x`, `${(r.bytes / 1e6).toFixed(0)} MB`, `${(Number(size) / r.bytes).toFixed(1)}x`, `${r.peakRssMb.toFixed(0)} MB`]);
-    const header = ['run', 'wall', 'vs pg_dump|zstd', 'output', 'db/output', 'peak RSS'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    console.log([header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));
+    printTable(['run', 'wall', 'vs pg_dump|zstd', 'output', 'db/output', 'peak RSS'], rows);
+
+    // Restore: the same dump with pg_restore -j2 into a new database, against lifeboat restore
+    // (which also checks every checksum and row count), and one ~1% table alone.
+    const zstdId = path.basename(latest('zstd')).replace(/\.tar\.zst$/, '');
+    execFileSync('sh', ['-c', `zstd -dc -q ${out}/z0.dump.zst > ${out}/restore.dump`]);
+    await server.query('postgres', 'create database pgrestore_copy');
+    const restores: Run[] = [];
+    restores.push(measure('pg_restore -j2', `${pgBin}/pg_restore -j2 -d ${server.urlFor('pgrestore_copy')} ${out}/restore.dump`, `${out}/restore.dump`));
+    restores.push(measure('lifeboat restore --to', `${lifeboat} restore ${zstdId} --to ${server.urlFor('lifeboat_copy')}`, `${out}/restore.dump`, env));
+    restores.push(measure('lifeboat restore --table (2%)', `${lifeboat} restore ${zstdId} --database ${db} --table public.workflow_entity --rename-to wf_restored`, `${out}/restore.dump`, env));
+    const [{ t }] = (await server.query<{ t: string }>(db, "select pg_total_relation_size('public.workflow_entity') as t")) as [{ t: string }];
+    console.log(`\nrestore (workflow_entity is ${(Number(t) / 1e6).toFixed(0)} MB, ${((100 * Number(t)) / Number(size)).toFixed(1)}% of the database)`);
+    printTable(['run', 'wall', 'vs pg_restore -j2', 'peak RSS'], restores.map((r) => [r.name, `${r.seconds.toFixed(1)}s`, `${(r.seconds / restores[0]!.seconds).toFixed(2)}x`, `${r.peakRssMb.toFixed(0)} MB`]));
+    runs.push(...restores);
     const result = { date: new Date().toISOString(), databaseBytes: Number(size), cores: (await import('node:os')).cpus().length, runs };
     writeFileSync(path.join(out, `backup-${sizeMb}MB.json`), JSON.stringify(result, null, 2));
   } finally {
     if (!process.env.BENCH_KEEP) {
       await server.stop();
-      for (const f of ['fc.dump', 'z0.dump.zst', 'spool.dump.zst', 'storage', 'home']) rmSync(path.join(out, f), { recursive: true, force: true });
+      for (const f of ['fc.dump', 'z0.dump.zst', 'spool.dump.zst', 'restore.dump', 'storage', 'home']) rmSync(path.join(out, f), { recursive: true, force: true });
     }
   }
 }
