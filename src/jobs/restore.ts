@@ -121,10 +121,11 @@ interface Context {
 }
 
 /**
- * Restores databases from a backup. Plans first; with `dryRun` stops there. Otherwise checks the
- * whole bundle's checksums, takes a protected safety backup of what it replaces, restores each
- * database into a new scratch database, verifies its row counts against the manifest, and only
- * then swaps it in by rename: a failed restore leaves the original database as it was.
+ * Restores databases, tables, roles and files from a backup. Plans first; with `dryRun` stops
+ * there. Otherwise checks the whole bundle's checksums while extracting, takes a protected safety
+ * backup of what it replaces, restores each database into a new scratch database, verifies its
+ * row counts against the manifest, and only then swaps it in by rename: a failed restore leaves
+ * the original database as it was. Tables and files: restore-tables.ts, restore-files.ts.
  */
 export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupPrefix: string, options: RestoreOptions = {}): Promise<{ plan: RestorePlan; report?: RestoreReport }> {
   const signal = options.signal ?? new AbortController().signal;
@@ -145,12 +146,19 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
     if (plan.replacesData && !options.yes) {
       const agreed = options.confirm ? await options.confirm(plan) : false;
       if (!agreed) {
-        throw new LifeboatError('E_USAGE', `this restore replaces existing data (${plan.databases.filter((d) => d.action === 'replace').map((d) => d.database).join(', ')})`, {
+        const replaced = [
+          ...plan.databases.filter((d) => d.action === 'replace').map((d) => d.database),
+          ...plan.tables.filter((t) => t.action === 'replace').map((t) => `${t.database}: ${t.table}`),
+          ...plan.files.filter((f) => f.action === 'overwrite').map((f) => f.destination),
+        ];
+        throw new LifeboatError('E_USAGE', `this restore replaces existing data (${replaced.slice(0, 5).join(', ')}${replaced.length > 5 ? `, and ${replaced.length - 5} more` : ''})`, {
           hint: 'pass --yes to confirm, or run it on a terminal to be asked; --dry-run shows the plan',
         });
       }
     }
 
+    const lock = `restore:${ctx.backup.target}`;
+    catalog.acquireLock(lock, job.id, `a restore of target "${ctx.backup.target}"`);
     const requestedBy = os.userInfo().username;
     catalog.startRestore({ id: job.id, backupId: ctx.backup.id, requestedBy, plan });
     const report: RestoreReport = { plan, restored: [], files: [], tables: [] };
@@ -164,6 +172,8 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
       const restored = [...report.restored.map((r) => r.database), ...report.tables.map((t) => t.restoredAs), ...report.files.map((f) => f.destination)];
       const safety = report.safetyBackupId ? `; the safety backup is ${report.safetyBackupId}` : '';
       throw new LifeboatError(e.code, `${e.message} (restored: ${restored.length ? restored.join(', ') : 'nothing'}${safety})`, { cause: err, hint: e.hint });
+    } finally {
+      catalog.releaseLock(lock, job.id);
     }
   });
 }
