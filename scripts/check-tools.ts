@@ -1,7 +1,7 @@
 // Checks, before the tests run, that the system tools they need are here, and says how to get
 // any that is missing. .ci/run installs them; on a developer machine this names the package.
 import { execFileSync } from 'node:child_process';
-import { findServerBinDir } from '../test/support/postgres.ts';
+import { serverBinariesFound } from '../test/support/postgres.ts';
 
 const missing: string[] = [];
 const has = (cmd: string) => {
@@ -12,7 +12,7 @@ const has = (cmd: string) => {
     return false;
   }
 };
-if (!process.env.TEST_DATABASE_URL && !findServerBinDir()) missing.push('PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql, or set TEST_DATABASE_URL');
+if (!process.env.TEST_DATABASE_URL && !serverBinariesFound()) missing.push('PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql, or set TEST_DATABASE_URL');
 if (!has('pg_dump')) missing.push('pg_dump, pg_restore, psql: apt-get install postgresql-client');
 if (!has('age')) missing.push('age (to prove bundles open with the standard CLI): apt-get install age');
 if (!has('zstd')) missing.push('zstd (to prove bundles open with the standard CLI): apt-get install zstd');

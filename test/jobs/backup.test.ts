@@ -228,8 +228,8 @@ targets:
     const show = await ws.cli(['show', id]);
     assert.match(show.stdout, /age-encrypted/);
     const catalogBytes = readFileSync(path.join(ws.home, 'catalog.sqlite'));
-    assert.equal(catalogBytes.includes('lifeboat-test-secret'), false, 'no database password in the catalog');
-    assert.equal(readFileSync(path.join(dir, 'manifest.json'), 'utf8').includes('lifeboat-test-secret'), false, 'no password in the manifest');
+    assert.equal(catalogBytes.includes(server.password), false, 'no database password in the catalog');
+    assert.equal(readFileSync(path.join(dir, 'manifest.json'), 'utf8').includes(server.password), false, 'no password in the manifest');
   });
 
   test('two backups in the same second get distinct ids; a unique prefix works, an ambiguous one is refused', async () => {
