@@ -26,6 +26,8 @@ export interface BackupRecord {
   error: string | null;
   verificationStatus: 'unverified' | 'passed' | 'failed';
   verifiedAt: string | null;
+  /** How the last verification proved it: `quick` (checksums) or `full` (a test restore). */
+  verificationLevel: 'quick' | 'full' | null;
   protected: boolean;
   protectedUntil: string | null;
   tags: string[];
@@ -294,6 +296,20 @@ export class Catalog {
     this.#run('update backups set protected = 1, protected_until = ?, tags = ? where id = ?', until.toISOString(), JSON.stringify(tags), id);
   }
 
+  // ---- verifications ----
+
+  /** Stores a verification report and sets the backup's verification status from it. */
+  recordVerification(v: { id: string; backupId: string; level: 'quick' | 'full'; startedAt: string; ok: boolean; report: unknown }): void {
+    this.#tx(() => {
+      const finished = now();
+      this.#run(
+        'insert into verifications (id, backup_id, level, started_at, finished_at, ok, report_json) values (?, ?, ?, ?, ?, ?, ?)',
+        v.id, v.backupId, v.level, v.startedAt, finished, v.ok ? 1 : 0, JSON.stringify(v.report),
+      );
+      this.#run('update backups set verification_status = ?, verified_at = ?, verification_level = ? where id = ?', v.ok ? 'passed' : 'failed', finished, v.level, v.backupId);
+    });
+  }
+
   // ---- backups ----
 
   /** Whether an id is taken (backups are never reused, even failed ones). */
@@ -422,6 +438,7 @@ export class Catalog {
       error: (r.error as string | null) ?? null,
       verificationStatus: r.verification_status as BackupRecord['verificationStatus'],
       verifiedAt: (r.verified_at as string | null) ?? null,
+      verificationLevel: (r.verification_level as BackupRecord['verificationLevel']) ?? null,
       protected: Number(r.protected) === 1,
       protectedUntil: (r.protected_until as string | null) ?? null,
       tags: JSON.parse(String(r.tags)) as string[],

@@ -104,4 +104,18 @@ export const migrations: readonly string[] = [
   );
   create index restores_started on restores (started_at desc);
   `,
+  // 3: verification reports.
+  `
+  create table verifications (
+    id           text primary key,
+    backup_id    text not null,
+    level        text not null check (level in ('quick', 'full')),
+    started_at   text not null,
+    finished_at  text not null,
+    ok           integer not null,
+    report_json  text not null
+  );
+  create index verifications_backup on verifications (backup_id, started_at desc);
+  alter table backups add column verification_level text;
+  `,
 ];

@@ -69,6 +69,14 @@ const retention = z.strictObject({
   minFreeSpacePercent: z.number().min(0).max(100).optional(),
   notifyBeforeDeleteHours: z.number().nonnegative().optional(),
 });
+/** A user's assertion, run against the restored copy: the first column of the first row must equal `expect`. */
+const userCheck = z.strictObject({
+  name: z.string().min(1),
+  sql: z.string().min(1),
+  expect: z.union([z.string(), z.number(), z.boolean(), z.null()]),
+  /** Which restored database to run it in; default: the only one, or the first. */
+  database: z.string().optional(),
+});
 const verification = z.union([
   z.literal('manual'),
   z.strictObject({
@@ -76,6 +84,9 @@ const verification = z.union([
     cron: z.string().optional(),
     percentage: z.number().min(0).max(100).optional(),
     quickAfterEachBackup: z.boolean().optional(),
+    checks: z.array(userCheck).optional(),
+    /** Server binaries (initdb, pg_ctl, postgres) for the scratch cluster; default /usr/lib/postgresql/<v>/bin. */
+    binDir: z.string().optional(),
   }),
 ]);
 

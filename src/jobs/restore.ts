@@ -1,13 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
 import { keysFor } from '../bundle/codec.ts';
 import type { DatabaseManifest, FileRecord, Manifest } from '../bundle/manifest.ts';
-import { checkIntegrity, readBundle } from '../bundle/reader.ts';
+import { checkIntegrity } from '../bundle/reader.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import type { TargetConfig } from '../config/schema.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
@@ -18,6 +16,7 @@ import { describeDatabase, ident, serverVersion } from '../postgres/introspect.t
 import { openStorage, type StorageDriver } from '../storage/storage.ts';
 import { formatBytes } from '../util/format.ts';
 import { runBackup } from './backup.ts';
+import { extractBundle, GLOBALS_MEMBER } from './extract.ts';
 import { Job, type JobListener } from './job.ts';
 import { placeFile, planFiles, selectFiles, type PlannedFile } from './restore-files.ts';
 import { restoreTables, selectTables, tableName, type TableRestoreResult } from './restore-tables.ts';
@@ -371,7 +370,12 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
   }
   const temp = await fs.mkdtemp(path.join(ctx.loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-restore-'));
   try {
-    const { dumps, staged } = await extractDumps(ctx, temp, job, options.globals === true);
+    const { dumps, staged } = await extractBundle(
+      { storage: ctx.storage, key: ctx.key, keys: keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), manifest: ctx.manifest },
+      { databases: ctx.selected, files: ctx.selectedFiles, members: options.globals ? [GLOBALS_MEMBER] : [] },
+      temp,
+      job,
+    );
 
     if (plan.replacesData) {
       const replaced = [...plan.databases.filter((d) => d.action === 'replace').map((d) => d.database), ...new Set(plan.tables.filter((t) => t.action === 'replace').map((t) => t.database))];
@@ -406,68 +410,6 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
   } finally {
     await fs.rm(temp, { recursive: true, force: true });
   }
-}
-
-/**
- * Reads the bundle once: every member's sha256 is checked against the manifest, and the selected
- * databases' dumps (their parts joined) are written to files pg_restore can seek in. Nothing on
- * the target is touched until this has passed.
- */
-async function extractDumps(ctx: Context, dir: string, job: Job, globals: boolean): Promise<{ dumps: Map<string, string>; staged: Map<string, string> }> {
-  const wanted = new Map<string, { db?: DatabaseManifest; file: string }>();
-  for (const d of ctx.selected) for (const m of d.dumpMembers) wanted.set(m, { db: d, file: path.join(dir, `${encodeURIComponent(d.name)}.dump`) });
-  const staged = new Map<string, string>();
-  if (globals) {
-    wanted.set(GLOBALS_MEMBER, { file: path.join(dir, 'globals.sql') });
-    staged.set(GLOBALS_MEMBER, path.join(dir, 'globals.sql'));
-  }
-  ctx.selectedFiles.filter((f) => f.type === 'file').forEach((f, i) => {
-    const file = path.join(dir, `file-${i}`);
-    wanted.set(f.member, { file });
-    staged.set(f.member, file);
-  });
-  const expected = new Map(ctx.manifest.members.map((m) => [m.name, m.sha256]));
-  const whole = new Map<string, ReturnType<typeof createHash>>();
-  const keys = keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption);
-  const total = ctx.manifest.members.reduce((n, m) => n + m.size, 0);
-  let done = 0;
-  for await (const entry of readBundle(await ctx.storage.get(ctx.key, { signal: job.signal }), path.basename(ctx.key), keys)) {
-    const target = wanted.get(entry.name);
-    const hash = createHash('sha256');
-    const db = target?.db;
-    const dbHash = db && (whole.get(db.name) ?? whole.set(db.name, createHash('sha256')).get(db.name)!);
-    const sink = target ? createWriteStream(target.file, { flags: 'a' }) : undefined;
-    const tap = async function* () {
-      for await (const chunk of entry.stream) {
-        hash.update(chunk);
-        dbHash?.update(chunk);
-        done += chunk.length;
-        job.progress({ phase: 'checking and extracting', current: entry.name, done, total, unit: 'bytes' });
-        yield chunk;
-      }
-    };
-    if (sink) await pipeline(tap, sink);
-    else for await (const _ of tap()) void _;
-    const want = expected.get(entry.name);
-    if (entry.type === 'file' && entry.name !== 'manifest.json' && want !== hash.digest('hex')) {
-      throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} does not match its checksum in the manifest: the bundle is damaged; nothing was changed`);
-    }
-  }
-  const dumps = new Map<string, string>();
-  for (const d of ctx.selected) {
-    if (whole.get(d.name)?.digest('hex') !== d.dumpSha256) {
-      throw new LifeboatError('E_BUNDLE_CORRUPT', `the dump of ${d.name} is incomplete or damaged in the bundle; nothing was changed`);
-    }
-    dumps.set(d.name, path.join(dir, `${encodeURIComponent(d.name)}.dump`));
-  }
-  for (const [member, file] of staged) {
-    if (!(await fs.stat(file).catch(() => undefined))) {
-      if (ctx.manifest.members.find((m) => m.name === member)?.size === 0) await fs.writeFile(file, '');
-      else throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${member} is missing; nothing was changed`);
-    }
-  }
-  job.log('info', `bundle checked: every member matches the manifest`);
-  return { dumps, staged };
 }
 
 /** Backs up the databases about to be replaced, as they are now, and protects that backup. */
@@ -582,8 +524,6 @@ async function verifyCounts(ctx: Context, database: string, m: DatabaseManifest)
     await client.end().catch(() => undefined);
   }
 }
-
-const GLOBALS_MEMBER = 'databases/globals.sql';
 
 /**
  * Restores roles and tablespaces, never touching those that exist: their CREATE and ALTER
