@@ -7,6 +7,7 @@ import { initialConfig } from '../config/template.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { runBackup } from '../jobs/backup.ts';
 import { rebuildCatalog } from '../jobs/rebuild.ts';
+import { runVerify } from '../jobs/verify.ts';
 import { runRestore, type RestorePlan, type RestoreReport } from '../jobs/restore.ts';
 import { VERSION } from '../version.ts';
 import { duration, formatBytes, progressListener, table } from './output.ts';
@@ -149,7 +150,7 @@ export function buildProgram(): Command {
             `size        ${b.size === null ? '-' : `${formatBytes(b.size)} (${b.size} bytes)`}`,
             `format      ${b.compression ?? '-'}${b.encrypted ? ', age-encrypted' : ''}`,
             `sha256      ${b.sha256 ?? '-'}`,
-            `verified    ${b.verificationStatus}${b.verifiedAt ? ` at ${b.verifiedAt}` : ''}`,
+            `verified    ${b.verificationStatus}${b.verificationLevel ? ` (${b.verificationLevel})` : ''}${b.verifiedAt ? ` at ${b.verifiedAt}` : ''}`,
             `protected   ${b.protected ? 'yes' : 'no'}`,
           ];
           for (const l of b.locations) lines.push(`stored      ${l.storage}: ${l.key} (${l.status})`);
@@ -235,6 +236,33 @@ export function buildProgram(): Command {
           });
           listener.end();
           print(opts, report ?? { plan }, () => (report ? describeReport(report) : describePlan(plan)));
+        } finally {
+          listener.end();
+          interrupt.dispose();
+        }
+      });
+    });
+
+  program
+    .command('verify')
+    .description('prove a backup: checksums (--quick), or a test restore into a throwaway cluster compared with the manifest')
+    .argument('<backup>', 'backup id or a unique prefix of it')
+    .option('--quick', 'only check that every copy is stored, decrypts and matches its checksums')
+    .action(async (prefix: string, o: { quick?: boolean }, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        const listener = progressListener({ json: opts.json === true });
+        const interrupt = interruptSignal();
+        try {
+          const report = await runVerify(loaded, catalog, prefix, { quick: o.quick, signal: interrupt.signal, listener });
+          listener.end();
+          print(opts, report, () =>
+            [
+              ...report.checks.map((c) => `${c.ok ? 'pass' : 'FAIL'}  ${c.name}${c.ok ? (c.actual ? `: ${c.actual}` : '') : `: expected ${c.expected ?? '-'}, got ${c.actual ?? '-'}`}`),
+              `${report.level} verification of ${report.backupId} ${report.ok ? 'passed' : 'FAILED'} in ${duration(report.durationMs)}`,
+            ].join('\n'),
+          );
+          if (!report.ok) process.exitCode = 1;
         } finally {
           listener.end();
           interrupt.dispose();

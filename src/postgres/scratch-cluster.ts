@@ -96,6 +96,11 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
     if (owner) {
       chownSync(dir, owner.uid, owner.gid);
       chownSync(pwfile, owner.uid, owner.gid);
+      await run('runuser', ['-u', 'postgres', '--', 'test', '-w', dir]).catch(() => {
+        throw new LifeboatError('E_CONFIG', `the postgres user cannot enter ${path.dirname(dir)}, where the scratch cluster would live`, {
+          hint: 'set tempDir in lifeboat.yaml to a directory every user can traverse (e.g. /var/tmp)',
+        });
+      });
     }
     await exec('initdb', ['-D', data, '-U', 'postgres', '--pwfile', pwfile, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
     const port = await freePort();
@@ -111,6 +116,10 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
       stop,
     };
   } catch (err) {
+    if (err instanceof LifeboatError) {
+      await stop();
+      throw err;
+    }
     const log = await fs.readFile(path.join(dir, 'log'), 'utf8').catch(() => '');
     await stop();
     throw new LifeboatError('E_PG_TOOL', `cannot start a scratch PostgreSQL ${fit.major} cluster: ${(err as Error).message.split('\n')[0]}${log ? ` (${log.trim().split('\n').slice(-2).join(' | ')})` : ''}`, { cause: err });

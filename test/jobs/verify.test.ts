@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import type { Manifest } from '../../src/bundle/manifest.ts';
+import { readBundle } from '../../src/bundle/reader.ts';
+import { BundleWriter } from '../../src/bundle/writer.ts';
+import { startTestServer, type TestServer } from '../support/postgres.ts';
+import { seedShop } from '../support/seed.ts';
+import { workspace, type Workspace } from '../support/workspace.ts';
+
+let server: TestServer;
+const spaces: Workspace[] = [];
+before(async () => {
+  server = await startTestServer();
+});
+after(async () => {
+  await server?.stop();
+  for (const ws of spaces) ws.remove();
+});
+
+interface Report {
+  ok: boolean;
+  level: string;
+  checks: { name: string; ok: boolean; expected?: string; actual?: string }[];
+}
+
+/** A backed-up shop whose verification uses a temp directory of its own, to see what is left. */
+async function backedUp(extra = '') {
+  const db = await server.createDatabase('shop');
+  await seedShop(server, db);
+  const ws = workspace();
+  spaces.push(ws);
+  const tmp = path.join(ws.dir, 'tmp');
+  mkdirSync(tmp);
+  // As root the scratch cluster runs as the postgres user, which must be able to enter tempDir.
+  chmodSync(ws.dir, 0o755);
+  chmodSync(tmp, 0o755);
+  writeFileSync(path.join(ws.dir, 'app.env'), 'A=1\n');
+  ws.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    files: { config: [${ws.dir}/app.env] }\n    storage: local\n${extra}`);
+  const r = await ws.cli(['backup', 'shop', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const { id, key } = r.json<{ id: string; key: string }>();
+  return { ws, db, id, key, tmp };
+}
+
+describe('verify', () => {
+  test('a test restore passes, table by table, and leaves no cluster or temp file behind', async () => {
+    const { ws, db, id, tmp } = await backedUp();
+    const r = await ws.cli(['verify', id, '--json']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const report = r.json<Report>();
+    assert.equal(report.ok, true);
+    const byName = new Map(report.checks.map((c) => [c.name, c]));
+    assert.deepEqual(byName.get(`${db}: table sales.orders`), { name: `${db}: table sales.orders`, ok: true, expected: '5000 rows', actual: '5000 rows' });
+    assert.equal(byName.get(`${db}: table public.customers`)!.actual, '1000 rows');
+    assert.equal(byName.get(`${db}: sequences`)!.ok, true);
+    assert.equal(byName.get('files restored to a scratch directory')!.ok, true);
+    assert.deepEqual(readdirSync(tmp), [], 'scratch cluster and extracted files are gone');
+    const show = await ws.cli(['show', id]);
+    assert.match(show.stdout, /verified +passed \(full\) at /);
+    const list = (await ws.cli(['list', '--json'])).json<{ verificationStatus: string }[]>();
+    assert.equal(list[0]!.verificationStatus, 'passed');
+  });
+
+  test('a flipped byte fails the quick check, naming the member', async () => {
+    const { ws, id, key } = await backedUp();
+    const file = path.join(ws.storage, key);
+    // Flip a byte inside the compressed data, away from headers.
+    const fd = openSync(file, 'r+');
+    const at = Math.floor(statSync(file).size * 0.6);
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ 0x55;
+    writeSync(fd, b, 0, 1, at);
+    closeSync(fd);
+    const r = await ws.cli(['verify', id, '--quick']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /FAIL +(members match the manifest|bundle opens)/);
+    assert.match(r.stdout, /quick verification of .* FAILED/);
+    assert.equal((await ws.cli(['list', '--json'])).json<{ verificationStatus: string }[]>()[0]!.verificationStatus, 'failed');
+  });
+
+  test('a valid dump of other data, with checksums fixed to match, fails on row counts', async () => {
+    const { ws, db, id, key } = await backedUp();
+    // Build a bundle that is internally consistent but holds a dump with fewer orders.
+    await server.query(db, 'delete from sales.orders where id > 10');
+    const other = execFileSync('pg_dump', ['-Fc', '-Z0', server.urlFor(db)], { maxBuffer: 1 << 28 });
+    const file = path.join(ws.storage, key);
+    const members: { name: string; data: Buffer; mode: number }[] = [];
+    let manifest: Manifest | undefined;
+    for await (const e of readBundle(Readable.from([readFileSync(file)]), path.basename(file), { identities: [], passphrases: [] })) {
+      const chunks: Buffer[] = [];
+      for await (const c of e.stream) chunks.push(c);
+      if (e.name === 'manifest.json') manifest = JSON.parse(Buffer.concat(chunks).toString()) as Manifest;
+      else if (e.type === 'file') members.push({ name: e.name, data: e.name.endsWith('.dump') ? other : Buffer.concat(chunks), mode: e.mode });
+    }
+    const writer = await BundleWriter.create({ algorithm: 'zstd' }, undefined);
+    const out: Buffer[] = [];
+    const collecting = (async () => {
+      for await (const c of writer.output) out.push(c as Buffer);
+    })();
+    for (const m of members) await writer.addBuffer(m.name, m.data, { mode: m.mode });
+    const dbm = manifest!.postgres!.databases[0]!;
+    dbm.dumpSha256 = (await import('node:crypto')).createHash('sha256').update(other).digest('hex');
+    dbm.dumpSize = other.length;
+    const { members: _old, ...rest } = manifest!;
+    void _old;
+    await writer.finish(rest);
+    await collecting;
+    writeFileSync(file, Buffer.concat(out));
+    // The catalog records the size of what it stored: the quick check flags the swap by size alone.
+    const quick = (await ws.cli(['verify', id, '--quick', '--json'])).json<Report>();
+    assert.equal(quick.checks.find((c) => c.name === 'stored on local')!.ok, false);
+    // Make the catalog agree, as an attacker with catalog access could, to reach the test restore.
+    const { DatabaseSync } = await import('node:sqlite');
+    const cat = new DatabaseSync(path.join(ws.home, 'catalog.sqlite'));
+    cat.prepare('update backup_locations set size = ? where backup_id = ?').run(statSync(file).size, id);
+    cat.close();
+    const r = await ws.cli(['verify', id, '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    const report = r.json<Report>();
+    assert.equal(report.checks.find((c) => c.name === 'members match the manifest')!.ok, true, 'checksums alone cannot tell');
+    assert.deepEqual(report.checks.find((c) => c.name === `${db}: table sales.orders`), { name: `${db}: table sales.orders`, ok: false, expected: '5000 rows', actual: '10 rows' });
+    assert.equal(report.checks.find((c) => c.name === `${db}: table public.customers`)!.ok, true, 'the report goes on past the first failure');
+  });
+
+  test('a user SQL check that is false fails with expected and actual', async () => {
+    const checks = `    verification:\n      checks:\n        - { name: has customers, sql: "select count(*) > 0 from public.customers", expect: true }\n        - { name: exactly 7 orders, sql: "select count(*) from sales.orders", expect: 7 }\n`;
+    const { ws, id } = await backedUp(checks);
+    const r = await ws.cli(['verify', id]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /pass +check: has customers/);
+    assert.match(r.stdout, /FAIL +check: exactly 7 orders: expected 7, got 5000/);
+  });
+});
