@@ -1,13 +1,14 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
+import { keysFor } from '../bundle/codec.ts';
 import { Catalog, type BackupRecord } from '../catalog/catalog.ts';
 import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { initialConfig } from '../config/template.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { runBackup } from '../jobs/backup.ts';
 import { rebuildCatalog } from '../jobs/rebuild.ts';
-import { runVerify } from '../jobs/verify.ts';
+import { pendingVerifications, runVerify, type VerifyReport } from '../jobs/verify.ts';
 import { runRestore, type RestorePlan, type RestoreReport } from '../jobs/restore.ts';
 import { VERSION } from '../version.ts';
 import { duration, formatBytes, progressListener, table } from './output.ts';
@@ -99,6 +100,19 @@ export function buildProgram(): Command {
         const interrupt = interruptSignal();
         try {
           const r = await runBackup(loaded, catalog, targetName, { signal: interrupt.signal, listener });
+          const policy = loaded.config.targets[targetName]?.verification;
+          // The integrity check right after each backup, unless the target turns it off.
+          const target = loaded.config.targets[targetName]!;
+          const keys = keysFor(target.encryption);
+          const canOpen = !target.encryption || keys.identities.length > 0 || keys.passphrases.length > 0;
+          if (!canOpen) listener.onLog?.('warn', 'integrity check skipped: no identity is configured to decrypt the bundle (encryption.identityFile)');
+          if (canOpen && (policy === undefined || policy === 'manual' || policy.quickAfterEachBackup !== false)) {
+            const check = await runVerify(loaded, catalog, r.id, { quick: true, signal: interrupt.signal, listener });
+            if (!check.ok) {
+              process.exitCode = 1;
+              listener.onLog?.('warn', `the new backup failed its integrity check: ${check.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.actual ?? ''}`).join('; ')}`);
+            }
+          }
           listener.end();
           print(opts, { id: r.id, jobId: r.jobId, storage: r.storage, key: r.key, size: r.size, sha256: r.sha256, summary: r.summary }, () =>
             `backup ${r.id}: ${formatBytes(r.size)} in ${duration(r.summary.durationMs)} (${r.summary.databases} database(s), ${r.summary.tables} tables, ${r.summary.rows} rows, ${r.summary.files} files)` +
@@ -246,23 +260,29 @@ export function buildProgram(): Command {
   program
     .command('verify')
     .description('prove a backup: checksums (--quick), or a test restore into a throwaway cluster compared with the manifest')
-    .argument('<backup>', 'backup id or a unique prefix of it')
+    .argument('[backup]', 'backup id or a unique prefix of it')
     .option('--quick', 'only check that every copy is stored, decrypts and matches its checksums')
-    .action(async (prefix: string, o: { quick?: boolean }, cmd: Command) => {
+    .option('--all-pending', 'verify every backup that the targets\' verification policies say is due')
+    .action(async (prefix: string | undefined, o: { quick?: boolean; allPending?: boolean }, cmd: Command) => {
       const opts = globals(cmd);
+      if (!prefix && !o.allPending) throw new LifeboatError('E_USAGE', 'name a backup to verify, or pass --all-pending');
       await withCatalog(opts, async (loaded, catalog) => {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
-          const report = await runVerify(loaded, catalog, prefix, { quick: o.quick, signal: interrupt.signal, listener });
+          const ids = prefix ? [prefix] : pendingVerifications(loaded, catalog);
+          const reports: VerifyReport[] = [];
+          for (const id of ids) reports.push(await runVerify(loaded, catalog, id, { quick: o.quick, signal: interrupt.signal, listener }));
           listener.end();
-          print(opts, report, () =>
-            [
-              ...report.checks.map((c) => `${c.ok ? 'pass' : 'FAIL'}  ${c.name}${c.ok ? (c.actual ? `: ${c.actual}` : '') : `: expected ${c.expected ?? '-'}, got ${c.actual ?? '-'}`}`),
-              `${report.level} verification of ${report.backupId} ${report.ok ? 'passed' : 'FAILED'} in ${duration(report.durationMs)}`,
-            ].join('\n'),
+          print(opts, prefix ? reports[0] : reports, () =>
+            reports.length === 0
+              ? 'no backup is due for verification'
+              : reports.map((report) => [
+                ...report.checks.map((c) => `${c.ok ? 'pass' : 'FAIL'}  ${c.name}${c.ok ? (c.actual ? `: ${c.actual}` : '') : `: expected ${c.expected ?? '-'}, got ${c.actual ?? '-'}`}`),
+                `${report.level} verification of ${report.backupId} ${report.ok ? 'passed' : 'FAILED'} in ${duration(report.durationMs)}`,
+              ].join('\n')).join('\n\n'),
           );
-          if (!report.ok) process.exitCode = 1;
+          if (reports.some((r) => !r.ok)) process.exitCode = 1;
         } finally {
           listener.end();
           interrupt.dispose();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -196,4 +197,26 @@ async function userCheck(endpoint: PgEndpoint, c: { name: string; sql: string; e
   } finally {
     await client?.end().catch(() => undefined);
   }
+}
+
+/**
+ * The backups a target's verification policy says are due: with `every: N` every Nth good backup
+ * (counted oldest first, safety backups left out), with `percentage: P` a stable sample of P%
+ * (chosen by the id's hash, so the same backups stay chosen); full-verified ones are skipped.
+ * `cron` schedules are the daemon's; `manual` is never due.
+ */
+export function pendingVerifications(loaded: LoadedConfig, catalog: Catalog): string[] {
+  const due: string[] = [];
+  for (const [name, t] of Object.entries(loaded.config.targets)) {
+    const policy = t.verification;
+    if (!policy || policy === 'manual') continue;
+    const good = catalog.listBackups(name).filter((b) => b.status === 'ok' && b.trigger !== 'pre-restore').reverse();
+    good.forEach((b, i) => {
+      if (b.verificationStatus !== 'unverified' && b.verificationLevel === 'full') return;
+      const byCount = policy.every !== undefined && (i + 1) % policy.every === 0;
+      const bySample = policy.percentage !== undefined && (createHash('sha256').update(b.id).digest().readUInt16BE(0) / 65536) * 100 < policy.percentage;
+      if (byCount || bySample) due.push(b.id);
+    });
+  }
+  return due;
 }

@@ -145,7 +145,8 @@ describe('restore', () => {
     writeFileSync(wrongKey, (await generateIdentity()) + '\n');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  sealed:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    encryption: { recipients: [${await identityToRecipient(right)}], identityFile: ${wrongKey} }\n`);
     const b = await ws.cli(['backup', 'sealed', '--json']);
-    assert.equal(b.code, 0, b.stderr);
+    assert.equal(b.code, 1, 'the backup is stored, but its integrity check with the configured key fails');
+    assert.match(b.stderr, /the new backup failed its integrity check: bundle opens: cannot decrypt/);
     await server.query(db, 'insert into t values (2)');
     const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--yes']);
     assert.equal(r.code, 1);

@@ -136,3 +136,25 @@ describe('verify', () => {
     assert.match(r.stdout, /FAIL +check: exactly 7 orders: expected 7, got 5000/);
   });
 });
+
+describe('verification policy', () => {
+  test('every: 3 makes exactly every third backup due; each backup gets its quick check at once', async () => {
+    const ws = workspace();
+    spaces.push(ws);
+    writeFileSync(path.join(ws.dir, 'f.txt'), 'x');
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  f:\n    files: { s: [${ws.dir}/f.txt] }\n    storage: local\n    verification: { every: 3 }\n`);
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = await ws.cli(['backup', 'f', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      ids.push(r.json<{ id: string }>().id);
+    }
+    const quick = (await ws.cli(['list', '--json'])).json<{ verificationStatus: string; verificationLevel: string }[]>();
+    assert.ok(quick.every((b) => b.verificationStatus === 'passed' && b.verificationLevel === 'quick'), 'quick check after each backup');
+    const r = await ws.cli(['verify', '--all-pending', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.json<{ backupId: string; level: string }[]>().map((x) => [x.backupId, x.level]), [[ids[2], 'full'], [ids[5], 'full']]);
+    const again = await ws.cli(['verify', '--all-pending']);
+    assert.match(again.stdout, /no backup is due for verification/);
+  });
+});
