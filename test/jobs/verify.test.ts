@@ -135,6 +135,23 @@ describe('verify', () => {
     assert.match(r.stdout, /pass +check: has customers/);
     assert.match(r.stdout, /FAIL +check: exactly 7 orders: expected 7, got 5000/);
   });
+
+  test('Ctrl-C (SIGINT) during a test restore tears the scratch cluster down', async () => {
+    const { ws, id, tmp } = await backedUp();
+    const child = ws.spawnCli(['verify', id]);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    while (!/restoring|starting a scratch/.test(stderr) || !readdirSync(tmp).some((f) => f.startsWith('lifeboat-cluster-'))) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 1);
+    assert.match(stderr, /cancelled/);
+    assert.deepEqual(readdirSync(tmp), [], 'no cluster directory, no extracted files');
+    const postgres = execFileSync('sh', ['-c', `ps -eo args | grep -F '${tmp}' | grep -v grep || true`], { encoding: 'utf8' });
+    assert.equal(postgres.trim(), '', 'no postgres process left running');
+  });
 });
 
 describe('verification policy', () => {
