@@ -2,31 +2,19 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import type { Manifest } from '../../src/bundle/manifest.ts';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { runBackup } from '../../src/jobs/backup.ts';
-import { startTestServer, type TestServer } from '../support/postgres.ts';
+import { useTestServer } from '../support/suite.ts';
 import { seedShop, tableFingerprints } from '../support/seed.ts';
-import { workspace, type Workspace } from '../support/workspace.ts';
+import type { Workspace } from '../support/workspace.ts';
 
-let server: TestServer;
-const spaces: Workspace[] = [];
-before(async () => {
-  server = await startTestServer();
-});
-after(async () => {
-  await server?.stop();
-  for (const ws of spaces) ws.remove();
-});
+const suite = useTestServer();
 
-function newWorkspace(): Workspace {
-  const ws = workspace();
-  spaces.push(ws);
-  return ws;
-}
+const newWorkspace = () => suite.workspace();
 
 /** Unpacks a bundle with the standard tools (age, zstd, tar) into a new directory. */
 function unpack(ws: Workspace, key: string, opts: { identityFile?: string } = {}): string {
@@ -44,10 +32,10 @@ function pgRestore(args: string[]): void {
 
 describe('backup', () => {
   test('round trip: the dump restores with pg_restore to the same tables, row counts and contents as the manifest', async () => {
-    const db = await server.createDatabase('shop');
-    await seedShop(server, db);
+    const db = await suite.server.createDatabase('shop');
+    await seedShop(suite.server, db);
     const ws = newWorkspace();
-    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
 
     const r = await ws.cli(['backup', 'shop', '--json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
@@ -77,18 +65,18 @@ describe('backup', () => {
     // restore.sh's own check of every member's sha256 passes on the unpacked bundle.
     execFileSync('bash', [path.join(dir, 'restore.sh'), '--no-databases']);
 
-    const copy = await server.createDatabase('shop_copy');
-    pgRestore(['--dbname', server.urlFor(copy), '--jobs=2', path.join(dir, `databases/${db}.dump`)]);
-    const source = await tableFingerprints(server, db);
-    const restored = await tableFingerprints(server, copy);
+    const copy = await suite.server.createDatabase('shop_copy');
+    pgRestore(['--dbname', suite.server.urlFor(copy), '--jobs=2', path.join(dir, `databases/${db}.dump`)]);
+    const source = await tableFingerprints(suite.server, db);
+    const restored = await tableFingerprints(suite.server, copy);
     assert.deepEqual(restored, source);
     for (const t of dbm.tables) assert.equal(t.rows, source[`${t.schema}.${t.name}`]!.rows, `manifest row count of ${t.name}`);
 
     // restore.sh refuses to touch an existing database unless told, and with --clean replaces it.
-    await server.query(db, 'delete from sales.orders where id % 2 = 0');
-    assert.throws(() => execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', server.urlFor('postgres')], { stdio: 'pipe' }), /already exists; pass --clean/);
-    execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', server.urlFor('postgres'), '--clean'], { stdio: 'pipe' });
-    assert.deepEqual(await tableFingerprints(server, db), source);
+    await suite.server.query(db, 'delete from sales.orders where id % 2 = 0');
+    assert.throws(() => execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', suite.server.urlFor('postgres')], { stdio: 'pipe' }), /already exists; pass --clean/);
+    execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', suite.server.urlFor('postgres'), '--clean'], { stdio: 'pipe' });
+    assert.deepEqual(await tableFingerprints(suite.server, db), source);
 
     const list = await ws.cli(['list', '--json']);
     const rows = list.json<{ id: string; status: string; size: number }[]>();
@@ -96,14 +84,14 @@ describe('backup', () => {
   });
 
   test('row counts come from the dump\'s snapshot even while the app keeps writing', async () => {
-    const db = await server.createDatabase('busy');
-    await server.query(db, 'create table events (id bigserial primary key, payload text)');
-    await server.query(db, "insert into events (payload) select repeat('x', 200) from generate_series(1, 20000)");
+    const db = await suite.server.createDatabase('busy');
+    await suite.server.query(db, 'create table events (id bigserial primary key, payload text)');
+    await suite.server.query(db, "insert into events (payload) select repeat('x', 200) from generate_series(1, 20000)");
     const ws = newWorkspace();
-    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  busy:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  busy:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
     let writing = true;
     const writer = (async () => {
-      while (writing) await server.query(db, "insert into events (payload) select 'y' from generate_series(1, 200)");
+      while (writing) await suite.server.query(db, "insert into events (payload) select 'y' from generate_series(1, 200)");
     })();
     const r = await ws.cli(['backup', 'busy', '--json']);
     writing = false;
@@ -112,19 +100,19 @@ describe('backup', () => {
     const { key } = r.json<{ key: string }>();
     const dir = unpack(ws, key);
     const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
-    const copy = await server.createDatabase('busy_copy');
-    pgRestore(['--dbname', server.urlFor(copy), path.join(dir, `databases/${db}.dump`)]);
-    const [restored] = await server.query<{ n: string }>(copy, 'select count(*) as n from events');
-    const [live] = await server.query<{ n: string }>(db, 'select count(*) as n from events');
+    const copy = await suite.server.createDatabase('busy_copy');
+    pgRestore(['--dbname', suite.server.urlFor(copy), path.join(dir, `databases/${db}.dump`)]);
+    const [restored] = await suite.server.query<{ n: string }>(copy, 'select count(*) as n from events');
+    const [live] = await suite.server.query<{ n: string }>(db, 'select count(*) as n from events');
     assert.equal(manifest.postgres!.databases[0]!.tables[0]!.rows, Number(restored!.n), 'manifest count equals the dump exactly');
     assert.ok(Number(live!.n) > Number(restored!.n), 'the app wrote more rows during the backup');
   });
 
   test('a dump cut into parts: cat joins them, and the join restores with -j2 and with -t from stdin', async () => {
-    const db = await server.createDatabase('parts');
-    await seedShop(server, db, 3);
+    const db = await suite.server.createDatabase('parts');
+    await seedShop(suite.server, db, 3);
     const ws = newWorkspace();
-    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  parts:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  parts:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
     const loaded = loadConfig(ws.config, { ...process.env, LIFEBOAT_HOME: ws.home });
     const catalog = Catalog.open(loaded.home);
     const result = await runBackup(loaded, catalog, 'parts', { partSize: 64 * 1024 });
@@ -139,30 +127,30 @@ describe('backup', () => {
     assert.equal(createHash('sha256').update(joined).digest('hex'), result.manifest.postgres!.databases[0]!.dumpSha256);
     writeFileSync(path.join(dir, 'joined.dump'), joined);
 
-    const full = await server.createDatabase('parts_full');
-    pgRestore(['--dbname', server.urlFor(full), '--jobs=2', path.join(dir, 'joined.dump')]);
-    assert.deepEqual(await tableFingerprints(server, full), await tableFingerprints(server, db));
+    const full = await suite.server.createDatabase('parts_full');
+    pgRestore(['--dbname', suite.server.urlFor(full), '--jobs=2', path.join(dir, 'joined.dump')]);
+    assert.deepEqual(await tableFingerprints(suite.server, full), await tableFingerprints(suite.server, db));
 
-    const one = await server.createDatabase('parts_one');
+    const one = await suite.server.createDatabase('parts_one');
     // pg_restore -t stops reading stdin once it has its table: feed it through a pipe, as a user would.
-    execFileSync('sh', ['-c', `cat '${path.join(dir, 'joined.dump')}' | pg_restore --dbname '${server.urlFor(one)}' --schema=public --table=customers`]);
-    const [count] = await server.query<{ n: string }>(one, 'select count(*) as n from public.customers');
+    execFileSync('sh', ['-c', `cat '${path.join(dir, 'joined.dump')}' | pg_restore --dbname '${suite.server.urlFor(one)}' --schema=public --table=customers`]);
+    const [count] = await suite.server.query<{ n: string }>(one, 'select count(*) as n from public.customers');
     assert.equal(Number(count!.n), 3000);
 
     // restore.sh joins the parts itself and recreates the database.
-    const before = await tableFingerprints(server, db);
-    await server.query('postgres', `drop database "${db}"`);
-    execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', server.urlFor('postgres')], { stdio: 'pipe' });
-    assert.deepEqual(await tableFingerprints(server, db), before);
+    const before = await tableFingerprints(suite.server, db);
+    await suite.server.query('postgres', `drop database "${db}"`);
+    execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', suite.server.urlFor('postgres')], { stdio: 'pipe' });
+    assert.deepEqual(await tableFingerprints(suite.server, db), before);
   });
 
   test('databases: all, globals and file sets with include/exclude globs', async () => {
-    const db1 = await server.createDatabase('alpha');
-    const db2 = await server.createDatabase('beta');
-    await server.query(db1, 'create table a (x int); insert into a values (1), (2)');
-    await server.query(db2, 'create table b (y text); insert into b values (\'z\')');
+    const db1 = await suite.server.createDatabase('alpha');
+    const db2 = await suite.server.createDatabase('beta');
+    await suite.server.query(db1, 'create table a (x int); insert into a values (1), (2)');
+    await suite.server.query(db2, 'create table b (y text); insert into b values (\'z\')');
     const role = `lifeboat_role_${process.pid}`;
-    await server.query('postgres', `create role ${role} login password 'rolepw'`);
+    await suite.server.query('postgres', `create role ${role} login password 'rolepw'`);
     const ws = newWorkspace();
     const app = path.join(ws.dir, 'app');
     mkdirSync(path.join(app, 'media', 'cache'), { recursive: true });
@@ -177,7 +165,7 @@ describe('backup', () => {
   local: { type: local, path: ${ws.storage} }
 targets:
   all:
-    postgres: { url: "${server.url}/postgres", databases: all, globals: true }
+    postgres: { url: "${suite.server.url}/postgres", databases: all, globals: true }
     files:
       config: [${app}/.env]
       media: { paths: [${app}/media], include: ["**/*.jpg"], exclude: ["**/cache/**"] }
@@ -210,13 +198,13 @@ targets:
   });
 
   test('encrypted to an age recipient: the age CLI opens it; show says so; no secret in catalog or manifest', async () => {
-    const db = await server.createDatabase('secret');
-    await server.query(db, 'create table t (x int); insert into t values (42)');
+    const db = await suite.server.createDatabase('secret');
+    await suite.server.query(db, 'create table t (x int); insert into t values (42)');
     const ws = newWorkspace();
     const identity = await generateIdentity();
     const keyFile = path.join(ws.dir, 'key.txt');
     writeFileSync(keyFile, identity + '\n');
-    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  sec:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    encryption: { recipients: [${await identityToRecipient(identity)}] }\n`);
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  sec:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    encryption: { recipients: [${await identityToRecipient(identity)}] }\n`);
     const r = await ws.cli(['backup', 'sec', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const { key, id } = r.json<{ key: string; id: string }>();
@@ -228,8 +216,8 @@ targets:
     const show = await ws.cli(['show', id]);
     assert.match(show.stdout, /age-encrypted/);
     const catalogBytes = readFileSync(path.join(ws.home, 'catalog.sqlite'));
-    assert.equal(catalogBytes.includes(server.password), false, 'no database password in the catalog');
-    assert.equal(readFileSync(path.join(dir, 'manifest.json'), 'utf8').includes(server.password), false, 'no password in the manifest');
+    assert.equal(catalogBytes.includes(suite.server.password), false, 'no database password in the catalog');
+    assert.equal(readFileSync(path.join(dir, 'manifest.json'), 'utf8').includes(suite.server.password), false, 'no password in the manifest');
   });
 
   test('two backups in the same second get distinct ids; a unique prefix works, an ambiguous one is refused', async () => {

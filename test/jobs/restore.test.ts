@@ -1,62 +1,53 @@
 import assert from 'node:assert/strict';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
-import { startTestServer, type TestServer } from '../support/postgres.ts';
+import { useTestServer } from '../support/suite.ts';
 import { seedShop, tableFingerprints } from '../support/seed.ts';
-import { workspace, type Workspace } from '../support/workspace.ts';
+import type { Workspace } from '../support/workspace.ts';
 
-let server: TestServer;
-const spaces: Workspace[] = [];
-before(async () => {
-  server = await startTestServer();
-});
-after(async () => {
-  await server?.stop();
-  for (const ws of spaces) ws.remove();
-});
+const suite = useTestServer();
 
 /** A shop database, a workspace whose target backs it up, and one backup of it. */
 async function backedUpShop(): Promise<{ ws: Workspace; db: string; id: string; key: string; fingerprint: Awaited<ReturnType<typeof tableFingerprints>> }> {
-  const db = await server.createDatabase('shop');
-  await seedShop(server, db);
-  const ws = workspace();
-  spaces.push(ws);
-  ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+  const db = await suite.server.createDatabase('shop');
+  await seedShop(suite.server, db);
+  const ws = suite.workspace();
+  ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
   const r = await ws.cli(['backup', 'shop', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const { id, key } = r.json<{ id: string; key: string }>();
-  return { ws, db, id, key, fingerprint: await tableFingerprints(server, db) };
+  return { ws, db, id, key, fingerprint: await tableFingerprints(suite.server, db) };
 }
 
 describe('restore', () => {
   test('into a new database with --to: equal to the source, row counts verified, recorded in history', async () => {
     const { ws, db, id, fingerprint } = await backedUpShop();
     const copy = `copy_${process.pid}_a`;
-    const r = await ws.cli(['restore', id, '--database', db, '--to', server.urlFor(copy)]);
+    const r = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(copy)]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`restored ${copy}: 3 tables, row counts verified`));
-    assert.deepEqual(await tableFingerprints(server, copy), fingerprint);
+    assert.deepEqual(await tableFingerprints(suite.server, copy), fingerprint);
     const history = (await ws.cli(['restores', '--json'])).json<{ backupId: string; status: string; safetyBackupId: string | null }[]>();
     assert.deepEqual(history.map((h) => [h.backupId, h.status, h.safetyBackupId]), [[id, 'succeeded', null]]);
-    const leftovers = await server.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
+    const leftovers = await suite.server.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
     assert.deepEqual(leftovers, [], 'no scratch database left behind');
   });
 
   test('in place: asks for confirmation, takes a protected safety backup, and brings the data back', async () => {
     const { ws, db, id, fingerprint } = await backedUpShop();
-    await server.query(db, 'delete from sales.orders where id > 100');
-    const damaged = await tableFingerprints(server, db);
+    await suite.server.query(db, 'delete from sales.orders where id > 100');
+    const damaged = await tableFingerprints(suite.server, db);
 
     const refused = await ws.cli(['restore', id]);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, new RegExp(`this restore replaces existing data \\(${db}\\)\nhint: pass --yes`));
-    assert.deepEqual(await tableFingerprints(server, db), damaged, 'nothing changed without confirmation');
+    assert.deepEqual(await tableFingerprints(suite.server, db), damaged, 'nothing changed without confirmation');
 
     const r = await ws.cli(['restore', id, '--yes']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(await tableFingerprints(server, db), fingerprint);
+    assert.deepEqual(await tableFingerprints(suite.server, db), fingerprint);
     const safetyId = /safety backup: (\S+)/.exec(r.stdout)![1]!;
     const safety = (await ws.cli(['show', safetyId, '--json'])).json<{ protected: boolean; tags: string[]; trigger: string; protectedUntil: string }>();
     assert.equal(safety.protected, true);
@@ -69,14 +60,14 @@ describe('restore', () => {
 
   test('--dry-run shows the plan and the checks and changes nothing', async () => {
     const { ws, db, id } = await backedUpShop();
-    await server.query(db, 'alter table public.customers add column nickname text');
-    const before = await tableFingerprints(server, db);
+    await suite.server.query(db, 'alter table public.customers add column nickname text');
+    const before = await tableFingerprints(suite.server, db);
     const r = await ws.cli(['restore', id, '--dry-run']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`REPLACE ${db} on postgres://postgres@127\\.0\\.0\\.1:\\d+/postgres from ${db}: 3 tables, 6000 rows`));
     assert.match(r.stdout, /pass {2}checksums: all \d+ members match the manifest/);
     assert.match(r.stdout, /WARN {2}schema of .*: public\.customers has other columns now/);
-    assert.deepEqual(await tableFingerprints(server, db), before);
+    assert.deepEqual(await tableFingerprints(suite.server, db), before);
     assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'no safety backup on a dry run');
 
     const noForce = await ws.cli(['restore', id, '--yes']);
@@ -86,8 +77,8 @@ describe('restore', () => {
 
   test('a corrupted bundle is refused before the target is touched', async () => {
     const { ws, db, id, key } = await backedUpShop();
-    await server.query(db, 'delete from public.empty_table');
-    const before = await tableFingerprints(server, db);
+    await suite.server.query(db, 'delete from public.empty_table');
+    const before = await tableFingerprints(suite.server, db);
     const file = path.join(ws.storage, key);
     const fd = openSync(file, 'r+');
     const at = Math.floor(statSync(file).size / 2);
@@ -99,59 +90,57 @@ describe('restore', () => {
     const r = await ws.cli(['restore', id, '--yes']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /damaged|does not match/);
-    assert.deepEqual(await tableFingerprints(server, db), before);
+    assert.deepEqual(await tableFingerprints(suite.server, db), before);
     assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'no safety backup was needed: nothing was touched');
   });
 
   test('a restore that fails half-way leaves the original database as it was', async () => {
-    const db = await server.createDatabase('owned');
+    const db = await suite.server.createDatabase('owned');
     const role = `lifeboat_owner_${process.pid}`;
-    await server.query('postgres', `create role ${role}`);
-    await server.query(db, `create table things (id int primary key, v text); insert into things select g, 'v' || g from generate_series(1, 50) g; alter table things owner to ${role}`);
-    const ws = workspace();
-    spaces.push(ws);
-    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  owned:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+    await suite.server.query('postgres', `create role ${role}`);
+    await suite.server.query(db, `create table things (id int primary key, v text); insert into things select g, 'v' || g from generate_series(1, 50) g; alter table things owner to ${role}`);
+    const ws = suite.workspace();
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  owned:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
     const b = await ws.cli(['backup', 'owned', '--json']);
     assert.equal(b.code, 0, b.stderr);
     // The role the dump needs disappears: pg_restore fails when it sets the owner.
-    await server.query(db, `alter table things owner to postgres; insert into things values (51, 'after the backup')`);
-    await server.query('postgres', `drop role ${role}`);
-    const before = await tableFingerprints(server, db);
+    await suite.server.query(db, `alter table things owner to postgres; insert into things values (51, 'after the backup')`);
+    await suite.server.query('postgres', `drop role ${role}`);
+    const before = await tableFingerprints(suite.server, db);
 
     const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--yes']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /pg_restore of .* failed: .*role .* does not exist/);
     assert.match(r.stderr, /restored: nothing; the safety backup is owned-/);
     assert.match(r.stderr, /hint: .*--no-owner/);
-    assert.deepEqual(await tableFingerprints(server, db), before, 'the original is untouched');
-    const leftovers = await server.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
+    assert.deepEqual(await tableFingerprints(suite.server, db), before, 'the original is untouched');
+    const leftovers = await suite.server.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
     assert.deepEqual(leftovers, []);
 
     const again = await ws.cli(['restore', b.json<{ id: string }>().id, '--yes', '--no-owner']);
     assert.equal(again.code, 0, again.stderr);
-    const [count] = await server.query<{ n: string }>(db, 'select count(*) as n from things');
+    const [count] = await suite.server.query<{ n: string }>(db, 'select count(*) as n from things');
     assert.equal(Number(count!.n), 50);
     const history = (await ws.cli(['restores', '--json'])).json<{ status: string }[]>();
     assert.deepEqual(history.map((h) => h.status), ['succeeded', 'failed']);
   });
 
   test('a wrong decryption key is refused before the target is touched', async () => {
-    const db = await server.createDatabase('sealed');
-    await server.query(db, 'create table t (x int); insert into t values (1)');
-    const ws = workspace();
-    spaces.push(ws);
+    const db = await suite.server.createDatabase('sealed');
+    await suite.server.query(db, 'create table t (x int); insert into t values (1)');
+    const ws = suite.workspace();
     const right = await generateIdentity();
     const wrongKey = path.join(ws.dir, 'wrong.txt');
     writeFileSync(wrongKey, (await generateIdentity()) + '\n');
-    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  sealed:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    encryption: { recipients: [${await identityToRecipient(right)}], identityFile: ${wrongKey} }\n`);
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  sealed:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    encryption: { recipients: [${await identityToRecipient(right)}], identityFile: ${wrongKey} }\n`);
     const b = await ws.cli(['backup', 'sealed', '--json']);
     assert.equal(b.code, 1, 'the backup is stored, but its integrity check with the configured key fails');
     assert.match(b.stderr, /the new backup failed its integrity check: bundle opens: cannot decrypt/);
-    await server.query(db, 'insert into t values (2)');
+    await suite.server.query(db, 'insert into t values (2)');
     const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--yes']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /cannot decrypt the bundle/);
-    const rows = await server.query<{ x: number }>(db, 'select x from t order by x');
+    const rows = await suite.server.query<{ x: number }>(db, 'select x from t order by x');
     assert.deepEqual(rows.map((x) => x.x), [1, 2]);
   });
 
@@ -165,8 +154,7 @@ describe('restore', () => {
 
 describe('restore of files', () => {
   async function backedUpFiles() {
-    const ws = workspace();
-    spaces.push(ws);
+    const ws = suite.workspace();
     const app = path.join(ws.dir, 'app');
     mkdirSync(path.join(app, 'conf.d'), { recursive: true });
     writeFileSync(path.join(app, '.env'), 'SECRET=original\n');
@@ -232,39 +220,39 @@ describe('restore of files', () => {
 describe('restore of single tables', () => {
   test('in place, with foreign keys both ways: only that table\'s rows come back, inside one transaction', async () => {
     const { ws, db, id, fingerprint } = await backedUpShop();
-    await server.query(db, 'create table sales.items (id serial primary key, order_id bigint not null references sales.orders (id))');
-    await server.query(db, 'insert into sales.items (order_id) select g from generate_series(1, 50) g');
-    await server.query(db, "delete from sales.orders where id > 100; update public.customers set name = 'changed since' where id = 1");
+    await suite.server.query(db, 'create table sales.items (id serial primary key, order_id bigint not null references sales.orders (id))');
+    await suite.server.query(db, 'insert into sales.items (order_id) select g from generate_series(1, 50) g');
+    await suite.server.query(db, "delete from sales.orders where id > 100; update public.customers set name = 'changed since' where id = 1");
     const r = await ws.cli(['restore', id, '--database', db, '--table', 'sales.orders', '--yes']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /restored sales\.orders: 5000 rows, row count verified/);
-    const now = await tableFingerprints(server, db);
+    const now = await tableFingerprints(suite.server, db);
     assert.deepEqual(now['sales.orders'], fingerprint['sales.orders']);
-    const [c] = await server.query<{ name: string }>(db, 'select name from public.customers where id = 1');
+    const [c] = await suite.server.query<{ name: string }>(db, 'select name from public.customers where id = 1');
     assert.equal(c!.name, 'changed since', 'other tables keep their current data');
-    const [i] = await server.query<{ n: string }>(db, 'select count(*) as n from sales.items');
+    const [i] = await suite.server.query<{ n: string }>(db, 'select count(*) as n from sales.items');
     assert.equal(Number(i!.n), 50, 'the table that references orders is untouched');
-    const idx = await server.query<{ indexname: string }>(db, "select indexname from pg_indexes where schemaname = 'sales' and tablename = 'orders' order by 1");
+    const idx = await suite.server.query<{ indexname: string }>(db, "select indexname from pg_indexes where schemaname = 'sales' and tablename = 'orders' order by 1");
     assert.deepEqual(idx.map((x) => x.indexname), ['orders_customer', 'orders_pkey']);
     assert.match(r.stdout, /safety backup: shop-/);
   });
 
   test('beside the live table with --rename-to: indexes, owned sequence and foreign keys come along under the new name', async () => {
     const { ws, db, id } = await backedUpShop();
-    await server.query(db, 'delete from sales.orders where id > 10');
+    await suite.server.query(db, 'delete from sales.orders where id > 10');
     const r = await ws.cli(['restore', id, '--database', db, '--table', 'sales.orders', '--rename-to', 'orders_restored']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /restored sales\.orders as sales\.orders_restored: 5000 rows/);
-    const [live] = await server.query<{ n: string }>(db, 'select count(*) as n from sales.orders');
+    const [live] = await suite.server.query<{ n: string }>(db, 'select count(*) as n from sales.orders');
     assert.equal(Number(live!.n), 10, 'the live table is untouched');
-    const [copy] = await server.query<{ n: string }>(db, 'select count(*) as n from sales.orders_restored');
+    const [copy] = await suite.server.query<{ n: string }>(db, 'select count(*) as n from sales.orders_restored');
     assert.equal(Number(copy!.n), 5000);
-    const idx = await server.query<{ indexname: string }>(db, "select indexname from pg_indexes where tablename = 'orders_restored' order by 1");
+    const idx = await suite.server.query<{ indexname: string }>(db, "select indexname from pg_indexes where tablename = 'orders_restored' order by 1");
     assert.deepEqual(idx.map((x) => x.indexname), ['orders_restored_customer', 'orders_restored_pkey']);
-    const fks = await server.query<{ conname: string }>(db, "select conname from pg_constraint where conrelid = 'sales.orders_restored'::regclass and contype = 'f'");
+    const fks = await suite.server.query<{ conname: string }>(db, "select conname from pg_constraint where conrelid = 'sales.orders_restored'::regclass and contype = 'f'");
     assert.deepEqual(fks.map((f) => f.conname), ['orders_restored_customer_id_fkey']);
-    await server.query(db, 'insert into sales.orders_restored (customer_id, total) values (1, 1)');
-    const leftovers = await server.query<{ nspname: string }>(db, "select nspname from pg_namespace where nspname like 'lifeboat%'");
+    await suite.server.query(db, 'insert into sales.orders_restored (customer_id, total) values (1, 1)');
+    const leftovers = await suite.server.query<{ nspname: string }>(db, "select nspname from pg_namespace where nspname like 'lifeboat%'");
     assert.deepEqual(leftovers, [], 'no staging schema left behind');
     assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'nothing replaced, so no safety backup');
 
@@ -283,26 +271,25 @@ describe('restore of single tables', () => {
 
 describe('restore of roles', () => {
   test('--globals creates the roles the server lacks and leaves existing ones as they are', async () => {
-    const db = await server.createDatabase('roles');
+    const db = await suite.server.createDatabase('roles');
     const gone = `lifeboat_gone_${process.pid}`;
     const kept = `lifeboat_kept_${process.pid}`;
-    await server.query('postgres', `create role ${gone} nologin; create role ${kept} nologin`);
-    await server.query(db, `create table t (x int); alter table t owner to ${gone}`);
-    const ws = workspace();
-    spaces.push(ws);
-    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  roles:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}], globals: true }\n    storage: local\n`);
+    await suite.server.query('postgres', `create role ${gone} nologin; create role ${kept} nologin`);
+    await suite.server.query(db, `create table t (x int); alter table t owner to ${gone}`);
+    const ws = suite.workspace();
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  roles:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}], globals: true }\n    storage: local\n`);
     const b = await ws.cli(['backup', 'roles', '--json']);
     assert.equal(b.code, 0, b.stderr);
-    await server.query(db, 'alter table t owner to postgres');
-    await server.query('postgres', `drop role ${gone}; alter role ${kept} login`);
+    await suite.server.query(db, 'alter table t owner to postgres');
+    await suite.server.query('postgres', `drop role ${gone}; alter role ${kept} login`);
 
     const copy = `roles_copy_${process.pid}`;
-    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--globals', '--to', server.urlFor(copy)]);
+    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--globals', '--to', suite.server.urlFor(copy)]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`roles: created ${gone}; kept as they were: .*${kept}`));
-    const roles = await server.query<{ rolname: string; rolcanlogin: boolean }>('postgres', 'select rolname, rolcanlogin from pg_roles where rolname = any($1) order by 1', [[gone, kept]]);
+    const roles = await suite.server.query<{ rolname: string; rolcanlogin: boolean }>('postgres', 'select rolname, rolcanlogin from pg_roles where rolname = any($1) order by 1', [[gone, kept]]);
     assert.deepEqual(roles.map((x) => [x.rolname, x.rolcanlogin]), [[gone, false], [kept, true]]);
-    const [owner] = await server.query<{ o: string }>(copy, "select tableowner as o from pg_tables where tablename = 't'");
+    const [owner] = await suite.server.query<{ o: string }>(copy, "select tableowner as o from pg_tables where tablename = 't'");
     assert.equal(owner!.o, gone, 'objects get their owners back');
   });
 });

@@ -3,23 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Manifest } from '../../src/bundle/manifest.ts';
 import { readBundle } from '../../src/bundle/reader.ts';
 import { BundleWriter } from '../../src/bundle/writer.ts';
-import { startTestServer, type TestServer } from '../support/postgres.ts';
+import { useTestServer } from '../support/suite.ts';
 import { seedShop } from '../support/seed.ts';
-import { workspace, type Workspace } from '../support/workspace.ts';
 
-let server: TestServer;
-const spaces: Workspace[] = [];
-before(async () => {
-  server = await startTestServer();
-});
-after(async () => {
-  await server?.stop();
-  for (const ws of spaces) ws.remove();
-});
+const suite = useTestServer();
 
 interface Report {
   ok: boolean;
@@ -29,17 +20,16 @@ interface Report {
 
 /** A backed-up shop whose verification uses a temp directory of its own, to see what is left. */
 async function backedUp(extra = '') {
-  const db = await server.createDatabase('shop');
-  await seedShop(server, db);
-  const ws = workspace();
-  spaces.push(ws);
+  const db = await suite.server.createDatabase('shop');
+  await seedShop(suite.server, db);
+  const ws = suite.workspace();
   const tmp = path.join(ws.dir, 'tmp');
   mkdirSync(tmp);
   // As root the scratch cluster runs as the postgres user, which must be able to enter tempDir.
   chmodSync(ws.dir, 0o755);
   chmodSync(tmp, 0o755);
   writeFileSync(path.join(ws.dir, 'app.env'), 'A=1\n');
-  ws.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    files: { config: [${ws.dir}/app.env] }\n    storage: local\n${extra}`);
+  ws.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    files: { config: [${ws.dir}/app.env] }\n    storage: local\n${extra}`);
   const r = await ws.cli(['backup', 'shop', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const { id, key } = r.json<{ id: string; key: string }>();
@@ -86,8 +76,8 @@ describe('verify', () => {
   test('a valid dump of other data, with checksums fixed to match, fails on row counts', async () => {
     const { ws, db, id, key } = await backedUp();
     // Build a bundle that is internally consistent but holds a dump with fewer orders.
-    await server.query(db, 'delete from sales.orders where id > 10');
-    const other = execFileSync('pg_dump', ['-Fc', '-Z0', server.urlFor(db)], { maxBuffer: 1 << 28 });
+    await suite.server.query(db, 'delete from sales.orders where id > 10');
+    const other = execFileSync('pg_dump', ['-Fc', '-Z0', suite.server.urlFor(db)], { maxBuffer: 1 << 28 });
     const file = path.join(ws.storage, key);
     const members: { name: string; data: Buffer; mode: number }[] = [];
     let manifest: Manifest | undefined;
@@ -156,8 +146,7 @@ describe('verify', () => {
 
 describe('verification policy', () => {
   test('every: 3 makes exactly every third backup due; each backup gets its quick check at once', async () => {
-    const ws = workspace();
-    spaces.push(ws);
+    const ws = suite.workspace();
     writeFileSync(path.join(ws.dir, 'f.txt'), 'x');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  f:\n    files: { s: [${ws.dir}/f.txt] }\n    storage: local\n    verification: { every: 3 }\n`);
     const ids: string[] = [];
