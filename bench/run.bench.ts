@@ -147,6 +147,18 @@ async function main(): Promise<void> {
     console.log(`\nrestore (workflow_entity is ${(Number(t) / 1e6).toFixed(0)} MB, ${((100 * Number(t)) / Number(size)).toFixed(1)}% of the database)`);
     printTable(['run', 'wall', 'vs pg_restore -j2', 'peak RSS'], restores.map((r) => [r.name, `${r.seconds.toFixed(1)}s`, `${(r.seconds / restores[0]!.seconds).toFixed(2)}x`, `${r.peakRssMb.toFixed(0)} MB`]));
     runs.push(...restores);
+
+    // Verification: the quick check against decompressing and hashing the same bundle with the
+    // standard tools, and the test restore against pg_restore -j2 (above).
+    const bundle = latest('zstd');
+    const verifies: Run[] = [];
+    verifies.push(measure('zstd -d | sha256sum', `zstd -dcq ${bundle} | sha256sum`, bundle));
+    verifies.push(measure('lifeboat verify --quick', `${lifeboat} verify ${zstdId} --quick`, bundle, env));
+    verifies.push(measure('lifeboat verify (test restore)', `${lifeboat} verify ${zstdId}`, bundle, env));
+    const raw = Number(execFileSync('sh', ['-c', `zstd -dcq ${bundle} | wc -c`], { encoding: 'utf8' }).trim());
+    console.log('\nverification');
+    printTable(['run', 'wall', 'MB/s (uncompressed)', 'vs pg_restore -j2', 'peak RSS'], verifies.map((r) => [r.name, `${r.seconds.toFixed(1)}s`, `${(raw / 1e6 / r.seconds).toFixed(0)}`, `${(r.seconds / restores[0]!.seconds).toFixed(2)}x`, `${r.peakRssMb.toFixed(0)} MB`]));
+    runs.push(...verifies);
     const result = { date: new Date().toISOString(), databaseBytes: Number(size), cores: (await import('node:os')).cpus().length, runs };
     writeFileSync(path.join(out, `backup-${sizeMb}MB.json`), JSON.stringify(result, null, 2));
   } finally {
