@@ -69,19 +69,6 @@ export interface RestoreRecord {
   error: string | null;
 }
 
-export interface JobRecord {
-  id: string;
-  kind: string;
-  target: string | null;
-  backupId: string | null;
-  trigger: string;
-  status: 'running' | 'succeeded' | 'failed' | 'cancelled';
-  progress: unknown;
-  startedAt: string;
-  finishedAt: string | null;
-  error: string | null;
-}
-
 type Row = Record<string, SQLInputValue>;
 
 const now = () => new Date().toISOString();
@@ -220,23 +207,6 @@ export class Catalog {
 
   finishJob(id: string, status: 'succeeded' | 'failed' | 'cancelled', error?: string): void {
     this.#run('update jobs set status = ?, finished_at = ?, error = ? where id = ?', status, now(), error ?? null, id);
-  }
-
-  getJob(id: string): JobRecord | undefined {
-    const r = this.#get('select * from jobs where id = ?', id);
-    return r && toJob(r);
-  }
-
-  listJobs(limit = 50): JobRecord[] {
-    return this.#all('select * from jobs order by started_at desc limit ?', limit).map(toJob);
-  }
-
-  jobLogs(id: string): { at: string; level: string; message: string }[] {
-    return this.#all('select at, level, message from job_logs where job_id = ? order by seq', id).map((r) => ({
-      at: String(r.at),
-      level: String(r.level),
-      message: String(r.message),
-    }));
   }
 
   /**
@@ -447,19 +417,4 @@ export class Catalog {
       locations,
     };
   }
-}
-
-function toJob(r: Row): JobRecord {
-  return {
-    id: String(r.id),
-    kind: String(r.kind),
-    target: (r.target as string | null) ?? null,
-    backupId: (r.backup_id as string | null) ?? null,
-    trigger: String(r.trigger),
-    status: r.status as JobRecord['status'],
-    progress: r.progress_json ? JSON.parse(String(r.progress_json)) : null,
-    startedAt: String(r.started_at),
-    finishedAt: (r.finished_at as string | null) ?? null,
-    error: (r.error as string | null) ?? null,
-  };
 }

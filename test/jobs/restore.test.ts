@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { useTestServer } from '../support/suite.ts';
+import { flipByte } from '../support/tamper.ts';
 import { seedShop, tableFingerprints } from '../support/seed.ts';
 import type { Workspace } from '../support/workspace.ts';
 
@@ -79,14 +80,7 @@ describe('restore', () => {
     const { ws, db, id, key } = await backedUpShop();
     await suite.server.query(db, 'delete from public.empty_table');
     const before = await tableFingerprints(suite.server, db);
-    const file = path.join(ws.storage, key);
-    const fd = openSync(file, 'r+');
-    const at = Math.floor(statSync(file).size / 2);
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, at);
-    b[0] = b[0]! ^ 0xff;
-    writeSync(fd, b, 0, 1, at);
-    closeSync(fd);
+    flipByte(path.join(ws.storage, key));
     const r = await ws.cli(['restore', id, '--yes']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /damaged|does not match/);

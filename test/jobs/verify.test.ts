@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
@@ -8,6 +8,7 @@ import type { Manifest } from '../../src/bundle/manifest.ts';
 import { readBundle } from '../../src/bundle/reader.ts';
 import { BundleWriter } from '../../src/bundle/writer.ts';
 import { useTestServer } from '../support/suite.ts';
+import { flipByte } from '../support/tamper.ts';
 import { seedShop } from '../support/seed.ts';
 
 const suite = useTestServer();
@@ -57,15 +58,8 @@ describe('verify', () => {
 
   test('a flipped byte fails the quick check, naming the member', async () => {
     const { ws, id, key } = await backedUp();
-    const file = path.join(ws.storage, key);
-    // Flip a byte inside the compressed data, away from headers.
-    const fd = openSync(file, 'r+');
-    const at = Math.floor(statSync(file).size * 0.6);
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, at);
-    b[0] = b[0]! ^ 0x55;
-    writeSync(fd, b, 0, 1, at);
-    closeSync(fd);
+    // A byte inside the compressed data, away from headers.
+    flipByte(path.join(ws.storage, key), 0.6, 0x55);
     const r = await ws.cli(['verify', id, '--quick']);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /FAIL +(members match the manifest|bundle opens)/);

@@ -1,0 +1,15 @@
+import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+
+/** Damages a stored bundle in place: flips bits of one byte at `fraction` of its length. */
+export function flipByte(file: string, fraction = 0.5, mask = 0xff): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const at = Math.floor(statSync(file).size * fraction);
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ mask;
+    writeSync(fd, b, 0, 1, at);
+  } finally {
+    closeSync(fd);
+  }
+}
