@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'E_STORAGE_WRITE'
   | 'E_STORAGE_READ'
   | 'E_STORAGE_NOT_FOUND'
+  | 'E_STORAGE_AUTH'
+  | 'E_STORAGE_UNREACHABLE'
   | 'E_NO_SPACE'
   | 'E_ENCRYPTION'
   | 'E_BUNDLE_CORRUPT'

@@ -8,14 +8,74 @@ const size = z.union([
   z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/i, 'a size such as 500MB or 100GB'),
 ]);
 
+/** Transient errors (5xx, resets, timeouts) are retried with exponential backoff from `delayMs`. */
+const retry = z
+  .strictObject({ attempts: z.number().int().min(1).max(20).default(4), delayMs: z.number().int().min(0).default(500) })
+  .default({ attempts: 4, delayMs: 500 });
+
+/** Options every storage takes. `quota` caps what Lifeboat may use where the backend reports no free space. */
+const storageCommon = { quota: size.optional(), retry };
+
 const localStorage = z.strictObject({
   type: z.literal('local'),
   /** Any mounted directory, NFS and SMB mounts included. */
   path: z.string().min(1),
+  ...storageCommon,
 });
 
-/** Storage kinds that later drivers implement; their options are validated by the driver. */
-export const storageSchema = z.discriminatedUnion('type', [localStorage]);
+const s3Storage = z.strictObject({
+  type: z.literal('s3'),
+  bucket: z.string().min(3),
+  /** A folder inside the bucket, e.g. `lifeboat/`. */
+  prefix: z.string().default(''),
+  region: z.string().default('us-east-1'),
+  /** For MinIO, Backblaze B2, Cloudflare R2, Wasabi...: their S3 endpoint URL. */
+  endpoint: z.string().url().optional(),
+  /** Bucket in the path (`https://host/bucket/key`) instead of the host name; most self-hosted servers need it. */
+  pathStyle: z.boolean().default(false),
+  /** Without them the SDK's chain is used: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profile, instance role. */
+  accessKeyId: z.string().min(1).optional(),
+  secretAccessKey: z.string().min(1).optional(),
+  sessionToken: z.string().min(1).optional(),
+  storageClass: z.string().min(1).optional(),
+  serverSideEncryption: z.enum(['AES256', 'aws:kms']).optional(),
+  kmsKeyId: z.string().min(1).optional(),
+  /** Multipart part size: 5MB at least; memory in flight is about partSize x 2. */
+  partSize: size.default('16MB'),
+  ...storageCommon,
+});
+
+const sftpStorage = z.strictObject({
+  type: z.literal('sftp'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(22),
+  username: z.string().min(1),
+  password: z.string().min(1).optional(),
+  /** Path of a private key file (OpenSSH or PEM format). */
+  privateKey: z.string().min(1).optional(),
+  passphrase: z.string().min(1).optional(),
+  /** The remote folder bundles go into. */
+  path: z.string().min(1),
+  /** The server's host key fingerprint, `SHA256:...` as `ssh-keygen -lf` prints it; checked instead of known_hosts. */
+  hostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'a fingerprint such as SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s').optional(),
+  /** The known_hosts file to check the host key against; default ~/.ssh/known_hosts. */
+  knownHosts: z.string().min(1).optional(),
+  timeoutMs: z.number().int().positive().default(20000),
+  ...storageCommon,
+});
+
+const rcloneStorage = z.strictObject({
+  type: z.literal('rclone'),
+  /** An rclone remote and folder, e.g. `gdrive:backups/lifeboat`. */
+  remote: z.string().regex(/^[^:\s]*:/, 'an rclone remote such as gdrive:backups'),
+  /** The rclone binary; default `rclone` on PATH. */
+  binary: z.string().min(1).default('rclone'),
+  /** The rclone config file; default rclone's own (~/.config/rclone/rclone.conf). */
+  configFile: z.string().min(1).optional(),
+  ...storageCommon,
+});
+
+export const storageSchema = z.discriminatedUnion('type', [localStorage, s3Storage, sftpStorage, rcloneStorage]);
 
 const fileSetObject = z.strictObject({
   paths: z.array(z.string().min(1)).min(1),

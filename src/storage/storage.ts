@@ -1,6 +1,8 @@
-import { Readable } from 'node:stream';
-import { LifeboatError } from '../errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Readable, Transform } from 'node:stream';
+import { isAbort, LifeboatError } from '../errors.ts';
 import type { StorageConfig } from '../config/schema.ts';
+import { formatBytes, parseSize } from '../util/format.ts';
 
 /** One stored object. */
 export interface StorageObject {
@@ -41,10 +43,35 @@ export interface StorageDriver {
   space(): Promise<{ free: number; total: number } | undefined>;
   /** Removes temporary objects left by writers that died (killed backups). Returns how many. */
   sweep(): Promise<number>;
+  /** Closes connections; the driver reconnects if used again. */
+  close(): Promise<void>;
 }
 
-/** A driver factory: checks its options at creation, connects lazily. */
-export type DriverFactory = (name: string, config: StorageConfig) => StorageDriver;
+/** Knobs tests turn to reach code paths real sizes would make slow (several list pages). */
+export interface DriverTuning {
+  listPageSize?: number;
+}
+
+/** The temp-name marker every driver uses for unpublished objects: `.name.lifeboat-tmp-<host>-<pid>-<rand>`. */
+export const TMP_MARK = '.lifeboat-tmp-';
+
+/** A temp key beside `key`, hidden (dot-prefixed) so `list` skips it and `sweep` can find its writer. */
+export function tempKey(key: string, host: string): string {
+  const slash = key.lastIndexOf('/');
+  const rand = Math.random().toString(16).slice(2, 10);
+  return `${key.slice(0, slash + 1)}.${key.slice(slash + 1)}${TMP_MARK}${host}-${process.pid}-${rand}`;
+}
+
+/** The writer of a temp key, or undefined for a published key. */
+export function tempWriter(key: string): { host: string; pid: number } | undefined {
+  const m = new RegExp(`${TMP_MARK.replaceAll('.', '\\.')}([A-Za-z0-9]*)-(\\d+)-[0-9a-f]+$`).exec(key);
+  return m ? { host: m[1]!, pid: Number(m[2]) } : undefined;
+}
+
+/** True for a key `list` must not show: a temp object or anything in a dot folder. */
+export function hiddenKey(key: string): boolean {
+  return key.split('/').some((p) => p.startsWith('.'));
+}
 
 /** Refuses keys that could escape the storage root. */
 export function checkKey(key: string): string {
@@ -62,13 +89,114 @@ export function checkKey(key: string): string {
 }
 
 /** Loads a driver by type; each lives in its own module so unused SDKs are never loaded. */
-export async function openStorage(name: string, config: StorageConfig): Promise<StorageDriver> {
+export async function openStorage(name: string, config: StorageConfig, tuning: DriverTuning = {}): Promise<StorageDriver> {
+  return withPolicy(await loadDriver(name, config, tuning), config);
+}
+
+async function loadDriver(name: string, config: StorageConfig, tuning: DriverTuning): Promise<StorageDriver> {
   switch (config.type) {
-    case 'local': {
-      const { localDriver } = await import('./drivers/local.ts');
-      return localDriver(name, config);
+    case 'local':
+      return (await import('./drivers/local.ts')).localDriver(name, config);
+    case 's3':
+      return (await import('./drivers/s3.ts')).s3Driver(name, config, tuning);
+    case 'sftp':
+      return (await import('./drivers/sftp.ts')).sftpDriver(name, config);
+    case 'rclone':
+      return (await import('./drivers/rclone.ts')).rcloneDriver(name, config);
+  }
+}
+
+/** Bytes of published objects under `prefix`. */
+export async function usedBytes(driver: StorageDriver, prefix = ''): Promise<number> {
+  let used = 0;
+  for await (const obj of driver.list(prefix)) used += obj.size;
+  return used;
+}
+
+/** Error codes of the network stack that a later attempt may not see. */
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'ERR_SSH_TIMEOUT']);
+
+/** True when the error, or one it wraps, is a reset, timeout, refusal, HTTP 5xx or 429. */
+export function isTransient(err: unknown): boolean {
+  for (let e: unknown = err; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof LifeboatError && PERMANENT.has(e.code)) return false;
+    const o = e as { code?: unknown; transient?: boolean; $metadata?: { httpStatusCode?: number } };
+    if (o.transient === true) return true;
+    if (typeof o.code === 'string' && TRANSIENT_CODES.has(o.code)) return true;
+    const status = o.$metadata?.httpStatusCode;
+    if (status !== undefined && (status >= 500 || status === 429)) return true;
+  }
+  return false;
+}
+
+const PERMANENT = new Set(['E_STORAGE_AUTH', 'E_STORAGE_NOT_FOUND', 'E_NO_SPACE', 'E_ABORTED', 'E_USAGE', 'E_CONFIG']);
+
+/**
+ * Runs `fn`, again after `delayMs`, 2x, 4x... while it fails with a transient error, at most
+ * `attempts` times in all. `onRetry` hears about each retry (jobs log it).
+ */
+export async function retrying<T>(
+  fn: () => Promise<T>,
+  retry: { attempts: number; delayMs: number },
+  options: { signal?: AbortSignal; onRetry?: (err: unknown, attempt: number) => void } = {},
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= retry.attempts || !isTransient(err) || isAbort(err) || options.signal?.aborted) throw err;
+      options.onRetry?.(err, attempt);
+      await sleep(retry.delayMs * 2 ** (attempt - 1), undefined, { signal: options.signal });
     }
   }
+}
+
+/**
+ * What every driver gets on top of its own code: retries of the calls that can be repeated
+ * (put streams its body once, so it is not retried here; the S3 SDK retries each part), and the
+ * configured quota, enforced while writing so an upload that would exceed it stops and leaves
+ * nothing behind.
+ */
+function withPolicy(driver: StorageDriver, config: StorageConfig): StorageDriver {
+  const retry = config.retry;
+  const quota = config.quota === undefined ? undefined : parseSize(config.quota);
+  const again = <T>(fn: () => Promise<T>) => retrying(fn, retry);
+  return {
+    ...driver,
+    get: (key, options) => retrying(() => driver.get(key, options), retry, { signal: options?.signal }),
+    stat: (key) => again(() => driver.stat(key)),
+    delete: (key) => again(() => driver.delete(key)),
+    sweep: () => again(() => driver.sweep()),
+    async *list(prefix) {
+      yield* await again(async () => {
+        const all: StorageObject[] = [];
+        for await (const obj of driver.list(prefix)) all.push(obj);
+        return all;
+      });
+    },
+    async space() {
+      const backend = await again(() => driver.space());
+      if (quota === undefined) return backend;
+      const free = Math.max(0, quota - (await usedBytes(this)));
+      return { free: backend ? Math.min(backend.free, free) : free, total: backend ? Math.min(backend.total, quota) : quota };
+    },
+    async put(key, body, options) {
+      if (quota === undefined) return driver.put(key, body, options);
+      const room = quota - (await usedBytes(this));
+      let written = 0;
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          written += chunk.length;
+          if (written > room) {
+            done(new LifeboatError('E_NO_SPACE', `storage "${driver.name}" reached its quota of ${formatBytes(quota)} writing ${key}`, { hint: 'raise quota in lifeboat.yaml or prune old backups' }));
+          } else done(null, chunk);
+        },
+      });
+      body.on('error', (err) => meter.destroy(err));
+      meter.on('error', () => body.destroy());
+      return driver.put(key, body.pipe(meter), options);
+    },
+  };
 }
 
 /**

@@ -4,13 +4,10 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
 import { asLifeboatError, isAbort, LifeboatError } from '../../errors.ts';
 import type { StorageConfig } from '../../config/schema.ts';
 import { pidAlive } from '../../util/pid.ts';
-import { checkKey, type StorageDriver, type StorageObject } from '../storage.ts';
-
-const TMP_MARK = '.lifeboat-tmp-';
+import { checkKey, hiddenKey, tempKey, tempWriter, type StorageDriver, type StorageObject } from '../storage.ts';
 
 /**
  * Any mounted directory: a local disk, NFS or SMB. Publishing is write to a hidden temp file
@@ -27,7 +24,7 @@ export function localDriver(name: string, config: StorageConfig): StorageDriver 
 
   async function put(key: string, body: Readable, options: { signal?: AbortSignal } = {}) {
     const dest = full(key);
-    const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}${TMP_MARK}${host}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const tmp = full(tempKey(key, host));
     try {
       await fs.mkdir(path.dirname(dest), { recursive: true });
       const out = createWriteStream(tmp, { flags: 'wx', flush: true });
@@ -74,7 +71,7 @@ export function localDriver(name: string, config: StorageConfig): StorageDriver 
     }
     for (const rel of entries.sort()) {
       const key = rel.split(path.sep).join('/');
-      if (!key.startsWith(prefix) || key.split('/').some((p) => p.startsWith('.'))) continue;
+      if (!key.startsWith(prefix) || hiddenKey(key)) continue;
       const s = await fs.stat(path.join(root, rel)).catch(() => undefined);
       if (s?.isFile()) yield { key, size: s.size, modified: s.mtime };
     }
@@ -102,16 +99,15 @@ export function localDriver(name: string, config: StorageConfig): StorageDriver 
     let removed = 0;
     const entries = await fs.readdir(root, { recursive: true }).catch(() => [] as string[]);
     for (const rel of entries) {
-      const base = path.basename(rel);
-      const m = new RegExp(`${TMP_MARK.replaceAll('.', '\\.')}([A-Za-z0-9]*)-(\\d+)-`).exec(base);
-      if (!m || m[1] !== host || pidAlive(Number(m[2]))) continue;
+      const writer = tempWriter(path.basename(rel));
+      if (!writer || writer.host !== host || pidAlive(writer.pid)) continue;
       await fs.rm(path.join(root, rel), { force: true });
       removed++;
     }
     return removed;
   }
 
-  return { name, type: 'local', put, get, stat, list, delete: remove, space, sweep };
+  return { name, type: 'local', put, get, stat, list, delete: remove, space, sweep, close: async () => {} };
 }
 
 async function fsyncDir(dir: string) {

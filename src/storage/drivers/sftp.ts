@@ -1,0 +1,348 @@
+import { createHash, createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname, homedir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
+import { asLifeboatError, isAbort, LifeboatError } from '../../errors.ts';
+import type { StorageConfig } from '../../config/schema.ts';
+import { pidAlive } from '../../util/pid.ts';
+import { checkKey, hiddenKey, tempKey, tempWriter, type StorageDriver, type StorageObject } from '../storage.ts';
+
+type SftpConfig = Extract<StorageConfig, { type: 'sftp' }>;
+
+/** SFTP status codes (draft-ietf-secsh-filexfer-02). */
+const NO_SUCH_FILE = 2;
+const PERMISSION_DENIED = 3;
+/** Writes kept in flight at once, and the size of each: 16 x 64 KiB keeps loopback and WAN links busy. */
+const WINDOW = 16;
+const SLICE = 64 * 1024;
+
+/**
+ * A folder on an SSH server. The server's host key is checked before anything is sent: against
+ * the pinned `hostKey` fingerprint when set, otherwise against known_hosts; an unknown or changed
+ * key is refused. Uploads go to a hidden temp name, are fsynced where the server offers
+ * fsync@openssh.com, then renamed; SFTP's rename fails rather than replace an existing file.
+ */
+export function sftpDriver(name: string, config: StorageConfig): StorageDriver {
+  if (config.type !== 'sftp') throw new LifeboatError('E_CONFIG', `storage "${name}" is not an sftp storage`);
+  const c: SftpConfig = config;
+  if (!c.password && !c.privateKey) {
+    throw new LifeboatError('E_CONFIG', `storage "${name}": sftp needs password or privateKey`, { hint: 'set privateKey: /path/to/id_ed25519 (or password: ${SFTP_PASSWORD})' });
+  }
+  const root = c.path.replace(/\/+$/, '') || '/';
+  const host = hostname().replace(/[^A-Za-z0-9]/g, '');
+  const where = `${c.username}@${c.host}:${c.port}`;
+  const remote = (key: string) => path.posix.join(root, checkKey(key));
+
+  let session: Promise<{ conn: ssh2.Client; sftp: SFTPWrapper }> | undefined;
+
+  /** One connection, opened on first use and again after it drops. */
+  function connection(): Promise<SFTPWrapper> {
+    session ??= connect().catch((err: unknown) => {
+      session = undefined;
+      throw err;
+    });
+    return session.then((s) => s.sftp);
+  }
+
+  async function connect() {
+    let privateKey: Buffer | undefined;
+    if (c.privateKey) {
+      try {
+        privateKey = readFileSync(c.privateKey);
+      } catch (err) {
+        throw new LifeboatError('E_CONFIG', `storage "${name}": cannot read privateKey ${c.privateKey}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    let refusal: LifeboatError | undefined;
+    const conn = new ssh2.Client();
+    await new Promise<void>((resolve, reject) => {
+      conn.once('ready', resolve);
+      conn.once('error', reject);
+      conn.connect({
+        host: c.host, port: c.port, username: c.username, password: c.password, privateKey, passphrase: c.passphrase,
+        readyTimeout: c.timeoutMs, keepaliveInterval: 15_000,
+        hostVerifier: (key: Buffer) => {
+          refusal = checkHostKey(name, c, key);
+          return refusal === undefined;
+        },
+      });
+    }).catch((err: unknown) => {
+      conn.end();
+      throw refusal ?? connectError(err, name, where);
+    });
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => conn.sftp((err, s) => (err ? reject(err) : resolve(s)))).catch((err: unknown) => {
+      conn.end();
+      throw new LifeboatError('E_STORAGE_UNREACHABLE', `storage "${name}": ${where} has no SFTP subsystem: ${(err as Error).message}`, { cause: err });
+    });
+    // Small requests (stat, rename) must not wait for Nagle's 40 ms.
+    conn.setNoDelay(true);
+    conn.on('error', () => {});
+    conn.once('close', () => {
+      session = undefined;
+    });
+    return { conn, sftp };
+  }
+
+  const call = <T>(fn: (sftp: SFTPWrapper, cb: (err: Error | null | undefined, value: T) => void) => void) =>
+    connection().then((sftp) => new Promise<T>((resolve, reject) => fn(sftp, (err, value) => (err ? reject(err) : resolve(value)))));
+
+  async function statPath(p: string): Promise<Stats | undefined> {
+    try {
+      return await call<Stats>((s, cb) => s.stat(p, cb));
+    } catch (err) {
+      if ((err as { code?: number }).code === NO_SUCH_FILE) return undefined;
+      throw err;
+    }
+  }
+
+  async function mkdirs(dir: string) {
+    if (dir === '/' || dir === '.' || (await statPath(dir))) return;
+    await mkdirs(path.posix.dirname(dir));
+    try {
+      await call<void>((s, cb) => s.mkdir(dir, (err) => cb(err, undefined)));
+    } catch (err) {
+      // Another writer may have made it meanwhile.
+      if (!(await statPath(dir))) throw err;
+    }
+  }
+
+  async function put(key: string, body: Readable, options: { signal?: AbortSignal } = {}) {
+    const dest = remote(key);
+    const tmp = remote(tempKey(key, host));
+    let handle: Buffer | undefined;
+    let created = false;
+    // A body that waits for data would never notice the abort: end it.
+    const onAbort = () => body.destroy(options.signal!.reason as Error);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      options.signal?.throwIfAborted();
+      await mkdirs(path.posix.dirname(dest));
+      if (await statPath(dest)) throw new LifeboatError('E_STORAGE_WRITE', `storage "${name}" already holds ${key}; refusing to replace it`);
+      const sftp = await connection();
+      handle = await call<Buffer>((s, cb) => s.open(tmp, 'wx', cb));
+      created = true;
+      let position = 0;
+      let failure: unknown;
+      const inflight: Promise<void>[] = [];
+      const writeAt = (piece: Buffer, at: number) =>
+        new Promise<void>((resolve, reject) => sftp.write(handle!, piece, 0, piece.length, at, (err) => (err ? reject(err) : resolve()))).catch((err: unknown) => {
+          failure ??= err;
+        });
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        options.signal?.throwIfAborted();
+        for (let off = 0; off < chunk.length; off += SLICE) {
+          const piece = chunk.subarray(off, off + SLICE);
+          inflight.push(writeAt(piece, position));
+          position += piece.length;
+          if (inflight.length >= WINDOW) await inflight.shift();
+          if (failure) throw failure;
+        }
+      }
+      await Promise.all(inflight);
+      if (failure) throw failure;
+      options.signal?.throwIfAborted();
+      await call<void>((s, cb) => s.ext_openssh_fsync(handle!, (err) => cb(err, undefined))).catch(() => {
+        // Servers without fsync@openssh.com: close below still flushes to the server's disk cache.
+      });
+      await call<void>((s, cb) => s.close(handle!, (err) => cb(err, undefined)));
+      handle = undefined;
+      await call<void>((s, cb) => s.rename(tmp, dest, (err) => cb(err, undefined))).catch(async (err) => {
+        if (await statPath(dest)) throw new LifeboatError('E_STORAGE_WRITE', `storage "${name}" already holds ${key}; refusing to replace it`, { cause: err });
+        throw err;
+      });
+      created = false;
+      return { size: position };
+    } catch (err) {
+      body.destroy();
+      if (handle) await call<void>((s, cb) => s.close(handle!, (e) => cb(e, undefined))).catch(() => {});
+      if (created) await call<void>((s, cb) => s.unlink(tmp, (e) => cb(e, undefined))).catch(() => {});
+      if (options.signal?.aborted) throw asLifeboatError(options.signal.reason ?? err);
+      throw sftpError(err, name, key, 'write');
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async function get(key: string, options: { start?: number; end?: number; signal?: AbortSignal } = {}) {
+    const file = remote(key);
+    try {
+      const found = await statPath(file);
+      if (!found) throw new LifeboatError('E_STORAGE_NOT_FOUND', `storage "${name}" has no ${key}`);
+      const sftp = await connection();
+      const stream = sftp.createReadStream(file, { start: options.start, end: options.end, highWaterMark: 256 * 1024 });
+      options.signal?.addEventListener('abort', () => stream.destroy(options.signal!.reason as Error), { once: true });
+      return stream;
+    } catch (err) {
+      throw sftpError(err, name, key, 'read');
+    }
+  }
+
+  async function stat(key: string): Promise<StorageObject | undefined> {
+    try {
+      const s = await statPath(remote(key));
+      return s?.isFile() ? { key, size: s.size, modified: new Date(s.mtime * 1000) } : undefined;
+    } catch (err) {
+      throw sftpError(err, name, key, 'read');
+    }
+  }
+
+  /** Every file under `dir` (relative key prefix `rel`), temp files included. */
+  async function* walk(dir: string, rel: string): AsyncIterable<StorageObject> {
+    let entries: FileEntryWithStats[];
+    try {
+      entries = await call<FileEntryWithStats[]>((s, cb) => s.readdir(dir, cb));
+    } catch (err) {
+      if ((err as { code?: number }).code === NO_SUCH_FILE) return;
+      throw err;
+    }
+    for (const e of entries.sort((a, b) => a.filename.localeCompare(b.filename))) {
+      const key = rel + e.filename;
+      if (e.attrs.isDirectory()) yield* walk(`${dir}/${e.filename}`, `${key}/`);
+      else if (e.attrs.isFile()) yield { key, size: e.attrs.size, modified: new Date(e.attrs.mtime * 1000) };
+    }
+  }
+
+  async function* list(prefix: string): AsyncIterable<StorageObject> {
+    const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const start = dirPart ? remote(dirPart) : root;
+    try {
+      for await (const obj of walk(start, dirPart ? `${dirPart}/` : '')) {
+        if (obj.key.startsWith(prefix) && !hiddenKey(obj.key)) yield obj;
+      }
+    } catch (err) {
+      throw sftpError(err, name, prefix, 'read');
+    }
+  }
+
+  async function remove(key: string) {
+    try {
+      await call<void>((s, cb) => s.unlink(remote(key), (err) => cb(err, undefined)));
+    } catch (err) {
+      if ((err as { code?: number }).code !== NO_SUCH_FILE) throw sftpError(err, name, key, 'write');
+    }
+  }
+
+  async function space() {
+    try {
+      const v = await call<{ f_bavail: number | bigint; f_blocks: number | bigint; f_frsize: number | bigint; f_bsize: number | bigint }>((s, cb) => s.ext_openssh_statvfs(root, cb as never));
+      const unit = Number(v.f_frsize) || Number(v.f_bsize);
+      return { free: Number(v.f_bavail) * unit, total: Number(v.f_blocks) * unit };
+    } catch {
+      // Servers without statvfs@openssh.com cannot tell; `quota:` in the config fills in.
+      return undefined;
+    }
+  }
+
+  async function sweep() {
+    let removed = 0;
+    try {
+      for await (const obj of walk(root, '')) {
+        const writer = tempWriter(path.posix.basename(obj.key));
+        if (!writer || writer.host !== host || pidAlive(writer.pid)) continue;
+        await remove(obj.key);
+        removed++;
+      }
+    } catch (err) {
+      throw sftpError(err, name, '', 'read');
+    }
+    return removed;
+  }
+
+  async function close() {
+    const s = session;
+    session = undefined;
+    if (s) (await s.catch(() => undefined))?.conn.end();
+  }
+
+  return { name, type: 'sftp', put, get, stat, list, delete: remove, space, sweep, close };
+}
+
+/** The OpenSSH fingerprint of a host key blob: `SHA256:` and unpadded base64. */
+export function fingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+/**
+ * Checks the server's key against the pinned fingerprint, else known_hosts. Returns the error
+ * to raise, or undefined when the key is trusted.
+ */
+function checkHostKey(storage: string, c: SftpConfig, key: Buffer): LifeboatError | undefined {
+  const seen = fingerprint(key);
+  const hostId = c.port === 22 ? c.host : `[${c.host}]:${c.port}`;
+  if (c.hostKey) {
+    if (c.hostKey.replace(/=$/, '') === seen) return undefined;
+    return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": the host key of ${hostId} is ${seen}, not the pinned ${c.hostKey}`, {
+      hint: 'someone may be intercepting the connection; if the server was reinstalled, check its new key (ssh-keyscan | ssh-keygen -lf -) and update hostKey:',
+    });
+  }
+  const file = c.knownHosts ?? path.join(homedir(), '.ssh', 'known_hosts');
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(file, 'utf8').split('\n');
+  } catch {
+    // No known_hosts: every host is unknown.
+  }
+  const blob = key.toString('base64');
+  let listed = false;
+  for (const line of lines) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 3 || fields[0]!.startsWith('#')) continue;
+    const marker = fields[0]!.startsWith('@') ? fields.shift() : undefined;
+    if (marker === '@cert-authority') continue;
+    const [hosts, , keyData] = fields;
+    if (!hosts!.split(',').some((h) => hostMatches(h, hostId))) continue;
+    if (marker === '@revoked' && keyData === blob) {
+      return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": the host key of ${hostId} is marked revoked in ${file}`);
+    }
+    if (marker === '@revoked') continue;
+    listed = true;
+    if (keyData === blob) return undefined;
+  }
+  if (listed) {
+    return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": HOST KEY MISMATCH for ${hostId}: it offered ${seen}, which ${file} does not list for it`, {
+      hint: 'someone may be intercepting the connection; if the server was reinstalled, remove its old line (ssh-keygen -R) and check the new key',
+    });
+  }
+  return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": ${hostId} is not a known host (its key is ${seen})`, {
+    hint: `check that fingerprint on the server (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then pin it with hostKey: ${seen} or add the host to ${file}`,
+  });
+}
+
+/** A known_hosts host pattern: plain, `[host]:port`, or hashed `|1|salt|hash`. */
+function hostMatches(pattern: string, hostId: string): boolean {
+  if (pattern.startsWith('|1|')) {
+    const [, , salt, hash] = pattern.split('|');
+    return createHmac('sha1', Buffer.from(salt!, 'base64')).update(hostId).digest('base64') === hash;
+  }
+  return pattern === hostId;
+}
+
+function connectError(err: unknown, storage: string, where: string): LifeboatError {
+  const e = err as Error & { level?: string; code?: string };
+  if (e.level === 'client-authentication') {
+    return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": ${where} refused the login (wrong key or password)`, { cause: err, hint: 'check username, privateKey/passphrase or password, and the server\'s authorized_keys' });
+  }
+  if (e.level === 'client-timeout') {
+    return new LifeboatError('E_STORAGE_UNREACHABLE', `storage "${storage}": ${where} did not answer in time`, { cause: Object.assign(err as object, { transient: true }), hint: 'check host:, port: and the firewall' });
+  }
+  if (e.code === 'ENOTFOUND' || e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ETIMEDOUT' || e.code === 'ECONNRESET') {
+    return new LifeboatError('E_STORAGE_UNREACHABLE', `storage "${storage}": cannot reach ${where} (${e.code})`, { cause: err, hint: 'check host:, port: and that sshd runs there' });
+  }
+  return new LifeboatError('E_STORAGE_UNREACHABLE', `storage "${storage}": cannot connect to ${where}: ${e.message}`, { cause: err });
+}
+
+function sftpError(err: unknown, storage: string, key: string, op: 'read' | 'write'): LifeboatError {
+  if (err instanceof LifeboatError) return err;
+  if (isAbort(err)) return asLifeboatError(err);
+  const code = (err as { code?: number | string }).code;
+  if (code === NO_SUCH_FILE && op === 'read') return new LifeboatError('E_STORAGE_NOT_FOUND', `storage "${storage}" has no ${key}`, { cause: err });
+  if (code === PERMISSION_DENIED) {
+    return new LifeboatError(op === 'read' ? 'E_STORAGE_READ' : 'E_STORAGE_WRITE', `storage "${storage}": permission denied on ${key || 'the storage folder'}`, {
+      cause: err, hint: 'give the SSH user write access to the folder in path:',
+    });
+  }
+  return new LifeboatError(op === 'read' ? 'E_STORAGE_READ' : 'E_STORAGE_WRITE', `storage "${storage}": cannot ${op} ${key}: ${(err as Error).message}`, { cause: err });
+}
