@@ -16,6 +16,8 @@ if (!process.env.TEST_DATABASE_URL && !serverBinariesFound()) missing.push('Post
 if (!has('pg_dump')) missing.push('pg_dump, pg_restore, psql: apt-get install postgresql-client');
 if (!has('age')) missing.push('age (to prove bundles open with the standard CLI): apt-get install age');
 if (!has('zstd')) missing.push('zstd (to prove bundles open with the standard CLI): apt-get install zstd');
+if (!has('/usr/sbin/sshd') || !has('ssh-keygen')) missing.push('sshd and ssh-keygen (the SFTP storage tests run a real sshd on loopback): apt-get install openssh-server');
+if (!has('rclone')) missing.push('rclone (the rclone storage tests use a local-filesystem remote): apt-get install rclone');
 if (process.getuid?.() === 0 && !has('runuser')) missing.push('runuser (to run PostgreSQL as the postgres user): apt-get install util-linux');
 if (missing.length) {
   console.error('The tests need tools that are not installed:\n' + missing.map((m) => `  - ${m}`).join('\n') + '\n`bash .ci/run` installs all of them on Debian/Ubuntu (as root).');

@@ -7,7 +7,42 @@ import type { Manifest } from '../bundle/manifest.ts';
 import { pidAlive } from '../util/pid.ts';
 import { migrations } from './migrations.ts';
 
-export type BackupStatus = 'running' | 'ok' | 'failed';
+/**
+ * `degraded` is not stored: it is an `ok` backup one of whose copies (a replica, or the primary
+ * after a check) failed or went missing. It restores; `lifeboat replicate --pending` repairs it.
+ */
+export type BackupStatus = 'running' | 'ok' | 'degraded' | 'failed';
+
+/** True when a backup has a complete bundle somewhere: `ok`, or `degraded` with a copy left. */
+export function restorable(b: BackupRecord): boolean {
+  return (b.status === 'ok' || b.status === 'degraded') && b.locations.some((l) => l.status === 'ok');
+}
+
+export type EventSeverity = 'info' | 'warning' | 'error' | 'critical';
+
+/** Something a user may want to hear about; the notifications deliver them. */
+export interface EventRecord {
+  id: number;
+  at: string;
+  kind: string;
+  severity: EventSeverity;
+  target: string | null;
+  backupId: string | null;
+  jobId: string | null;
+  message: string;
+  data: unknown;
+  deliveredAt: string | null;
+}
+
+export interface StorageUsage {
+  storage: string;
+  type: string;
+  usedBytes: number;
+  objects: number;
+  freeBytes: number | null;
+  totalBytes: number | null;
+  checkedAt: string;
+}
 
 /** The catalog's record of one backup. */
 export interface BackupRecord {
@@ -309,6 +344,11 @@ export class Catalog {
     this.#run("update backups set status = 'failed', finished_at = ?, error = ? where id = ?", now(), error, id);
   }
 
+  /** Records where a copy of a backup is, or was meant to be, and in what state. */
+  setLocation(id: string, l: LocationRecord): void {
+    this.#setLocation(id, l);
+  }
+
   #setLocation(id: string, l: LocationRecord): void {
     this.#run(
       `insert into backup_locations (backup_id, storage, key, status, size, sha256, error, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?)
@@ -381,6 +421,41 @@ export class Catalog {
     this.#run("update backup_locations set status = 'missing', updated_at = ? where storage = ? and status = 'ok'", now(), storage);
   }
 
+  recordEvent(e: { kind: string; severity: EventSeverity; message: string; target?: string; backupId?: string; jobId?: string; data?: unknown }): void {
+    this.#run(
+      'insert into events (at, kind, severity, target, backup_id, job_id, message, data_json) values (?, ?, ?, ?, ?, ?, ?, ?)',
+      now(), e.kind, e.severity, e.target ?? null, e.backupId ?? null, e.jobId ?? null, e.message, e.data === undefined ? null : JSON.stringify(e.data),
+    );
+  }
+
+  /** Newest first. */
+  listEvents(options: { kind?: string; limit?: number } = {}): EventRecord[] {
+    const rows = options.kind
+      ? this.#all('select * from events where kind = ? order by id desc limit ?', options.kind, options.limit ?? 100)
+      : this.#all('select * from events order by id desc limit ?', options.limit ?? 100);
+    return rows.map((r) => ({
+      id: Number(r.id), at: String(r.at), kind: String(r.kind), severity: r.severity as EventSeverity,
+      target: (r.target as string | null) ?? null, backupId: (r.backup_id as string | null) ?? null, jobId: (r.job_id as string | null) ?? null,
+      message: String(r.message), data: r.data_json ? JSON.parse(String(r.data_json)) : null, deliveredAt: (r.delivered_at as string | null) ?? null,
+    }));
+  }
+
+  saveStorageUsage(u: Omit<StorageUsage, 'checkedAt'>): void {
+    this.#run(
+      `insert into storage_usage (storage, type, used_bytes, objects, free_bytes, total_bytes, checked_at) values (?, ?, ?, ?, ?, ?, ?)
+       on conflict (storage) do update set type = excluded.type, used_bytes = excluded.used_bytes, objects = excluded.objects,
+         free_bytes = excluded.free_bytes, total_bytes = excluded.total_bytes, checked_at = excluded.checked_at`,
+      u.storage, u.type, u.usedBytes, u.objects, u.freeBytes, u.totalBytes, now(),
+    );
+  }
+
+  storageUsage(): StorageUsage[] {
+    return this.#all('select * from storage_usage order by storage').map((r) => ({
+      storage: String(r.storage), type: String(r.type), usedBytes: Number(r.used_bytes), objects: Number(r.objects),
+      freeBytes: r.free_bytes === null ? null : Number(r.free_bytes), totalBytes: r.total_bytes === null ? null : Number(r.total_bytes), checkedAt: String(r.checked_at),
+    }));
+  }
+
   #toBackup(r: Row): BackupRecord {
     const locations = this.#all('select storage, key, status, size, sha256, error from backup_locations where backup_id = ? order by storage', r.id as string).map(
       (l) => ({
@@ -395,7 +470,7 @@ export class Catalog {
     return {
       id: String(r.id),
       target: String(r.target),
-      status: r.status as BackupStatus,
+      status: r.status === 'ok' && locations.some((l) => l.status !== 'ok') ? 'degraded' : (r.status as BackupStatus),
       trigger: String(r.trigger),
       jobId: (r.job_id as string | null) ?? null,
       startedAt: String(r.started_at),

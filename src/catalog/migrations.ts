@@ -118,4 +118,29 @@ export const migrations: readonly string[] = [
   create index verifications_backup on verifications (backup_id, started_at desc);
   alter table backups add column verification_level text;
   `,
+  // 4: events for the notifications to deliver, and what each storage holds.
+  `
+  create table events (
+    id            integer primary key autoincrement,
+    at            text not null,
+    kind          text not null,
+    severity      text not null check (severity in ('info', 'warning', 'error', 'critical')),
+    target        text,
+    backup_id     text,
+    job_id        text,
+    message       text not null,
+    data_json     text,
+    delivered_at  text
+  );
+  create index events_at on events (at desc);
+  create table storage_usage (
+    storage      text primary key,
+    type         text not null,
+    used_bytes   integer not null,
+    objects      integer not null,
+    free_bytes   integer,
+    total_bytes  integer,
+    checked_at   text not null
+  );
+  `,
 ];

@@ -8,6 +8,8 @@ import { initialConfig } from '../config/template.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { runBackup } from '../jobs/backup.ts';
 import { rebuildCatalog } from '../jobs/rebuild.ts';
+import { runReplicatePending } from '../jobs/replicate.ts';
+import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
 import { pendingVerifications, runVerify, type VerifyReport } from '../jobs/verify.ts';
 import { runRestore, type RestorePlan, type RestoreReport } from '../jobs/restore.ts';
 import { VERSION } from '../version.ts';
@@ -114,9 +116,12 @@ export function buildProgram(): Command {
             }
           }
           listener.end();
-          print(opts, { id: r.id, jobId: r.jobId, storage: r.storage, key: r.key, size: r.size, sha256: r.sha256, summary: r.summary }, () =>
-            `backup ${r.id}: ${formatBytes(r.size)} in ${duration(r.summary.durationMs)} (${r.summary.databases} database(s), ${r.summary.tables} tables, ${r.summary.rows} rows, ${r.summary.files} files)` +
-            (r.summary.warnings ? `, ${r.summary.warnings} warning(s)` : ''),
+          const failedCopies = r.replicas.filter((c) => c.status === 'failed');
+          print(opts, { id: r.id, jobId: r.jobId, status: failedCopies.length ? 'degraded' : 'ok', storage: r.storage, key: r.key, size: r.size, sha256: r.sha256, summary: r.summary, replicas: r.replicas }, () =>
+            [`backup ${r.id}: ${formatBytes(r.size)} in ${duration(r.summary.durationMs)} (${r.summary.databases} database(s), ${r.summary.tables} tables, ${r.summary.rows} rows, ${r.summary.files} files)` +
+              (r.summary.warnings ? `, ${r.summary.warnings} warning(s)` : ''),
+              ...r.replicas.map((c) => (c.status === 'ok' ? `  copied to ${c.storage}` : `  DEGRADED: the copy to ${c.storage} failed: ${c.error}\n  run \`lifeboat replicate --pending\` to retry it`)),
+            ].join('\n'),
           );
         } finally {
           listener.end();
@@ -167,7 +172,7 @@ export function buildProgram(): Command {
             `verified    ${b.verificationStatus}${b.verificationLevel ? ` (${b.verificationLevel})` : ''}${b.verifiedAt ? ` at ${b.verifiedAt}` : ''}`,
             `protected   ${b.protected ? 'yes' : 'no'}`,
           ];
-          for (const l of b.locations) lines.push(`stored      ${l.storage}: ${l.key} (${l.status})`);
+          for (const l of b.locations) lines.push(`stored      ${l.storage}: ${l.key} (${l.status}${l.error ? `: ${l.error}` : ''})`);
           if (m) {
             if (m.postgres) lines.push(`postgres    server ${m.postgres.serverVersion}, pg_dump ${m.postgres.pgDumpVersion}${m.postgres.globals ? ', with roles' : ''}`);
             if (b.summary) lines.push(`contents    ${b.summary.databases} database(s), ${b.summary.tables} tables, ${b.summary.rows} rows, ${b.summary.files} files, ${b.summary.appItems} app items`);
@@ -278,7 +283,7 @@ export function buildProgram(): Command {
             reports.length === 0
               ? 'no backup is due for verification'
               : reports.map((report) => [
-                ...report.checks.map((c) => `${c.ok ? 'pass' : 'FAIL'}  ${c.name}${c.ok ? (c.actual ? `: ${c.actual}` : '') : `: expected ${c.expected ?? '-'}, got ${c.actual ?? '-'}`}`),
+                ...report.checks.map((c) => `${c.ok ? 'pass' : c.warning ? 'WARN' : 'FAIL'}  ${c.name}${c.ok ? (c.actual ? `: ${c.actual}` : '') : `: expected ${c.expected ?? '-'}, got ${c.actual ?? '-'}`}`),
                 `${report.level} verification of ${report.backupId} ${report.ok ? 'passed' : 'FAILED'} in ${duration(report.durationMs)}`,
               ].join('\n')).join('\n\n'),
           );
@@ -317,9 +322,78 @@ export function buildProgram(): Command {
         listener.end();
         print(opts, report, () =>
           [`read ${report.storages.length} storage(s): ${report.added.length} backup(s) added, ${report.updated.length} already known`,
+            ...report.unreachable.map((u) => `could not list storage ${u.storage}: ${u.error}`),
             ...report.unreadable.map((u) => `could not read ${u.key} on ${u.storage}: ${u.error}`)].join('\n'),
         );
-        if (report.unreadable.length) process.exitCode = 1;
+        if (report.unreadable.length || report.unreachable.length) process.exitCode = 1;
+      });
+    });
+
+  program
+    .command('replicate')
+    .description('copy backups to every storage their target names that lacks a good copy (failed replicas, new replicas, a lost primary)')
+    .requiredOption('--pending', 'copy everything pending (the only mode for now)')
+    .option('--target <name>', 'only this target')
+    .action(async (o: { target?: string }, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        const listener = progressListener({ json: opts.json === true });
+        const interrupt = interruptSignal();
+        try {
+          const report = await runReplicatePending(loaded, catalog, { target: o.target, signal: interrupt.signal, listener });
+          listener.end();
+          const failed = report.copies.filter((c) => c.status === 'failed');
+          print(opts, report, () =>
+            report.copies.length === 0 && report.lost.length === 0
+              ? 'nothing pending: every backup is on every storage its target names'
+              : [
+                  ...report.copies.map((c) => (c.status === 'ok' ? `copied ${c.backupId} to ${c.storage} (${formatBytes(c.bytes ?? 0)} from ${c.from})` : `FAILED ${c.backupId} to ${c.storage}: ${c.error}`)),
+                  ...report.lost.map((id) => `LOST ${id}: no good copy left anywhere`),
+                ].join('\n'),
+          );
+          if (failed.length || report.lost.length) process.exitCode = 1;
+        } finally {
+          listener.end();
+          interrupt.dispose();
+        }
+      });
+    });
+
+  const storageCmd = program.command('storage').description('the storages bundles are kept on');
+  const space = (h: StorageHealth) => (h.freeBytes === null ? '-' : `${formatBytes(h.freeBytes)} of ${formatBytes(h.totalBytes ?? 0)}`);
+  storageCmd
+    .command('list')
+    .description('every configured storage: reachable, free space, what Lifeboat keeps there')
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        const report: StorageHealth[] = [];
+        for (const name of Object.keys(loaded.config.storages)) report.push(await checkStorage(loaded, catalog, name));
+        print(opts, report, () =>
+          table(['NAME', 'TYPE', 'REACHABLE', 'FREE', 'USED BY LIFEBOAT', 'BUNDLES', 'PROBLEM'], report.map((h) => [
+            h.name, h.type, h.reachable ? 'yes' : 'NO', space(h), h.usedBytes === null ? '-' : formatBytes(h.usedBytes), h.bundles === null ? '-' : String(h.bundles), h.error ?? '',
+          ])),
+        );
+        if (report.some((h) => !h.reachable)) process.exitCode = 1;
+      });
+    });
+  storageCmd
+    .command('test')
+    .description('prove a storage works: list it, write, read back and delete a probe object, read its free space')
+    .argument('<name>', 'storage name from lifeboat.yaml')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        const h = await checkStorage(loaded, catalog, name, { write: true });
+        print(opts, h, () => [
+          `storage ${h.name} (${h.type}), checked in ${duration(h.ms)}`,
+          `  reachable   ${h.reachable ? 'yes' : 'NO'}`,
+          `  writable    ${h.writable ? 'yes (probe written, read back and deleted)' : h.writable === false ? 'NO' : '-'}`,
+          `  free        ${h.freeBytes === null ? 'not reported by this backend (set quota: to cap use)' : space(h)}`,
+          `  used        ${h.usedBytes === null ? '-' : `${formatBytes(h.usedBytes)} in ${h.objects} objects, ${h.bundles} bundles`}`,
+          ...(h.error ? [`  problem     ${h.error}`] : []),
+        ].join('\n'));
+        if (!h.reachable || !h.writable) process.exitCode = 1;
       });
     });
 

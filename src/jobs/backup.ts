@@ -19,6 +19,7 @@ import { getProfile } from '../profiles/index.ts';
 import type { AppItem, AppItems } from '../profiles/profile.ts';
 import { openStorage, probeWritable, type StorageDriver } from '../storage/storage.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
+import { copyBackup, type CopyOutcome } from './replicate.ts';
 import { VERSION } from '../version.ts';
 import { formatBytes } from '../util/format.ts';
 
@@ -31,6 +32,8 @@ export interface BackupResult {
   sha256: string;
   manifest: Manifest;
   summary: BackupSummary;
+  /** One per configured replica; a failed copy leaves the backup `degraded`, not failed. */
+  replicas: CopyOutcome[];
 }
 
 export interface BackupOptions {
@@ -96,18 +99,28 @@ export async function runBackup(
       compression: target.compression.algorithm, encrypted: target.encryption !== undefined, bundleKey: key,
     });
     job.log('info', `backup ${id} of target ${targetName} to storage ${storageName}`);
+    let result;
     try {
-      const result = await writeBackup({ loaded, target, targetName, profile, storage, id, key, bundleName, started, job, partSize: options.partSize });
+      result = await writeBackup({ loaded, target, targetName, profile, storage, id, key, bundleName, started, job, partSize: options.partSize });
       catalog.completeBackup(id, {
         size: result.size, sha256: result.sha256, manifest: result.manifest, summary: result.summary,
         location: { storage: storageName, key, status: 'ok', size: result.size, sha256: result.sha256 },
       });
       job.log('info', `backup ${id} complete: ${result.size} bytes, sha256 ${result.sha256}`);
-      return { id, jobId: job.id, storage: storageName, key, ...result };
     } catch (err) {
       const e = asLifeboatError(err);
       catalog.failBackup(id, e.message);
       throw e;
+    } finally {
+      await storage.close();
+      if (!result) catalog.releaseLock(lock, job.id);
+    }
+    // The backup is complete and safe on the primary; replicas are copies of it, and a failed
+    // copy leaves it `degraded` for `lifeboat replicate --pending` to finish.
+    try {
+      const replicas: CopyOutcome[] = [];
+      for (const replica of target.storage.replicas) replicas.push(await copyBackup(loaded, catalog, catalog.getBackup(id)!, replica, job));
+      return { id, jobId: job.id, storage: storageName, key, ...result, replicas };
     } finally {
       catalog.releaseLock(lock, job.id);
     }

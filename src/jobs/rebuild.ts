@@ -14,6 +14,8 @@ export interface RebuildReport {
   updated: string[];
   /** Bundles that could not be read, with the reason: they stay out of the catalog. */
   unreadable: { storage: string; key: string; error: string }[];
+  /** Storages that could not be listed: their locations in the catalog are left as they were. */
+  unreachable: { storage: string; error: string }[];
 }
 
 const BUNDLE = /\.tar(\.zst|\.gz)?(\.age)?$/;
@@ -27,12 +29,30 @@ export async function rebuildCatalog(loaded: LoadedConfig, catalog: Catalog, opt
   const signal = options.signal ?? new AbortController().signal;
   const keys = allKeys(loaded);
   return Job.run(catalog, { kind: 'rebuild', trigger: 'manual' }, options.listener ?? {}, signal, async (job) => {
-    const report: RebuildReport = { storages: [], added: [], updated: [], unreadable: [] };
+    const report: RebuildReport = { storages: [], added: [], updated: [], unreadable: [], unreachable: [] };
     for (const [name, config] of Object.entries(loaded.config.storages)) {
       const storage = await openStorage(name, config);
-      report.storages.push(name);
+      try {
+        await rebuildFrom(storage);
+      } finally {
+        await storage.close();
+      }
+    }
+    return report;
+
+    async function rebuildFrom(storage: StorageDriver) {
+      const name = storage.name;
       const found: string[] = [];
-      for await (const obj of storage.list('')) if (BUNDLE.test(obj.key)) found.push(obj.key);
+      try {
+        for await (const obj of storage.list('')) if (BUNDLE.test(obj.key)) found.push(obj.key);
+      } catch (err) {
+        const e = asLifeboatError(err);
+        if (e.code === 'E_ABORTED') throw e;
+        report.unreachable.push({ storage: name, error: e.message });
+        job.log('warn', `cannot list storage ${name}: ${e.message}; its records are left as they were`);
+        return;
+      }
+      report.storages.push(name);
       catalog.markStorageMissing(name);
       job.log('info', `storage ${name}: ${found.length} bundle(s)`);
       for (const [i, key] of found.entries()) {
@@ -52,7 +72,6 @@ export async function rebuildCatalog(loaded: LoadedConfig, catalog: Catalog, opt
         }
       }
     }
-    return report;
   });
 }
 

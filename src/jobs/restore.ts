@@ -13,7 +13,8 @@ import { toolsForServer, type PgTools } from '../postgres/binaries.ts';
 import { connect, databaseOf, parsePgUrl, pgError, redactUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
 import { runTool } from '../postgres/dump.ts';
 import { describeDatabase, ident, serverVersion } from '../postgres/introspect.ts';
-import { openStorage, type StorageDriver } from '../storage/storage.ts';
+import type { StorageDriver } from '../storage/storage.ts';
+import { Copies, deferredLog } from './copies.ts';
 import { formatBytes } from '../util/format.ts';
 import { runBackup } from './backup.ts';
 import { extractBundle, GLOBALS_MEMBER } from './extract.ts';
@@ -108,6 +109,9 @@ interface Context {
   catalog: Catalog;
   backup: BackupRecord;
   manifest: Manifest;
+  /** The copy being read: `storage` and `key` follow it when a corrupt copy makes it fall back. */
+  copies: Copies;
+  log: ReturnType<typeof deferredLog>;
   storage: StorageDriver;
   key: string;
   selected: DatabaseManifest[];
@@ -130,61 +134,68 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
   const signal = options.signal ?? new AbortController().signal;
   catalog.recoverInterrupted();
   const ctx = await prepare(loaded, catalog, backupPrefix, options);
-  return Job.run(catalog, { kind: options.dryRun ? 'restore-plan' : 'restore', target: ctx.backup.target, backupId: ctx.backup.id, trigger: 'manual' }, options.listener ?? {}, signal, async (job) => {
-    const plan = await makePlan(ctx, job, options);
-    for (const c of plan.checks) job.log(c.ok ? 'info' : 'warn', `check ${c.ok ? 'passed' : 'FAILED'}: ${c.name}: ${c.detail}`);
-    if (options.dryRun) return { plan };
+  try {
+    return await Job.run(catalog, { kind: options.dryRun ? 'restore-plan' : 'restore', target: ctx.backup.target, backupId: ctx.backup.id, trigger: 'manual' }, options.listener ?? {}, signal, (job) => {
+      ctx.log.flush((level, message) => job.log(level, message));
+      return restoreJob(ctx, job, options);
+    });
+  } finally {
+    await ctx.copies.close();
+  }
+}
 
-    const blocking = plan.checks.filter((c) => !c.ok && !(c.overridable && options.force));
-    if (blocking.length) {
-      const overridable = blocking.every((c) => c.overridable);
-      throw new LifeboatError(overridable ? 'E_USAGE' : 'E_RESTORE_CHECK', `restore refused: ${blocking.map((c) => `${c.name}: ${c.detail}`).join('; ')}`, {
-        hint: overridable ? 'pass --force to restore anyway' : 'nothing was changed',
+async function restoreJob(ctx: Context, job: Job, options: RestoreOptions): Promise<{ plan: RestorePlan; report?: RestoreReport }> {
+  const { catalog } = ctx;
+  const plan = await makePlan(ctx, job, options);
+  for (const c of plan.checks) job.log(c.ok ? 'info' : 'warn', `check ${c.ok ? 'passed' : 'FAILED'}: ${c.name}: ${c.detail}`);
+  if (options.dryRun) return { plan };
+
+  const blocking = plan.checks.filter((c) => !c.ok && !(c.overridable && options.force));
+  if (blocking.length) {
+    const overridable = blocking.every((c) => c.overridable);
+    throw new LifeboatError(overridable ? 'E_USAGE' : 'E_RESTORE_CHECK', `restore refused: ${blocking.map((c) => `${c.name}: ${c.detail}`).join('; ')}`, {
+      hint: overridable ? 'pass --force to restore anyway' : 'nothing was changed',
+    });
+  }
+  if (plan.replacesData && !options.yes) {
+    const agreed = options.confirm ? await options.confirm(plan) : false;
+    if (!agreed) {
+      const replaced = [
+        ...plan.databases.filter((d) => d.action === 'replace').map((d) => d.database),
+        ...plan.tables.filter((t) => t.action === 'replace').map((t) => `${t.database}: ${t.table}`),
+        ...plan.files.filter((f) => f.action === 'overwrite').map((f) => f.destination),
+      ];
+      throw new LifeboatError('E_USAGE', `this restore replaces existing data (${replaced.slice(0, 5).join(', ')}${replaced.length > 5 ? `, and ${replaced.length - 5} more` : ''})`, {
+        hint: 'pass --yes to confirm, or run it on a terminal to be asked; --dry-run shows the plan',
       });
     }
-    if (plan.replacesData && !options.yes) {
-      const agreed = options.confirm ? await options.confirm(plan) : false;
-      if (!agreed) {
-        const replaced = [
-          ...plan.databases.filter((d) => d.action === 'replace').map((d) => d.database),
-          ...plan.tables.filter((t) => t.action === 'replace').map((t) => `${t.database}: ${t.table}`),
-          ...plan.files.filter((f) => f.action === 'overwrite').map((f) => f.destination),
-        ];
-        throw new LifeboatError('E_USAGE', `this restore replaces existing data (${replaced.slice(0, 5).join(', ')}${replaced.length > 5 ? `, and ${replaced.length - 5} more` : ''})`, {
-          hint: 'pass --yes to confirm, or run it on a terminal to be asked; --dry-run shows the plan',
-        });
-      }
-    }
+  }
 
-    const lock = `restore:${ctx.backup.target}`;
-    catalog.acquireLock(lock, job.id, `a restore of target "${ctx.backup.target}"`);
-    const requestedBy = os.userInfo().username;
-    catalog.startRestore({ id: job.id, backupId: ctx.backup.id, requestedBy, plan });
-    const report: RestoreReport = { plan, restored: [], files: [], tables: [] };
-    try {
-      await execute(ctx, plan, report, job, options);
-      catalog.finishRestore(job.id, { status: 'succeeded', report, safetyBackupId: report.safetyBackupId });
-      return { plan, report };
-    } catch (err) {
-      const e = asLifeboatError(err);
-      catalog.finishRestore(job.id, { status: e.code === 'E_ABORTED' ? 'cancelled' : 'failed', report, safetyBackupId: report.safetyBackupId, error: e.message });
-      const restored = [...report.restored.map((r) => r.database), ...report.tables.map((t) => t.restoredAs), ...report.files.map((f) => f.destination)];
-      const safety = report.safetyBackupId ? `; the safety backup is ${report.safetyBackupId}` : '';
-      throw new LifeboatError(e.code, `${e.message} (restored: ${restored.length ? restored.join(', ') : 'nothing'}${safety})`, { cause: err, hint: e.hint });
-    } finally {
-      catalog.releaseLock(lock, job.id);
-    }
-  });
+  const lock = `restore:${ctx.backup.target}`;
+  catalog.acquireLock(lock, job.id, `a restore of target "${ctx.backup.target}"`);
+  const requestedBy = os.userInfo().username;
+  catalog.startRestore({ id: job.id, backupId: ctx.backup.id, requestedBy, plan });
+  const report: RestoreReport = { plan, restored: [], files: [], tables: [] };
+  try {
+    await execute(ctx, plan, report, job, options);
+    catalog.finishRestore(job.id, { status: 'succeeded', report, safetyBackupId: report.safetyBackupId });
+    return { plan, report };
+  } catch (err) {
+    const e = asLifeboatError(err);
+    catalog.finishRestore(job.id, { status: e.code === 'E_ABORTED' ? 'cancelled' : 'failed', report, safetyBackupId: report.safetyBackupId, error: e.message });
+    const restored = [...report.restored.map((r) => r.database), ...report.tables.map((t) => t.restoredAs), ...report.files.map((f) => f.destination)];
+    const safety = report.safetyBackupId ? `; the safety backup is ${report.safetyBackupId}` : '';
+    throw new LifeboatError(e.code, `${e.message} (restored: ${restored.length ? restored.join(', ') : 'nothing'}${safety})`, { cause: err, hint: e.hint });
+  } finally {
+    catalog.releaseLock(lock, job.id);
+  }
 }
 
 async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, options: RestoreOptions): Promise<Context> {
   const backup = catalog.resolveBackup(prefix);
-  if (backup.status !== 'ok') throw new LifeboatError('E_USAGE', `backup ${backup.id} is ${backup.status}${backup.error ? ` (${backup.error})` : ''}: it cannot be restored`);
+  if (backup.status !== 'ok' && backup.status !== 'degraded') throw new LifeboatError('E_USAGE', `backup ${backup.id} is ${backup.status}${backup.error ? ` (${backup.error})` : ''}: it cannot be restored`);
   const manifest = catalog.getManifest(backup.id)!;
   const target = loaded.config.targets[backup.target];
-  const location = backup.locations.find((l) => l.status === 'ok' && loaded.config.storages[l.storage]);
-  if (!location) throw new LifeboatError('E_STORAGE_NOT_FOUND', `no configured storage holds backup ${backup.id}`, { hint: 'run `lifeboat catalog rebuild` if storages moved' });
-  const storage = await openStorage(location.storage, loaded.config.storages[location.storage]!);
 
   const inBundle = manifest.postgres?.databases ?? [];
   // Nothing named: everything. Only files (or --to-dir) named: files only; only databases: databases only.
@@ -234,7 +245,11 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
     server = withDatabase(parsePgUrl(target.postgres.url), 'postgres');
     for (const d of selected) destination.set(d.name, d.name);
   }
-  return { loaded, catalog, backup, manifest, storage, key: location.key, selected, selectedFiles, selectedTables, globals: options.globals === true, server, destination };
+  // Opened last: nothing above holds a connection that an error would leave open.
+  const log = deferredLog();
+  const copies = await Copies.open(loaded, catalog, backup, log);
+  const { storage, key } = copies.current;
+  return { loaded, catalog, backup, manifest, copies, log, storage, key, selected, selectedFiles, selectedTables, globals: options.globals === true, server, destination };
 }
 
 async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promise<RestorePlan> {
@@ -370,12 +385,25 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
   }
   const temp = await fs.mkdtemp(path.join(ctx.loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-restore-'));
   try {
-    const { dumps, staged } = await extractBundle(
-      { storage: ctx.storage, key: ctx.key, keys: keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), manifest: ctx.manifest },
-      { databases: ctx.selected, files: ctx.selectedFiles, members: options.globals ? [GLOBALS_MEMBER] : [] },
-      temp,
-      job,
-    );
+    // A corrupt or unreadable copy fails here, before anything is changed: try the next copy.
+    let extracted;
+    for (;;) {
+      try {
+        extracted = await extractBundle(
+          { storage: ctx.storage, key: ctx.key, keys: keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), manifest: ctx.manifest },
+          { databases: ctx.selected, files: ctx.selectedFiles, members: options.globals ? [GLOBALS_MEMBER] : [] },
+          temp,
+          job,
+        );
+        break;
+      } catch (err) {
+        const e = asLifeboatError(err);
+        if (!['E_BUNDLE_CORRUPT', 'E_STORAGE_READ', 'E_STORAGE_NOT_FOUND'].includes(e.code) || !(await ctx.copies.fallBack(e.message))) throw e;
+        ({ storage: ctx.storage, key: ctx.key } = ctx.copies.current);
+        for (const entry of await fs.readdir(temp)) await fs.rm(path.join(temp, entry), { recursive: true, force: true });
+      }
+    }
+    const { dumps, staged } = extracted;
 
     if (plan.replacesData) {
       const replaced = [...plan.databases.filter((d) => d.action === 'replace').map((d) => d.database), ...new Set(plan.tables.filter((t) => t.action === 'replace').map((t) => t.database))];

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Catalog } from '../catalog/catalog.ts';
+import type { Catalog, LocationRecord } from '../catalog/catalog.ts';
 import { keysFor } from '../bundle/codec.ts';
 import type { DatabaseManifest, Manifest } from '../bundle/manifest.ts';
 import { checkIntegrity } from '../bundle/reader.ts';
@@ -13,7 +13,8 @@ import { connect, withDatabase, type PgEndpoint } from '../postgres/connection.t
 import { runTool } from '../postgres/dump.ts';
 import { describeDatabase, ident } from '../postgres/introspect.ts';
 import { startScratchCluster } from '../postgres/scratch-cluster.ts';
-import { openStorage } from '../storage/storage.ts';
+import { openStorage, type StorageDriver } from '../storage/storage.ts';
+import { readOrder } from './copies.ts';
 import { extractBundle } from './extract.ts';
 import { Job, type JobListener } from './job.ts';
 
@@ -21,6 +22,11 @@ import { Job, type JobListener } from './job.ts';
 export interface VerifyCheck {
   name: string;
   ok: boolean;
+  /**
+   * A failed check that does not fail the verification: a missing or damaged copy when another
+   * copy passed every check. The copy is marked in the catalog (the backup shows `degraded`).
+   */
+  warning?: boolean;
   expected?: string;
   actual?: string;
 }
@@ -45,7 +51,7 @@ export async function runVerify(loaded: LoadedConfig, catalog: Catalog, prefix: 
   const signal = options.signal ?? new AbortController().signal;
   catalog.recoverInterrupted();
   const backup = catalog.resolveBackup(prefix);
-  if (backup.status !== 'ok') throw new LifeboatError('E_USAGE', `backup ${backup.id} is ${backup.status}: there is nothing to verify`);
+  if (backup.status !== 'ok' && backup.status !== 'degraded') throw new LifeboatError('E_USAGE', `backup ${backup.id} is ${backup.status}: there is nothing to verify`);
   const level = options.quick ? 'quick' : 'full';
   return Job.run(catalog, { kind: `verify-${level}`, target: backup.target, backupId: backup.id, trigger: 'manual' }, options.listener ?? {}, signal, async (job) => {
     const started = new Date();
@@ -53,44 +59,74 @@ export async function runVerify(loaded: LoadedConfig, catalog: Catalog, prefix: 
     const target = loaded.config.targets[backup.target];
     const keys = keysFor(target?.encryption);
 
-    // Every location the catalog names: present, and of the recorded size.
-    let readable: { storage: Awaited<ReturnType<typeof openStorage>>; key: string } | undefined;
-    for (const l of backup.locations) {
-      const config = loaded.config.storages[l.storage];
-      if (!config) {
-        checks.push({ name: `stored on ${l.storage}`, ok: false, expected: 'a configured storage', actual: 'not in lifeboat.yaml' });
-        continue;
+    // Every copy the catalog knows, good or not: present, and of the recorded size. A copy's
+    // state is written back, so a bad one shows the backup `degraded` and a repaired one clears it.
+    const opened: StorageDriver[] = [];
+    const present: { storage: StorageDriver; key: string; location: LocationRecord }[] = [];
+    try {
+      for (const l of readOrder(loaded, backup, { all: true })) {
+        const config = loaded.config.storages[l.storage];
+        if (!config) {
+          checks.push({ name: `stored on ${l.storage}`, ok: false, expected: 'a configured storage', actual: 'not in lifeboat.yaml' });
+          continue;
+        }
+        const storage = await openStorage(l.storage, config);
+        opened.push(storage);
+        const stat = await storage.stat(l.key).catch(() => undefined);
+        const expected = l.size ?? backup.size;
+        const ok = stat !== undefined && stat.size === expected;
+        checks.push({ name: `stored on ${l.storage}`, ok, expected: `${l.key}, ${expected} bytes`, actual: stat ? `${stat.size} bytes` : 'missing' });
+        if (ok) present.push({ storage, key: l.key, location: l });
+        else catalog.setLocation(backup.id, { ...l, status: stat ? 'failed' : 'missing', error: stat ? `holds ${stat.size} bytes instead of ${expected}` : 'not found in storage' });
       }
-      const storage = await openStorage(l.storage, config);
-      const stat = await storage.stat(l.key).catch(() => undefined);
-      const ok = stat !== undefined && stat.size === (l.size ?? backup.size);
-      checks.push({ name: `stored on ${l.storage}`, ok, expected: `${l.key}, ${l.size ?? backup.size} bytes`, actual: stat ? `${stat.size} bytes` : 'missing' });
-      if (ok && !readable) readable = { storage, key: l.key };
-    }
 
-    let manifest: Manifest | undefined;
-    if (readable) {
-      job.progress({ phase: 'checking checksums', done: 0, unit: 'bytes' });
-      try {
-        const integrity = await checkIntegrity(await readable.storage.get(readable.key, { signal }), path.basename(readable.key), keys);
-        manifest = integrity.manifest;
-        checks.push({ name: 'members match the manifest', ok: integrity.ok, expected: `${integrity.members.length} members with their sha256`, actual: integrity.ok ? 'all match' : integrity.problems.join('; ') });
-      } catch (err) {
-        checks.push({ name: 'bundle opens', ok: false, actual: asLifeboatError(err).message });
+      // The checksums of the first copy that passes them; a failing copy is marked and the next tried.
+      let readable: { storage: StorageDriver; key: string } | undefined;
+      let manifest: Manifest | undefined;
+      for (const [i, copy] of present.entries()) {
+        const name = i === 0 ? 'members match the manifest' : `members match the manifest (copy on ${copy.storage.name})`;
+        job.progress({ phase: 'checking checksums', current: copy.storage.name, done: 0, unit: 'bytes' });
+        let problem: string | undefined;
+        try {
+          const integrity = await checkIntegrity(await copy.storage.get(copy.key, { signal }), path.basename(copy.key), keys);
+          checks.push({ name, ok: integrity.ok, expected: `${integrity.members.length} members with their sha256`, actual: integrity.ok ? 'all match' : integrity.problems.join('; ') });
+          if (integrity.ok) manifest = integrity.manifest;
+          else problem = integrity.problems.join('; ');
+        } catch (err) {
+          const e = asLifeboatError(err);
+          if (e.code === 'E_ABORTED') throw e;
+          checks.push({ name: i === 0 ? 'bundle opens' : `bundle opens (copy on ${copy.storage.name})`, ok: false, actual: e.message });
+          // A key that cannot decrypt says nothing about the copy, and would fail on every copy.
+          if (e.code === 'E_ENCRYPTION') break;
+          problem = e.message;
+        }
+        if (problem === undefined) {
+          catalog.setLocation(backup.id, { ...copy.location, status: 'ok', error: null });
+          readable = copy;
+          break;
+        }
+        catalog.setLocation(backup.id, { ...copy.location, status: 'failed', error: problem });
+        const next = present[i + 1];
+        job.log('warn', `the copy on ${copy.storage.name} is corrupt${next ? `; checking the copy on ${next.storage.name}` : ''}`);
       }
-    }
 
-    if (level === 'full' && readable && manifest && checks.every((c) => c.ok)) {
-      await testRestore({ storage: readable.storage, key: readable.key, keys, manifest }, loaded, backup.target, checks, job);
-    } else if (level === 'full') {
-      checks.push({ name: 'test restore', ok: false, actual: 'skipped: the bundle did not pass the checks above' });
-    }
+      // A bad copy is a warning when another copy passed: the backup restores, from that one.
+      if (readable) for (const c of checks) if (!c.ok && (c.name.startsWith('stored on ') || c.name.startsWith('members match') || c.name.startsWith('bundle opens'))) c.warning = true;
 
+      if (level === 'full' && readable && manifest) {
+        await testRestore({ storage: readable.storage, key: readable.key, keys, manifest }, loaded, backup.target, checks, job);
+      } else if (level === 'full') {
+        checks.push({ name: 'test restore', ok: false, actual: 'skipped: no copy of the bundle passed the checks above' });
+      }
+    } finally {
+      for (const st of opened) await st.close().catch(() => {});
+    }
     const report: VerifyReport = {
-      backupId: backup.id, level, ok: checks.every((c) => c.ok), startedAt: started.toISOString(), durationMs: Date.now() - started.getTime(), checks,
+      backupId: backup.id, level, ok: checks.every((c) => c.ok || c.warning), startedAt: started.toISOString(), durationMs: Date.now() - started.getTime(), checks,
     };
     catalog.recordVerification({ id: job.id, backupId: backup.id, level, startedAt: report.startedAt, ok: report.ok, report });
-    job.log(report.ok ? 'info' : 'warn', `verification ${report.ok ? 'passed' : 'FAILED'}: ${checks.filter((c) => c.ok).length} of ${checks.length} checks passed`);
+    const warnings = checks.filter((c) => c.warning).length;
+    job.log(report.ok ? 'info' : 'warn', `verification ${report.ok ? 'passed' : 'FAILED'}: ${checks.filter((c) => c.ok).length} of ${checks.length} checks passed${warnings ? `, ${warnings} warning(s) about copies` : ''}`);
     return report;
   });
 }

@@ -200,17 +200,25 @@ function withPolicy(driver: StorageDriver, config: StorageConfig): StorageDriver
 }
 
 /**
- * Proves a storage is writable: writes, reads back and deletes a small probe object.
- * Throws E_STORAGE_WRITE naming the storage.
+ * Proves a storage is writable and reads back what it stores: writes a small probe object, reads
+ * it, compares, deletes it. Throws E_STORAGE_WRITE (or E_NO_SPACE, E_STORAGE_AUTH...) naming the storage.
  */
 export async function probeWritable(driver: StorageDriver): Promise<void> {
   const key = `.lifeboat-probe-${process.pid}-${Date.now()}`;
+  const content = `lifeboat probe ${new Date().toISOString()}\n`;
   try {
-    await driver.put(key, Readable.from([Buffer.from('lifeboat probe\n')]));
-    await driver.delete(key);
+    await driver.put(key, Readable.from([Buffer.from(content)]));
+    try {
+      const chunks: Buffer[] = [];
+      for await (const c of await driver.get(key)) chunks.push(c as Buffer);
+      if (Buffer.concat(chunks).toString('utf8') !== content) throw new LifeboatError('E_STORAGE_READ', 'the probe object read back different bytes');
+    } finally {
+      await driver.delete(key);
+    }
   } catch (err) {
     const e = err instanceof LifeboatError ? err : undefined;
-    throw new LifeboatError(e?.code === 'E_NO_SPACE' ? 'E_NO_SPACE' : 'E_STORAGE_WRITE', `storage "${driver.name}" is not writable: ${e?.message ?? (err as Error).message}`, {
+    const code = e && ['E_NO_SPACE', 'E_STORAGE_AUTH', 'E_STORAGE_UNREACHABLE', 'E_CONFIG', 'E_ABORTED'].includes(e.code) ? e.code : 'E_STORAGE_WRITE';
+    throw new LifeboatError(code, `storage "${driver.name}" is not writable: ${e?.message ?? (err as Error).message}`, {
       cause: err,
       hint: e?.hint ?? 'check the path or credentials and the permissions of the user running lifeboat',
     });

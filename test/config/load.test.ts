@@ -36,7 +36,7 @@ describe('loading lifeboat.yaml', () => {
   test('a valid file: env interpolated, paths resolved beside the file, shorthands expanded', () => {
     const { config, home } = parseConfig(valid, file, { DB_URL: 'postgres://u:p@h/app' });
     assert.equal(config.targets.app!.postgres!.url, 'postgres://u:p@h/app');
-    assert.deepEqual(config.storages.nas, { type: 'local', path: path.join(dir, 'backups') });
+    assert.deepEqual(config.storages.nas, { type: 'local', path: path.join(dir, 'backups'), retry: { attempts: 4, delayMs: 500 } });
     assert.deepEqual(config.targets.app!.storage, { primary: 'nas', replicas: [] });
     assert.deepEqual(config.targets.app!.files.config!.paths, ['./.env']);
     assert.deepEqual(config.targets.app!.files.media!.exclude, ['**/cache/**']);
