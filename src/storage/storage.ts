@@ -218,7 +218,8 @@ export async function probeWritable(driver: StorageDriver): Promise<void> {
   } catch (err) {
     const e = err instanceof LifeboatError ? err : undefined;
     const code = e && ['E_NO_SPACE', 'E_STORAGE_AUTH', 'E_STORAGE_UNREACHABLE', 'E_CONFIG', 'E_ABORTED'].includes(e.code) ? e.code : 'E_STORAGE_WRITE';
-    throw new LifeboatError(code, `storage "${driver.name}" is not writable: ${e?.message ?? (err as Error).message}`, {
+    const reason = (e?.message ?? (err as Error).message).replace(`storage "${driver.name}": `, '');
+    throw new LifeboatError(code, `storage "${driver.name}" is not writable: ${reason}`, {
       cause: err,
       hint: e?.hint ?? 'check the path or credentials and the permissions of the user running lifeboat',
     });

@@ -173,3 +173,57 @@ describe('replicas', () => {
     assert.deepEqual(shown.locations.map((l) => [l.storage, l.status]).sort(), [['box', 'ok'], ['cloud', 'ok'], ['local', 'ok']]);
   });
 });
+
+describe('remote primaries', () => {
+  test('a target whose primary is SFTP backs up and restores through it', async () => {
+    const db = await suite.server.createDatabase('remote');
+    await seedShop(suite.server, db);
+    const ws = suite.workspace();
+    ws.writeConfig(`storages:\n  box: ${JSON.stringify({ ...sshd.storage, path: path.join(sshd.root, 'primary') })}\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: box\n`);
+    const r = await ws.cli(['backup', 'shop', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = r.json<BackupOut>();
+    assert.equal(sha(path.join(sshd.root, 'primary', out.key)), out.sha256);
+    const before = await tableFingerprints(suite.server, db);
+    const restored = await ws.cli(['restore', out.id, '--to', suite.server.urlFor(`${db}_back`), '--yes']);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.deepEqual(await tableFingerprints(suite.server, `${db}_back`), before);
+  });
+
+  test('wrong S3 credentials fail the backup before any dump, recorded with the cause; nothing is stored', async () => {
+    const db = await suite.server.createDatabase('remote');
+    const ws = suite.workspace();
+    const options = await s3.storage('remote-badkey');
+    ws.writeConfig(`storages:\n  cloud: ${JSON.stringify({ ...options, accessKeyId: 'WRONG', retry: { attempts: 1, delayMs: 0 } })}\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: cloud\n`);
+    const r = await ws.cli(['backup', 'shop']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /storage "cloud" is not writable: access to bucket "remote-badkey" was denied \((InvalidAccessKeyId|HTTP 403)\)/);
+    assert.match(r.stderr, /hint: check accessKeyId\/secretAccessKey/);
+    const listed = (await ws.cli(['list', '--json'])).json<{ status: string; error: string }[]>();
+    assert.equal(listed[0]!.status, 'failed');
+    assert.match(listed[0]!.error, /access to bucket "remote-badkey" was denied/);
+    const storages = (await ws.cli(['storage', 'list', '--json'])).json<{ reachable: boolean; error: string }[]>();
+    assert.equal(storages[0]!.reachable, false);
+    assert.match(storages[0]!.error, /denied/);
+  });
+
+  test('a backup killed during its S3 upload leaves no object and a failed record', async () => {
+    const db = await suite.server.createDatabase('remote');
+    await seedShop(suite.server, db, 20);
+    const ws = suite.workspace();
+    const options = await s3.storage('remote-killed');
+    ws.writeConfig(`storages:\n  cloud: ${JSON.stringify(options)}\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: cloud\n    compression: { algorithm: none }\n`);
+    const child = ws.spawnCli(['backup', 'shop']);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/writing databases\//.test(stderr)) child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.notEqual(code, 0, stderr);
+    const listed = (await ws.cli(['list', '--json'])).json<{ status: string }[]>();
+    assert.equal(listed[0]!.status, 'failed');
+    const health = (await ws.cli(['storage', 'list', '--json'])).json<{ objects: number }[]>();
+    assert.equal(health[0]!.objects, 0, 'no bundle, no sidecar, no probe left in the bucket');
+  });
+});

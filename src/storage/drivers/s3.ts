@@ -178,8 +178,10 @@ function s3Error(err: unknown, storage: string, bucket: string, key: string, op:
   if (err instanceof LifeboatError) return err;
   if (isAbort(err)) return asLifeboatError(err);
   const e = err as Error & { Code?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  const code = e.name || e.Code || '';
   const status = e.$metadata?.httpStatusCode;
+  // A HEAD request's error has no body to name it: fall back to the HTTP status.
+  const named = [e.name, e.Code].find((n) => n && n !== 'Unknown' && n !== 'Error');
+  const code = named ?? (status ? `HTTP ${status}` : '');
   if (code === 'NoSuchBucket') {
     return new LifeboatError('E_CONFIG', `storage "${storage}": bucket "${bucket}" does not exist`, { cause: err, hint: 'create the bucket, or fix bucket: (and endpoint:, region:) in lifeboat.yaml' });
   }
@@ -187,7 +189,7 @@ function s3Error(err: unknown, storage: string, bucket: string, key: string, op:
     return new LifeboatError('E_STORAGE_NOT_FOUND', `storage "${storage}" has no ${key}`, { cause: err });
   }
   if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError'].includes(code) || status === 403) {
-    return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": access to bucket "${bucket}" was denied (${code || status})`, {
+    return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": access to bucket "${bucket}" was denied (${code})`, {
       cause: err, hint: 'check accessKeyId/secretAccessKey (or the instance role) and the bucket policy',
     });
   }
