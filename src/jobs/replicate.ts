@@ -36,6 +36,8 @@ export async function copyBackup(loaded: LoadedConfig, catalog: Catalog, backup:
   try {
     if (!config) throw new LifeboatError('E_CONFIG', `storage "${storageName}" is not in ${loaded.file}`);
     dest = await openStorage(storageName, config);
+    const swept = await dest.sweep();
+    if (swept) job.log('info', `removed ${swept} temporary file(s) an interrupted copy left on ${storageName}`);
     sources = await Copies.open(loaded, catalog, backup, (level, message) => job.log(level, message), { exclude: storageName });
     const from = sources.current;
     job.log('info', `copying ${backup.id} from ${from.storage.name} to ${storageName}`);

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { storageContract } from './contract.ts';
@@ -68,5 +70,61 @@ describe('s3: bad input gets a clear error', () => {
 
   it('refuses a part size below S3 minimum at open', async () => {
     await assert.rejects(openStorage('remote', storageSchema.parse({ ...options, partSize: '1MB' })), /partSize must be at least 5MiB/);
+  });
+});
+
+describe('s3: transient errors are retried', () => {
+  let s3: TestS3;
+  let proxy: Server;
+  let failures = 0;
+  let seen: string[] = [];
+  before(async () => {
+    s3 = await startTestS3();
+    const target = new URL(s3.endpoint);
+    // A proxy in front of the real server that answers 503 to the next `failures` requests.
+    proxy = createServer((req, res) => {
+      seen.push(`${req.method} ${failures > 0 ? 503 : 'ok'}`);
+      if (failures > 0) {
+        failures--;
+        req.resume();
+        res.writeHead(503, { 'content-type': 'application/xml' }).end('<Error><Code>SlowDown</Code><Message>busy</Message></Error>');
+        return;
+      }
+      const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode!, up.headers);
+        up.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    proxy.close();
+    await s3.stop();
+  });
+
+  it('a 503 on reads and listings is retried with backoff, then succeeds', async () => {
+    const options = await s3.storage('lifeboat-flaky');
+    const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const driver = await openStorage('flaky', storageSchema.parse({ ...options, endpoint, retry: { attempts: 3, delayMs: 50 } }));
+    try {
+      await driver.put('a/x.tar', Readable.from([Buffer.from('payload')]));
+      failures = 2;
+      seen = [];
+      assert.equal((await driver.stat('a/x.tar'))?.size, 7);
+      assert.deepEqual(seen, ['HEAD 503', 'HEAD 503', 'HEAD ok']);
+      failures = 2;
+      const listed: string[] = [];
+      for await (const o of driver.list('a/')) listed.push(o.key);
+      assert.deepEqual(listed, ['a/x.tar']);
+      failures = 3;
+      await assert.rejects(driver.stat('a/x.tar'), (err: LifeboatError) => {
+        assert.equal(err.code, 'E_STORAGE_READ');
+        assert.equal(err.message, 'storage "flaky": cannot read a/x.tar: HTTP 503');
+        return true;
+      }, 'gives up after the configured attempts');
+    } finally {
+      await driver.close();
+    }
   });
 });

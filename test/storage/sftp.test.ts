@@ -88,12 +88,12 @@ describe('sftp: host keys, logins and bad input', () => {
     assert.match(err.message, /cannot reach .*ECONNREFUSED/);
   });
 
-  it('names a folder it may not write, and leaves nothing', async (t) => {
-    if (process.getuid?.() === 0) return t.skip('root writes anywhere');
-    mkdirSync(path.join(sshd.root, 'locked'), { mode: 0o555 });
-    const err = await attempt({ path: path.join(sshd.root, 'locked') });
+  it('names a folder it may not write', async () => {
+    // sysfs refuses new entries even to root, so this holds whoever runs the tests.
+    const err = await attempt({ path: '/sys/lifeboat-test' });
     assert.equal(err?.code, 'E_STORAGE_WRITE', err?.message);
-    assert.match(err.message, /permission denied/);
+    assert.match(err.message, /storage "box": permission denied on probe\//);
+    assert.match(err.hint ?? '', /write access/);
   });
 
   it('needs a password or a key', async () => {

@@ -45,7 +45,7 @@ export function localDriver(name: string, config: StorageConfig): StorageDriver 
     try {
       // Open first, so a missing key fails here and not on the first read.
       const handle = await fs.open(file, 'r');
-      return createReadStream('', { fd: handle, start: options.start, end: options.end, signal: options.signal });
+      return createReadStream('', { fd: handle, start: options.start, end: options.end, signal: options.signal, highWaterMark: 1 << 20 });
     } catch (err) {
       throw readError(err, name, key);
     }
@@ -129,6 +129,9 @@ function writeError(err: unknown, storage: string, key: string): LifeboatError {
     return new LifeboatError('E_NO_SPACE', `storage "${storage}" ran out of space writing ${key}`, { cause: err, hint: 'free space or prune old backups' });
   }
   if (code === 'EEXIST') return new LifeboatError('E_STORAGE_WRITE', `storage "${storage}" already holds ${key}; refusing to replace it`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new LifeboatError('E_STORAGE_WRITE', `storage "${storage}": permission denied writing ${key} (${code})`, { cause: err, hint: 'give the user running lifeboat write access to the storage path' });
+  }
   return new LifeboatError('E_STORAGE_WRITE', `storage "${storage}": cannot write ${key}: ${(err as Error).message}`, { cause: err });
 }
 
