@@ -10,8 +10,9 @@ import { migrations } from './migrations.ts';
 /**
  * `degraded` is not stored: it is an `ok` backup one of whose copies (a replica, or the primary
  * after a check) failed or went missing. It restores; `lifeboat replicate --pending` repairs it.
+ * `deleted` is not stored either: the record of a backup retention or `delete` removed.
  */
-export type BackupStatus = 'running' | 'ok' | 'degraded' | 'failed';
+export type BackupStatus = 'running' | 'ok' | 'degraded' | 'failed' | 'deleted';
 
 /** True when a backup has a complete bundle somewhere: `ok`, or `degraded` with a copy left. */
 export function restorable(b: BackupRecord): boolean {
@@ -67,6 +68,8 @@ export interface BackupRecord {
   protectedUntil: string | null;
   tags: string[];
   deletionStatus: 'none' | 'pending' | 'deleted';
+  /** When a pending deletion happens. */
+  deleteAfter: string | null;
   summary: BackupSummary | null;
   locations: LocationRecord[];
 }
@@ -297,9 +300,6 @@ export class Catalog {
   }
 
   /** Protects a backup from retention until `until`, and tags it (e.g. `pre-restore`). */
-  protectBackup(id: string, until: Date, tags: string[]): void {
-    this.#run('update backups set protected = 1, protected_until = ?, tags = ? where id = ?', until.toISOString(), JSON.stringify(tags), id);
-  }
 
   // ---- verifications ----
 
@@ -358,12 +358,45 @@ export class Catalog {
     );
   }
 
-  /** Newest first; all targets unless one is named. */
-  listBackups(target?: string): BackupRecord[] {
+  /** Newest first; all targets unless one is named; deleted ones (kept for history) only when asked. */
+  listBackups(target?: string, options: { includeDeleted?: boolean } = {}): BackupRecord[] {
+    const deleted = options.includeDeleted ? '' : " and deletion_status != 'deleted'";
     const rows = target
-      ? this.#all('select * from backups where target = ? order by started_at desc, id desc', target)
-      : this.#all('select * from backups order by started_at desc, id desc');
+      ? this.#all(`select * from backups where target = ?${deleted} order by started_at desc, id desc`, target)
+      : this.#all(`select * from backups where 1 = 1${deleted} order by started_at desc, id desc`);
     return rows.map((r) => this.#toBackup(r));
+  }
+
+  // ---- deletion and protection ----
+
+  /** Announces an automatic deletion: the backup goes at `at` unless kept, protected or cancelled before. */
+  scheduleDeletion(id: string, at: Date): void {
+    this.#run("update backups set deletion_status = 'pending', delete_after = ? where id = ? and deletion_status = 'none'", at.toISOString(), id);
+  }
+
+  cancelDeletion(id: string): void {
+    this.#run("update backups set deletion_status = 'none', delete_after = null where id = ? and deletion_status = 'pending'", id);
+  }
+
+  /** The bundle is gone from every storage: the record stays, for history, without locations. */
+  markDeleted(id: string): void {
+    this.#tx(() => {
+      this.#run("update backups set deletion_status = 'deleted', delete_after = null, protected = 0, protected_until = null where id = ?", id);
+      this.#run('delete from backup_locations where backup_id = ?', id);
+    });
+  }
+
+  /** Protects until `until`, or for good when null; a pending deletion is cancelled. */
+  setProtection(id: string, until: Date | null, tags?: string[]): void {
+    this.#tx(() => {
+      this.#run('update backups set protected = 1, protected_until = ? where id = ?', until?.toISOString() ?? null, id);
+      if (tags) this.#run('update backups set tags = ? where id = ?', JSON.stringify(tags), id);
+      this.cancelDeletion(id);
+    });
+  }
+
+  unprotect(id: string): void {
+    this.#run('update backups set protected = 0, protected_until = null where id = ?', id);
   }
 
   getBackup(id: string): BackupRecord | undefined {
@@ -407,7 +440,7 @@ export class Catalog {
         );
       } else {
         this.#run(
-          "update backups set status = 'ok', error = null, finished_at = ?, size = ?, manifest_json = ?, summary_json = ?, sha256 = coalesce(?, sha256) where id = ?",
+          "update backups set status = 'ok', error = null, deletion_status = 'none', delete_after = null, finished_at = ?, size = ?, manifest_json = ?, summary_json = ?, sha256 = coalesce(?, sha256) where id = ?",
           m.finishedAt, r.size, JSON.stringify(m), JSON.stringify(r.summary), r.sha256, m.id,
         );
       }
@@ -470,7 +503,7 @@ export class Catalog {
     return {
       id: String(r.id),
       target: String(r.target),
-      status: r.status === 'ok' && locations.some((l) => l.status !== 'ok') ? 'degraded' : (r.status as BackupStatus),
+      status: r.deletion_status === 'deleted' ? 'deleted' : r.status === 'ok' && locations.some((l) => l.status !== 'ok') ? 'degraded' : (r.status as BackupStatus),
       trigger: String(r.trigger),
       jobId: (r.job_id as string | null) ?? null,
       startedAt: String(r.started_at),
@@ -488,6 +521,7 @@ export class Catalog {
       protectedUntil: (r.protected_until as string | null) ?? null,
       tags: JSON.parse(String(r.tags)) as string[],
       deletionStatus: r.deletion_status as BackupRecord['deletionStatus'],
+      deleteAfter: (r.delete_after as string | null) ?? null,
       summary: r.summary_json ? (JSON.parse(String(r.summary_json)) as BackupSummary) : null,
       locations,
     };

@@ -1,12 +1,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { keysFor } from '../bundle/codec.ts';
 import { Catalog, type BackupRecord } from '../catalog/catalog.ts';
 import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { initialConfig } from '../config/template.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
-import { runBackup } from '../jobs/backup.ts';
+import { runBackupFlow } from '../jobs/backup-flow.ts';
+import { runDelete, runPrune, type PruneOutcome } from '../jobs/prune.ts';
 import { rebuildCatalog } from '../jobs/rebuild.ts';
 import { runReplicatePending } from '../jobs/replicate.ts';
 import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
@@ -59,7 +59,8 @@ const verification = (b: BackupRecord) => (b.verificationStatus === 'unverified'
 
 function backupRow(b: BackupRecord): string[] {
   const took = b.summary ? duration(b.summary.durationMs) : b.finishedAt ? duration(Date.parse(b.finishedAt) - Date.parse(b.startedAt)) : '-';
-  return [b.id, b.target, b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), b.size === null ? '-' : formatBytes(b.size), took, b.status, verification(b)];
+  const status = b.deletionStatus === 'pending' ? `${b.status}, deleted at ${b.deleteAfter!.slice(0, 16).replace('T', ' ')}Z` : b.protected ? `${b.status}, protected` : b.status;
+  return [b.id, b.target, b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), b.size === null ? '-' : formatBytes(b.size), took, status, verification(b)];
 }
 
 export function buildProgram(): Command {
@@ -101,26 +102,23 @@ export function buildProgram(): Command {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
-          const r = await runBackup(loaded, catalog, targetName, { signal: interrupt.signal, listener });
-          const policy = loaded.config.targets[targetName]?.verification;
-          // The integrity check right after each backup, unless the target turns it off.
-          const target = loaded.config.targets[targetName]!;
-          const keys = keysFor(target.encryption);
-          const canOpen = !target.encryption || keys.identities.length > 0 || keys.passphrases.length > 0;
-          if (!canOpen) listener.onLog?.('warn', 'integrity check skipped: no identity is configured to decrypt the bundle (encryption.identityFile)');
-          if (canOpen && (policy === undefined || policy === 'manual' || policy.quickAfterEachBackup !== false)) {
-            const check = await runVerify(loaded, catalog, r.id, { quick: true, signal: interrupt.signal, listener });
-            if (!check.ok) {
-              process.exitCode = 1;
-              listener.onLog?.('warn', `the new backup failed its integrity check: ${check.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.actual ?? ''}`).join('; ')}`);
-            }
+          const flow = await runBackupFlow(loaded, catalog, targetName, { signal: interrupt.signal, listener });
+          const r = flow.backup;
+          if (flow.check && !flow.check.ok) {
+            process.exitCode = 1;
+            listener.onLog?.('warn', `the new backup failed its integrity check: ${flow.check.checks.filter((c) => !c.ok && !c.warning).map((c) => `${c.name}: ${c.actual ?? ''}`).join('; ')}`);
           }
           listener.end();
           const failedCopies = r.replicas.filter((c) => c.status === 'failed');
-          print(opts, { id: r.id, jobId: r.jobId, status: failedCopies.length ? 'degraded' : 'ok', storage: r.storage, key: r.key, size: r.size, sha256: r.sha256, summary: r.summary, replicas: r.replicas }, () =>
+          const pruned = (flow.prune ?? []).filter((o) => o.result !== 'kept');
+          print(opts, {
+            id: r.id, jobId: r.jobId, status: failedCopies.length ? 'degraded' : 'ok', storage: r.storage, key: r.key, size: r.size, sha256: r.sha256, summary: r.summary, replicas: r.replicas,
+            check: flow.check && { ok: flow.check.ok, checks: flow.check.checks }, checkSkipped: flow.checkSkipped, prune: flow.prune, pruneError: flow.pruneError,
+          }, () =>
             [`backup ${r.id}: ${formatBytes(r.size)} in ${duration(r.summary.durationMs)} (${r.summary.databases} database(s), ${r.summary.tables} tables, ${r.summary.rows} rows, ${r.summary.files} files)` +
               (r.summary.warnings ? `, ${r.summary.warnings} warning(s)` : ''),
               ...r.replicas.map((c) => (c.status === 'ok' ? `  copied to ${c.storage}` : `  DEGRADED: the copy to ${c.storage} failed: ${c.error}\n  run \`lifeboat replicate --pending\` to retry it`)),
+              ...pruned.map((o) => `  retention: ${describeOutcome(o)}`),
             ].join('\n'),
           );
         } finally {
@@ -134,13 +132,14 @@ export function buildProgram(): Command {
     .command('list')
     .description('list backups, newest first')
     .argument('[target]', 'only this target')
-    .action(async (target: string | undefined, _o: unknown, cmd: Command) => {
+    .option('--all', 'include deleted backups (their records are kept for history)')
+    .action(async (target: string | undefined, o: { all?: boolean }, cmd: Command) => {
       const opts = globals(cmd);
       await withCatalog(opts, async (loaded, catalog) => {
         if (target && !loaded.config.targets[target] && catalog.listBackups(target).length === 0) {
           throw new LifeboatError('E_NOT_FOUND', `no target named "${target}"`, { hint: `configured targets: ${Object.keys(loaded.config.targets).join(', ')}` });
         }
-        const backups = catalog.listBackups(target);
+        const backups = catalog.listBackups(target, { includeDeleted: o.all });
         print(opts, backups.map(({ locations: _l, ...b }) => b), () =>
           backups.length === 0
             ? 'no backups yet; run `lifeboat backup <target>`'
@@ -330,6 +329,94 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('prune')
+    .description('apply retention: delete what the rules no longer keep (see README, "Retention")')
+    .option('--target <name>', 'only this target')
+    .option('--dry-run', 'show each backup\'s decision and its reasons; change nothing')
+    .action(async (o: { target?: string; dryRun?: boolean }, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        const listener = progressListener({ json: opts.json === true });
+        const outcomes = await runPrune(loaded, catalog, { target: o.target, dryRun: o.dryRun, listener });
+        listener.end();
+        const label: Record<PruneOutcome['result'], string> = { kept: 'keep', deleted: 'DELETED', pending: 'PENDING', cancelled: 'keep (cancelled)', 'would-delete': 'DELETE', failed: 'FAILED' };
+        print(opts, outcomes, () =>
+          outcomes.length === 0
+            ? 'no backups'
+            : table(['BACKUP', 'DECISION', 'WHY'], outcomes.map((x) => [x.id, label[x.result], [x.deleteAt ? `at ${x.deleteAt}` : '', x.error ?? '', x.reasons.join('; ')].filter(Boolean).join(': ')])) +
+              (o.dryRun ? '\ndry run: nothing was changed' : ''),
+        );
+        if (outcomes.some((x) => x.result === 'failed')) process.exitCode = 1;
+      });
+    });
+
+  program
+    .command('delete')
+    .description('delete one backup now, from every storage (a protected backup must be unprotected first)')
+    .argument('<backup>', 'backup id or a unique prefix of it')
+    .option('--yes', 'do not ask')
+    .action(async (prefix: string, o: { yes?: boolean }, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        const b = catalog.resolveBackup(prefix);
+        if (!o.yes) {
+          if (!process.stdin.isTTY || opts.json) throw new LifeboatError('E_USAGE', `deleting ${b.id} cannot be undone`, { hint: 'pass --yes to confirm, or run it on a terminal to be asked' });
+          const rl = createInterface({ input: process.stdin, output: process.stderr });
+          const answer = await rl.question(`Delete ${b.id} (${b.size === null ? '-' : formatBytes(b.size)}) from ${b.locations.map((l) => l.storage).join(', ') || 'the catalog'}? Type its id to confirm: `).finally(() => rl.close());
+          if (answer.trim() !== b.id) throw new LifeboatError('E_USAGE', 'not confirmed: nothing was deleted');
+        }
+        const deleted = await runDelete(loaded, catalog, b.id, { listener: progressListener({ json: opts.json === true }) });
+        print(opts, { id: deleted.id, status: deleted.status }, () => `deleted ${deleted.id}`);
+      });
+    });
+
+  program
+    .command('protect')
+    .description('keep a backup whatever retention says (and cancel a pending deletion)')
+    .argument('<backup>', 'backup id or a unique prefix of it')
+    .option('--days <n>', 'only for this many days (default: until unprotected)')
+    .action(async (prefix: string, o: { days?: string }, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (_loaded, catalog) => {
+        const b = catalog.resolveBackup(prefix);
+        if (b.status === 'deleted') throw new LifeboatError('E_USAGE', `backup ${b.id} is deleted`);
+        const days = o.days === undefined ? undefined : Number(o.days);
+        if (days !== undefined && !(days > 0)) throw new LifeboatError('E_USAGE', `--days ${o.days}: give a positive number of days`);
+        const until = days === undefined ? null : new Date(Date.now() + days * 86_400_000);
+        catalog.setProtection(b.id, until);
+        print(opts, { id: b.id, protected: true, protectedUntil: until?.toISOString() ?? null }, () => `protected ${b.id}${until ? ` until ${until.toISOString()}` : ''}`);
+      });
+    });
+
+  program
+    .command('unprotect')
+    .description('let retention decide about a backup again')
+    .argument('<backup>', 'backup id or a unique prefix of it')
+    .action(async (prefix: string, _o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (_loaded, catalog) => {
+        const b = catalog.resolveBackup(prefix);
+        catalog.unprotect(b.id);
+        print(opts, { id: b.id, protected: false }, () => `unprotected ${b.id}: retention decides about it again at the next prune`);
+      });
+    });
+
+  program
+    .command('cancel-deletion')
+    .description('keep a backup whose deletion is pending: it is protected, so retention leaves it alone until `unprotect`')
+    .argument('<backup>', 'backup id or a unique prefix of it')
+    .action(async (prefix: string, _o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (_loaded, catalog) => {
+        const b = catalog.resolveBackup(prefix);
+        if (b.deletionStatus !== 'pending') throw new LifeboatError('E_USAGE', `backup ${b.id} has no pending deletion`);
+        // Only cancelling would let the next prune announce it again: keeping it means protecting it.
+        catalog.setProtection(b.id, null);
+        print(opts, { id: b.id, deletionStatus: 'none', protected: true }, () => `deletion of ${b.id} cancelled; it is protected now (\`lifeboat unprotect ${b.id}\` lets retention decide again)`);
+      });
+    });
+
+  program
     .command('replicate')
     .description('copy backups to every storage their target names that lacks a good copy (failed replicas, new replicas, a lost primary)')
     .requiredOption('--pending', 'copy everything pending (the only mode for now)')
@@ -398,6 +485,24 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+function describeOutcome(o: PruneOutcome): string {
+  const why = o.reasons.join('; ');
+  switch (o.result) {
+    case 'deleted':
+      return `deleted ${o.id} (${why})`;
+    case 'pending':
+      return `${o.id} will be deleted at ${o.deleteAt} (${why})`;
+    case 'cancelled':
+      return `${o.id}: pending deletion cancelled (kept: ${why})`;
+    case 'would-delete':
+      return `would delete ${o.id} (${why})`;
+    case 'failed':
+      return `could not delete ${o.id}: ${o.error}`;
+    case 'kept':
+      return `kept ${o.id} (${why})`;
+  }
 }
 
 function describePlan(plan: RestorePlan): string {

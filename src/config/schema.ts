@@ -112,22 +112,40 @@ const compression = z
   })
   .default({ algorithm: 'zstd' });
 
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'an IANA time zone such as Europe/Amsterdam or UTC');
+
 const storageRef = z
   .union([name, z.strictObject({ primary: name, replicas: z.array(name).default([]) })])
   .transform((v) => (typeof v === 'string' ? { primary: v, replicas: [] } : v));
 
 /** Read now so a config written for later features is checked; acted on by the daemon issues. */
-const schedule = z.strictObject({ cron: z.string().min(1), timezone: z.string().optional() });
+const schedule = z.strictObject({ cron: z.string().min(1), timezone: timeZone.optional() });
+/** The rules are documented in src/retention/policy.ts and README ("Retention"). */
 const retention = z.strictObject({
   keepLast: z.number().int().nonnegative().optional(),
+  keepHourly: z.number().int().nonnegative().optional(),
   keepDaily: z.number().int().nonnegative().optional(),
   keepWeekly: z.number().int().nonnegative().optional(),
   keepMonthly: z.number().int().nonnegative().optional(),
   keepYearly: z.number().int().nonnegative().optional(),
+  /** Keep everything within this of the newest backup: `36h`, `7d`, `2w`, `6m`, `1y`. */
+  keepWithin: z.string().regex(/^(\d+[hdwmy])+$/, 'a duration such as 36h, 7d, 2w, 6m or 1y').optional(),
   maxAgeDays: z.number().int().positive().optional(),
   maxTotalSize: size.optional(),
   minFreeSpacePercent: z.number().min(0).max(100).optional(),
+  /** Successful backups that always remain, whatever the rules say. */
+  minKeep: z.number().int().min(1).default(1),
+  /** Announce an automatic deletion this long before it happens (a `pending_deletion` event). */
   notifyBeforeDeleteHours: z.number().nonnegative().optional(),
+  /** The zone days, weeks and months are counted in; default the schedule's, else the system's. */
+  timezone: timeZone.optional(),
 });
 /** A user's assertion, run against the restored copy: the first column of the first row must equal `expect`. */
 const userCheck = z.strictObject({

@@ -458,7 +458,7 @@ async function safetyBackup(ctx: Context, databases: string[], files: string[], 
   const loaded = { ...ctx.loaded, config: { ...ctx.loaded.config, targets: { ...ctx.loaded.config.targets, [ctx.backup.target]: target } } };
   try {
     const result = await runBackup(loaded, ctx.catalog, ctx.backup.target, { trigger: 'pre-restore', signal });
-    ctx.catalog.protectBackup(result.id, new Date(Date.now() + days * 86_400_000), ['pre-restore']);
+    ctx.catalog.setProtection(result.id, new Date(Date.now() + days * 86_400_000), ['pre-restore']);
     return result.id;
   } catch (err) {
     const e = asLifeboatError(err);
