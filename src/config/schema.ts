@@ -146,6 +146,10 @@ const retention = z.strictObject({
   notifyBeforeDeleteHours: z.number().nonnegative().optional(),
   /** The zone days, weeks and months are counted in; default the schedule's, else the system's. */
   timezone: timeZone.optional(),
+  /** A backup that would leave less free than this on its storage is an emergency (default 5). */
+  criticalFreeSpacePercent: z.number().min(0).max(100).optional(),
+  /** Then: refuse to start and raise `low_space` (default), or delete the oldest backups the floors allow. */
+  onCriticalSpace: z.enum(['stop-and-alert', 'delete-oldest']).optional(),
 });
 /** A user's assertion, run against the restored copy: the first column of the first row must equal `expect`. */
 const userCheck = z.strictObject({

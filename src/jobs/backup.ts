@@ -20,6 +20,7 @@ import type { AppItem, AppItems } from '../profiles/profile.ts';
 import { openStorage, probeWritable, type StorageDriver } from '../storage/storage.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
 import { copyBackup, type CopyOutcome } from './replicate.ts';
+import { freeSpaceFor } from './prune.ts';
 import { VERSION } from '../version.ts';
 import { formatBytes } from '../util/format.ts';
 
@@ -101,7 +102,7 @@ export async function runBackup(
     job.log('info', `backup ${id} of target ${targetName} to storage ${storageName}`);
     let result;
     try {
-      result = await writeBackup({ loaded, target, targetName, profile, storage, id, key, bundleName, started, job, partSize: options.partSize });
+      result = await writeBackup({ loaded, catalog, target, targetName, profile, storage, id, key, bundleName, started, job, partSize: options.partSize });
       catalog.completeBackup(id, {
         size: result.size, sha256: result.sha256, manifest: result.manifest, summary: result.summary,
         location: { storage: storageName, key, status: 'ok', size: result.size, sha256: result.sha256 },
@@ -129,6 +130,7 @@ export async function runBackup(
 
 interface WriteContext {
   loaded: LoadedConfig;
+  catalog: Catalog;
   target: TargetConfig;
   targetName: string;
   profile: ReturnType<typeof getProfile>;
@@ -169,7 +171,7 @@ async function writeBackup(c: WriteContext): Promise<{ size: number; sha256: str
   }
   const fileBytes = entries.reduce((n, e) => n + (e.type === 'file' ? e.stat.size : 0), 0);
   const estimate = (pgPlan?.databases.reduce((n, d) => n + d.sizeBytes, 0) ?? 0) + fileBytes;
-  await checkSpace(storage, estimate, target.compression.algorithm);
+  await ensureRoom(c, estimate);
   signal.throwIfAborted();
 
   // ---- write ----
@@ -251,18 +253,40 @@ async function planPostgres(pgConfig: NonNullable<TargetConfig['postgres']>, job
   return { endpoint, tools, serverVersion: server.version, databases };
 }
 
-/** Refuses to start when the storage clearly cannot hold the bundle. */
-async function checkSpace(storage: StorageDriver, estimate: number, algorithm: string): Promise<void> {
+/**
+ * Refuses to start a backup the storage cannot hold, or that would leave it under the target's
+ * critical free space (`criticalFreeSpacePercent`, default 5%). The size is estimated from the
+ * target's last successful backup, else from the databases' and files' size. With
+ * `onCriticalSpace: delete-oldest` the oldest backups retention's floors allow are deleted first
+ * to make room; otherwise (or when that is not enough) the backup is refused and a `low_space`
+ * event is raised.
+ */
+async function ensureRoom(c: WriteContext, rawEstimate: number): Promise<void> {
+  const { storage, target, job, catalog } = c;
   const space = await storage.space();
-  if (!space) return;
+  if (!space || space.total === 0) return;
+  const last = catalog.listBackups(c.targetName).find((b) => (b.status === 'ok' || b.status === 'degraded') && b.size !== null && b.trigger !== 'pre-restore');
   // Compressed bundles of real databases are rarely over half of pg_database_size (indexes are
   // not dumped); uncompressed ones can be as large as the data.
-  const needed = Math.ceil(algorithm === 'none' ? estimate : estimate / 2);
-  if (space.free < needed) {
-    throw new LifeboatError('E_NO_SPACE', `storage "${storage.name}" has ${formatBytes(space.free)} free; this backup needs about ${formatBytes(needed)}`, {
-      hint: 'free space, prune old backups, or point the target at another storage',
-    });
+  const needed = last?.size ?? Math.ceil(target.compression.algorithm === 'none' ? rawEstimate : rawEstimate / 2);
+  const critical = target.retention?.criticalFreeSpacePercent ?? 5;
+  const percentAfter = (free: number) => (100 * (free - needed)) / space.total;
+  if (percentAfter(space.free) >= critical && space.free >= needed) return;
+
+  let free = space.free;
+  if (target.retention?.onCriticalSpace === 'delete-oldest') {
+    const freed = await freeSpaceFor(c, { freeBytes: space.free - needed, totalBytes: space.total }, critical);
+    free += freed;
+    if (freed) job.log('warn', `deleted ${formatBytes(freed)} of old backups to keep ${critical}% of storage "${storage.name}" free`);
   }
+  if (percentAfter(free) >= critical && free >= needed) return;
+  const message = `storage "${storage.name}" has ${formatBytes(free)} free of ${formatBytes(space.total)}; this backup needs about ${formatBytes(needed)}, which would leave ${Math.max(0, percentAfter(free)).toFixed(1)}% (critical: ${critical}%)`;
+  catalog.recordEvent({ kind: 'low_space', severity: 'critical', target: c.targetName, backupId: c.id, jobId: job.id, message, data: { storage: storage.name, free, total: space.total, needed } });
+  throw new LifeboatError('E_NO_SPACE', message, {
+    hint: target.retention?.onCriticalSpace === 'delete-oldest'
+      ? 'retention\'s floors (newest, verified, protected, minKeep) keep the rest: free space or move the target to another storage'
+      : 'free space, prune old backups, set retention.onCriticalSpace: delete-oldest, or point the target at another storage',
+  });
 }
 
 async function produce(

@@ -224,3 +224,46 @@ export async function runDelete(loaded: LoadedConfig, catalog: Catalog, prefix: 
     }
   });
 }
+
+/**
+ * Emergency room for a backup about to start (`onCriticalSpace: delete-oldest`): deletes at once,
+ * without notice, the oldest backups of the target that retention's floors allow, until `space`
+ * (the storage's free space once the new backup is written) would be `percent` free. Returns
+ * the bytes freed.
+ */
+export async function freeSpaceFor(
+  c: { loaded: LoadedConfig; catalog: Catalog; targetName: string; job: Job },
+  space: { freeBytes: number; totalBytes: number },
+  percent: number,
+): Promise<number> {
+  const { loaded, catalog, targetName, job } = c;
+  const target = loaded.config.targets[targetName]!;
+  const now = new Date();
+  const backups = catalog.listBackups(targetName);
+  const rules = { ...(retentionRules(target) ?? {}), minFreeSpacePercent: percent };
+  const decisions = decideRetention(backups.map((b) => policyInput(b, now)), rules, { now, timeZone: targetTimeZone(target), space });
+  const lock = `retention:${targetName}`;
+  try {
+    catalog.acquireLock(lock, job.id, `freeing space for a backup of "${targetName}"`);
+  } catch (err) {
+    job.log('warn', `cannot free space now: ${asLifeboatError(err).message}`);
+    return 0;
+  }
+  let freed = 0;
+  try {
+    for (const d of [...decisions].reverse()) {
+      const b = backups.find((x) => x.id === d.id)!;
+      if (d.action !== 'delete' || (b.status !== 'ok' && b.status !== 'degraded')) continue;
+      try {
+        await removeBackup(loaded, catalog, b, job);
+        freed += b.size ?? 0;
+        job.log('warn', `${b.id}: deleted to make room: ${d.reasons.join('; ')}`);
+      } catch (err) {
+        job.log('warn', `${b.id}: could not be deleted: ${asLifeboatError(err).message}`);
+      }
+    }
+  } finally {
+    catalog.releaseLock(lock, job.id);
+  }
+  return freed;
+}

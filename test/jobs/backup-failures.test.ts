@@ -121,7 +121,7 @@ describe('a backup that cannot be made fails clearly and leaves nothing behind',
       ws.writeConfig(`storages:\n  local: { type: local, path: ${small} }\ntargets:\n  app:\n${pgTarget(server.urlFor(db))}`);
       const r = await ws.cli(['backup', 'app']);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /storage "local" has .* free; this backup needs about/);
+      assert.match(r.stderr, /storage "local" has .* free of .*; this backup needs about/);
       assert.deepEqual(readdirSync(small), []);
 
       // Mid-way: random (incompressible) files that the estimate lets through.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Catalog } from '../../src/catalog/catalog.ts';
@@ -49,7 +49,7 @@ describe('pruning', () => {
     const fourth = await backup();
     ids.push(fourth.id);
     assert.deepEqual(fourth.prune!.filter((o) => o.result === 'deleted').map((o) => [o.id, o.reasons.join('; ')]), [[ids[1], 'not kept by any rule']]);
-    assert.deepEqual(bundles(ws), [`${ids[2]}.tar.zst`, `${ids[3]}.tar.zst`]);
+    assert.deepEqual(bundles(ws), [`${ids[2]}.tar.zst`, `${ids[3]}.tar.zst`].sort());
     assert.deepEqual(readdirSync(path.join(ws.storage, 'app')).length, 4, 'each remaining bundle with its sidecar, nothing else');
     assert.deepEqual((await ws.cli(['list', '--json'])).json<Listed[]>().map((b) => b.id), [ids[3], ids[2]]);
     const all = (await ws.cli(['list', '--all', '--json'])).json<Listed[]>();
@@ -77,7 +77,7 @@ describe('pruning', () => {
     const old = await backup();
     assert.equal((await ws.cli(['protect', old.id])).code, 0);
     const next = await backup();
-    assert.deepEqual(bundles(ws), [`${old.id}.tar.zst`, `${next.id}.tar.zst`], 'the protected one survives keepLast 1');
+    assert.deepEqual(bundles(ws), [`${old.id}.tar.zst`, `${next.id}.tar.zst`].sort(), 'the protected one survives keepLast 1');
 
     const refused = await ws.cli(['delete', old.id, '--yes']);
     assert.equal(refused.code, 2);
@@ -127,6 +127,44 @@ describe('pruning', () => {
     } finally {
       cat.close();
     }
-    assert.deepEqual(bundles(ws), [`${a.id}.tar.zst`, `${c.id}.tar.zst`]);
+    assert.deepEqual(bundles(ws), [`${a.id}.tar.zst`, `${c.id}.tar.zst`].sort());
+  });
+});
+
+describe('critical space', () => {
+  /** Bytes the target's backups take in storage (bundles and sidecars). */
+  const used = (ws: Workspace) => readdirSync(path.join(ws.storage, 'app')).reduce((n, f) => n + statSync(path.join(ws.storage, 'app', f)).size, 0);
+
+  test('stop-and-alert: a backup that would leave under 5% free is refused before it writes, with a low_space event', async () => {
+    const { ws, backup } = await setup('{ keepLast: 10 }');
+    const first = await backup();
+    const size = (await ws.cli(['show', first.id, '--json'])).json<{ size: number }>().size;
+    const quota = Math.ceil((used(ws) + size) * 1.01);
+    ws.writeConfig(readFileSync(ws.config, 'utf8').replace(`path: ${ws.storage} }`, `path: ${ws.storage}, quota: ${quota} }`));
+    const r = await ws.cli(['backup', 'app']);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /storage "local" has .* free of .*; this backup needs about .*, which would leave \d+\.\d% \(critical: 5%\)/);
+    assert.match(r.stderr, /hint: .*onCriticalSpace: delete-oldest/);
+    assert.deepEqual(bundles(ws), [`${first.id}.tar.zst`], 'nothing written, nothing deleted');
+    const catalog = Catalog.open(ws.home);
+    try {
+      const [event] = catalog.listEvents({ kind: 'low_space' });
+      assert.equal(event?.severity, 'critical');
+    } finally {
+      catalog.close();
+    }
+  });
+
+  test('delete-oldest: the oldest backups the floors allow make room, and the backup goes ahead', async () => {
+    const { ws, backup } = await setup('{ keepLast: 10, onCriticalSpace: delete-oldest }');
+    const a = await backup();
+    const b = await backup();
+    const size = (await ws.cli(['show', b.id, '--json'])).json<{ size: number }>().size;
+    const quota = Math.ceil((used(ws) + size) * 1.01);
+    ws.writeConfig(readFileSync(ws.config, 'utf8').replace(`path: ${ws.storage} }`, `path: ${ws.storage}, quota: ${quota} }`));
+    const r = await ws.cli(['backup', 'app', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const c = r.json<{ id: string }>();
+    assert.deepEqual(bundles(ws), [`${b.id}.tar.zst`, `${c.id}.tar.zst`].sort(), `${a.id} made room; ${b.id}, the newest before, is a floor`);
   });
 });
