@@ -35,6 +35,34 @@ export interface EventRecord {
   deliveredAt: string | null;
 }
 
+export interface ScheduleRecord {
+  id: number;
+  target: string;
+  /** As written: a cron expression or a preset such as "daily at 02:00". */
+  spec: string;
+  cron: string;
+  timezone: string;
+  paused: boolean;
+  /** `config` when seeded from lifeboat.yaml (target#index), null when added by hand. */
+  configKey: string | null;
+  /** The time up to which the scheduler has handled this schedule's runs. */
+  cursorAt: string | null;
+}
+
+export interface ScheduleRun {
+  id: number;
+  scheduleId: number | null;
+  target: string;
+  scheduledFor: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  attempt: number;
+  status: 'running' | 'succeeded' | 'failed' | 'skipped';
+  reason: string | null;
+  jobId: string | null;
+  backupId: string | null;
+}
+
 export interface StorageUsage {
   storage: string;
   type: string;
@@ -322,10 +350,10 @@ export class Catalog {
     return this.#get('select 1 from backups where id = ?', id) !== undefined;
   }
 
-  startBackup(b: { id: string; target: string; trigger: string; jobId: string; compression: string; encrypted: boolean; bundleKey: string }): void {
+  startBackup(b: { id: string; target: string; trigger: string; jobId: string; startedAt: Date; compression: string; encrypted: boolean; bundleKey: string }): void {
     this.#run(
       'insert into backups (id, target, status, trigger, job_id, started_at, compression, encrypted, bundle_key) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      b.id, b.target, 'running', b.trigger, b.jobId, now(), b.compression, b.encrypted ? 1 : 0, b.bundleKey,
+      b.id, b.target, 'running', b.trigger, b.jobId, b.startedAt.toISOString(), b.compression, b.encrypted ? 1 : 0, b.bundleKey,
     );
   }
 
@@ -487,6 +515,123 @@ export class Catalog {
       storage: String(r.storage), type: String(r.type), usedBytes: Number(r.used_bytes), objects: Number(r.objects),
       freeBytes: r.free_bytes === null ? null : Number(r.free_bytes), totalBytes: r.total_bytes === null ? null : Number(r.total_bytes), checkedAt: String(r.checked_at),
     }));
+  }
+
+  // ---- schedules ----
+
+  /**
+   * Makes the catalog's schedules follow the config: a config entry is added once; when its
+   * spec changes in the config, the config wins; an entry gone from the config is removed.
+   * Schedules added by hand, and pause state, are kept.
+   */
+  syncSchedules(entries: { key: string; target: string; spec: string; cron: string; timezone: string }[]): void {
+    this.#tx(() => {
+      for (const e of entries) {
+        const row = this.#get('select id, seeded_spec, timezone from schedules where config_key = ?', e.key);
+        if (!row) {
+          this.#run('insert into schedules (target, spec, cron, timezone, config_key, seeded_spec, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?)', e.target, e.spec, e.cron, e.timezone, e.key, e.spec, now(), now());
+        } else if (row.seeded_spec !== e.spec) {
+          this.#run('update schedules set spec = ?, cron = ?, timezone = ?, seeded_spec = ?, updated_at = ? where id = ?', e.spec, e.cron, e.timezone, e.spec, now(), Number(row.id));
+        }
+      }
+      const keys = new Set(entries.map((e) => e.key));
+      for (const r of this.#all('select id, config_key from schedules where config_key is not null')) {
+        if (!keys.has(String(r.config_key))) this.#run('delete from schedules where id = ?', Number(r.id));
+      }
+    });
+  }
+
+  listSchedules(): ScheduleRecord[] {
+    return this.#all('select * from schedules order by target, id').map((r) => ({
+      id: Number(r.id), target: String(r.target), spec: String(r.spec), cron: String(r.cron), timezone: String(r.timezone), paused: Number(r.paused) === 1,
+      configKey: (r.config_key as string | null) ?? null, cursorAt: (r.cursor_at as string | null) ?? null,
+    }));
+  }
+
+  getSchedule(id: number): ScheduleRecord {
+    const found = this.listSchedules().find((x) => x.id === id);
+    if (!found) throw new LifeboatError('E_NOT_FOUND', `no schedule ${id}`, { hint: 'run `lifeboat schedule list`' });
+    return found;
+  }
+
+  addSchedule(s: { target: string; spec: string; cron: string; timezone: string }): number {
+    this.#run('insert into schedules (target, spec, cron, timezone, created_at, updated_at) values (?, ?, ?, ?, ?, ?)', s.target, s.spec, s.cron, s.timezone, now(), now());
+    return Number(this.#get('select last_insert_rowid() as id')!.id);
+  }
+
+  updateSchedule(id: number, s: { spec?: string; cron?: string; timezone?: string; paused?: boolean; cursorAt?: Date }): void {
+    this.getSchedule(id);
+    if (s.spec !== undefined) this.#run('update schedules set spec = ?, cron = ?, updated_at = ? where id = ?', s.spec, s.cron!, now(), id);
+    if (s.timezone !== undefined) this.#run('update schedules set timezone = ?, updated_at = ? where id = ?', s.timezone, now(), id);
+    if (s.paused !== undefined) this.#run('update schedules set paused = ?, updated_at = ? where id = ?', s.paused ? 1 : 0, now(), id);
+    if (s.cursorAt !== undefined) this.#run('update schedules set cursor_at = ? where id = ?', s.cursorAt.toISOString(), id);
+  }
+
+  removeSchedule(id: number): void {
+    this.getSchedule(id);
+    this.#run('delete from schedules where id = ?', id);
+  }
+
+  startScheduleRun(r: { scheduleId: number | null; target: string; scheduledFor: Date; startedAt: Date; attempt: number; status: 'running' | 'skipped'; reason?: string }): number {
+    this.#run(
+      'insert into schedule_runs (schedule_id, target, scheduled_for, started_at, attempt, status, reason, finished_at) values (?, ?, ?, ?, ?, ?, ?, ?)',
+      r.scheduleId, r.target, r.scheduledFor.toISOString(), r.startedAt.toISOString(), r.attempt, r.status, r.reason ?? null, r.status === 'skipped' ? r.startedAt.toISOString() : null,
+    );
+    return Number(this.#get('select last_insert_rowid() as id')!.id);
+  }
+
+  finishScheduleRun(id: number, r: { status: 'succeeded' | 'failed' | 'skipped'; finishedAt: Date; reason?: string; jobId?: string; backupId?: string }): void {
+    this.#run('update schedule_runs set status = ?, finished_at = ?, reason = ?, job_id = ?, backup_id = ? where id = ?', r.status, r.finishedAt.toISOString(), r.reason ?? null, r.jobId ?? null, r.backupId ?? null, id);
+  }
+
+  listScheduleRuns(options: { target?: string; limit?: number } = {}): ScheduleRun[] {
+    const rows = options.target
+      ? this.#all('select * from schedule_runs where target = ? order by id desc limit ?', options.target, options.limit ?? 50)
+      : this.#all('select * from schedule_runs order by id desc limit ?', options.limit ?? 50);
+    return rows.map((r) => ({
+      id: Number(r.id), scheduleId: r.schedule_id === null ? null : Number(r.schedule_id), target: String(r.target), scheduledFor: String(r.scheduled_for),
+      startedAt: (r.started_at as string | null) ?? null, finishedAt: (r.finished_at as string | null) ?? null, attempt: Number(r.attempt),
+      status: r.status as ScheduleRun['status'], reason: (r.reason as string | null) ?? null, jobId: (r.job_id as string | null) ?? null, backupId: (r.backup_id as string | null) ?? null,
+    }));
+  }
+
+  // ---- leases: one holder at a time across processes, expiring without manual unlock ----
+
+  /**
+   * Takes or renews the lease `name` for `holder` until `now + ttlMs`. Returns false when another
+   * holder's lease has not expired. Atomic: SQLite serialises the write transaction.
+   */
+  acquireLease(name: string, holder: string, at: Date, ttlMs: number): boolean {
+    return this.#tx(() => {
+      const row = this.#get('select holder, expires_at from leases where name = ?', name);
+      if (row && row.holder !== holder && new Date(String(row.expires_at)) > at) return false;
+      this.#run(
+        `insert into leases (name, holder, heartbeat_at, expires_at) values (?, ?, ?, ?)
+         on conflict (name) do update set holder = excluded.holder, heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at`,
+        name, holder, at.toISOString(), new Date(at.getTime() + ttlMs).toISOString(),
+      );
+      return true;
+    });
+  }
+
+  releaseLease(name: string, holder: string): void {
+    this.#run('delete from leases where name = ? and holder = ?', name, holder);
+  }
+
+  getLease(name: string): { holder: string; heartbeatAt: string; expiresAt: string } | undefined {
+    const r = this.#get('select * from leases where name = ?', name);
+    return r && { holder: String(r.holder), heartbeatAt: String(r.heartbeat_at), expiresAt: String(r.expires_at) };
+  }
+
+  // ---- settings ----
+
+  getSetting<T>(key: string): T | undefined {
+    const r = this.#get('select value_json from settings where key = ?', key);
+    return r ? (JSON.parse(String(r.value_json)) as T) : undefined;
+  }
+
+  setSetting(key: string, value: unknown): void {
+    this.#run('insert into settings (key, value_json, updated_at) values (?, ?, ?) on conflict (key) do update set value_json = excluded.value_json, updated_at = excluded.updated_at', key, JSON.stringify(value), now());
   }
 
   #toBackup(r: Row): BackupRecord {

@@ -143,4 +143,40 @@ export const migrations: readonly string[] = [
     checked_at   text not null
   );
   `,
+  // 5: the scheduler's schedules (seeded from the config, editable), their runs, and leases.
+  `
+  create table schedules (
+    id            integer primary key autoincrement,
+    target        text not null,
+    spec          text not null,
+    cron          text not null,
+    timezone      text not null,
+    paused        integer not null default 0,
+    config_key    text unique,
+    seeded_spec   text,
+    cursor_at     text,
+    created_at    text not null,
+    updated_at    text not null
+  );
+  create table schedule_runs (
+    id             integer primary key autoincrement,
+    schedule_id    integer,
+    target         text not null,
+    scheduled_for  text not null,
+    started_at     text,
+    finished_at    text,
+    attempt        integer not null default 1,
+    status         text not null check (status in ('running', 'succeeded', 'failed', 'skipped')),
+    reason         text,
+    job_id         text,
+    backup_id      text
+  );
+  create index schedule_runs_target on schedule_runs (target, scheduled_for desc);
+  create table leases (
+    name          text primary key,
+    holder        text not null,
+    heartbeat_at  text not null,
+    expires_at    text not null
+  );
+  `,
 ];

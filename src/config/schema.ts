@@ -126,7 +126,15 @@ const storageRef = z
   .transform((v) => (typeof v === 'string' ? { primary: v, replicas: [] } : v));
 
 /** Read now so a config written for later features is checked; acted on by the daemon issues. */
-const schedule = z.strictObject({ cron: z.string().min(1), timezone: timeZone.optional() });
+/** `0 2 * * *`, or a preset: hourly, "daily at 02:00", "weekly on sunday at 03:00", "monthly on day 1". */
+const scheduleEntry = z.union([z.string().min(1), z.strictObject({ cron: z.string().min(1), timezone: timeZone.optional() })]);
+const schedule = z
+  .union([scheduleEntry, z.array(scheduleEntry).min(1)])
+  .transform((v) => (Array.isArray(v) ? v : [v]).map((e) => (typeof e === 'string' ? { cron: e, timezone: undefined } : e)));
+/** Retention-scale durations, as restic writes them: h hours, d days, w weeks, m months, y years. */
+const duration = z.string().regex(/^(\d+[hdwmy])+$/, 'a duration such as 36h, 7d, 2w, 6m or 1y');
+/** Daemon intervals: s seconds, m minutes, h hours, d days. */
+const interval = z.string().regex(/^\d+[smhd]$/, 'an interval such as 30s, 10m, 1h or 1d');
 /** The rules are documented in src/retention/policy.ts and README ("Retention"). */
 const retention = z.strictObject({
   keepLast: z.number().int().nonnegative().optional(),
@@ -136,7 +144,7 @@ const retention = z.strictObject({
   keepMonthly: z.number().int().nonnegative().optional(),
   keepYearly: z.number().int().nonnegative().optional(),
   /** Keep everything within this of the newest backup: `36h`, `7d`, `2w`, `6m`, `1y`. */
-  keepWithin: z.string().regex(/^(\d+[hdwmy])+$/, 'a duration such as 36h, 7d, 2w, 6m or 1y').optional(),
+  keepWithin: duration.optional(),
   maxAgeDays: z.number().int().positive().optional(),
   maxTotalSize: size.optional(),
   minFreeSpacePercent: z.number().min(0).max(100).optional(),
@@ -181,7 +189,10 @@ export const targetSchema = z.strictObject({
   storage: storageRef,
   encryption: encryption.optional(),
   compression,
+  /** One schedule or several; the scheduler seeds its own from these (`lifeboat schedule list`). */
   schedule: schedule.optional(),
+  /** Raise `backup_missing` when the newest successful backup is older; default twice the schedule's period. */
+  alertIfNoBackupFor: duration.optional(),
   retention: retention.optional(),
   verification: verification.optional(),
 });
@@ -196,6 +207,20 @@ export const configSchema = z.strictObject({
   storages: z.record(name, storageSchema),
   targets: z.record(name, targetSchema),
   notifications: z.record(name, notification).optional(),
+  daemon: z
+    .strictObject({
+      /** internal: the schedules start backups; external: only triggers from outside do (cron, the API); both. */
+      schedulerMode: z.enum(['internal', 'external', 'both']).default('internal'),
+      /** Backups at once, across targets. */
+      concurrency: z.number().int().min(1).max(16).default(1),
+      /** On start, one catch-up run per schedule whose target's last success is older than its period. */
+      catchUp: z.enum(['one', 'none']).default('one'),
+      /** A failed scheduled backup is tried again this many times, `delay` apart. */
+      retry: z.strictObject({ attempts: z.number().int().min(0).max(10).default(2), delay: interval.default('10m') }).default({ attempts: 2, delay: '10m' }),
+      /** How often retention runs besides after each backup. */
+      pruneEvery: interval.default('1h'),
+    })
+    .default({ schedulerMode: 'internal', concurrency: 1, catchUp: 'one', retry: { attempts: 2, delay: '10m' }, pruneEvery: '1h' }),
 });
 
 export type Config = z.infer<typeof configSchema>;

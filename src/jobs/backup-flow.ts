@@ -40,7 +40,7 @@ export async function runBackupFlow(loaded: LoadedConfig, catalog: Catalog, targ
   }
   if (target.retention) {
     try {
-      result.prune = await runPrune(loaded, catalog, { target: targetName, trigger: options.trigger, signal: options.signal, listener: options.listener });
+      result.prune = await runPrune(loaded, catalog, { target: targetName, trigger: options.trigger, signal: options.signal, listener: options.listener, now: options.now });
     } catch (err) {
       const e = asLifeboatError(err);
       if (e.code === 'E_ABORTED') throw e;

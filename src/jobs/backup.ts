@@ -43,6 +43,8 @@ export interface BackupOptions {
   listener?: JobListener;
   /** Size of the parts a dump is cut into (tests use small parts to exercise joining). */
   partSize?: number;
+  /** The backup's start time and id; the scheduler passes its clock's (tests move it by hand). */
+  now?: Date;
 }
 
 /** The tar member a database's dump is written to (before any `.part-NNNN`). */
@@ -89,20 +91,22 @@ export async function runBackup(
   return Job.run(catalog, { kind: 'backup', target: targetName, trigger: options.trigger ?? 'manual' }, options.listener ?? {}, signal, async (job) => {
     const lock = `backup:${targetName}`;
     catalog.acquireLock(lock, job.id, `a backup of target "${targetName}"`);
-    const started = new Date();
+    const started = options.now ?? new Date();
     const storageName = target.storage.primary;
     const storage = await openStorage(storageName, loaded.config.storages[storageName]!);
     const id = newBackupId(targetName, started, (candidate) => catalog.backupExists(candidate));
     const bundleName = id + bundleSuffix(target.compression.algorithm, target.encryption !== undefined);
     const key = `${targetName}/${bundleName}`;
     catalog.startBackup({
-      id, target: targetName, trigger: options.trigger ?? 'manual', jobId: job.id,
+      id, target: targetName, trigger: options.trigger ?? 'manual', jobId: job.id, startedAt: started,
       compression: target.compression.algorithm, encrypted: target.encryption !== undefined, bundleKey: key,
     });
     job.log('info', `backup ${id} of target ${targetName} to storage ${storageName}`);
     let result;
     try {
-      result = await writeBackup({ loaded, catalog, target, targetName, profile, storage, id, key, bundleName, started, job, partSize: options.partSize });
+      const offset = started.getTime() - Date.now();
+      const clock = () => new Date(Date.now() + offset);
+      result = await writeBackup({ loaded, catalog, target, targetName, profile, storage, id, key, bundleName, started, now: clock, job, partSize: options.partSize });
       catalog.completeBackup(id, {
         size: result.size, sha256: result.sha256, manifest: result.manifest, summary: result.summary,
         location: { storage: storageName, key, status: 'ok', size: result.size, sha256: result.sha256 },
@@ -139,6 +143,8 @@ interface WriteContext {
   key: string;
   bundleName: string;
   started: Date;
+  /** The backup's clock: real time, shifted when `options.now` moved the start. */
+  now: () => Date;
   job: Job;
   partSize: number | undefined;
 }
@@ -217,7 +223,7 @@ async function writeBackup(c: WriteContext): Promise<{ size: number; sha256: str
     await storage.delete(c.key);
     throw err;
   }
-  return { size, sha256, manifest, summary: summarize(manifest, Date.now() - c.started.getTime()) };
+  return { size, sha256, manifest, summary: summarize(manifest, c.now().getTime() - c.started.getTime()) };
 }
 
 async function planPostgres(pgConfig: NonNullable<TargetConfig['postgres']>, job: Job): Promise<PgPlan> {
@@ -410,7 +416,7 @@ async function produce(
     target: c.targetName,
     lifeboatVersion: VERSION,
     startedAt: c.started.toISOString(),
-    finishedAt: new Date().toISOString(),
+    finishedAt: c.now().toISOString(),
     host: { hostname: hostname(), platform: platform() },
     profile: c.profile.name,
     compression: { algorithm: target.compression.algorithm, level: target.compression.level },

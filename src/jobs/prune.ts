@@ -31,7 +31,7 @@ export interface PruneOptions {
 
 /** The zone a target's periods are counted in: retention's, the schedule's, else the system's. */
 export function targetTimeZone(target: TargetConfig): string {
-  return target.retention?.timezone ?? target.schedule?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return target.retention?.timezone ?? target.schedule?.find((s) => s.timezone)?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
 /** A target's rules in the policy's units. */

@@ -240,7 +240,7 @@ export function isoWeek(year: number, month: number, day: number): { year: numbe
 
 const UNITS: Record<string, number> = { h: 3_600_000, d: DAY, w: 7 * DAY, m: 30 * DAY, y: 365 * DAY };
 
-/** `36h`, `7d`, `2w`, `6m` (30 days), `1y` (365 days), or combined: `1y6m`. */
+/** `36h`, `7d`, `2w`, `6m` (30 days), `1y` (365 days), or combined: `1y6m`. Minutes: use hours. */
 export function parseDuration(text: string): number {
   const m = /^(\d+[hdwmy])+$/.exec(text.trim());
   if (!m) throw new Error(`not a duration: ${text} (use e.g. 36h, 7d, 2w, 6m, 1y)`);

@@ -1,0 +1,53 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { runBackupFlow } from '../jobs/backup-flow.ts';
+import { runPrune } from '../jobs/prune.ts';
+import { Scheduler, type Clock } from './scheduler.ts';
+
+export interface DaemonOptions {
+  clock?: Clock;
+  /** Time between ticks; default 15 s. */
+  tickMs?: number;
+  /** How long running backups may finish after a stop is asked; default 5 minutes. */
+  graceMs?: number;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+/** A scheduler wired to the real operations: backups (with check and retention) and prunes. */
+export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: DaemonOptions = {}): Scheduler {
+  return new Scheduler({
+    loaded,
+    catalog,
+    clock: options.clock,
+    log: options.log,
+    runBackup: async (target, o) => {
+      const flow = await runBackupFlow(loaded, catalog, target, { trigger: o.trigger, signal: o.signal, now: options.clock ? o.now : undefined });
+      return { backupId: flow.backup.id };
+    },
+    runPrune: async (o) => {
+      await runPrune(loaded, catalog, { trigger: 'schedule', signal: o.signal, now: options.clock ? o.now : undefined });
+    },
+  });
+}
+
+/**
+ * `lifeboat serve`: ticks the scheduler until `signal` fires, then stops gracefully (no new
+ * runs; running backups get `graceMs`, then are cancelled cleanly; the lease is released).
+ */
+export async function runDaemon(loaded: LoadedConfig, catalog: Catalog, signal: AbortSignal, options: DaemonOptions = {}): Promise<void> {
+  catalog.recoverInterrupted();
+  const scheduler = makeScheduler(loaded, catalog, options);
+  options.log?.('info', `lifeboat daemon started (${scheduler.holder}); scheduler mode ${loaded.config.daemon.schedulerMode}, concurrency ${loaded.config.daemon.concurrency}`);
+  while (!signal.aborted) {
+    try {
+      await scheduler.tick();
+    } catch (err) {
+      options.log?.('error', `scheduler tick failed: ${(err as Error).message}`);
+    }
+    await sleep(options.tickMs ?? 15_000, undefined, { signal }).catch(() => undefined);
+  }
+  options.log?.('info', 'stopping: no new runs; waiting for running backups');
+  await scheduler.stop(options.graceMs ?? 5 * 60_000);
+  options.log?.('info', 'lifeboat daemon stopped');
+}
