@@ -517,6 +517,14 @@ export class Catalog {
     }));
   }
 
+  /** Jobs running now (after recoverInterrupted, only those of live processes), newest first. */
+  runningJobs(): { id: string; kind: string; target: string | null; backupId: string | null; trigger: string; startedAt: string; progress: unknown }[] {
+    return this.#all("select * from jobs where status = 'running' order by started_at desc").map((r) => ({
+      id: String(r.id), kind: String(r.kind), target: (r.target as string | null) ?? null, backupId: (r.backup_id as string | null) ?? null,
+      trigger: String(r.trigger), startedAt: String(r.started_at), progress: r.progress_json ? JSON.parse(String(r.progress_json)) : null,
+    }));
+  }
+
   // ---- schedules ----
 
   /**
@@ -582,6 +590,13 @@ export class Catalog {
 
   finishScheduleRun(id: number, r: { status: 'succeeded' | 'failed' | 'skipped'; finishedAt: Date; reason?: string; jobId?: string; backupId?: string }): void {
     this.#run('update schedule_runs set status = ?, finished_at = ?, reason = ?, job_id = ?, backup_id = ? where id = ?', r.status, r.finishedAt.toISOString(), r.reason ?? null, r.jobId ?? null, r.backupId ?? null, id);
+  }
+
+  /** Runs left `running` by a daemon that died: the new leader calls this before it starts any. */
+  failRunningScheduleRuns(reason: string): number {
+    const n = Number(this.#get("select count(*) as n from schedule_runs where status = 'running'")!.n);
+    this.#run("update schedule_runs set status = 'failed', finished_at = ?, reason = ? where status = 'running'", now(), reason);
+    return n;
   }
 
   listScheduleRuns(options: { target?: string; limit?: number } = {}): ScheduleRun[] {

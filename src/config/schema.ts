@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toCron } from '../scheduler/schedule.ts';
 
 /** Names that end up in file names, tar members and backup ids: keep them plain. */
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'a name of letters, digits, "-" or "_" (at most 63)');
@@ -127,7 +128,14 @@ const storageRef = z
 
 /** Read now so a config written for later features is checked; acted on by the daemon issues. */
 /** `0 2 * * *`, or a preset: hourly, "daily at 02:00", "weekly on sunday at 03:00", "monthly on day 1". */
-const scheduleEntry = z.union([z.string().min(1), z.strictObject({ cron: z.string().min(1), timezone: timeZone.optional() })]);
+const cronText = z.string().min(1).superRefine((v, ctx) => {
+  try {
+    toCron(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+const scheduleEntry = z.union([cronText, z.strictObject({ cron: cronText, timezone: timeZone.optional() })]);
 const schedule = z
   .union([scheduleEntry, z.array(scheduleEntry).min(1)])
   .transform((v) => (Array.isArray(v) ? v : [v]).map((e) => (typeof e === 'string' ? { cron: e, timezone: undefined } : e)));

@@ -22,7 +22,9 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
     clock: options.clock,
     log: options.log,
     runBackup: async (target, o) => {
-      const flow = await runBackupFlow(loaded, catalog, target, { trigger: o.trigger, signal: o.signal, now: options.clock ? o.now : undefined });
+      // The backup's own log lines go to the daemon's log, progress does not.
+      const listener = { onLog: (level: 'info' | 'warn' | 'error', message: string) => options.log?.(level, `[${target}] ${message}`) };
+      const flow = await runBackupFlow(loaded, catalog, target, { trigger: o.trigger, signal: o.signal, now: options.clock ? o.now : undefined, listener });
       return { backupId: flow.backup.id };
     },
     runPrune: async (o) => {

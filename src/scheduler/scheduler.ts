@@ -111,7 +111,14 @@ export class Scheduler {
     }
     const first = !this.#started || !wasLeader;
     this.#started = true;
-    if (first) catalog.syncSchedules(configSchedules(loaded));
+    if (first) {
+      catalog.syncSchedules(configSchedules(loaded));
+      // Only the leader runs schedules: runs still marked running belong to a daemon that died.
+      if (this.#running.size === 0) {
+        const n = catalog.failRunningScheduleRuns('the daemon running it stopped');
+        if (n) this.#log('warn', `${n} scheduled run(s) of a daemon that stopped are recorded as failed`);
+      }
+    }
 
     const mode = loaded.config.daemon.schedulerMode;
     if (mode !== 'external') {
