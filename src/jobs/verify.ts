@@ -16,7 +16,7 @@ import { startScratchCluster } from '../postgres/scratch-cluster.ts';
 import { openStorage, type StorageDriver } from '../storage/storage.ts';
 import { readOrder } from './copies.ts';
 import { extractBundle } from './extract.ts';
-import { Job, type JobListener } from './job.ts';
+import { Job, type JobListener, type Trigger } from './job.ts';
 
 /** One check of a verification: never thrown, always reported. */
 export interface VerifyCheck {
@@ -47,13 +47,18 @@ export interface VerifyReport {
  * directory, and the target's own SQL checks. The report lists every check; the cluster and temp
  * files are removed on every exit path.
  */
-export async function runVerify(loaded: LoadedConfig, catalog: Catalog, prefix: string, options: { quick?: boolean; signal?: AbortSignal; listener?: JobListener } = {}): Promise<VerifyReport> {
+export async function runVerify(
+  loaded: LoadedConfig,
+  catalog: Catalog,
+  prefix: string,
+  options: { quick?: boolean; signal?: AbortSignal; listener?: JobListener; trigger?: Trigger } = {},
+): Promise<VerifyReport> {
   const signal = options.signal ?? new AbortController().signal;
   catalog.recoverInterrupted();
   const backup = catalog.resolveBackup(prefix);
   if (backup.status !== 'ok' && backup.status !== 'degraded') throw new LifeboatError('E_USAGE', `backup ${backup.id} is ${backup.status}: there is nothing to verify`);
   const level = options.quick ? 'quick' : 'full';
-  return Job.run(catalog, { kind: `verify-${level}`, target: backup.target, backupId: backup.id, trigger: 'manual' }, options.listener ?? {}, signal, async (job) => {
+  return Job.run(catalog, { kind: `verify-${level}`, target: backup.target, backupId: backup.id, trigger: options.trigger ?? 'manual' }, options.listener ?? {}, signal, async (job) => {
     const started = new Date();
     const checks: VerifyCheck[] = [];
     const target = loaded.config.targets[backup.target];
@@ -125,6 +130,14 @@ export async function runVerify(loaded: LoadedConfig, catalog: Catalog, prefix: 
       backupId: backup.id, level, ok: checks.every((c) => c.ok || c.warning), startedAt: started.toISOString(), durationMs: Date.now() - started.getTime(), checks,
     };
     catalog.recordVerification({ id: job.id, backupId: backup.id, level, startedAt: report.startedAt, ok: report.ok, report });
+    if (!report.ok) {
+      const failed = checks.filter((c) => !c.ok && !c.warning);
+      catalog.recordEvent({
+        kind: 'verification_failed', severity: 'error', target: backup.target, backupId: backup.id, jobId: job.id,
+        message: `${level} verification of ${backup.id} failed: ${failed.map((c) => `${c.name}${c.actual ? ` (${c.actual})` : ''}`).join('; ')}`,
+        data: { level, failed: failed.map((c) => c.name) },
+      });
+    }
     const warnings = checks.filter((c) => c.warning).length;
     job.log(report.ok ? 'info' : 'warn', `verification ${report.ok ? 'passed' : 'FAILED'}: ${checks.filter((c) => c.ok).length} of ${checks.length} checks passed${warnings ? `, ${warnings} warning(s) about copies` : ''}`);
     return report;

@@ -3,6 +3,8 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { runBackupFlow } from '../jobs/backup-flow.ts';
 import { runPrune } from '../jobs/prune.ts';
+import { checkStorage } from '../jobs/storage-health.ts';
+import { pendingVerifications, runVerify } from '../jobs/verify.ts';
 import { Scheduler, type Clock } from './scheduler.ts';
 
 export interface DaemonOptions {
@@ -29,6 +31,24 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
     },
     runPrune: async (o) => {
       await runPrune(loaded, catalog, { trigger: 'schedule', signal: o.signal, now: options.clock ? o.now : undefined });
+      // What each storage holds and has free, for `lifeboat status` and retention's space rules.
+      for (const name of Object.keys(loaded.config.storages)) {
+        const h = await checkStorage(loaded, catalog, name);
+        if (!h.reachable) options.log?.('warn', `storage ${name} is not reachable: ${h.error}`);
+      }
+    },
+    runVerifications: async (o) => {
+      const due = new Set(pendingVerifications(loaded, catalog));
+      for (const target of o.cronTargets) {
+        const newest = catalog.listBackups(target).find((b) => (b.status === 'ok' || b.status === 'degraded') && b.trigger !== 'pre-restore');
+        if (newest && newest.verificationLevel !== 'full') due.add(newest.id);
+      }
+      for (const id of due) {
+        o.signal.throwIfAborted();
+        const listener = { onLog: (level: 'info' | 'warn' | 'error', message: string) => options.log?.(level, `[verify ${id}] ${message}`) };
+        const report = await runVerify(loaded, catalog, id, { signal: o.signal, listener, trigger: 'schedule' });
+        options.log?.(report.ok ? 'info' : 'error', `verification of ${id} ${report.ok ? 'passed' : 'FAILED'}`);
+      }
     },
   });
 }

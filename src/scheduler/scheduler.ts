@@ -17,12 +17,18 @@ export interface Clock {
 export type BackupRunner = (target: string, options: { trigger: Trigger; signal: AbortSignal; now: Date }) => Promise<{ backupId: string }>;
 /** Applies retention to every target. */
 export type PruneRunner = (options: { signal: AbortSignal; now: Date }) => Promise<void>;
+/**
+ * Runs the verifications that are due: those the targets' `every`/`percentage` policies name,
+ * and a test restore of the newest unverified backup of each target in `cronTargets`.
+ */
+export type VerifyRunner = (options: { signal: AbortSignal; now: Date; cronTargets: string[] }) => Promise<void>;
 
 export interface SchedulerOptions {
   loaded: LoadedConfig;
   catalog: Catalog;
   runBackup: BackupRunner;
   runPrune: PruneRunner;
+  runVerifications?: VerifyRunner;
   clock?: Clock;
   /** Who holds the lease: host, pid and a random part, unless given. */
   holder?: string;
@@ -62,7 +68,8 @@ export function configSchedules(loaded: LoadedConfig): { key: string; target: st
  * limit, never two of one target (a due run finding its target busy is recorded as skipped),
  * retries failures after `daemon.retry.delay`, runs one catch-up per schedule on start when the
  * target's last success is older than the schedule's period, applies retention every
- * `daemon.pruneEvery`, and raises `backup_missing` when a target's newest successful backup is
+ * `daemon.pruneEvery` followed by the verifications the targets' policies make due (and a test
+ * restore when a `verification.cron` fires), and raises `backup_missing` when a target's newest successful backup is
  * older than `alertIfNoBackupFor` (default twice its schedule's period).
  */
 export class Scheduler {
@@ -77,6 +84,8 @@ export class Scheduler {
   #lastPrune: Date | undefined;
   #pruning: Promise<void> | undefined;
   #pruneController = new AbortController();
+  #verifying: Promise<void> | undefined;
+  readonly #verifyDue = new Set<string>();
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
@@ -125,8 +134,39 @@ export class Scheduler {
       for (const s of catalog.listSchedules()) this.#due(s, now, first);
     }
     this.#startQueued(now);
-    this.#maybePrune(now);
+    const pruned = this.#maybePrune(now);
+    if (mode !== 'external') this.#verificationCrons(now);
+    this.#maybeVerify(now, pruned);
     this.#deadMan(now);
+  }
+
+  /** Targets whose `verification.cron` came due since the last tick (cursor in the catalog's settings). */
+  #verificationCrons(now: Date): void {
+    const { catalog, loaded } = this.#o;
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    for (const [name, t] of Object.entries(loaded.config.targets)) {
+      const policy = t.verification;
+      if (!policy || policy === 'manual' || !policy.cron) continue;
+      const key = `verify-cursor:${name}`;
+      const cursor = catalog.getSetting<string>(key);
+      catalog.setSetting(key, now.toISOString());
+      if (!cursor) continue;
+      const spec = { cron: toCron(policy.cron), timezone: t.retention?.timezone ?? t.schedule?.[0]?.timezone ?? zone };
+      if (lastRunBefore(spec, now, new Date(cursor))) this.#verifyDue.add(name);
+    }
+  }
+
+  /** One verification pass at a time, beside the backups: after each retention cycle, and when a cron fires. */
+  #maybeVerify(now: Date, cycle: boolean): void {
+    const runner = this.#o.runVerifications;
+    if (!runner || this.#verifying || this.#stopping || (!cycle && this.#verifyDue.size === 0)) return;
+    const cronTargets = [...this.#verifyDue];
+    this.#verifyDue.clear();
+    this.#verifying = runner({ signal: this.#pruneController.signal, now, cronTargets })
+      .catch((err: unknown) => this.#log('warn', `verification failed to run: ${asLifeboatError(err).message}`))
+      .finally(() => {
+        this.#verifying = undefined;
+      });
   }
 
   /** Queues a run now from outside the schedules (external trigger mode, the API). */
@@ -221,15 +261,17 @@ export class Scheduler {
     this.#running.set(runId, { target: p.target, controller, done });
   }
 
-  #maybePrune(now: Date): void {
+  /** Starts a retention cycle when one is due; true when it did. */
+  #maybePrune(now: Date): boolean {
     const every = parseInterval(this.#o.loaded.config.daemon.pruneEvery);
-    if (this.#pruning || (this.#lastPrune && now.getTime() - this.#lastPrune.getTime() < every)) return;
+    if (this.#pruning || (this.#lastPrune && now.getTime() - this.#lastPrune.getTime() < every)) return false;
     this.#lastPrune = now;
     this.#pruning = this.#o.runPrune({ signal: this.#pruneController.signal, now })
       .catch((err: unknown) => this.#log('warn', `retention failed: ${asLifeboatError(err).message}`))
       .finally(() => {
         this.#pruning = undefined;
       });
+    return true;
   }
 
   #lastSuccess(target: string): Date | undefined {
@@ -272,8 +314,8 @@ export class Scheduler {
 
   /** Waits for everything running (backups, retention); for tests and shutdown. */
   async settle(): Promise<void> {
-    while (this.#running.size || this.#pruning) {
-      await Promise.all([...[...this.#running.values()].map((r) => r.done), this.#pruning]);
+    while (this.#running.size || this.#pruning || this.#verifying) {
+      await Promise.all([...[...this.#running.values()].map((r) => r.done), this.#pruning, this.#verifying]);
     }
   }
 
@@ -295,7 +337,7 @@ export class Scheduler {
       await all;
     }
     this.#pruneController.abort();
-    await this.#pruning;
+    await Promise.all([this.#pruning, this.#verifying]);
     this.#o.catalog.releaseLease(LEASE, this.holder);
   }
 }

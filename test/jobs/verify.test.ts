@@ -65,6 +65,15 @@ describe('verify', () => {
     assert.match(r.stdout, /FAIL +(members match the manifest|bundle opens)/);
     assert.match(r.stdout, /quick verification of .* FAILED/);
     assert.equal((await ws.cli(['list', '--json'])).json<{ verificationStatus: string }[]>()[0]!.verificationStatus, 'failed');
+    const { Catalog } = await import('../../src/catalog/catalog.ts');
+    const catalog = Catalog.open(ws.home);
+    try {
+      const [event] = catalog.listEvents({ kind: 'verification_failed' });
+      assert.equal(event?.backupId, id, 'a verification_failed event for the notifications');
+      assert.match(event.message, /^quick verification of \S+ failed: /);
+    } finally {
+      catalog.close();
+    }
   });
 
   test('a valid dump of other data, with checksums fixed to match, fails on row counts', async () => {

@@ -210,3 +210,34 @@ describe('scheduler retries', () => {
     }
   });
 });
+
+describe('scheduled verification', () => {
+  test('verification.cron test-restores the newest backup when it fires', async () => {
+    const { open } = await setup({ app: 'schedule: { cron: "0 2 * * *", timezone: UTC }\nretention: { timezone: UTC }' });
+    const { writeFileSync, readFileSync } = await import('node:fs');
+    const handle = open();
+    handle.catalog.close();
+    const file = handle.loaded.file;
+    writeFileSync(file, readFileSync(file, 'utf8').replace('verification: { quickAfterEachBackup: false }', 'verification: { quickAfterEachBackup: false, cron: "0 4 * * *" }'));
+    const { catalog, loaded } = open();
+    const clock = fakeClock('2026-11-01T01:30:00Z');
+    const scheduler = makeScheduler(loaded, catalog, { clock });
+    try {
+      for (const at of ['2026-11-01T01:30:00Z', '2026-11-01T02:30:00Z', '2026-11-01T03:30:00Z']) {
+        clock.set(at);
+        await scheduler.tick();
+        await scheduler.settle();
+      }
+      const [backup] = catalog.listBackups('app');
+      assert.equal(backup!.verificationStatus, 'unverified', 'not before 04:00');
+      clock.set('2026-11-01T04:30:00Z');
+      await scheduler.tick();
+      await scheduler.settle();
+      const verified = catalog.getBackup(backup!.id)!;
+      assert.deepEqual([verified.verificationStatus, verified.verificationLevel], ['passed', 'full']);
+    } finally {
+      await scheduler.stop(1000);
+      catalog.close();
+    }
+  });
+});
