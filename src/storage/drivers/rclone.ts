@@ -83,7 +83,14 @@ export function rcloneDriver(name: string, config: StorageConfig): StorageDriver
       body.on('data', (chunk: Buffer) => (size += chunk.length));
       const upload = start(['rcat', remote(tmp)], options.signal);
       started = true;
-      await Promise.all([pipeline(body, upload.child.stdin, { signal: options.signal }), upload.exited]);
+      try {
+        await Promise.all([pipeline(body, upload.child.stdin, { signal: options.signal }), upload.exited]);
+      } catch (err) {
+        // rcat must not finish on the end of its input and publish a partial temp after we delete it.
+        upload.child.kill('SIGKILL');
+        await upload.exited.catch(() => {});
+        throw err;
+      }
       await run(['moveto', remote(tmp), remote(key)], options.signal);
       started = false;
       return { size };
