@@ -179,4 +179,33 @@ export const migrations: readonly string[] = [
     expires_at    text not null
   );
   `,
+  // 6: notification deliveries. Events recorded before this migration are marked routed, so
+  // upgrading never sends a backlog.
+  `
+  alter table events add column routed_at text;
+  alter table events add column read_at text;
+  update events set routed_at = at;
+  create table deliveries (
+    id               integer primary key autoincrement,
+    event_id         integer not null,
+    channel          text not null,
+    status           text not null check (status in ('pending', 'sent', 'failed')),
+    attempts         integer not null default 0,
+    max_attempts     integer not null,
+    next_attempt_at  text not null,
+    last_error       text,
+    created_at       text not null,
+    updated_at       text not null,
+    unique (event_id, channel)
+  );
+  create index deliveries_due on deliveries (status, next_attempt_at);
+  create table delivery_attempts (
+    id           integer primary key autoincrement,
+    delivery_id  integer not null,
+    at           text not null,
+    ok           integer not null,
+    status_code  integer,
+    error        text
+  );
+  `,
 ];

@@ -13,6 +13,7 @@ import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
 import { pendingVerifications, runVerify, type VerifyReport } from '../jobs/verify.ts';
 import { runRestore, type RestorePlan, type RestoreReport } from '../jobs/restore.ts';
 import { VERSION } from '../version.ts';
+import { flushNotifications } from '../notify/deliver.ts';
 import { runDaemon } from '../scheduler/daemon.ts';
 import { configSchedules, LEASE, Scheduler } from '../scheduler/scheduler.ts';
 import { toCron } from '../scheduler/schedule.ts';
@@ -23,7 +24,11 @@ interface GlobalOptions {
   json?: boolean;
 }
 
-/** Loads config and catalog for a command, and closes the catalog afterwards. */
+/**
+ * Loads config and catalog for a command, and closes the catalog afterwards. Before that, the
+ * notifications the command raised (or that are due) are sent, within 15 s; a failed send is
+ * said on stderr and retried later, never failing the command.
+ */
 async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedConfig, catalog: Catalog) => Promise<T>): Promise<T> {
   const loaded = loadConfig(configPath(opts.config));
   const catalog = Catalog.open(loaded.home);
@@ -31,6 +36,13 @@ async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedConfig, ca
     catalog.recoverInterrupted();
     return await fn(loaded, catalog);
   } finally {
+    try {
+      for (const o of await flushNotifications(loaded, catalog, { budgetMs: 15_000 })) {
+        if (!o.ok) process.stderr.write(`warn: notification ${o.event} to ${o.channel} failed: ${o.error}${o.retryAt ? `; retrying at ${o.retryAt}` : '; giving up'}\n`);
+      }
+    } catch (err) {
+      process.stderr.write(`warn: notifications could not be sent: ${(err as Error).message}\n`);
+    }
     catalog.close();
   }
 }
@@ -590,6 +602,43 @@ export function buildProgram(): Command {
           listener.end();
           interrupt.dispose();
         }
+      });
+    });
+
+  const notifyCmd = program.command('notify').description('notification channels');
+  notifyCmd
+    .command('test')
+    .description('send a test event to one channel now and print the outcome')
+    .argument('<channel>', 'channel name under notifications: in lifeboat.yaml')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (loaded, catalog) => {
+        const channel = loaded.config.notifications?.[name];
+        if (!channel) {
+          const names = Object.keys(loaded.config.notifications ?? {});
+          throw new LifeboatError('E_NOT_FOUND', `no notification channel named "${name}" in ${loaded.file}`, { hint: names.length ? `configured channels: ${names.join(', ')}` : 'add one under notifications:' });
+        }
+        const { eventId } = catalog.recordDirectEvent({ kind: 'test', severity: 'info', message: `test notification from lifeboat to channel ${name} (${channel.type})` }, name, 1);
+        const [outcome] = await flushNotifications(loaded, catalog, { only: { eventId } });
+        print(opts, outcome, () => (outcome!.ok ? `sent a test event to ${name} (${channel.type})${outcome!.statusCode ? `: HTTP ${outcome!.statusCode}` : ''}` : `FAILED to send to ${name} (${channel.type}): ${outcome!.error}`));
+        if (!outcome!.ok) process.exitCode = 1;
+      });
+    });
+
+  program
+    .command('events')
+    .description('the event log (what notifications are sent from), newest first')
+    .option('--unread', 'only events not marked read')
+    .option('--mark-read', 'mark the events shown as read')
+    .option('--limit <n>', 'how many', '50')
+    .action(async (o: { unread?: boolean; markRead?: boolean; limit: string }, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (_loaded, catalog) => {
+        const events = catalog.listEvents({ unread: o.unread, limit: Number(o.limit) }).filter((e) => e.kind !== 'test');
+        if (o.markRead) catalog.markEventsRead(events.map((e) => e.id));
+        print(opts, events, () =>
+          events.length === 0 ? 'no events' : table(['AT', 'EVENT', 'SEVERITY', 'TARGET', 'MESSAGE'], events.map((e) => [e.at.replace('T', ' ').slice(0, 19), e.kind, e.severity, e.target ?? '-', e.message])),
+        );
       });
     });
 

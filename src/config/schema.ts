@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { toCron } from '../scheduler/schedule.ts';
+import { EVENT_KINDS } from '../notify/events.ts';
 
 /** Names that end up in file names, tar members and backup ids: keep them plain. */
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'a name of letters, digits, "-" or "_" (at most 63)');
@@ -205,7 +206,39 @@ export const targetSchema = z.strictObject({
   verification: verification.optional(),
 });
 
-const notification = z.looseObject({ type: z.string().min(1) });
+/** Options every channel takes: which events (`on`), emergency routing, delivery retries. */
+const channelCommon = {
+  /** Event names; default failures and emergencies (README, "Notifications"). */
+  on: z.array(z.enum([...EVENT_KINDS, 'failure'])).optional(),
+  /** critical_space and backup_missing always reach emergency channels, whatever `on` says. */
+  emergency: z.boolean().default(false),
+  /** Delivery attempts before giving up, with exponential backoff from 30 s. */
+  attempts: z.number().int().min(1).max(20).default(6),
+};
+const httpUrl = z.string().url().refine((u) => /^https?:/.test(u), 'an http(s) URL');
+const notification = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('webhook'), url: httpUrl, ...channelCommon,
+    /** Signs each request: X-Lifeboat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">. */
+    secret: z.string().min(1).optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    /** A body template instead of the JSON payload: {{event}}, {{target}}, {{message}}, {{text}}, {{payload}}... */
+    template: z.string().min(1).optional(),
+  }),
+  z.strictObject({ type: z.literal('slack'), webhookUrl: httpUrl, ...channelCommon }),
+  z.strictObject({ type: z.literal('discord'), webhookUrl: httpUrl, ...channelCommon }),
+  z.strictObject({ type: z.literal('teams'), webhookUrl: httpUrl, ...channelCommon }),
+  z.strictObject({ type: z.literal('telegram'), botToken: z.string().min(1), chatId: z.union([z.string().min(1), z.number()]), apiUrl: httpUrl.default('https://api.telegram.org'), ...channelCommon }),
+  z.strictObject({ type: z.literal('ntfy'), url: httpUrl, token: z.string().min(1).optional(), ...channelCommon }),
+  z.strictObject({ type: z.literal('gotify'), url: httpUrl, token: z.string().min(1), ...channelCommon }),
+  z.strictObject({
+    type: z.literal('email'), host: z.string().min(1), port: z.number().int().min(1).max(65535).default(587),
+    /** true: TLS from the start (port 465); false: STARTTLS when the server offers it. */
+    secure: z.boolean().default(false),
+    user: z.string().min(1).optional(), password: z.string().min(1).optional(),
+    from: z.string().min(3), to: z.array(z.string().min(3)).min(1), ...channelCommon,
+  }),
+]);
 
 export const configSchema = z.strictObject({
   /** Where the catalog lives; LIFEBOAT_HOME overrides it. */
@@ -234,6 +267,7 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type StorageConfig = z.infer<typeof storageSchema>;
+export type ChannelConfig = z.infer<typeof notification>;
 export type FileSetConfig = TargetConfig['files'][string];
 export type EncryptionConfig = NonNullable<TargetConfig['encryption']>;
 export type CompressionConfig = TargetConfig['compression'];

@@ -115,6 +115,10 @@ export async function runBackup(
     } catch (err) {
       const e = asLifeboatError(err);
       catalog.failBackup(id, e.message);
+      catalog.recordEvent({
+        kind: 'backup_failed', severity: 'error', target: targetName, backupId: id, jobId: job.id,
+        message: e.code === 'E_ABORTED' ? `backup ${id} was cancelled` : `backup ${id} failed: ${e.message}`, data: { code: e.code, trigger: options.trigger ?? 'manual' },
+      });
       throw e;
     } finally {
       await storage.close();
@@ -125,6 +129,12 @@ export async function runBackup(
     try {
       const replicas: CopyOutcome[] = [];
       for (const replica of target.storage.replicas) replicas.push(await copyBackup(loaded, catalog, catalog.getBackup(id)!, replica, job));
+      const copies = replicas.filter((r) => r.status === 'ok').length;
+      catalog.recordEvent({
+        kind: 'backup_succeeded', severity: 'info', target: targetName, backupId: id, jobId: job.id,
+        message: `backup ${id}: ${formatBytes(result.size)} in ${Math.round(result.summary.durationMs / 1000)} s on ${storageName}${replicas.length ? ` and ${copies} of ${replicas.length} replica(s)` : ''}`,
+        data: { size: result.size, durationMs: result.summary.durationMs, storage: storageName, replicas },
+      });
       return { id, jobId: job.id, storage: storageName, key, ...result, replicas };
     } finally {
       catalog.releaseLock(lock, job.id);
@@ -264,7 +274,7 @@ async function planPostgres(pgConfig: NonNullable<TargetConfig['postgres']>, job
  * critical free space (`criticalFreeSpacePercent`, default 5%). The size is estimated from the
  * target's last successful backup, else from the databases' and files' size. With
  * `onCriticalSpace: delete-oldest` the oldest backups retention's floors allow are deleted first
- * to make room; otherwise (or when that is not enough) the backup is refused and a `low_space`
+ * to make room; otherwise (or when that is not enough) the backup is refused and a `critical_space`
  * event is raised.
  */
 async function ensureRoom(c: WriteContext, rawEstimate: number): Promise<void> {
@@ -287,7 +297,7 @@ async function ensureRoom(c: WriteContext, rawEstimate: number): Promise<void> {
   }
   if (percentAfter(free) >= critical && free >= needed) return;
   const message = `storage "${storage.name}" has ${formatBytes(free)} free of ${formatBytes(space.total)}; this backup needs about ${formatBytes(needed)}, which would leave ${Math.max(0, percentAfter(free)).toFixed(1)}% (critical: ${critical}%)`;
-  catalog.recordEvent({ kind: 'low_space', severity: 'critical', target: c.targetName, backupId: c.id, jobId: job.id, message, data: { storage: storage.name, free, total: space.total, needed } });
+  catalog.recordEvent({ kind: 'critical_space', severity: 'critical', target: c.targetName, backupId: c.id, jobId: job.id, message, data: { storage: storage.name, free, total: space.total, needed } });
   throw new LifeboatError('E_NO_SPACE', message, {
     hint: target.retention?.onCriticalSpace === 'delete-oldest'
       ? 'retention\'s floors (newest, verified, protected, minKeep) keep the rest: free space or move the target to another storage'

@@ -197,6 +197,7 @@ async function removeBackup(loaded: LoadedConfig, catalog: Catalog, b: BackupRec
     throw new LifeboatError('E_STORAGE_WRITE', `backup ${b.id} is still stored: ${problems.join('; ')}`, { hint: 'fix the storage and run the deletion again; the catalog keeps the record until every copy is gone' });
   }
   catalog.markDeleted(b.id);
+  catalog.recordEvent({ kind: 'deleted', severity: 'info', target: b.target, backupId: b.id, jobId: job.id, message: `backup ${b.id} was deleted from ${b.locations.map((l) => l.storage).join(', ') || 'the catalog'}` });
 }
 
 /**

@@ -24,7 +24,7 @@ export interface CopyOutcome {
  * copy (never re-dumped). The bytes sent are hashed and must match the bundle's recorded
  * sha256 and size; the stored size is checked after. Transient failures retry the whole copy
  * with backoff. The outcome is recorded as that storage's location; a failure also raises a
- * `replica_failed` event. Never throws except on abort.
+ * `backup_degraded` event. Never throws except on abort.
  */
 export async function copyBackup(loaded: LoadedConfig, catalog: Catalog, backup: BackupRecord, storageName: string, job: Job): Promise<CopyOutcome> {
   const key = backup.bundleKey!;
@@ -57,7 +57,7 @@ export async function copyBackup(loaded: LoadedConfig, catalog: Catalog, backup:
     if (e.code === 'E_ABORTED') throw e;
     job.log('warn', `copy of ${backup.id} to ${storageName} failed: ${e.message}`);
     catalog.recordEvent({
-      kind: 'replica_failed', severity: 'warning', target: backup.target, backupId: backup.id, jobId: job.id,
+      kind: 'backup_degraded', severity: 'warning', target: backup.target, backupId: backup.id, jobId: job.id,
       message: `backup ${backup.id} could not be copied to storage ${storageName}: ${e.message}`, data: { storage: storageName },
     });
     return { backupId: backup.id, storage: storageName, status: 'failed', error: e.message };

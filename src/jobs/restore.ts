@@ -175,16 +175,21 @@ async function restoreJob(ctx: Context, job: Job, options: RestoreOptions): Prom
   catalog.acquireLock(lock, job.id, `a restore of target "${ctx.backup.target}"`);
   const requestedBy = os.userInfo().username;
   catalog.startRestore({ id: job.id, backupId: ctx.backup.id, requestedBy, plan });
+  const what = [...plan.databases.map((d) => `database ${d.database}`), ...plan.tables.map((t) => `table ${t.table}`), ...(plan.files.length ? [`${plan.files.length} file(s)`] : [])].join(', ') || 'nothing';
+  const event = { target: ctx.backup.target, backupId: ctx.backup.id, jobId: job.id };
+  catalog.recordEvent({ ...event, kind: 'restore_started', severity: 'warning', message: `${requestedBy} started a restore of ${ctx.backup.id}: ${what}`, data: { requestedBy } });
   const report: RestoreReport = { plan, restored: [], files: [], tables: [] };
   try {
     await execute(ctx, plan, report, job, options);
     catalog.finishRestore(job.id, { status: 'succeeded', report, safetyBackupId: report.safetyBackupId });
+    catalog.recordEvent({ ...event, kind: 'restore_finished', severity: 'info', message: `restore of ${ctx.backup.id} finished: ${what}${report.safetyBackupId ? `; safety backup ${report.safetyBackupId}` : ''}`, data: { requestedBy, safetyBackupId: report.safetyBackupId } });
     return { plan, report };
   } catch (err) {
     const e = asLifeboatError(err);
     catalog.finishRestore(job.id, { status: e.code === 'E_ABORTED' ? 'cancelled' : 'failed', report, safetyBackupId: report.safetyBackupId, error: e.message });
     const restored = [...report.restored.map((r) => r.database), ...report.tables.map((t) => t.restoredAs), ...report.files.map((f) => f.destination)];
     const safety = report.safetyBackupId ? `; the safety backup is ${report.safetyBackupId}` : '';
+    catalog.recordEvent({ ...event, kind: 'restore_failed', severity: 'error', message: `restore of ${ctx.backup.id} failed: ${e.message} (restored: ${restored.length ? restored.join(', ') : 'nothing'}${safety})`, data: { requestedBy, safetyBackupId: report.safetyBackupId } });
     throw new LifeboatError(e.code, `${e.message} (restored: ${restored.length ? restored.join(', ') : 'nothing'}${safety})`, { cause: err, hint: e.hint });
   } finally {
     catalog.releaseLock(lock, job.id);

@@ -130,7 +130,12 @@ export async function runVerify(
       backupId: backup.id, level, ok: checks.every((c) => c.ok || c.warning), startedAt: started.toISOString(), durationMs: Date.now() - started.getTime(), checks,
     };
     catalog.recordVerification({ id: job.id, backupId: backup.id, level, startedAt: report.startedAt, ok: report.ok, report });
-    if (!report.ok) {
+    if (report.ok) {
+      catalog.recordEvent({
+        kind: 'verification_passed', severity: 'info', target: backup.target, backupId: backup.id, jobId: job.id,
+        message: `${level} verification of ${backup.id} passed: ${checks.length} checks${level === 'full' ? ', test restore included' : ''}`, data: { level },
+      });
+    } else {
       const failed = checks.filter((c) => !c.ok && !c.warning);
       catalog.recordEvent({
         kind: 'verification_failed', severity: 'error', target: backup.target, backupId: backup.id, jobId: job.id,

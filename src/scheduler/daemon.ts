@@ -3,7 +3,9 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { runBackupFlow } from '../jobs/backup-flow.ts';
 import { runPrune } from '../jobs/prune.ts';
-import { checkStorage } from '../jobs/storage-health.ts';
+import { flushNotifications } from '../notify/deliver.ts';
+import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
+import { formatBytes } from '../util/format.ts';
 import { pendingVerifications, runVerify } from '../jobs/verify.ts';
 import { Scheduler, type Clock } from './scheduler.ts';
 
@@ -35,6 +37,12 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
       for (const name of Object.keys(loaded.config.storages)) {
         const h = await checkStorage(loaded, catalog, name);
         if (!h.reachable) options.log?.('warn', `storage ${name} is not reachable: ${h.error}`);
+        else lowSpace(loaded, catalog, name, h, o.now);
+      }
+    },
+    notify: async (o) => {
+      for (const d of await flushNotifications(loaded, catalog, { now: o.now, signal: o.signal, budgetMs: 60_000 })) {
+        if (!d.ok) options.log?.('warn', `notification ${d.event} to ${d.channel} failed: ${d.error}${d.retryAt ? `; retrying at ${d.retryAt}` : '; giving up'}`);
       }
     },
     runVerifications: async (o) => {
@@ -72,4 +80,26 @@ export async function runDaemon(loaded: LoadedConfig, catalog: Catalog, signal: 
   options.log?.('info', 'stopping: no new runs; waiting for running backups');
   await scheduler.stop(options.graceMs ?? 5 * 60_000);
   options.log?.('info', 'lifeboat daemon stopped');
+}
+
+/**
+ * Raises `low_space` (a warning, at most once a day per storage) when a storage's free space is
+ * under the highest `minFreeSpacePercent` of the targets on it, or 10% when none sets one. The
+ * emergency, `critical_space`, is raised by the backup that would cross the critical threshold.
+ */
+function lowSpace(loaded: LoadedConfig, catalog: Catalog, storage: string, h: StorageHealth, now: Date): void {
+  if (h.freeBytes === null || !h.totalBytes) return;
+  const users = Object.entries(loaded.config.targets).filter(([, t]) => t.storage.primary === storage || t.storage.replicas.includes(storage));
+  const threshold = Math.max(...users.map(([, t]) => t.retention?.minFreeSpacePercent ?? 0), users.length ? 0 : 10) || 10;
+  const percent = (100 * h.freeBytes) / h.totalBytes;
+  if (percent >= threshold) return;
+  const key = `low-space:${storage}`;
+  const last = catalog.getSetting<string>(key);
+  if (last && now.getTime() - Date.parse(last) < 86_400_000) return;
+  catalog.setSetting(key, now.toISOString());
+  catalog.recordEvent({
+    kind: 'low_space', severity: 'warning',
+    message: `storage ${storage} has ${percent.toFixed(1)}% free (${formatBytes(h.freeBytes)} of ${formatBytes(h.totalBytes)}), under ${threshold}%`,
+    data: { storage, freeBytes: h.freeBytes, totalBytes: h.totalBytes, thresholdPercent: threshold },
+  });
 }

@@ -15,6 +15,8 @@ export interface Clock {
 
 /** Starts one backup of a target (with its check and retention); resolves with its id. */
 export type BackupRunner = (target: string, options: { trigger: Trigger; signal: AbortSignal; now: Date }) => Promise<{ backupId: string }>;
+/** Routes and sends due notifications. */
+export type NotifyRunner = (options: { signal: AbortSignal; now: Date }) => Promise<void>;
 /** Applies retention to every target. */
 export type PruneRunner = (options: { signal: AbortSignal; now: Date }) => Promise<void>;
 /**
@@ -29,6 +31,7 @@ export interface SchedulerOptions {
   runBackup: BackupRunner;
   runPrune: PruneRunner;
   runVerifications?: VerifyRunner;
+  notify?: NotifyRunner;
   clock?: Clock;
   /** Who holds the lease: host, pid and a random part, unless given. */
   holder?: string;
@@ -85,6 +88,7 @@ export class Scheduler {
   #pruning: Promise<void> | undefined;
   #pruneController = new AbortController();
   #verifying: Promise<void> | undefined;
+  #notifying: Promise<void> | undefined;
   readonly #verifyDue = new Set<string>();
 
   constructor(options: SchedulerOptions) {
@@ -138,6 +142,17 @@ export class Scheduler {
     if (mode !== 'external') this.#verificationCrons(now);
     this.#maybeVerify(now, pruned);
     this.#deadMan(now);
+    this.#maybeNotify(now);
+  }
+
+  /** Sends due notifications, one flush at a time, beside everything else. */
+  #maybeNotify(now: Date): void {
+    if (!this.#o.notify || this.#notifying) return;
+    this.#notifying = this.#o.notify({ signal: this.#pruneController.signal, now })
+      .catch((err: unknown) => this.#log('warn', `notifications failed: ${asLifeboatError(err).message}`))
+      .finally(() => {
+        this.#notifying = undefined;
+      });
   }
 
   /** Targets whose `verification.cron` came due since the last tick (cursor in the catalog's settings). */
@@ -314,8 +329,8 @@ export class Scheduler {
 
   /** Waits for everything running (backups, retention); for tests and shutdown. */
   async settle(): Promise<void> {
-    while (this.#running.size || this.#pruning || this.#verifying) {
-      await Promise.all([...[...this.#running.values()].map((r) => r.done), this.#pruning, this.#verifying]);
+    while (this.#running.size || this.#pruning || this.#verifying || this.#notifying) {
+      await Promise.all([...[...this.#running.values()].map((r) => r.done), this.#pruning, this.#verifying, this.#notifying]);
     }
   }
 
@@ -337,7 +352,7 @@ export class Scheduler {
       await all;
     }
     this.#pruneController.abort();
-    await Promise.all([this.#pruning, this.#verifying]);
+    await Promise.all([this.#pruning, this.#verifying, this.#notifying]);
     this.#o.catalog.releaseLease(LEASE, this.holder);
   }
 }

@@ -135,7 +135,7 @@ describe('critical space', () => {
   /** Bytes the target's backups take in storage (bundles and sidecars). */
   const used = (ws: Workspace) => readdirSync(path.join(ws.storage, 'app')).reduce((n, f) => n + statSync(path.join(ws.storage, 'app', f)).size, 0);
 
-  test('stop-and-alert: a backup that would leave under 5% free is refused before it writes, with a low_space event', async () => {
+  test('stop-and-alert: a backup that would leave under 5% free is refused before it writes, with a critical_space event', async () => {
     const { ws, backup } = await setup('{ keepLast: 10 }');
     const first = await backup();
     const size = (await ws.cli(['show', first.id, '--json'])).json<{ size: number }>().size;
@@ -148,7 +148,7 @@ describe('critical space', () => {
     assert.deepEqual(bundles(ws), [`${first.id}.tar.zst`], 'nothing written, nothing deleted');
     const catalog = Catalog.open(ws.home);
     try {
-      const [event] = catalog.listEvents({ kind: 'low_space' });
+      const [event] = catalog.listEvents({ kind: 'critical_space' });
       assert.equal(event?.severity, 'critical');
     } finally {
       catalog.close();

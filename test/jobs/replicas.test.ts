@@ -97,7 +97,7 @@ describe('replicas', () => {
 
     const catalog = Catalog.open(ws.home);
     try {
-      const events = catalog.listEvents({ kind: 'replica_failed' });
+      const events = catalog.listEvents({ kind: 'backup_degraded' });
       assert.equal(events.length, 1);
       assert.equal(events[0]!.backupId, out.id);
       assert.match(events[0]!.message, /could not be copied to storage box/);

@@ -241,3 +241,36 @@ describe('scheduled verification', () => {
     }
   });
 });
+
+describe('storage watch', () => {
+  test('the retention cycle raises low_space once a day when a storage runs under its threshold', async () => {
+    const { ws, open } = await setup({ app: 'schedule: { cron: "0 2 * * *", timezone: UTC }' });
+    const { writeFileSync, readFileSync, readdirSync: list, statSync } = await import('node:fs');
+    let { catalog, loaded } = open();
+    const clock = fakeClock('2026-11-01T01:30:00Z');
+    let scheduler = makeScheduler(loaded, catalog, { clock });
+    await scheduler.tick();
+    clock.set('2026-11-01T02:30:00Z');
+    await scheduler.tick();
+    await scheduler.settle();
+    await scheduler.stop(1000);
+    catalog.close();
+    const used = list(path.join(ws.storage, 'app')).reduce((n, f) => n + statSync(path.join(ws.storage, 'app', f)).size, 0);
+    writeFileSync(ws.config, readFileSync(ws.config, 'utf8').replace(`path: ${ws.storage} }`, `path: ${ws.storage}, quota: ${Math.ceil(used / 0.95)} }`));
+    ({ catalog, loaded } = open());
+    scheduler = makeScheduler(loaded, catalog, { clock });
+    try {
+      for (const at of ['2026-11-01T03:30:00Z', '2026-11-01T04:30:00Z', '2026-11-01T05:30:00Z']) {
+        clock.set(at);
+        await scheduler.tick();
+        await scheduler.settle();
+      }
+      const events = catalog.listEvents({ kind: 'low_space' });
+      assert.equal(events.length, 1, 'once, though three cycles saw it');
+      assert.match(events[0]!.message, /^storage local has \d\.\d% free \(.* of .*\), under 10%$/);
+    } finally {
+      await scheduler.stop(1000);
+      catalog.close();
+    }
+  });
+});
