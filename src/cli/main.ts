@@ -12,6 +12,7 @@ import { runReplicatePending } from '../jobs/replicate.ts';
 import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
 import { pendingVerifications, runVerify, type VerifyReport } from '../jobs/verify.ts';
 import { runRestore, type RestorePlan, type RestoreReport } from '../jobs/restore.ts';
+import { exportWorkflows, restoreWorkflowsToN8n } from '../jobs/restore-workflow.ts';
 import { VERSION } from '../version.ts';
 import { flushNotifications } from '../notify/deliver.ts';
 import { runDaemon } from '../scheduler/daemon.ts';
@@ -201,12 +202,27 @@ export function buildProgram(): Command {
     .command('contents')
     .description('what a backup holds: databases, tables with row counts, files, app items')
     .argument('<backup>', 'backup id or a unique prefix of it')
-    .action(async (prefix: string, _o: unknown, cmd: Command) => {
+    .option('--workflows', 'only the n8n workflows, from the manifest (the bundle is not opened)')
+    .option('--search <text>', 'with --workflows: those whose name, id or tags contain this')
+    .action(async (prefix: string, o: { workflows?: boolean; search?: string }, cmd: Command) => {
       const opts = globals(cmd);
       await withCatalog(opts, async (_loaded, catalog) => {
         const b = catalog.resolveBackup(prefix);
         const m = catalog.getManifest(b.id);
         if (!m) throw new LifeboatError('E_NOT_FOUND', `backup ${b.id} has no contents: it ${b.status === 'failed' ? `failed (${b.error ?? 'unknown error'})` : 'is not complete'}`);
+        if (o.workflows || o.search) {
+          const needle = o.search?.toLowerCase();
+          const all = m.app.items.filter((i) => i.kind === 'workflow');
+          const shown = all.filter((i) => !needle || [i.name, i.id, ...((i.details?.tags as string[] | undefined) ?? [])].some((v) => v.toLowerCase().includes(needle)));
+          const rows: Record<string, unknown>[] = shown.map((i) => ({ id: i.id, name: i.name, updatedAt: i.updatedAt ?? null, database: i.database ?? null, checksum: i.checksum, ...(i.details ?? {}) }));
+          print(opts, rows, () =>
+            !all.length
+              ? `backup ${b.id} holds no n8n workflows (profile: ${m.app.profile})`
+              : table(['ID', 'NAME', 'ACTIVE', 'NODES', 'TAGS', 'UPDATED'], rows.map((r) => [String(r.id), String(r.name), r.active ? 'yes' : 'no', String(r.nodes ?? '-'), ((r.tags as string[] | undefined) ?? []).join(', '), String(r.updatedAt ?? '-').slice(0, 19).replace('T', ' ')])) +
+                `\n${shown.length} of ${all.length} workflow(s)`,
+          );
+          return;
+        }
         const contents = {
           id: m.id,
           databases: (m.postgres?.databases ?? []).map((d) => ({
@@ -256,8 +272,38 @@ export function buildProgram(): Command {
     .option('--yes', 'confirm replacing existing data without asking')
     .option('--force', 'restore despite schema or server version differences')
     .option('--no-owner', 'skip object ownership and grants (target server lacks the original roles)')
-    .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean }, cmd: Command) => {
+    .option('--workflow <id-or-name...>', 'n8n: only these workflows, written by --as-file (the database is not restored)')
+    .option('--all-workflows', 'n8n: every workflow in the backup')
+    .option('--as-file <path>', 'with --workflow: write the JSON `n8n import:workflow` reads (- for stdout)')
+    .option('--to-n8n', 'with --workflow: create it in the target\'s running n8n (n8n.url, n8n.apiKey), inactive, named <name>_backup_<YYYYMMDD>')
+    .option('--name <name>', 'with --to-n8n and one --workflow: the new workflow\'s name')
+    .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean; workflow?: string[]; allWorkflows?: boolean; asFile?: string; toN8n?: boolean; name?: string }, cmd: Command) => {
       const opts = globals(cmd);
+      if ((o.workflow || o.allWorkflows) && o.toN8n) {
+        await withCatalog(opts, async (loaded, catalog) => {
+          const listener = progressListener({ json: opts.json === true });
+          const r = await restoreWorkflowsToN8n(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { name: o.name, listener });
+          listener.end();
+          print(opts, r, () => r.created.map((c) => `created "${c.name}" (${c.id}) in n8n from workflow ${c.from} of ${r.backupId}, inactive`).join('\n'));
+        });
+        return;
+      }
+      if (o.workflow || o.allWorkflows) {
+        if (!o.asFile) throw new LifeboatError('E_USAGE', '--workflow needs --as-file <path> (or - for stdout) or --to-n8n', { hint: 'e.g. lifeboat restore <backup> --workflow "My flow" --as-file flow.json, then n8n import:workflow --input=flow.json' });
+        await withCatalog(opts, async (loaded, catalog) => {
+          const listener = progressListener({ json: opts.json === true || o.asFile === '-' });
+          const { backupId, workflows } = await exportWorkflows(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { listener });
+          listener.end();
+          const body = JSON.stringify(workflows.length === 1 && !o.allWorkflows ? workflows[0] : workflows, null, 2) + '\n';
+          if (o.asFile === '-') process.stdout.write(body);
+          else {
+            writeFileSync(o.asFile!, body, { mode: 0o600 });
+            print(opts, { backupId, file: o.asFile, workflows: workflows.map((w) => ({ id: w.id, name: w.name })) }, () =>
+              `wrote ${workflows.length} workflow(s) from ${backupId} to ${o.asFile} (inactive; checksums match the backup)\nimport them with: n8n import:workflow --input=${o.asFile}`);
+          }
+        });
+        return;
+      }
       await withCatalog(opts, async (loaded, catalog) => {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();

@@ -192,6 +192,22 @@ const verification = z.union([
 export const targetSchema = z.strictObject({
   postgres: postgres.optional(),
   profile: z.enum(['generic', 'n8n', 'django', 'prisma']).default('generic'),
+  /** n8n profile options (README, "n8n"). */
+  n8n: z
+    .strictObject({
+      /** The schema n8n's tables are in (DB_POSTGRESDB_SCHEMA). */
+      schema: z.string().min(1).default('public'),
+      /** n8n's DB_TABLE_PREFIX. */
+      tablePrefix: z.string().default(''),
+      /** N8N_USER_FOLDER: its `.n8n/config` holds the encryption key when the environment does not. */
+      userFolder: z.string().min(1).optional(),
+      /** The environment variable holding the encryption key. */
+      encryptionKeyEnv: z.string().min(1).default('N8N_ENCRYPTION_KEY'),
+      /** A running n8n for `restore --workflow ... --to-n8n`: its URL and a public-API key. */
+      url: z.string().url().optional(),
+      apiKey: z.string().min(1).optional(),
+    })
+    .optional(),
   files: z.record(name, fileSet).default({}),
   /** What to do with a file in a file set that cannot be read: stop the backup, or leave it out and say so. */
   onUnreadable: z.enum(['fail', 'skip']).default('fail'),

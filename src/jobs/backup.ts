@@ -177,7 +177,9 @@ async function writeBackup(c: WriteContext): Promise<{ size: number; sha256: str
   if (swept) job.log('info', `removed ${swept} temporary file(s) left by an interrupted backup`);
   await probeWritable(storage);
   const pgPlan = target.postgres ? await planPostgres(target.postgres, job) : undefined;
-  const { entries, unreadable } = await collectFiles(target.files, path.dirname(c.loaded.file));
+  // The profile's own file sets (n8n: its config file, which holds the encryption key) come along.
+  const fileSets = { ...(c.profile.fileSets?.(target, path.dirname(c.loaded.file)) ?? {}), ...target.files };
+  const { entries, unreadable } = await collectFiles(fileSets, path.dirname(c.loaded.file));
   if (target.onUnreadable === 'fail') refuseUnreadable(unreadable);
   const warnings: string[] = [];
   for (const u of unreadable) {
@@ -324,7 +326,7 @@ async function produce(
     encrypted: target.encryption !== undefined,
     databases: pgPlan?.databases.map((d) => encodeURIComponent(d.name)) ?? [],
     globals: target.postgres?.globals ?? false,
-    fileSets: Object.keys(target.files),
+    fileSets: [...new Set(entries.map((e) => e.set))],
   };
   await writer.addBuffer('README.txt', Buffer.from(readmeText(kit)));
   await writer.addBuffer('restore.sh', Buffer.from(restoreScript(kit)), { mode: 0o755 });
@@ -333,6 +335,7 @@ async function produce(
   const appItems: AppItem[] = [];
   const migrations: NonNullable<AppItems['migrations']> = [];
   const metadata: Record<string, unknown[]> = {};
+  const appInfo: Record<string, unknown> = {};
   if (pgPlan) {
     if (target.postgres?.globals) {
       onMember('databases/globals.sql');
@@ -354,7 +357,7 @@ async function produce(
         // Counting runs beside the dump, on the connection that holds the snapshot.
         const described = describeDatabase(snapshot.client, signal).then(async (info) => ({
           info,
-          app: await c.profile.readDatabase({ database: db.name, client: snapshot.client, signal }),
+          app: await c.profile.readDatabase({ database: db.name, client: snapshot.client, signal, target, configDir: path.dirname(c.loaded.file) }),
         }));
         described.catch(() => undefined);
         const written = await writer.addUnknownLength(member, dump.stdout, c.partSize);
@@ -363,6 +366,11 @@ async function produce(
         databases.push({ ...info, dumpMembers: written.members, dumpSize: written.size, dumpSha256: written.sha256 });
         appItems.push(...app.items);
         migrations.push(...(app.migrations ?? []));
+        if (app.info) Object.assign(appInfo, app.info);
+        for (const w of app.warnings ?? []) {
+          warnings.push(w);
+          job.log('warn', w);
+        }
         for (const [name, doc] of Object.entries(app.metadata ?? {})) (metadata[name] ??= []).push(doc);
         const rows = info.tables.reduce((n, t) => n + (t.rows ?? 0), 0);
         job.log('info', `dumped ${db.name}: ${info.tables.length} tables, ${rows} rows, ${written.size} bytes`);
@@ -443,7 +451,7 @@ async function produce(
     },
     files,
     skipped,
-    app: { profile: c.profile.name, items: appItems, migrations: migrations.length ? migrations : undefined, metadataMembers },
+    app: { profile: c.profile.name, items: appItems, migrations: migrations.length ? migrations : undefined, metadataMembers, info: Object.keys(appInfo).length ? appInfo : undefined },
     warnings,
   });
 }

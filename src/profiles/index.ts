@@ -1,10 +1,11 @@
 import { LifeboatError } from '../errors.ts';
 import { genericProfile } from './generic.ts';
+import { n8nProfile } from './n8n.ts';
 import type { Profile } from './profile.ts';
 
-const profiles: Record<string, Profile> = { generic: genericProfile };
+const profiles: Record<string, Profile> = { generic: genericProfile, n8n: n8nProfile };
 
-/** The profile a target names. n8n, django and prisma arrive with the app-profiles issue. */
+/** The profile a target names. django and prisma are not written yet. */
 export function getProfile(name: string): Profile {
   const profile = profiles[name];
   if (!profile) {

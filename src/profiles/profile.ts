@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { FileSetConfig, TargetConfig } from '../config/schema.ts';
 
 /** One app-level thing inside a database: an n8n workflow, a credential (never its secret), ... */
 export interface AppItem {
@@ -8,6 +9,10 @@ export interface AppItem {
   updatedAt?: string;
   /** sha256 of the item's canonical JSON, so verification can prove it came back unchanged. */
   checksum: string;
+  /** The database it lives in. */
+  database?: string;
+  /** What lists show without opening the bundle: for an n8n workflow, active, tags, nodes... */
+  details?: Record<string, unknown>;
 }
 
 /** What a profile records in the manifest. */
@@ -18,11 +23,16 @@ export interface AppItems {
   migrations?: { name: string; appliedAt?: string }[];
   /** Extra members the profile wrote under metadata/. */
   metadataMembers: string[];
+  /** Profile facts, e.g. n8n's instance id derived from the encryption key (never the key). */
+  info?: Record<string, unknown>;
 }
 
 /** What a profile is given at backup time: a connection inside the dump's snapshot. */
 export interface ProfileContext {
   database: string;
+  target: TargetConfig;
+  /** The directory of lifeboat.yaml: relative paths in the profile's options are read from there. */
+  configDir: string;
   /** In the dump's repeatable-read snapshot: what it reads matches the dump exactly. */
   client: pg.Client;
   signal?: AbortSignal;
@@ -39,5 +49,16 @@ export interface Profile {
    * Reads app items from one database. Returns the items and, optionally, JSON documents to
    * store under metadata/ (e.g. `workflows.json`); it must never return secrets.
    */
-  readDatabase(ctx: ProfileContext): Promise<{ items: AppItem[]; migrations?: AppItems['migrations']; metadata?: Record<string, unknown> }>;
+  readDatabase(ctx: ProfileContext): Promise<ProfileReading>;
+  /** File sets the profile adds to the target's (n8n: its config file, which holds the key). */
+  fileSets?(target: TargetConfig, configDir: string): Record<string, FileSetConfig>;
+}
+
+export interface ProfileReading {
+  items: AppItem[];
+  migrations?: AppItems['migrations'];
+  metadata?: Record<string, unknown>;
+  info?: Record<string, unknown>;
+  /** Said in the job log and kept in the manifest (`lifeboat show`). */
+  warnings?: string[];
 }
