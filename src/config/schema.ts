@@ -191,7 +191,20 @@ const verification = z.union([
 
 export const targetSchema = z.strictObject({
   postgres: postgres.optional(),
-  profile: z.enum(['generic', 'n8n', 'django', 'prisma']).default('generic'),
+  /** auto: n8n, django or prisma by the tables present, else generic. */
+  profile: z.enum(['generic', 'auto', 'n8n', 'django', 'prisma']).default('generic'),
+  /** django profile: where the code's migrations are, to check a restore against them. */
+  django: z
+    .strictObject({
+      /** The project root; every `<app>/migrations/NNNN_*.py` under it counts. */
+      projectRoot: z.string().min(1).optional(),
+      migrationsDirs: z.array(z.string().min(1)).optional(),
+      /** Said after a restore that leaves forward migrations pending, e.g. `docker compose exec web python manage.py migrate`. */
+      migrateCommand: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** prisma profile: the code's migrations folder (default prisma/migrations beside lifeboat.yaml). */
+  prisma: z.strictObject({ migrationsDir: z.string().min(1).optional() }).optional(),
   /** n8n profile options (README, "n8n"). */
   n8n: z
     .strictObject({

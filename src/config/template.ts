@@ -34,7 +34,7 @@ targets:
       url: ${url}
       databases: ${databases}          # a list, or all (every database but templates)
       globals: false              # true adds roles and tablespaces (pg_dumpall --globals-only)
-    profile: generic              # generic | n8n | django | prisma
+    profile: auto                 # auto (n8n, django or prisma by their tables, else generic) | generic | n8n | django | prisma
     # Files around the app, by set name; directories are walked, symlinks kept as symlinks.
     # files:
     #   config: [/opt/app/.env, /opt/app/docker-compose.yaml, /etc/nginx/nginx.conf]

@@ -336,6 +336,7 @@ async function produce(
   const migrations: NonNullable<AppItems['migrations']> = [];
   const metadata: Record<string, unknown[]> = {};
   const appInfo: Record<string, unknown> = {};
+  let appProfile = c.profile.name === 'auto' ? 'generic' : c.profile.name;
   if (pgPlan) {
     if (target.postgres?.globals) {
       onMember('databases/globals.sql');
@@ -367,6 +368,7 @@ async function produce(
         appItems.push(...app.items);
         migrations.push(...(app.migrations ?? []));
         if (app.info) Object.assign(appInfo, app.info);
+        if (app.profile) appProfile = app.profile;
         for (const w of app.warnings ?? []) {
           warnings.push(w);
           job.log('warn', w);
@@ -436,7 +438,7 @@ async function produce(
     startedAt: c.started.toISOString(),
     finishedAt: c.now().toISOString(),
     host: { hostname: hostname(), platform: platform() },
-    profile: c.profile.name,
+    profile: appProfile,
     compression: { algorithm: target.compression.algorithm, level: target.compression.level },
     encryption: !target.encryption
       ? { kind: 'none' }
@@ -451,7 +453,7 @@ async function produce(
     },
     files,
     skipped,
-    app: { profile: c.profile.name, items: appItems, migrations: migrations.length ? migrations : undefined, metadataMembers, info: Object.keys(appInfo).length ? appInfo : undefined },
+    app: { profile: appProfile, items: appItems, migrations: migrations.length ? migrations : undefined, metadataMembers, info: Object.keys(appInfo).length ? appInfo : undefined },
     warnings,
   });
 }

@@ -15,6 +15,7 @@ import { runTool } from '../postgres/dump.ts';
 import { describeDatabase, ident, serverVersion } from '../postgres/introspect.ts';
 import type { StorageDriver } from '../storage/storage.ts';
 import { Copies, deferredLog } from './copies.ts';
+import { getProfile } from '../profiles/index.ts';
 import { formatBytes } from '../util/format.ts';
 import { runBackup } from './backup.ts';
 import { extractBundle, GLOBALS_MEMBER } from './extract.ts';
@@ -326,7 +327,22 @@ async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promis
     name: 'temp space', ok: free === undefined || free > needed * 1.05,
     detail: free === undefined ? `${tempDir} not measurable` : `${formatBytes(free)} free in ${tempDir}, ${formatBytes(needed)} needed for the dump files`,
   });
+  await compatibilityChecks(ctx, checks);
   return finishPlan(ctx, databases, tables, files, checks);
+}
+
+/**
+ * The profile's check of the backup's app state against the code deployed now (Django and
+ * Prisma migrations): a backup newer than the code blocks the restore unless --force.
+ */
+async function compatibilityChecks(ctx: Context, checks: Check[]): Promise<void> {
+  if (!ctx.selected.length || !ctx.manifest.app.migrations) return;
+  const target = ctx.loaded.config.targets[ctx.backup.target];
+  const profile = getProfile(ctx.manifest.app.profile);
+  if (!target || !profile.compatibility) return;
+  for (const c of await profile.compatibility(ctx.manifest.app, target, path.dirname(ctx.loaded.file))) {
+    checks.push({ name: c.name, ok: c.ok, detail: c.detail, overridable: true });
+  }
 }
 
 function finishPlan(ctx: Context, databases: PlannedDatabase[], tables: RestorePlan['tables'], files: PlannedFile[], checks: Check[]): RestorePlan {

@@ -1,17 +1,37 @@
 import { LifeboatError } from '../errors.ts';
+import { djangoProfile } from './django.ts';
 import { genericProfile } from './generic.ts';
 import { n8nProfile } from './n8n.ts';
+import { prismaProfile } from './prisma.ts';
 import type { Profile } from './profile.ts';
 
-const profiles: Record<string, Profile> = { generic: genericProfile, n8n: n8nProfile };
+/**
+ * `profile: auto`: per database, n8n when its workflow table is there (in `n8n.schema` with
+ * `n8n.tablePrefix` when set), Django when `django_migrations` is, Prisma when
+ * `_prisma_migrations` is, else generic. The manifest names the profile that read it.
+ */
+const autoProfile: Profile = {
+  name: 'auto',
+  async readDatabase(ctx) {
+    const schema = ctx.target.n8n?.schema ?? 'public';
+    const prefix = ctx.target.n8n?.tablePrefix ?? '';
+    const { rows } = await ctx.client.query<{ n8n: boolean; django: boolean; prisma: boolean }>(
+      `select exists (select 1 from information_schema.tables where table_schema = $1 and table_name = $2) as n8n,
+              to_regclass('django_migrations') is not null as django, to_regclass('_prisma_migrations') is not null as prisma`,
+      [schema, `${prefix}workflow_entity`],
+    );
+    const found = rows[0]!;
+    const chosen = found.n8n ? n8nProfile : found.django ? djangoProfile : found.prisma ? prismaProfile : genericProfile;
+    return { ...(await chosen.readDatabase(ctx)), profile: chosen.name };
+  },
+  fileSets: (target, configDir) => (target.n8n ? (n8nProfile.fileSets?.(target, configDir) ?? {}) : {}),
+};
 
-/** The profile a target names. django and prisma are not written yet. */
+const profiles: Record<string, Profile> = { generic: genericProfile, auto: autoProfile, n8n: n8nProfile, django: djangoProfile, prisma: prismaProfile };
+
+/** The profile a target names, or (for restore checks) the one a manifest records. */
 export function getProfile(name: string): Profile {
   const profile = profiles[name];
-  if (!profile) {
-    throw new LifeboatError('E_CONFIG', `profile "${name}" is not available yet in this version; use profile: generic`, {
-      hint: `available profiles: ${Object.keys(profiles).join(', ')}`,
-    });
-  }
+  if (!profile) throw new LifeboatError('E_CONFIG', `unknown profile "${name}"`, { hint: `profiles: ${Object.keys(profiles).join(', ')}` });
   return profile;
 }

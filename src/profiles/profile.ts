@@ -20,7 +20,7 @@ export interface AppItems {
   profile: string;
   items: AppItem[];
   /** Migration state (Django's django_migrations, Prisma's _prisma_migrations, ...), when the profile knows it. */
-  migrations?: { name: string; appliedAt?: string }[];
+  migrations?: { name: string; appliedAt?: string; checksum?: string }[];
   /** Extra members the profile wrote under metadata/. */
   metadataMembers: string[];
   /** Profile facts, e.g. n8n's instance id derived from the encryption key (never the key). */
@@ -52,9 +52,22 @@ export interface Profile {
   readDatabase(ctx: ProfileContext): Promise<ProfileReading>;
   /** File sets the profile adds to the target's (n8n: its config file, which holds the key). */
   fileSets?(target: TargetConfig, configDir: string): Record<string, FileSetConfig>;
+  /**
+   * Checks a backup's app state against the code deployed now (Django and Prisma migrations),
+   * for restore's plan: a failing check blocks the restore unless --force.
+   */
+  compatibility?(app: AppItems, target: TargetConfig, configDir: string): Promise<CompatibilityCheck[]>;
+}
+
+export interface CompatibilityCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
 }
 
 export interface ProfileReading {
+  /** The profile that read it, when `auto` chose one. */
+  profile?: string;
   items: AppItem[];
   migrations?: AppItems['migrations'];
   metadata?: Record<string, unknown>;
