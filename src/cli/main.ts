@@ -227,7 +227,7 @@ export function buildProgram(): Command {
           id: m.id,
           databases: (m.postgres?.databases ?? []).map((d) => ({
             name: d.name, dumpSize: d.dumpSize, members: d.dumpMembers,
-            tables: d.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows, columns: t.columns.length })),
+            tables: d.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows, columns: t.columns.length, dataExcluded: t.dataExcluded === true })),
             sequences: d.sequences.length, extensions: d.extensions.map((e) => `${e.name} ${e.version}`),
           })),
           globals: m.postgres?.globals ?? false,
@@ -239,7 +239,7 @@ export function buildProgram(): Command {
           const out: string[] = [];
           for (const d of contents.databases) {
             out.push(`database ${d.name} (dump ${formatBytes(d.dumpSize)}${d.members.length > 1 ? ` in ${d.members.length} parts` : ''})`);
-            out.push(indent(table(['TABLE', 'ROWS', 'COLUMNS'], d.tables.map((t) => [`${t.schema}.${t.name}`, t.rows === null ? '(partitioned)' : String(t.rows), String(t.columns)]))));
+            out.push(indent(table(['TABLE', 'ROWS', 'COLUMNS'], d.tables.map((t) => [`${t.schema}.${t.name}`, t.dataExcluded ? '(schema only)' : t.rows === null ? '(partitioned)' : String(t.rows), String(t.columns)]))));
             if (d.extensions.length) out.push(`  extensions: ${d.extensions.join(', ')}`);
           }
           if (contents.globals) out.push('roles and tablespaces (databases/globals.sql)');

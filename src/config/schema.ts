@@ -216,6 +216,8 @@ export const targetSchema = z.strictObject({
       userFolder: z.string().min(1).optional(),
       /** The environment variable holding the encryption key. */
       encryptionKeyEnv: z.string().min(1).default('N8N_ENCRYPTION_KEY'),
+      /** Dump the execution tables schema-only: they are most of an n8n database and rarely wanted back. */
+      excludeExecutionData: z.boolean().default(false),
       /** A running n8n for `restore --workflow ... --to-n8n`: its URL and a public-API key. */
       url: z.string().url().optional(),
       apiKey: z.string().min(1).optional(),

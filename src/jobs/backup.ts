@@ -354,7 +354,8 @@ async function produce(
       onMember(member);
       const snapshot = await openSnapshot(endpoint);
       try {
-        const dump = pgDump(pgPlan.tools, endpoint, snapshot.id, signal);
+        const excluded = c.profile.excludedData?.(target);
+        const dump = pgDump(pgPlan.tools, endpoint, snapshot.id, signal, excluded?.patterns.map((p) => `--exclude-table-data=${p}`));
         // Counting runs beside the dump, on the connection that holds the snapshot.
         const described = describeDatabase(snapshot.client, signal).then(async (info) => ({
           info,
@@ -364,6 +365,9 @@ async function produce(
         const written = await writer.addUnknownLength(member, dump.stdout, c.partSize);
         await dump.done;
         const { info, app } = await described;
+        for (const t of info.tables) {
+          if (excluded?.matches(t.schema, t.name)) Object.assign(t, { rows: 0, dataExcluded: true });
+        }
         databases.push({ ...info, dumpMembers: written.members, dumpSize: written.size, dumpSha256: written.sha256 });
         appItems.push(...app.items);
         migrations.push(...(app.migrations ?? []));

@@ -72,10 +72,10 @@ export async function openSnapshot(endpoint: PgEndpoint): Promise<Snapshot> {
 }
 
 /** pg_dump in custom format, uncompressed (the bundle compresses), reading the exported snapshot. */
-export function pgDump(tools: PgTools, endpoint: PgEndpoint, snapshotId: string, signal?: AbortSignal): ToolRun {
+export function pgDump(tools: PgTools, endpoint: PgEndpoint, snapshotId: string, signal?: AbortSignal, extraArgs: string[] = []): ToolRun {
   return runTool(
     tools.pgDump,
-    ['--format=custom', '--compress=0', `--snapshot=${snapshotId}`, '--no-password', `--dbname=${endpoint.url}`],
+    ['--format=custom', '--compress=0', `--snapshot=${snapshotId}`, '--no-password', ...extraArgs, `--dbname=${endpoint.url}`],
     endpoint,
     signal,
   );

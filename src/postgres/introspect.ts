@@ -9,6 +9,8 @@ export interface TableInfo {
   columns: { name: string; type: string; nullable: boolean }[];
   /** Exact row count in the dump's snapshot; null for a partitioned parent. */
   rows: number | null;
+  /** Dumped schema-only (a profile's choice, e.g. n8n's execution data): restores empty, rows 0. */
+  dataExcluded?: boolean;
 }
 
 export interface DatabaseInfo {

@@ -25,6 +25,7 @@ const autoProfile: Profile = {
     return { ...(await chosen.readDatabase(ctx)), profile: chosen.name };
   },
   fileSets: (target, configDir) => (target.n8n ? (n8nProfile.fileSets?.(target, configDir) ?? {}) : {}),
+  excludedData: (target) => (target.n8n ? n8nProfile.excludedData?.(target) : undefined),
 };
 
 const profiles: Record<string, Profile> = { generic: genericProfile, auto: autoProfile, n8n: n8nProfile, django: djangoProfile, prisma: prismaProfile };

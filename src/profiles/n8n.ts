@@ -37,7 +37,7 @@ export interface CredentialEntry {
   usedBy: string[];
 }
 
-const DEFAULTS: N8nOptions = { schema: 'public', tablePrefix: '', encryptionKeyEnv: 'N8N_ENCRYPTION_KEY' };
+const DEFAULTS: N8nOptions = { schema: 'public', tablePrefix: '', encryptionKeyEnv: 'N8N_ENCRYPTION_KEY', excludeExecutionData: false };
 
 /** JSON with object keys sorted at every level: equal content, equal text, equal checksum. */
 export function canonicalJson(value: unknown): string {
@@ -116,6 +116,14 @@ async function columns(client: pg.Client, schema: string, table: string): Promis
  */
 export const n8nProfile: Profile = {
   name: 'n8n',
+
+  excludedData(target) {
+    const o = options(target);
+    if (!o.excludeExecutionData) return undefined;
+    const prefix = `${o.tablePrefix}execution_`;
+    // Quoted parts are literal in pg_dump patterns; the * outside the quotes is the wildcard.
+    return { patterns: [`"${o.schema}"."${prefix}"*`], matches: (schema, table) => schema === o.schema && table.startsWith(prefix) };
+  },
 
   fileSets(target, configDir): Record<string, FileSetConfig> {
     const file = configFile(options(target), configDir);

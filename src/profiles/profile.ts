@@ -50,6 +50,11 @@ export interface Profile {
    * store under metadata/ (e.g. `workflows.json`); it must never return secrets.
    */
   readDatabase(ctx: ProfileContext): Promise<ProfileReading>;
+  /**
+   * Tables whose data the dump leaves out (schema only), as pg_dump `--exclude-table-data`
+   * patterns and a test on schema and name; n8n's execution data when asked.
+   */
+  excludedData?(target: TargetConfig): { patterns: string[]; matches(schema: string, table: string): boolean } | undefined;
   /** File sets the profile adds to the target's (n8n: its config file, which holds the key). */
   fileSets?(target: TargetConfig, configDir: string): Record<string, FileSetConfig>;
   /**

@@ -158,3 +158,20 @@ describe('n8n: restore a workflow into a running n8n', () => {
     assert.match(r.stderr, /n8n at http:\/\/127\.0\.0\.1:\d+ is not reachable \(ECONNREFUSED\)\nhint: write it to a file instead: --as-file/);
   });
 });
+
+describe('n8n: execution data', () => {
+  test('excludeExecutionData dumps the execution tables schema-only; the restore and its counts agree', async () => {
+    const { ws, db } = await setup();
+    writeFileSync(ws.config, readFileSync(ws.config, 'utf8').replace('"encryptionKeyEnv":"LIFEBOAT_TEST_NO_SUCH_ENV"', '"encryptionKeyEnv":"LIFEBOAT_TEST_NO_SUCH_ENV","excludeExecutionData":true'));
+    const { id } = await backup(ws);
+    const contents = await ws.cli(['contents', id]);
+    assert.match(contents.stdout, /public\.execution_entity +\(schema only\)/);
+    assert.match(contents.stdout, /public\.workflow_entity +3/);
+    const r = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_lean`), '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    const [{ n }] = (await suite.server.query<{ n: string }>(`${db}_lean`, 'select count(*) as n from execution_entity')) as [{ n: string }];
+    assert.equal(Number(n), 0, 'the table is there, empty');
+    const [{ w }] = (await suite.server.query<{ w: string }>(`${db}_lean`, 'select count(*) as w from workflow_entity')) as [{ w: string }];
+    assert.equal(Number(w), 3);
+  });
+});
