@@ -277,12 +277,13 @@ export function buildProgram(): Command {
     .option('--as-file <path>', 'with --workflow: write the JSON `n8n import:workflow` reads (- for stdout)')
     .option('--to-n8n', 'with --workflow: create it in the target\'s running n8n (n8n.url, n8n.apiKey), inactive, named <name>_backup_<YYYYMMDD>')
     .option('--name <name>', 'with --to-n8n and one --workflow: the new workflow\'s name')
-    .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean; workflow?: string[]; allWorkflows?: boolean; asFile?: string; toN8n?: boolean; name?: string }, cmd: Command) => {
+    .option('--workflow-version <versionId>', 'with one --workflow: that older version, from n8n\'s workflow_history (contents --workflows --json lists them)')
+    .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean; workflow?: string[]; allWorkflows?: boolean; asFile?: string; toN8n?: boolean; name?: string; workflowVersion?: string }, cmd: Command) => {
       const opts = globals(cmd);
       if ((o.workflow || o.allWorkflows) && o.toN8n) {
         await withCatalog(opts, async (loaded, catalog) => {
           const listener = progressListener({ json: opts.json === true });
-          const r = await restoreWorkflowsToN8n(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { name: o.name, listener });
+          const r = await restoreWorkflowsToN8n(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { name: o.name, version: o.workflowVersion, listener });
           listener.end();
           print(opts, r, () => r.created.map((c) => `created "${c.name}" (${c.id}) in n8n from workflow ${c.from} of ${r.backupId}, inactive`).join('\n'));
         });
@@ -292,7 +293,7 @@ export function buildProgram(): Command {
         if (!o.asFile) throw new LifeboatError('E_USAGE', '--workflow needs --as-file <path> (or - for stdout) or --to-n8n', { hint: 'e.g. lifeboat restore <backup> --workflow "My flow" --as-file flow.json, then n8n import:workflow --input=flow.json' });
         await withCatalog(opts, async (loaded, catalog) => {
           const listener = progressListener({ json: opts.json === true || o.asFile === '-' });
-          const { backupId, workflows } = await exportWorkflows(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { listener });
+          const { backupId, workflows } = await exportWorkflows(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { listener, version: o.workflowVersion });
           listener.end();
           const body = JSON.stringify(workflows.length === 1 && !o.allWorkflows ? workflows[0] : workflows, null, 2) + '\n';
           if (o.asFile === '-') process.stdout.write(body);

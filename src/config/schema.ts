@@ -199,6 +199,8 @@ export const targetSchema = z.strictObject({
       /** The project root; every `<app>/migrations/NNNN_*.py` under it counts. */
       projectRoot: z.string().min(1).optional(),
       migrationsDirs: z.array(z.string().min(1)).optional(),
+      /** MEDIA_ROOT: backed up as the file set `media` unless the target's files name one already. */
+      mediaRoot: z.string().min(1).optional(),
       /** Said after a restore that leaves forward migrations pending, e.g. `docker compose exec web python manage.py migrate`. */
       migrateCommand: z.string().min(1).optional(),
     })

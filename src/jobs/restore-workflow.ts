@@ -60,13 +60,22 @@ export async function exportWorkflows(
   catalog: Catalog,
   prefix: string,
   wanted: string[] | 'all',
-  options: { signal?: AbortSignal; listener?: JobListener } = {},
+  options: { signal?: AbortSignal; listener?: JobListener; version?: string } = {},
 ): Promise<{ backupId: string; workflows: WorkflowExport[] }> {
   const backup = catalog.resolveBackup(prefix);
   if (backup.status !== 'ok' && backup.status !== 'degraded') throw new LifeboatError('E_USAGE', `backup ${backup.id} is ${backup.status}: nothing to restore from it`);
   const manifest = catalog.getManifest(backup.id)!;
   const items = manifest.app.items;
   const selected = wanted === 'all' ? selectWorkflows(items, items.filter((i) => i.kind === 'workflow').map((i) => i.id), backup.id) : selectWorkflows(items, wanted, backup.id);
+  if (options.version) {
+    if (selected.length !== 1) throw new LifeboatError('E_USAGE', '--workflow-version goes with a single --workflow');
+    const versions = (selected[0]!.details?.versions as { versionId: string }[] | undefined) ?? [];
+    if (!versions.some((v) => v.versionId === options.version)) {
+      throw new LifeboatError('E_NOT_FOUND', `workflow ${selected[0]!.id} has no version ${options.version} in backup ${backup.id}`, {
+        hint: versions.length ? `versions in it, newest first: ${versions.map((v) => v.versionId).join(', ')}` : 'this n8n keeps no workflow history',
+      });
+    }
+  }
   const info = (manifest.app.info ?? {}) as { schema?: string; tablePrefix?: string };
   const schema = info.schema ?? 'public';
   const table = `${info.tablePrefix ?? ''}workflow_entity`;
@@ -88,14 +97,30 @@ export async function exportWorkflows(
         const tools = await toolsForServer(Number(manifest.postgres!.pgDumpVersion.split('.')[0]));
         const ids = new Set(selected.filter((s) => s.database === dbName).map((s) => s.id));
         job.log('info', `reading ${schema}.${table} from the dump of ${dbName}`);
-        const run = runTool(tools.pgRestore, ['--data-only', '-n', schema, '-t', table, '-f', '-', dumps.get(dbName)!], parsePgUrl('postgres://localhost/postgres'), signal);
-        const [data] = await Promise.all([readCopyData(run.stdout, (_t, row) => ids.has(row.id ?? '')), run.done]);
+        const history = `${info.tablePrefix ?? ''}workflow_history`;
+        const tablesArgs = options.version ? ['-t', table, '-t', history] : ['-t', table];
+        const run = runTool(tools.pgRestore, ['--data-only', '-n', schema, ...tablesArgs, '-f', '-', dumps.get(dbName)!], parsePgUrl('postgres://localhost/postgres'), signal);
+        const keep = (t: string, row: Record<string, string | null>) => (t.endsWith(history) ? row.versionId === options.version : ids.has(row.id ?? ''));
+        const [data] = await Promise.all([readCopyData(run.stdout, keep), run.done]);
         const found = data.find((t) => t.table === `${schema}.${table}`);
         for (const row of found?.rows ?? []) workflows.push(toExport(Object.fromEntries(found!.columns.map((c, i) => [c, row[i]]))));
+        const old = data.find((t) => t.table === `${schema}.${history}`);
+        if (options.version && old?.rows[0]) {
+          // The version's nodes and connections on the workflow's current name and settings.
+          const v = Object.fromEntries(old.columns.map((c, i) => [c, old.rows[0]![i]]));
+          const w = workflows.find((x) => x.id === v.workflowId);
+          if (w) Object.assign(w, { nodes: JSON.parse(v.nodes!) as unknown, connections: JSON.parse(v.connections!) as unknown, versionId: options.version, fromHistory: true });
+        }
       }
       for (const item of selected) {
         const w = workflows.find((x) => x.id === item.id);
         if (!w) throw new LifeboatError('E_BUNDLE_CORRUPT', `workflow ${item.id} is in the manifest but not in the dump`);
+        if (options.version) {
+          if ((w as { fromHistory?: boolean }).fromHistory !== true) throw new LifeboatError('E_BUNDLE_CORRUPT', `version ${options.version} is in the manifest but not in the dump`);
+          delete (w as { fromHistory?: boolean }).fromHistory;
+          job.log('info', `workflow ${item.id} (${item.name}) at version ${options.version}, from workflow_history`);
+          continue;
+        }
         if (workflowChecksum(w as unknown as Record<string, unknown>) !== item.checksum) {
           throw new LifeboatError('E_BUNDLE_CORRUPT', `workflow ${item.id} (${item.name}) does not match the checksum the backup recorded`);
         }
@@ -134,7 +159,7 @@ export async function restoreWorkflowsToN8n(
   catalog: Catalog,
   prefix: string,
   wanted: string[] | 'all',
-  options: { name?: string; signal?: AbortSignal; listener?: JobListener } = {},
+  options: { name?: string; version?: string; signal?: AbortSignal; listener?: JobListener } = {},
 ): Promise<{ backupId: string; created: { from: string; id: string; name: string }[] }> {
   const backup = catalog.resolveBackup(prefix);
   const n8n = loaded.config.targets[backup.target]?.n8n;

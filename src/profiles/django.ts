@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { TargetConfig } from '../config/schema.ts';
+import type { FileSetConfig, TargetConfig } from '../config/schema.ts';
 import type { CompatibilityCheck, Profile } from './profile.ts';
 import { djangoMigrationsInCode } from './migrations-code.ts';
 
@@ -15,6 +15,11 @@ export const djangoProfile: Profile = {
     if (!present[0]?.t) return { items: [], warnings: [`database ${ctx.database} has no django_migrations table`] };
     const { rows } = await ctx.client.query<{ app: string; name: string; applied: Date }>('select app, name, applied from django_migrations order by id');
     return { items: [], migrations: rows.map((r) => ({ name: `${r.app}.${r.name}`, appliedAt: r.applied.toISOString() })), info: { database: ctx.database, migrations: rows.length } };
+  },
+
+  fileSets(target, configDir): Record<string, FileSetConfig> {
+    const media = target.django?.mediaRoot;
+    return media && !target.files.media ? { media: { paths: [path.resolve(configDir, media)], include: undefined, exclude: undefined } } : {};
   },
 
   async compatibility(app, target, configDir) {

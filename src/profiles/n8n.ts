@@ -24,6 +24,8 @@ export interface WorkflowEntry {
   nodes: number;
   triggers: string[];
   credentials: string[];
+  /** The newest 20 versions in workflow_history, newest first, where n8n keeps history. */
+  versions: { versionId: string; createdAt: string | null }[];
   checksum: string;
 }
 
@@ -158,6 +160,15 @@ export const n8nProfile: Profile = {
       for (const r of rows) folderName.set(r.id, r.name);
     }
 
+    const versionsOf = new Map<string, { versionId: string; createdAt: string | null }[]>();
+    if (present.has(t('workflow_history'))) {
+      const { rows } = await client.query<{ workflowId: string; versionId: string; createdAt: Date }>(`select "workflowId", "versionId", "createdAt" from ${q('workflow_history')} order by "createdAt" desc`);
+      for (const r of rows) {
+        const list = versionsOf.get(r.workflowId) ?? [];
+        if (list.length < 20) list.push({ versionId: r.versionId, createdAt: iso(r.createdAt) });
+        versionsOf.set(r.workflowId, list);
+      }
+    }
     const entries: WorkflowEntry[] = workflows.map((w) => {
       const nodes = (json(w.nodes) as { type?: string; credentials?: Record<string, { id?: string }> }[] | null) ?? [];
       const credentials = [...new Set(nodes.flatMap((n) => Object.values(n.credentials ?? {}).map((c) => c?.id).filter((id): id is string => typeof id === 'string')))].sort();
@@ -177,6 +188,7 @@ export const n8nProfile: Profile = {
         nodes: nodes.length,
         triggers,
         credentials,
+        versions: versionsOf.get(id) ?? [],
         checksum: workflowChecksum(w),
       };
     });
@@ -210,7 +222,7 @@ export const n8nProfile: Profile = {
     const items: AppItem[] = [
       ...entries.map((w): AppItem => ({
         kind: 'workflow', id: w.id, name: w.name, updatedAt: w.updatedAt ?? undefined, checksum: w.checksum, database: ctx.database,
-        details: { active: w.active, archived: w.archived, tags: w.tags, project: w.project, folder: w.folder, nodes: w.nodes, triggers: w.triggers, credentials: w.credentials, versionId: w.versionId, createdAt: w.createdAt },
+        details: { active: w.active, archived: w.archived, tags: w.tags, project: w.project, folder: w.folder, nodes: w.nodes, triggers: w.triggers, credentials: w.credentials, versionId: w.versionId, createdAt: w.createdAt, versions: w.versions },
       })),
       ...credentials.map((c): AppItem => ({
         kind: 'credential', id: c.id, name: c.name, updatedAt: c.updatedAt ?? undefined, database: ctx.database,

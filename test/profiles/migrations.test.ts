@@ -81,12 +81,15 @@ describe('django profile', () => {
     await suite.server.query(db, `create table django_migrations (id bigserial primary key, app varchar(255) not null, name varchar(255) not null, applied timestamptz not null);
       insert into django_migrations (app, name, applied) values ('contenttypes', '0001_initial', now()), ('auth', '0001_initial', now()), ('shop', '0001_initial', now()), ('shop', '0002_order_total', now());`);
     const ws = suite.workspace();
-    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  site:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    profile: django\n    django: { projectRoot: ./project, migrateCommand: "python manage.py migrate" }\n`);
+    mkdirSync(path.join(ws.dir, 'media', 'uploads'), { recursive: true });
+    writeFileSync(path.join(ws.dir, 'media', 'uploads', 'logo.png'), 'png');
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  site:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    profile: django\n    django: { projectRoot: ./project, mediaRoot: ./media, migrateCommand: "python manage.py migrate" }\n`);
     const r = await ws.cli(['backup', 'site', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const id = r.json<{ id: string }>().id;
     const m = (await ws.cli(['show', id, '--json'])).json<{ manifest: Manifest }>().manifest;
     assert.deepEqual(m.app.migrations?.map((x) => x.name), ['contenttypes.0001_initial', 'auth.0001_initial', 'shop.0001_initial', 'shop.0002_order_total']);
+    assert.ok(m.files.some((f) => f.set === 'media' && f.path === path.join(ws.dir, 'media', 'uploads', 'logo.png')), 'MEDIA_ROOT is backed up as the file set media');
 
     const migrations = path.join(ws.dir, 'project', 'shop', 'migrations');
     mkdirSync(migrations, { recursive: true });

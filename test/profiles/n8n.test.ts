@@ -49,8 +49,12 @@ describe('n8n profile', () => {
     const invoice = workflows.find((w) => w.id === 'wF1nvoiceSync001')!;
     assert.deepEqual(invoice.details, {
       active: true, archived: false, tags: ['billing', 'nightly'], project: 'Operations', folder: 'Billing', nodes: 2,
-      triggers: ['n8n-nodes-base.webhook'], credentials: ['cR3dStripe000001'], versionId: 'a3c1e1f0-0000-4000-8000-000000000001', createdAt: '2026-09-01T08:00:00.000Z',
+      triggers: ['n8n-nodes-base.webhook'], credentials: ['cR3dStripe000001'], versionId: 'a3c1e1f0-0000-4000-8000-000000000001', createdAt: '2026-09-01T08:00:00.000Z', versions: [],
     });
+    assert.deepEqual(workflows.find((w) => w.id === 'wFn1ghtlyReport2')!.details!.versions, [
+      { versionId: 'b3c1e1f0-0000-4000-8000-000000000002', createdAt: '2026-11-19T02:00:00.000Z' },
+      { versionId: 'b3c1e1f0-0000-4000-8000-00000000000a', createdAt: '2026-10-01T00:00:00.000Z' },
+    ]);
     assert.equal(invoice.updatedAt, '2026-11-20T16:45:12.345Z');
     assert.equal(workflows.find((w) => w.id === 'wFo1dArchived003')!.details!.archived, true);
     const creds = app.items.filter((i) => i.kind === 'credential');
@@ -102,6 +106,14 @@ describe('n8n profile', () => {
     const two = await ws.cli(['restore', id, '--workflow', 'wF1nvoiceSync001', '--workflow', 'wFo1dArchived003', '--as-file', '-']);
     assert.equal(two.code, 0, two.stderr);
     assert.deepEqual((JSON.parse(two.stdout) as { name: string }[]).map((w) => w.name), ['Invoice sync', 'Old import (ünïcode ✓)']);
+
+    const older = await ws.cli(['restore', id, '--workflow', 'Nightly report', '--workflow-version', 'b3c1e1f0-0000-4000-8000-00000000000a', '--as-file', '-']);
+    assert.equal(older.code, 0, older.stderr);
+    const v = JSON.parse(older.stdout) as { name: string; versionId: string; nodes: { type: string }[] };
+    assert.deepEqual([v.name, v.versionId, v.nodes.map((n) => n.type)], ['Nightly report', 'b3c1e1f0-0000-4000-8000-00000000000a', ['n8n-nodes-base.cron']]);
+    const noSuch = await ws.cli(['restore', id, '--workflow', 'Nightly report', '--workflow-version', 'nope', '--as-file', '-']);
+    assert.equal(noSuch.code, 2);
+    assert.match(noSuch.stderr, /has no version nope .*\nhint: versions in it, newest first: b3c1e1f0-0000-4000-8000-000000000002, b3c1e1f0-0000-4000-8000-00000000000a/);
 
     const missing = await ws.cli(['restore', id, '--workflow', 'Nope', '--as-file', file]);
     assert.equal(missing.code, 2);

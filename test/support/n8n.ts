@@ -47,6 +47,9 @@ export async function seedN8n(server: TestServer, db: string, options: { schema?
        '{"Schedule Trigger":{"main":[[{"node":"Slack","type":"main","index":0}]]}}', '{"executionOrder":"v1"}', '{"node:Schedule Trigger":{"recurrenceRules":[]}}', null, 'b3c1e1f0-0000-4000-8000-000000000002', 1, null,
        null, '2026-09-02 08:00:00+00', '2026-11-19 02:00:00+00', false),
       ('wFo1dArchived003', 'Old import (ünïcode ✓)', false, '[]', '{}', null, null, null, null, 0, null, null, '2026-01-01 00:00:00+00', '2026-02-01 00:00:00+00', true);
+    insert into ${t('workflow_history')} values
+      ('b3c1e1f0-0000-4000-8000-00000000000a', 'wFn1ghtlyReport2', 'ops@example.com', '[{"id":"b1","name":"Cron","type":"n8n-nodes-base.cron","typeVersion":1,"position":[0,0],"parameters":{}}]', '{}', '2026-10-01 00:00:00+00', '2026-10-01 00:00:00+00'),
+      ('b3c1e1f0-0000-4000-8000-000000000002', 'wFn1ghtlyReport2', 'ops@example.com', '[]', '{}', '2026-11-19 02:00:00+00', '2026-11-19 02:00:00+00');
     insert into ${t('workflows_tags')} values ('wF1nvoiceSync001', 'tAg00000000000a1'), ('wFn1ghtlyReport2', 'tAg00000000000b2'), ('wF1nvoiceSync001', 'tAg00000000000b2');
     insert into ${t('shared_workflow')} values ('wF1nvoiceSync001', 'pRj0ps8nYdK2Lx1a', 'workflow:owner', now(), now()), ('wFn1ghtlyReport2', 'pRj0ps8nYdK2Lx1a', 'workflow:owner', now(), now());
     insert into ${t('execution_entity')} ("workflowId", finished, mode, status, "startedAt", "stoppedAt") select 'wF1nvoiceSync001', true, 'webhook', 'success', now(), now() from generate_series(1, 20);
