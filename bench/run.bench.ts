@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     // The integrity check that follows each backup by default is a separate cost (a read of the
     // bundle): it is off here so the figures compare the backup itself with pg_dump.
     const noQuick = '    verification: { quickAfterEachBackup: false }\n';
-    writeFileSync(config, `storages:\n  bench: { type: local, path: ${storage} }\ntargets:\n  zstd:\n    postgres: { url: "${url}", databases: [${db}] }\n    storage: bench\n${noQuick}  zstdage:\n    postgres: { url: "${url}", databases: [${db}] }\n    storage: bench\n    encryption: { recipients: [${recipient}] }\n${noQuick}`);
+    writeFileSync(config, `storages:\n  bench: { type: local, path: ${storage} }\ntargets:\n  zstd:\n    postgres: { url: "${url}", databases: [${db}] }\n    storage: bench\n${noQuick}  zstdage:\n    postgres: { url: "${url}", databases: [${db}] }\n    storage: bench\n    encryption: { recipients: [${recipient}] }\n${noQuick}  flows:\n    postgres: { url: "${url}", databases: [${db}] }\n    storage: bench\n    profile: n8n\n${noQuick}`);
     const lifeboat = `${process.execPath} ${path.join(root, 'bin', 'lifeboat.js')} --config ${config}`;
     const env = { LIFEBOAT_HOME: path.join(out, 'home') };
     const latest = (target: string) => execFileSync('sh', ['-c', `ls -t ${storage}/${target}/*.tar.zst* | grep -v manifest | head -1`], { encoding: 'utf8' }).trim();
@@ -159,6 +159,13 @@ async function main(): Promise<void> {
     console.log('\nverification');
     printTable(['run', 'wall', 'MB/s (uncompressed)', 'vs pg_restore -j2', 'peak RSS'], verifies.map((r) => [r.name, `${r.seconds.toFixed(1)}s`, `${(raw / 1e6 / r.seconds).toFixed(0)}`, `${(r.seconds / restores[0]!.seconds).toFixed(2)}x`, `${r.peakRssMb.toFixed(0)} MB`]));
     runs.push(...verifies);
+    // One n8n workflow out of the same 1 GB backup, without restoring the database (target: under 10 s).
+    execFileSync(process.execPath, [path.join(root, 'bin', 'lifeboat.js'), '--config', config, 'backup', 'flows'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const flowsId = path.basename(latest('flows')).replace(/\.tar\.zst$/, '');
+    const [{ wf }] = (await server.query<{ wf: string }>(db, 'select id as wf from workflow_entity order by id limit 1')) as [{ wf: string }];
+    const one = measure('lifeboat restore --workflow --as-file', `${lifeboat} restore ${flowsId} --workflow ${wf} --as-file ${out}/one-workflow.json`, `${out}/one-workflow.json`, env);
+    console.log(`\none n8n workflow from the backup: ${one.seconds.toFixed(1)}s, peak RSS ${one.peakRssMb.toFixed(0)} MB`);
+    runs.push(one);
     const result = { date: new Date().toISOString(), databaseBytes: Number(size), cores: (await import('node:os')).cpus().length, runs };
     writeFileSync(path.join(out, `backup-${sizeMb}MB.json`), JSON.stringify(result, null, 2));
   } finally {
