@@ -336,7 +336,7 @@ async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promis
  * Prisma migrations): a backup newer than the code blocks the restore unless --force.
  */
 async function compatibilityChecks(ctx: Context, checks: Check[]): Promise<void> {
-  if (!ctx.selected.length || !ctx.manifest.app.migrations) return;
+  if (!ctx.selected.length) return;
   const target = ctx.loaded.config.targets[ctx.backup.target];
   const profile = getProfile(ctx.manifest.app.profile);
   if (!target || !profile.compatibility) return;

@@ -127,6 +127,19 @@ export const n8nProfile: Profile = {
     return { patterns: [`"${o.schema}"."${prefix}"*`], matches: (schema, table) => schema === o.schema && table.startsWith(prefix) };
   },
 
+  /** The key n8n has here must be the one the backup's credentials were encrypted with. */
+  async compatibility(app, target, configDir) {
+    const recorded = app.info?.instanceId as string | null | undefined;
+    const credentials = app.items.filter((i) => i.kind === 'credential').length;
+    if (!recorded || !credentials) return [];
+    const key = findKey(target, configDir);
+    if (!key) return [{ name: 'n8n encryption key', ok: true, detail: `warning: no key found here ($${options(target).encryptionKeyEnv} or the user folder's .n8n/config); restore the backup's n8n-config file with it, or the ${credentials} credential(s) cannot be decrypted` }];
+    const here = instanceIdOf(key.key);
+    return here === recorded
+      ? [{ name: 'n8n encryption key', ok: true, detail: `the key in ${key.source} opens the backup's ${credentials} credential(s) (instance id ${here.slice(0, 12)}...)` }]
+      : [{ name: 'n8n encryption key', ok: false, detail: `the key in ${key.source} is not the one the backup's credentials were encrypted with (instance ${here.slice(0, 12)}..., backup ${recorded.slice(0, 12)}...): restore the backup's n8n-config file too, or the credentials will not decrypt` }];
+  },
+
   fileSets(target, configDir): Record<string, FileSetConfig> {
     const file = configFile(options(target), configDir);
     return existsSync(file) ? { 'n8n-config': { paths: [file], include: undefined, exclude: undefined } } : {};

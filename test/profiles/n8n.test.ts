@@ -187,3 +187,17 @@ describe('n8n: execution data', () => {
     assert.equal(Number(w), 3);
   });
 });
+
+describe('n8n: the encryption key at restore', () => {
+  test('the plan checks the key here against the instance id the backup recorded', async () => {
+    const { ws, db, userFolder } = await setup();
+    const { id } = await backup(ws);
+    const plan = async () => (await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_keycheck`), '--dry-run'])).stdout;
+    assert.match(await plan(), /pass {2}n8n encryption key: the key in .*\.n8n\/config opens the backup's 2 credential\(s\)/);
+    writeFileSync(path.join(userFolder, '.n8n', 'config'), JSON.stringify({ encryptionKey: 'a-different-key-altogether' }));
+    assert.match(await plan(), /WARN {2}n8n encryption key: the key in .* is not the one the backup's credentials were encrypted with/);
+    const refused = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_keycheck`), '--yes']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /restore refused: n8n encryption key: .*\nhint: pass --force/);
+  });
+});
