@@ -1,0 +1,136 @@
+import { writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { Command } from 'commander';
+import { LifeboatError } from '../../errors.ts';
+import { runRestore, type RestorePlan, type RestoreReport } from '../../jobs/restore.ts';
+import { exportWorkflows, restoreWorkflowsToN8n } from '../../jobs/restore-workflow.ts';
+import { formatBytes, progressListener, table } from '../output.ts';
+import { withCatalog, print, interruptSignal, globals } from '../context.ts';
+
+/** Restore, and its history. */
+export function registerRestore(program: Command): void {
+  program
+    .command('restore')
+    .description('restore databases from a backup: plan, check, safety backup, restore, verify')
+    .argument('<backup>', 'backup id or a unique prefix of it')
+    .option('--database <name...>', 'only these databases (names in the backup)')
+    .option('--to <url>', 'restore one database into this database URL instead (created if absent)')
+    .option('--table <schema.table...>', 'only these tables of the one database named by --database (in place, or see --rename-to)')
+    .option('--rename-to <name>', 'restore the one --table beside the live one under this name')
+    .option('--file <selector...>', 'only these files: a set name, set:/path or /path (a file or a directory)')
+    .option('--to-dir <dir>', 'restore files under this directory instead of their original places')
+    .option('--globals', 'also restore roles and tablespaces (existing ones are kept as they are)')
+    .option('--dry-run', 'show the plan and the checks, change nothing')
+    .option('--yes', 'confirm replacing existing data without asking')
+    .option('--force', 'restore despite schema or server version differences')
+    .option('--no-owner', 'skip object ownership and grants (target server lacks the original roles)')
+    .option('--workflow <id-or-name...>', 'n8n: only these workflows, written by --as-file (the database is not restored)')
+    .option('--all-workflows', 'n8n: every workflow in the backup')
+    .option('--as-file <path>', 'with --workflow: write the JSON `n8n import:workflow` reads (- for stdout)')
+    .option('--to-n8n', 'with --workflow: create it in the target\'s running n8n (n8n.url, n8n.apiKey), inactive, named <name>_backup_<YYYYMMDD>')
+    .option('--name <name>', 'with --to-n8n and one --workflow: the new workflow\'s name')
+    .option('--workflow-version <versionId>', 'with one --workflow: that older version, from n8n\'s workflow_history (contents --workflows --json lists them)')
+    .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean; workflow?: string[]; allWorkflows?: boolean; asFile?: string; toN8n?: boolean; name?: string; workflowVersion?: string }, cmd: Command) => {
+      const opts = globals(cmd);
+      if ((o.workflow || o.allWorkflows) && o.toN8n) {
+        await withCatalog(opts, async (loaded, catalog) => {
+          const listener = progressListener({ json: opts.json === true });
+          const r = await restoreWorkflowsToN8n(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { name: o.name, version: o.workflowVersion, listener });
+          listener.end();
+          print(opts, r, () => r.created.map((c) => `created "${c.name}" (${c.id}) in n8n from workflow ${c.from} of ${r.backupId}, inactive`).join('\n'));
+        });
+        return;
+      }
+      if (o.workflow || o.allWorkflows) {
+        if (!o.asFile) throw new LifeboatError('E_USAGE', '--workflow needs --as-file <path> (or - for stdout) or --to-n8n', { hint: 'e.g. lifeboat restore <backup> --workflow "My flow" --as-file flow.json, then n8n import:workflow --input=flow.json' });
+        await withCatalog(opts, async (loaded, catalog) => {
+          const listener = progressListener({ json: opts.json === true || o.asFile === '-' });
+          const { backupId, workflows } = await exportWorkflows(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { listener, version: o.workflowVersion });
+          listener.end();
+          const body = JSON.stringify(workflows.length === 1 && !o.allWorkflows ? workflows[0] : workflows, null, 2) + '\n';
+          if (o.asFile === '-') process.stdout.write(body);
+          else {
+            writeFileSync(o.asFile!, body, { mode: 0o600 });
+            print(opts, { backupId, file: o.asFile, workflows: workflows.map((w) => ({ id: w.id, name: w.name })) }, () =>
+              `wrote ${workflows.length} workflow(s) from ${backupId} to ${o.asFile} (inactive; checksums match the backup)\nimport them with: n8n import:workflow --input=${o.asFile}`);
+          }
+        });
+        return;
+      }
+      await withCatalog(opts, async (loaded, catalog) => {
+        const listener = progressListener({ json: opts.json === true });
+        const interrupt = interruptSignal();
+        try {
+          const { plan, report } = await runRestore(loaded, catalog, prefix, {
+            globals: o.globals, databases: o.database, tables: o.table, renameTo: o.renameTo, to: o.to, files: o.file, toDir: o.toDir, dryRun: o.dryRun, yes: o.yes, force: o.force, noOwner: !o.owner,
+            signal: interrupt.signal, listener,
+            confirm: process.stdin.isTTY && !opts.json ? (p) => confirmOnTerminal(p) : undefined,
+          });
+          listener.end();
+          print(opts, report ?? { plan }, () => (report ? describeReport(report) : describePlan(plan)));
+        } finally {
+          listener.end();
+          interrupt.dispose();
+        }
+      });
+    });
+
+  program
+    .command('restores')
+    .description('restore history, newest first')
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = globals(cmd);
+      await withCatalog(opts, async (_loaded, catalog) => {
+        const restores = catalog.listRestores();
+        print(opts, restores, () =>
+          restores.length === 0
+            ? 'no restores yet'
+            : table(['STARTED', 'BACKUP', 'BY', 'STATUS', 'SAFETY BACKUP', 'ERROR'], restores.map((r) => [r.startedAt, r.backupId, r.requestedBy, r.status, r.safetyBackupId ?? '-', r.error ?? ''])),
+        );
+      });
+    });
+}
+
+function describePlan(plan: RestorePlan): string {
+  const lines = [`restore plan for backup ${plan.backupId} (from ${plan.storage}:${plan.key})`];
+  for (const d of plan.databases) {
+    lines.push(`  ${d.action === 'replace' ? 'REPLACE' : 'create '} ${d.database} on ${d.server} from ${d.source}: ${d.tables} tables, ${d.rows} rows, ${formatBytes(d.dumpSize)} dump`);
+  }
+  if (plan.globals) lines.push('  create the roles and tablespaces the target lacks (existing ones are kept as they are)');
+  for (const t of plan.tables) {
+    const what = t.action === 'replace' ? `REPLACE the rows of ${t.table}` : t.action === 'beside' ? `create ${t.as} beside ${t.table}` : `create ${t.table}`;
+    lines.push(`  ${what} in ${t.database}: ${t.rows} rows, with its indexes, constraints and owned sequences`);
+  }
+  for (const f of plan.files) {
+    lines.push(`  ${f.action === 'overwrite' ? 'OVERWRITE' : 'create'} ${f.destination}${f.type === 'directory' ? '/' : f.type === 'symlink' ? ' (symlink)' : ` (${formatBytes(f.size)})`}`);
+  }
+  if (plan.safetyBackup) lines.push('  a protected safety backup of what is replaced is taken first');
+  lines.push('checks');
+  for (const c of plan.checks) lines.push(`  ${c.ok ? 'pass' : c.overridable ? 'WARN' : 'FAIL'}  ${c.name}: ${c.detail}`);
+  return lines.join('\n');
+}
+
+function describeReport(report: RestoreReport): string {
+  const lines = report.restored.map((r) => `restored ${r.database}: ${r.tables} tables, row counts verified${r.terminatedConnections ? `, ${r.terminatedConnections} connection(s) terminated` : ''}`);
+  if (report.roles) lines.push(`roles: created ${report.roles.created.join(', ') || 'none'}; kept as they were: ${report.roles.kept.join(', ') || 'none'}`);
+  for (const t of report.tables) {
+    lines.push(`restored ${t.table}${t.restoredAs !== t.table ? ` as ${t.restoredAs}` : ''}: ${t.rows} rows, row count verified`);
+    for (const fk of t.skippedForeignKeys) lines.push(`  foreign key not added: ${fk}`);
+  }
+  const files = report.files.filter((f) => f.verified);
+  if (report.files.length) lines.push(`restored ${report.files.length} file-system entries (${files.length} verified)${report.files.length <= 10 ? ': ' + report.files.map((f) => f.destination).join(', ') : ''}`);
+  if (report.safetyBackupId) lines.push(`safety backup: ${report.safetyBackupId} (protected; restore it to undo)`);
+  return lines.join('\n');
+}
+
+/** Shows the plan and asks for the word RESTORE before existing data is replaced. */
+async function confirmOnTerminal(plan: RestorePlan): Promise<boolean> {
+  process.stderr.write(describePlan(plan) + '\n');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question('This replaces existing data. Type RESTORE to continue: ');
+    return answer.trim() === 'RESTORE';
+  } finally {
+    rl.close();
+  }
+}

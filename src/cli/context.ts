@@ -1,0 +1,73 @@
+import { Command } from 'commander';
+import { Catalog } from '../catalog/catalog.ts';
+import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
+import { asLifeboatError, LifeboatError } from '../errors.ts';
+import { flushNotifications } from '../notify/deliver.ts';
+
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+}
+
+/**
+ * Loads config and catalog for a command, and closes the catalog afterwards. Before that, the
+ * notifications the command raised (or that are due) are sent, within 15 s; a failed send is
+ * said on stderr and retried later, never failing the command.
+ */
+export async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedConfig, catalog: Catalog) => Promise<T>): Promise<T> {
+  const loaded = loadConfig(configPath(opts.config));
+  const catalog = Catalog.open(loaded.home);
+  try {
+    catalog.recoverInterrupted();
+    return await fn(loaded, catalog);
+  } finally {
+    try {
+      for (const o of await flushNotifications(loaded, catalog, { budgetMs: 15_000 })) {
+        if (!o.ok) process.stderr.write(`warn: notification ${o.event} to ${o.channel} failed: ${o.error}${o.retryAt ? `; retrying at ${o.retryAt}` : '; giving up'}\n`);
+      }
+    } catch (err) {
+      process.stderr.write(`warn: notifications could not be sent: ${(err as Error).message}\n`);
+    }
+    catalog.close();
+  }
+}
+
+export function print(opts: GlobalOptions, json: unknown, text: () => string): void {
+  process.stdout.write(opts.json ? JSON.stringify(json, null, 2) + '\n' : text() + '\n');
+}
+
+/** An AbortSignal that fires on the first Ctrl-C or SIGTERM; a second one exits at once. */
+export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+    process.stderr.write(`\n${sig}: cancelling, cleaning up (again to quit at once)...\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** The global options (--config, --json) as a command sees them. */
+export const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+
+/** Runs `fn`, turning a config error (a bad schedule typed on the command line) into a usage error. */
+export function usageError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const e = asLifeboatError(err);
+    throw e.code === 'E_CONFIG' ? new LifeboatError('E_USAGE', e.message, { hint: e.hint }) : e;
+  }
+}
+
+export function indent(s: string): string {
+  return s.replace(/^/gm, '  ');
+}
