@@ -71,3 +71,24 @@ export function usageError<T>(fn: () => T): T {
 export function indent(s: string): string {
   return s.replace(/^/gm, '  ');
 }
+
+/** What a command that works on the catalog is given. */
+export interface CommandContext {
+  opts: GlobalOptions;
+  loaded: LoadedConfig;
+  catalog: Catalog;
+}
+
+/**
+ * A commander action that loads the config and the catalog (and sends due notifications and
+ * closes the catalog after, see withCatalog): `fn(context, ...arguments, options)`.
+ */
+export function catalogAction<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<void> | void): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const cmd = args.at(-1) as Command;
+    const opts = globals(cmd);
+    await withCatalog(opts, async (loaded, catalog) => {
+      await fn({ opts, loaded, catalog }, ...(args.slice(0, -1) as A));
+    });
+  };
+}

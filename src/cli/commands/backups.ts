@@ -6,7 +6,7 @@ import { initialConfig } from '../../config/template.ts';
 import { LifeboatError } from '../../errors.ts';
 import { runBackupFlow } from '../../jobs/backup-flow.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
-import { withCatalog, print, interruptSignal, globals, indent } from '../context.ts';
+import { print, interruptSignal, globals, indent, catalogAction } from '../context.ts';
 import { describeOutcome } from './retention.ts';
 
 /** Backing up and looking: init, backup, list, show, contents. */
@@ -32,9 +32,8 @@ export function registerBackups(program: Command): void {
     .command('backup')
     .description('back up a target now')
     .argument('<target>', 'target name from lifeboat.yaml')
-    .action(async (targetName: string, _o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, targetName: string) => {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
@@ -61,17 +60,16 @@ export function registerBackups(program: Command): void {
           listener.end();
           interrupt.dispose();
         }
-      });
-    });
+      }),
+    );
 
   program
     .command('list')
     .description('list backups, newest first')
     .argument('[target]', 'only this target')
     .option('--all', 'include deleted backups (their records are kept for history)')
-    .action(async (target: string | undefined, o: { all?: boolean }, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, target: string | undefined, o: { all?: boolean }) => {
         if (target && !loaded.config.targets[target] && catalog.listBackups(target).length === 0) {
           throw new LifeboatError('E_NOT_FOUND', `no target named "${target}"`, { hint: `configured targets: ${Object.keys(loaded.config.targets).join(', ')}` });
         }
@@ -81,16 +79,15 @@ export function registerBackups(program: Command): void {
             ? 'no backups yet; run `lifeboat backup <target>`'
             : table(['ID', 'TARGET', 'STARTED', 'SIZE', 'DURATION', 'STATUS', 'VERIFIED'], backups.map(backupRow)),
         );
-      });
-    });
+      }),
+    );
 
   program
     .command('show')
     .description('one backup in detail')
     .argument('<backup>', 'backup id or a unique prefix of it')
-    .action(async (prefix: string, _o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (_loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, catalog }, prefix: string) => {
         const b = catalog.resolveBackup(prefix);
         const m = catalog.getManifest(b.id);
         print(opts, { ...b, manifest: m && { ...m, members: undefined } }, () => {
@@ -115,8 +112,8 @@ export function registerBackups(program: Command): void {
           }
           return lines.join('\n');
         });
-      });
-    });
+      }),
+    );
 
   program
     .command('contents')
@@ -124,9 +121,8 @@ export function registerBackups(program: Command): void {
     .argument('<backup>', 'backup id or a unique prefix of it')
     .option('--workflows', 'only the n8n workflows, from the manifest (the bundle is not opened)')
     .option('--search <text>', 'with --workflows: those whose name, id or tags contain this')
-    .action(async (prefix: string, o: { workflows?: boolean; search?: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (_loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, catalog }, prefix: string, o: { workflows?: boolean; search?: string }) => {
         const b = catalog.resolveBackup(prefix);
         const m = catalog.getManifest(b.id);
         if (!m) throw new LifeboatError('E_NOT_FOUND', `backup ${b.id} has no contents: it ${b.status === 'failed' ? `failed (${b.error ?? 'unknown error'})` : 'is not complete'}`);
@@ -174,8 +170,8 @@ export function registerBackups(program: Command): void {
           }
           return out.join('\n') || 'empty backup';
         });
-      });
-    });
+      }),
+    );
 }
 
 const verification = (b: BackupRecord) => (b.verificationStatus === 'unverified' ? '-' : b.verificationStatus);

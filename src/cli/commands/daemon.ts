@@ -7,7 +7,7 @@ import { runDaemon } from '../../scheduler/daemon.ts';
 import { configSchedules, LEASE, Scheduler } from '../../scheduler/scheduler.ts';
 import { toCron } from '../../scheduler/schedule.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
-import { withCatalog, print, interruptSignal, globals, usageError } from '../context.ts';
+import { print, interruptSignal, usageError, catalogAction } from '../context.ts';
 
 /** The daemon: serve, status, schedule. */
 export function registerDaemon(program: Command): void {
@@ -16,9 +16,8 @@ export function registerDaemon(program: Command): void {
     .description('run the daemon: scheduled backups, retention every hour, alerts; stops gracefully on SIGTERM/Ctrl-C')
     .option('--grace <seconds>', 'on stop, how long running backups may finish before they are cancelled', '300')
     .addOption(new Option('--tick <seconds>', 'time between scheduler ticks').default('15').hideHelp())
-    .action(async (o: { grace: string; tick: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ loaded, catalog }, o: { grace: string; tick: string }) => {
         const controller = new AbortController();
         const onSignal = (sig: NodeJS.Signals) => {
           if (controller.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
@@ -34,15 +33,14 @@ export function registerDaemon(program: Command): void {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
         }
-      });
-    });
+      }),
+    );
 
   program
     .command('status')
     .description('the daemon, next runs, running jobs, the last result per target, storage use')
-    .action(async (_o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }) => {
         const now = new Date();
         catalog.syncSchedules(configSchedules(loaded));
         const lease = catalog.getLease(LEASE);
@@ -66,8 +64,8 @@ export function registerDaemon(program: Command): void {
           table(['TARGET', 'LAST BACKUP', 'STATUS', 'LAST SUCCESS'], targets.map((t) => [t.target, t.last?.id ?? '-', t.last?.status ?? '-', t.lastSuccess ? `${duration(now.getTime() - Date.parse(t.lastSuccess))} ago` : 'never'])),
           ...(usage.length ? ['', table(['STORAGE', 'USED BY LIFEBOAT', 'FREE', 'CHECKED'], usage.map((u) => [u.storage, formatBytes(u.usedBytes), u.freeBytes === null ? '-' : formatBytes(u.freeBytes), u.checkedAt]))] : []),
         ].join('\n'));
-      });
-    });
+      }),
+    );
 
   const scheduleCmd = program.command('schedule').description('the daemon\'s schedules: seeded from lifeboat.yaml, editable here');
   const schedules = (catalog: Catalog, loaded: LoadedConfig) => {
@@ -91,9 +89,8 @@ export function registerDaemon(program: Command): void {
   scheduleCmd
     .command('list')
     .description('every schedule with its next run')
-    .action(async (_o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }) => {
         schedules(catalog, loaded);
         const upcoming = Scheduler.upcoming(catalog, new Date());
         print(opts, upcoming.map((u) => ({ ...u.schedule, next: u.next?.toISOString() ?? null })), () =>
@@ -101,75 +98,70 @@ export function registerDaemon(program: Command): void {
             ? 'no schedules: add one with `lifeboat schedule add <target> "daily at 02:00"` or schedule: in lifeboat.yaml'
             : table(['ID', 'TARGET', 'SCHEDULE', 'CRON', 'ZONE', 'FROM', 'NEXT RUN'], upcoming.map((u) => [String(u.schedule.id), u.schedule.target, u.schedule.spec, u.schedule.cron, u.schedule.timezone, u.schedule.configKey ? 'config' : 'added', u.next ? u.next.toISOString() : 'PAUSED'])),
         );
-      });
-    });
+      }),
+    );
   scheduleCmd
     .command('add')
     .description('add a schedule: a cron expression or a preset (hourly, "daily at 02:00", "weekly on sunday at 03:00", "monthly on day 1")')
     .argument('<target>', 'target name')
     .argument('<schedule>', 'cron expression or preset')
     .option('--timezone <zone>', 'IANA time zone (default: the system\'s)')
-    .action(async (target: string, spec: string, o: { timezone?: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, target: string, spec: string, o: { timezone?: string }) => {
         if (!loaded.config.targets[target]) throw new LifeboatError('E_NOT_FOUND', `no target named "${target}"`, { hint: `configured targets: ${Object.keys(loaded.config.targets).join(', ')}` });
         const cron = usageError(() => toCron(spec));
         const id = catalog.addSchedule({ target, spec, cron, timezone: zoneOf(o.timezone) });
         print(opts, catalog.getSchedule(id), () => `added schedule ${id}: ${target} ${spec} (${cron}); next run ${Scheduler.upcoming(catalog, new Date()).find((u) => u.schedule.id === id)!.next!.toISOString()}`);
-      });
-    });
+      }),
+    );
   scheduleCmd
     .command('edit')
     .description('change a schedule\'s expression or zone (a schedule from lifeboat.yaml changes back when the file changes it)')
     .argument('<id>', 'schedule id')
     .argument('[schedule]', 'new cron expression or preset')
     .option('--timezone <zone>', 'new IANA time zone')
-    .action(async (idText: string, spec: string | undefined, o: { timezone?: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, idText: string, spec: string | undefined, o: { timezone?: string }) => {
         schedules(catalog, loaded);
         const id = scheduleId(idText);
         if (spec === undefined && o.timezone === undefined) throw new LifeboatError('E_USAGE', 'give a new schedule, --timezone, or both');
         catalog.updateSchedule(id, { spec, cron: spec === undefined ? undefined : usageError(() => toCron(spec)), timezone: o.timezone === undefined ? undefined : zoneOf(o.timezone) });
         print(opts, catalog.getSchedule(id), () => `schedule ${id}: ${catalog.getSchedule(id).spec} (${catalog.getSchedule(id).timezone})`);
-      });
-    });
+      }),
+    );
   for (const [name, paused] of [['pause', true], ['resume', false]] as const) {
     scheduleCmd
       .command(name)
       .description(paused ? 'stop a schedule from starting backups (its missed runs are not caught up)' : 'let a paused schedule start backups again')
       .argument('<id>', 'schedule id')
-      .action(async (idText: string, _o: unknown, cmd: Command) => {
-        const opts = globals(cmd);
-        await withCatalog(opts, async (loaded, catalog) => {
+      .action(
+        catalogAction(async ({ opts, loaded, catalog }, idText: string) => {
           schedules(catalog, loaded);
           const id = scheduleId(idText);
           catalog.updateSchedule(id, { paused });
           print(opts, catalog.getSchedule(id), () => `schedule ${id} ${paused ? 'paused' : 'resumed'}`);
-        });
-      });
+        }),
+      );
   }
   scheduleCmd
     .command('remove')
     .description('remove a schedule added here (one from lifeboat.yaml: remove it there, or pause it)')
     .argument('<id>', 'schedule id')
-    .action(async (idText: string, _o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, idText: string) => {
         schedules(catalog, loaded);
         const id = scheduleId(idText);
         if (catalog.getSchedule(id).configKey) throw new LifeboatError('E_USAGE', `schedule ${id} comes from ${loaded.file}`, { hint: `remove it there, or \`lifeboat schedule pause ${id}\`` });
         catalog.removeSchedule(id);
         print(opts, { id, removed: true }, () => `removed schedule ${id}`);
-      });
-    });
+      }),
+    );
   scheduleCmd
     .command('run-now')
     .description('run a schedule\'s backup now, in this process (with its check and retention), as the daemon would')
     .argument('<id>', 'schedule id')
-    .action(async (idText: string, _o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, idText: string) => {
         schedules(catalog, loaded);
         const s = catalog.getSchedule(scheduleId(idText));
         const listener = progressListener({ json: opts.json === true });
@@ -182,6 +174,6 @@ export function registerDaemon(program: Command): void {
           listener.end();
           interrupt.dispose();
         }
-      });
-    });
+      }),
+    );
 }

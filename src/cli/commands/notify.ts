@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import { flushNotifications } from '../../notify/deliver.ts';
 import { table } from '../output.ts';
-import { withCatalog, print, globals } from '../context.ts';
+import { print, catalogAction } from '../context.ts';
 
 /** Notifications: notify test, events. */
 export function registerNotify(program: Command): void {
@@ -11,9 +11,8 @@ export function registerNotify(program: Command): void {
     .command('test')
     .description('send a test event to one channel now and print the outcome')
     .argument('<channel>', 'channel name under notifications: in lifeboat.yaml')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, name: string) => {
         const channel = loaded.config.notifications?.[name];
         if (!channel) {
           const names = Object.keys(loaded.config.notifications ?? {});
@@ -23,8 +22,8 @@ export function registerNotify(program: Command): void {
         const [outcome] = await flushNotifications(loaded, catalog, { only: { eventId } });
         print(opts, outcome, () => (outcome!.ok ? `sent a test event to ${name} (${channel.type})${outcome!.statusCode ? `: HTTP ${outcome!.statusCode}` : ''}` : `FAILED to send to ${name} (${channel.type}): ${outcome!.error}`));
         if (!outcome!.ok) process.exitCode = 1;
-      });
-    });
+      }),
+    );
 
   program
     .command('events')
@@ -32,14 +31,13 @@ export function registerNotify(program: Command): void {
     .option('--unread', 'only events not marked read')
     .option('--mark-read', 'mark the events shown as read')
     .option('--limit <n>', 'how many', '50')
-    .action(async (o: { unread?: boolean; markRead?: boolean; limit: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (_loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, catalog }, o: { unread?: boolean; markRead?: boolean; limit: string }) => {
         const events = catalog.listEvents({ unread: o.unread, limit: Number(o.limit) }).filter((e) => e.kind !== 'test');
         if (o.markRead) catalog.markEventsRead(events.map((e) => e.id));
         print(opts, events, () =>
           events.length === 0 ? 'no events' : table(['AT', 'EVENT', 'SEVERITY', 'TARGET', 'MESSAGE'], events.map((e) => [e.at.replace('T', ' ').slice(0, 19), e.kind, e.severity, e.target ?? '-', e.message])),
         );
-      });
-    });
+      }),
+    );
 }

@@ -5,7 +5,7 @@ import { LifeboatError } from '../../errors.ts';
 import { runRestore, type RestorePlan, type RestoreReport } from '../../jobs/restore.ts';
 import { exportWorkflows, restoreWorkflowsToN8n } from '../../jobs/restore-workflow.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
-import { withCatalog, print, interruptSignal, globals } from '../context.ts';
+import { withCatalog, print, interruptSignal, globals, catalogAction } from '../context.ts';
 
 /** Restore, and its history. */
 export function registerRestore(program: Command): void {
@@ -78,17 +78,16 @@ export function registerRestore(program: Command): void {
   program
     .command('restores')
     .description('restore history, newest first')
-    .action(async (_o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (_loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, catalog }) => {
         const restores = catalog.listRestores();
         print(opts, restores, () =>
           restores.length === 0
             ? 'no restores yet'
             : table(['STARTED', 'BACKUP', 'BY', 'STATUS', 'SAFETY BACKUP', 'ERROR'], restores.map((r) => [r.startedAt, r.backupId, r.requestedBy, r.status, r.safetyBackupId ?? '-', r.error ?? ''])),
         );
-      });
-    });
+      }),
+    );
 }
 
 function describePlan(plan: RestorePlan): string {

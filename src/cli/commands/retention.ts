@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import { runDelete, runPrune, type PruneOutcome } from '../../jobs/prune.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
-import { withCatalog, print, globals } from '../context.ts';
+import { print, catalogAction } from '../context.ts';
 
 /** Retention: prune, delete, protect, unprotect, cancel-deletion. */
 export function registerRetention(program: Command): void {
@@ -12,9 +12,8 @@ export function registerRetention(program: Command): void {
     .description('apply retention: delete what the rules no longer keep (see README, "Retention")')
     .option('--target <name>', 'only this target')
     .option('--dry-run', 'show each backup\'s decision and its reasons; change nothing')
-    .action(async (o: { target?: string; dryRun?: boolean }, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, o: { target?: string; dryRun?: boolean }) => {
         const listener = progressListener({ json: opts.json === true });
         const outcomes = await runPrune(loaded, catalog, { target: o.target, dryRun: o.dryRun, listener });
         listener.end();
@@ -26,17 +25,16 @@ export function registerRetention(program: Command): void {
               (o.dryRun ? '\ndry run: nothing was changed' : ''),
         );
         if (outcomes.some((x) => x.result === 'failed')) process.exitCode = 1;
-      });
-    });
+      }),
+    );
 
   program
     .command('delete')
     .description('delete one backup now, from every storage (a protected backup must be unprotected first)')
     .argument('<backup>', 'backup id or a unique prefix of it')
     .option('--yes', 'do not ask')
-    .action(async (prefix: string, o: { yes?: boolean }, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, prefix: string, o: { yes?: boolean }) => {
         const b = catalog.resolveBackup(prefix);
         if (!o.yes) {
           if (!process.stdin.isTTY || opts.json) throw new LifeboatError('E_USAGE', `deleting ${b.id} cannot be undone`, { hint: 'pass --yes to confirm, or run it on a terminal to be asked' });
@@ -46,17 +44,16 @@ export function registerRetention(program: Command): void {
         }
         const deleted = await runDelete(loaded, catalog, b.id, { listener: progressListener({ json: opts.json === true }) });
         print(opts, { id: deleted.id, status: deleted.status }, () => `deleted ${deleted.id}`);
-      });
-    });
+      }),
+    );
 
   program
     .command('protect')
     .description('keep a backup whatever retention says (and cancel a pending deletion)')
     .argument('<backup>', 'backup id or a unique prefix of it')
     .option('--days <n>', 'only for this many days (default: until unprotected)')
-    .action(async (prefix: string, o: { days?: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (_loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, catalog }, prefix: string, o: { days?: string }) => {
         const b = catalog.resolveBackup(prefix);
         if (b.status === 'deleted') throw new LifeboatError('E_USAGE', `backup ${b.id} is deleted`);
         const days = o.days === undefined ? undefined : Number(o.days);
@@ -64,36 +61,34 @@ export function registerRetention(program: Command): void {
         const until = days === undefined ? null : new Date(Date.now() + days * 86_400_000);
         catalog.setProtection(b.id, until);
         print(opts, { id: b.id, protected: true, protectedUntil: until?.toISOString() ?? null }, () => `protected ${b.id}${until ? ` until ${until.toISOString()}` : ''}`);
-      });
-    });
+      }),
+    );
 
   program
     .command('unprotect')
     .description('let retention decide about a backup again')
     .argument('<backup>', 'backup id or a unique prefix of it')
-    .action(async (prefix: string, _o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (_loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, catalog }, prefix: string) => {
         const b = catalog.resolveBackup(prefix);
         catalog.unprotect(b.id);
         print(opts, { id: b.id, protected: false }, () => `unprotected ${b.id}: retention decides about it again at the next prune`);
-      });
-    });
+      }),
+    );
 
   program
     .command('cancel-deletion')
     .description('keep a backup whose deletion is pending: it is protected, so retention leaves it alone until `unprotect`')
     .argument('<backup>', 'backup id or a unique prefix of it')
-    .action(async (prefix: string, _o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (_loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, catalog }, prefix: string) => {
         const b = catalog.resolveBackup(prefix);
         if (b.deletionStatus !== 'pending') throw new LifeboatError('E_USAGE', `backup ${b.id} has no pending deletion`);
         // Only cancelling would let the next prune announce it again: keeping it means protecting it.
         catalog.setProtection(b.id, null);
         print(opts, { id: b.id, deletionStatus: 'none', protected: true }, () => `deletion of ${b.id} cancelled; it is protected now (\`lifeboat unprotect ${b.id}\` lets retention decide again)`);
-      });
-    });
+      }),
+    );
 }
 
 export function describeOutcome(o: PruneOutcome): string {

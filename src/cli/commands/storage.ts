@@ -3,7 +3,7 @@ import { rebuildCatalog } from '../../jobs/rebuild.ts';
 import { runReplicatePending } from '../../jobs/replicate.ts';
 import { checkStorage, type StorageHealth } from '../../jobs/storage-health.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
-import { withCatalog, print, interruptSignal, globals } from '../context.ts';
+import { print, interruptSignal, catalogAction } from '../context.ts';
 
 /** Storages: storage list and test, replicate, catalog rebuild. */
 export function registerStorage(program: Command): void {
@@ -11,9 +11,8 @@ export function registerStorage(program: Command): void {
   catalogCmd
     .command('rebuild')
     .description('recreate the catalog from the manifests in every configured storage')
-    .action(async (_o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }) => {
         const listener = progressListener({ json: opts.json === true });
         const report = await rebuildCatalog(loaded, catalog, { listener });
         listener.end();
@@ -23,17 +22,16 @@ export function registerStorage(program: Command): void {
             ...report.unreadable.map((u) => `could not read ${u.key} on ${u.storage}: ${u.error}`)].join('\n'),
         );
         if (report.unreadable.length || report.unreachable.length) process.exitCode = 1;
-      });
-    });
+      }),
+    );
 
   program
     .command('replicate')
     .description('copy backups to every storage their target names that lacks a good copy (failed replicas, new replicas, a lost primary)')
     .requiredOption('--pending', 'copy everything pending (the only mode for now)')
     .option('--target <name>', 'only this target')
-    .action(async (o: { target?: string }, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, o: { target?: string }) => {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
@@ -53,17 +51,16 @@ export function registerStorage(program: Command): void {
           listener.end();
           interrupt.dispose();
         }
-      });
-    });
+      }),
+    );
 
   const storageCmd = program.command('storage').description('the storages bundles are kept on');
   const space = (h: StorageHealth) => (h.freeBytes === null ? '-' : `${formatBytes(h.freeBytes)} of ${formatBytes(h.totalBytes ?? 0)}`);
   storageCmd
     .command('list')
     .description('every configured storage: reachable, free space, what Lifeboat keeps there')
-    .action(async (_o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }) => {
         const report: StorageHealth[] = [];
         for (const name of Object.keys(loaded.config.storages)) report.push(await checkStorage(loaded, catalog, name));
         print(opts, report, () =>
@@ -72,15 +69,14 @@ export function registerStorage(program: Command): void {
           ])),
         );
         if (report.some((h) => !h.reachable)) process.exitCode = 1;
-      });
-    });
+      }),
+    );
   storageCmd
     .command('test')
     .description('prove a storage works: list it, write, read back and delete a probe object, read its free space')
     .argument('<name>', 'storage name from lifeboat.yaml')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const opts = globals(cmd);
-      await withCatalog(opts, async (loaded, catalog) => {
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, name: string) => {
         const h = await checkStorage(loaded, catalog, name, { write: true });
         print(opts, h, () => [
           `storage ${h.name} (${h.type}), checked in ${duration(h.ms)}`,
@@ -91,6 +87,6 @@ export function registerStorage(program: Command): void {
           ...(h.error ? [`  problem     ${h.error}`] : []),
         ].join('\n'));
         if (!h.reachable || !h.writable) process.exitCode = 1;
-      });
-    });
+      }),
+    );
 }
