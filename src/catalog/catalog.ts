@@ -238,8 +238,11 @@ export class Catalog {
       if (held) {
         const stale = held.host === hostname() && !pidAlive(Number(held.pid));
         if (!stale) {
-          throw new LifeboatError('E_LOCKED', `${what} is already running (job ${String(held.job_id)}, pid ${String(held.pid)} on ${String(held.host)}, since ${String(held.acquired_at)})`, {
-            hint: 'wait for it to finish; two runs of the same target never overlap',
+          // Name the holder by its job: the lock may be shared by different operations (retention: prune, delete, restore).
+          const kind = this.#get('select kind from jobs where id = ?', String(held.job_id))?.kind;
+          const holder = kind ? `a ${String(kind).replace(/-/g, ' ')} job` : 'another job';
+          throw new LifeboatError('E_LOCKED', `cannot start ${what}: ${holder} holds the ${name} lock (job ${String(held.job_id)}, pid ${String(held.pid)} on ${String(held.host)}, since ${String(held.acquired_at)})`, {
+            hint: 'wait for it to finish; operations on the same target that would conflict never overlap',
           });
         }
         this.#run('delete from locks where name = ?', name);

@@ -174,6 +174,15 @@ async function restoreJob(ctx: Context, job: Job, options: RestoreOptions): Prom
 
   const lock = `restore:${ctx.backup.target}`;
   catalog.acquireLock(lock, job.id, `a restore of target "${ctx.backup.target}"`);
+  // Retention waits while the backup it would delete is being read.
+  const retention = `retention:${ctx.backup.target}`;
+  try {
+    catalog.acquireLock(retention, job.id, `a restore of target "${ctx.backup.target}"`);
+  } catch (err) {
+    catalog.releaseLock(retention, job.id);
+    catalog.releaseLock(lock, job.id);
+    throw err;
+  }
   const requestedBy = os.userInfo().username;
   catalog.startRestore({ id: job.id, backupId: ctx.backup.id, requestedBy, plan });
   const what = [...plan.databases.map((d) => `database ${d.database}`), ...plan.tables.map((t) => `table ${t.table}`), ...(plan.files.length ? [`${plan.files.length} file(s)`] : [])].join(', ') || 'nothing';

@@ -169,7 +169,7 @@ describe('interrupted and overlapping backups', () => {
       const first = await startBlocked(ws);
       const second = await ws.cli(['backup', 'app']);
       assert.equal(second.code, 1);
-      assert.match(second.stderr, /a backup of target "app" is already running \(job [0-9a-f-]+, pid \d+/);
+      assert.match(second.stderr, /cannot start a backup of target "app": a backup job holds the backup:app lock \(job [0-9a-f-]+, pid \d+/);
 
       first.child.kill('SIGTERM');
       assert.equal(await first.exited, 1);

@@ -168,3 +168,23 @@ describe('critical space', () => {
     assert.deepEqual(bundles(ws), [`${b.id}.tar.zst`, `${c.id}.tar.zst`].sort(), `${a.id} made room; ${b.id}, the newest before, is a floor`);
   });
 });
+
+describe('retention and restores', () => {
+  test('a prune waits for a restore of the same target: it is refused, naming the restore that holds the lock', async () => {
+    const { ws, backup } = await setup('{ keepLast: 1 }');
+    await backup();
+    // A restore in a live process (this one) holds the target's retention lock.
+    const catalog = Catalog.open(ws.home);
+    try {
+      catalog.createJob({ id: 'restore-job-1', kind: 'restore', target: 'app', trigger: 'manual' });
+      catalog.acquireLock('retention:app', 'restore-job-1', 'a restore of target "app"');
+      const r = await ws.cli(['prune']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /cannot start pruning target "app": a restore job holds the retention:app lock \(job restore-job-1, pid \d+/);
+      catalog.releaseLock('retention:app', 'restore-job-1');
+      assert.equal((await ws.cli(['prune'])).code, 0, 'and runs once the restore is done');
+    } finally {
+      catalog.close();
+    }
+  });
+});
