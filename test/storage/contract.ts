@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import type { StorageDriver } from '../../src/storage/storage.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { openStorage, tempKey, type StorageDriver } from '../../src/storage/storage.ts';
+import { storageSchema } from '../../src/config/schema.ts';
 import { LifeboatError } from '../../src/errors.ts';
 
 /** What a driver's test file provides to the shared contract. */
@@ -21,6 +25,29 @@ export interface ContractSubject {
 }
 
 const body = (...chunks: Buffer[]) => Readable.from(chunks);
+
+/** `plantTemp` for backends whose objects are files under `root`: a temp file as writer `pid` of this host leaves it. */
+export function plantTempIn(root: string): (key: string, pid: number) => Promise<void> {
+  const host = hostname().replace(/[^A-Za-z0-9]/g, '');
+  return async (key, pid) => {
+    const temp = tempKey(key, host).replace(/-\d+-([0-9a-f]+)$/, `-${pid}-$1`);
+    mkdirSync(path.dirname(path.join(root, temp)), { recursive: true });
+    writeFileSync(path.join(root, temp), 'partial');
+  };
+}
+
+/** Opens a storage from `options`, puts one small object, and returns the error it failed with (undefined if none). */
+export async function putError(name: string, options: Record<string, unknown>): Promise<LifeboatError | undefined> {
+  const driver = await openStorage(name, storageSchema.parse(options));
+  try {
+    await driver.put(`probe/${Math.random()}.tar`, Readable.from([Buffer.from('x')]));
+    return undefined;
+  } catch (err) {
+    return err as LifeboatError;
+  } finally {
+    await driver.close();
+  }
+}
 
 async function text(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];

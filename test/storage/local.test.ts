@@ -2,24 +2,19 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { LifeboatError } from '../../src/errors.ts';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { storageContract } from './contract.ts';
-import { openStorage, tempKey } from '../../src/storage/storage.ts';
+import { plantTempIn, storageContract } from './contract.ts';
+import { openStorage } from '../../src/storage/storage.ts';
 import { storageSchema } from '../../src/config/schema.ts';
 
 storageContract('local', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-local-'));
-  const host = hostname().replace(/[^A-Za-z0-9]/g, '');
   return {
     open: (extra = {}) => openStorage('disk', storageSchema.parse({ type: 'local', path: dir, ...extra })),
     residue: async () => readdirSync(dir, { recursive: true }).map(String).filter((f) => path.basename(f).startsWith('.')),
-    plantTemp: async (key, pid) => {
-      const temp = tempKey(key, host).replace(/-\d+-([0-9a-f]+)$/, `-${pid}-$1`);
-      mkdirSync(path.dirname(path.join(dir, temp)), { recursive: true });
-      writeFileSync(path.join(dir, temp), 'partial');
-    },
+    plantTemp: plantTempIn(dir),
     reportsSpace: true,
     stop: async () => rmSync(dir, { recursive: true, force: true }),
   };

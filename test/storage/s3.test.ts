@@ -3,7 +3,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { storageContract } from './contract.ts';
+import { putError, storageContract } from './contract.ts';
 import { startTestS3, type TestS3 } from '../support/s3.ts';
 import { openStorage } from '../../src/storage/storage.ts';
 import { storageSchema } from '../../src/config/schema.ts';
@@ -33,17 +33,7 @@ describe('s3: bad input gets a clear error', () => {
   });
   after(() => s3.stop());
 
-  const attempt = async (extra: Record<string, unknown>) => {
-    const driver = await openStorage('remote', storageSchema.parse({ ...options, retry: { attempts: 2, delayMs: 10 }, ...extra }));
-    try {
-      await driver.put('probe/x.tar', Readable.from([Buffer.from('x')]));
-      return undefined;
-    } catch (err) {
-      return err as LifeboatError;
-    } finally {
-      await driver.close();
-    }
-  };
+  const attempt = (extra: Record<string, unknown>) => putError('remote', { ...options, retry: { attempts: 2, delayMs: 10 }, ...extra });
 
   it('names wrong credentials', async () => {
     const err = await attempt({ accessKeyId: 'NOT-A-KEY' });

@@ -1,27 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { storageContract } from './contract.ts';
+import { plantTempIn, putError, storageContract } from './contract.ts';
 import { startTestSshd, type TestSshd } from '../support/sshd.ts';
-import { openStorage, tempKey } from '../../src/storage/storage.ts';
+import { openStorage } from '../../src/storage/storage.ts';
 import { storageSchema } from '../../src/config/schema.ts';
-import type { LifeboatError } from '../../src/errors.ts';
 import { freePort } from '../../src/postgres/scratch-cluster.ts';
 
 storageContract('sftp (OpenSSH sshd)', async () => {
   const sshd = await startTestSshd();
-  const host = hostname().replace(/[^A-Za-z0-9]/g, '');
   return {
     open: (extra = {}) => openStorage('sftp', storageSchema.parse({ ...sshd.storage, ...extra })),
     residue: async () => readdirSync(sshd.root, { recursive: true }).map(String).filter((f) => path.basename(f).startsWith('.')),
-    plantTemp: async (key, pid) => {
-      const temp = tempKey(key, host).replace(/-\d+-([0-9a-f]+)$/, `-${pid}-$1`);
-      mkdirSync(path.dirname(path.join(sshd.root, temp)), { recursive: true });
-      writeFileSync(path.join(sshd.root, temp), 'partial');
-    },
+    plantTemp: plantTempIn(sshd.root),
     reportsSpace: true,
     stop: () => sshd.stop(),
   };
@@ -39,17 +32,7 @@ describe('sftp: host keys, logins and bad input', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const attempt = async (extra: Record<string, unknown>) => {
-    const driver = await openStorage('box', storageSchema.parse({ ...sshd.storage, retry: { attempts: 2, delayMs: 10 }, ...extra }));
-    try {
-      await driver.put(`probe/${Math.random()}.tar`, Readable.from([Buffer.from('x')]));
-      return undefined;
-    } catch (err) {
-      return err as LifeboatError;
-    } finally {
-      await driver.close();
-    }
-  };
+  const attempt = (extra: Record<string, unknown>) => putError('box', { ...sshd.storage, retry: { attempts: 2, delayMs: 10 }, ...extra });
 
   it('refuses an unknown host and says how to pin its key', async () => {
     const err = await attempt({ hostKey: undefined, knownHosts: path.join(dir, 'empty') });
