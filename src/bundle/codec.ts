@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import { LifeboatError } from '../errors.ts';
 import { age } from './age.ts';
 import { zstdFrameCompressor, zstdFrameDecompressor } from './zstd-frames.ts';
+import { TarOffsets } from './seek.ts';
 import type { CompressionConfig, EncryptionConfig } from '../config/schema.ts';
 
 export type Algorithm = CompressionConfig['algorithm'];
@@ -34,10 +35,16 @@ export function formatFromName(name: string): { algorithm: Algorithm; encrypted:
  * The stages that compress a tar stream. zstd is written as size-prefixed frames, compressed
  * two blocks at a time (zstd-frames.ts); gzip through zlib, fed large writes.
  */
+/**
+ * The compression stages for a tar stream. zstd also gets a seek index (seek.ts) written at its
+ * end, so a few members can later be read without decompressing the rest.
+ */
 export function compressor(c: { algorithm: Algorithm; level?: number }): Transform[] {
   switch (c.algorithm) {
-    case 'zstd':
-      return [zstdFrameCompressor(c.level ?? DEFAULT_ZSTD_LEVEL)];
+    case 'zstd': {
+      const tar = new TarOffsets();
+      return [tar, zstdFrameCompressor(c.level ?? DEFAULT_ZSTD_LEVEL, { seekIndex: () => tar.offsets })];
+    }
     case 'gzip':
       return [coalesce(CHUNK), zlib.createGzip({ level: c.level ?? 6, chunkSize: CHUNK })];
     case 'none':

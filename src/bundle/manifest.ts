@@ -1,4 +1,5 @@
 import type { DatabaseInfo } from '../postgres/introspect.ts';
+import type { DumpIndex } from '../postgres/dump-index.ts';
 import type { AppItems } from '../profiles/profile.ts';
 
 export const MANIFEST_MEMBER = 'manifest.json';
@@ -19,6 +20,12 @@ export interface DatabaseManifest extends DatabaseInfo {
   /** Size and sha256 of the whole pg_dump custom-format output (all parts joined). */
   dumpSize: number;
   dumpSha256: string;
+  /**
+   * Where the dump's TOC ends and each table's data block lies in it (offsets in the joined
+   * dump), when pg_dump's output could be read as it streamed: lets a restore of one table read
+   * only those bytes. Absent in older bundles; never needed to restore everything.
+   */
+  dumpIndex?: DumpIndex;
 }
 
 export interface FileRecord {

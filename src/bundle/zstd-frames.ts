@@ -1,6 +1,7 @@
 import { Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { seekTrailer, type SeekIndex } from './seek.ts';
 
 /**
  * zstd in independent frames, each preceded by a skippable frame holding its compressed size:
@@ -32,8 +33,17 @@ function sizeFrame(length: number): Buffer {
  * Each worker is one long-lived zlib zstd stream that ends a frame per block (ZSTD_e_end), so
  * compression contexts are made once, not per block.
  */
-export function zstdFrameCompressor(level: number, options: { blockSize?: number; concurrency?: number } = {}): Transform {
+export function zstdFrameCompressor(level: number, options: { blockSize?: number; concurrency?: number; seekIndex?: () => SeekIndex['members'] } = {}): Transform {
   const blockSize = options.blockSize ?? ZSTD_BLOCK_SIZE;
+  // Where each frame starts in the output, for the seek index (seek.ts).
+  const frameStarts: number[] = [];
+  let written = 0;
+  const push = (t: Transform, [size, frame]: Buffer[]) => {
+    frameStarts.push(written);
+    written += size!.length + frame!.length;
+    t.push(size);
+    t.push(frame);
+  };
   const concurrency = options.concurrency ?? 2;
   const workers = Array.from({ length: concurrency }, () => {
     const z = zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level }, chunkSize: blockSize >> 1 });
@@ -83,7 +93,7 @@ export function zstdFrameCompressor(level: number, options: { blockSize?: number
             enqueue(block);
             block = free.pop() ?? Buffer.allocUnsafe(blockSize);
             fill = 0;
-            while (queue.length >= concurrency) for (const b of await queue.shift()!) this.push(b);
+            while (queue.length >= concurrency) push(this, await queue.shift()!);
           }
         }
       };
@@ -93,7 +103,8 @@ export function zstdFrameCompressor(level: number, options: { blockSize?: number
       const run = async () => {
         // Empty input still gets one (empty) frame: zero bytes are not a zstd stream.
         if (fill > 0 || frames === 0) enqueue(block.subarray(0, fill));
-        while (queue.length > 0) for (const b of await queue.shift()!) this.push(b);
+        while (queue.length > 0) push(this, await queue.shift()!);
+        if (options.seekIndex) this.push(seekTrailer({ v: 1, blockSize, frames: frameStarts, members: options.seekIndex() }));
       };
       run().then(
         () => {

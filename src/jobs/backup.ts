@@ -14,6 +14,7 @@ import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { toolsForServer, type PgTools } from '../postgres/binaries.ts';
 import { connect, databaseOf, parsePgUrl, pgError, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
 import { dumpGlobals, openSnapshot, pgDump } from '../postgres/dump.ts';
+import { DumpIndexer } from '../postgres/dump-index.ts';
 import { describeDatabase, listDatabases, serverVersion } from '../postgres/introspect.ts';
 import { getProfile } from '../profiles/index.ts';
 import type { AppItem, AppItems } from '../profiles/profile.ts';
@@ -362,13 +363,23 @@ async function produce(
           app: await c.profile.readDatabase({ database: db.name, client: snapshot.client, signal, target, configDir: path.dirname(c.loaded.file) }),
         }));
         described.catch(() => undefined);
-        const written = await writer.addUnknownLength(member, dump.stdout, c.partSize);
+        // Where each table's data lies in the dump, so one table can be read back alone.
+        const indexer = new DumpIndexer();
+        const indexed = async function* () {
+          for await (const chunk of dump.stdout as AsyncIterable<Buffer>) {
+            indexer.push(chunk);
+            yield chunk;
+          }
+        };
+        const written = await writer.addUnknownLength(member, indexed(), c.partSize);
         await dump.done;
+        const dumpIndex = indexer.result();
+        if (!dumpIndex) job.log('info', `no table index for the dump of ${db.name}: restoring one table will read the whole dump`);
         const { info, app } = await described;
         for (const t of info.tables) {
           if (excluded?.matches(t.schema, t.name)) Object.assign(t, { rows: 0, dataExcluded: true });
         }
-        databases.push({ ...info, dumpMembers: written.members, dumpSize: written.size, dumpSha256: written.sha256 });
+        databases.push({ ...info, dumpMembers: written.members, dumpSize: written.size, dumpSha256: written.sha256, ...(dumpIndex ? { dumpIndex } : {}) });
         appItems.push(...app.items);
         migrations.push(...(app.migrations ?? []));
         if (app.info) Object.assign(appInfo, app.info);

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { DecryptionKeys } from '../bundle/codec.ts';
 import type { DatabaseManifest, FileRecord, Manifest } from '../bundle/manifest.ts';
 import { readBundle } from '../bundle/reader.ts';
+import { readSeekIndex, readTarRanges } from '../bundle/seek.ts';
 import { LifeboatError } from '../errors.ts';
 import type { StorageDriver } from '../storage/storage.ts';
 import type { Job } from './job.ts';
@@ -28,10 +29,17 @@ export interface BundleSource {
  */
 export async function extractBundle(
   source: BundleSource,
-  want: { databases: DatabaseManifest[]; files: FileRecord[]; members?: string[] },
+  want: { databases: DatabaseManifest[]; files: FileRecord[]; members?: string[]; tables?: { schema: string; name: string }[] },
   dir: string,
   job: Job,
 ): Promise<{ dumps: Map<string, string>; staged: Map<string, string> }> {
+  if (want.tables && want.databases.length === 1 && !want.files.length && !want.members?.length) {
+    const db = want.databases[0]!;
+    const file = path.join(dir, `${encodeURIComponent(db.name)}.dump`);
+    const dump = await extractTables(source, db, want.tables, file, job);
+    if (dump) return { dumps: new Map([[db.name, dump]]), staged: new Map() };
+    await fs.rm(file, { force: true });
+  }
   const wanted = new Map<string, { db?: DatabaseManifest; file: string }>();
   for (const d of want.databases) for (const m of d.dumpMembers) wanted.set(m, { db: d, file: path.join(dir, `${encodeURIComponent(d.name)}.dump`) });
   const staged = new Map<string, string>();
@@ -81,4 +89,63 @@ export async function extractBundle(
   }
   job.log('info', 'bundle checked: every member matches the manifest');
   return { dumps, staged };
+}
+
+/**
+ * Writes a dump holding only the TOC and the given tables' data, read through the bundle's seek
+ * index: only the frames holding those dump parts are fetched and decompressed, and every part
+ * read is checked against its sha256 in the manifest. Undefined when the bundle has no usable
+ * index (encrypted, not zstd, older): the caller reads the whole bundle instead.
+ */
+async function extractTables(source: BundleSource, db: DatabaseManifest, tables: { schema: string; name: string }[], file: string, job: Job): Promise<string | undefined> {
+  const { manifest } = source;
+  const dumpIndex = db.dumpIndex;
+  if (!dumpIndex || manifest.compression.algorithm !== 'zstd' || manifest.encryption.kind !== 'none') return undefined;
+  const index = await readSeekIndex(source.storage, source.key, job.signal);
+  if (!index) return undefined;
+  const records = new Map(manifest.members.map((m) => [m.name, m]));
+  let at = 0;
+  const parts = db.dumpMembers.map((name) => {
+    const record = records.get(name);
+    const part = { name, dumpStart: at, size: record?.size ?? -1, sha256: record?.sha256 ?? '', tarStart: index.members[name] ?? -1 };
+    at += part.size;
+    return part;
+  });
+  if (parts.some((p) => p.size < 0 || p.tarStart < 0) || at !== db.dumpSize) return undefined;
+  const blocks = tables.flatMap((t) => dumpIndex.tables.filter((b) => b.schema === t.schema && b.name === t.name));
+  const ranges = [{ offset: 0, length: dumpIndex.tocLength }, ...blocks].sort((a, b) => a.offset - b.offset);
+  const needed = parts.filter((p) => ranges.some((r) => r.offset < p.dumpStart + p.size && p.dumpStart < r.offset + r.length));
+  const total = needed.reduce((n, p) => n + p.size, 0);
+  job.log('info', `reading the TOC and ${blocks.length} table data block(s) of ${db.name} through the seek index: ${needed.length} of ${parts.length} dump part(s)`);
+
+  const out = createWriteStream(file);
+  let done = 0;
+  try {
+    const reads = readTarRanges(source.storage, source.key, index, needed.map((p) => ({ start: p.tarStart, end: p.tarStart + p.size })), job.signal);
+    let k = 0;
+    for await (const data of reads) {
+      const part = needed[k++]!;
+      if (createHash('sha256').update(data).digest('hex') !== part.sha256) {
+        throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${part.name} does not match its checksum in the manifest: the bundle is damaged; nothing was changed`);
+      }
+      for (const r of ranges) {
+        const from = Math.max(r.offset, part.dumpStart);
+        const to = Math.min(r.offset + r.length, part.dumpStart + part.size);
+        if (from >= to) continue;
+        // A block starts with its type byte (1: data); the archive with PGDMP. Else the index is wrong.
+        if (from === r.offset && data[from - part.dumpStart] !== (r.offset === 0 ? 0x50 : 1)) return undefined;
+        if (!out.write(data.subarray(from - part.dumpStart, to - part.dumpStart))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      }
+      done += data.length;
+      job.progress({ phase: 'checking and extracting', current: part.name, done, total, unit: 'bytes' });
+    }
+  } catch (err) {
+    if (err instanceof LifeboatError) throw err;
+    job.log('warn', `reading through the seek index failed (${(err as Error).message}); reading the whole bundle instead`);
+    return undefined;
+  } finally {
+    await new Promise((resolve) => out.end(resolve));
+  }
+  job.log('info', `read ${(total / 1e6).toFixed(1)} MB of the ${(db.dumpSize / 1e6).toFixed(1)} MB dump; each part matches the manifest`);
+  return file;
 }

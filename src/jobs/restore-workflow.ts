@@ -88,16 +88,16 @@ export async function exportWorkflows(
       for (const dbName of new Set(selected.map((s) => s.database ?? ''))) {
         const db = manifest.postgres?.databases.find((d) => d.name === dbName);
         if (!db) throw new LifeboatError('E_BUNDLE_CORRUPT', `the manifest names workflows in database ${dbName}, which the backup does not hold`);
+        const history = `${info.tablePrefix ?? ''}workflow_history`;
         const { dumps } = await extractBundle(
           { storage: copies.current.storage, key: copies.current.key, keys: keysFor(loaded.config.targets[backup.target]?.encryption), manifest },
-          { databases: [db], files: [] },
+          { databases: [db], files: [], tables: [{ schema, name: table }, ...(options.version ? [{ schema, name: history }] : [])] },
           temp,
           job,
         );
         const tools = await toolsForServer(Number(manifest.postgres!.pgDumpVersion.split('.')[0]));
         const ids = new Set(selected.filter((s) => s.database === dbName).map((s) => s.id));
         job.log('info', `reading ${schema}.${table} from the dump of ${dbName}`);
-        const history = `${info.tablePrefix ?? ''}workflow_history`;
         const tablesArgs = options.version ? ['-t', table, '-t', history] : ['-t', table];
         const run = runTool(tools.pgRestore, ['--data-only', '-n', schema, ...tablesArgs, '-f', '-', dumps.get(dbName)!], parsePgUrl('postgres://localhost/postgres'), signal);
         const keep = (t: string, row: Record<string, string | null>) => (t.endsWith(history) ? row.versionId === options.version : ids.has(row.id ?? ''));

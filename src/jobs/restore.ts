@@ -202,6 +202,7 @@ async function restoreJob(ctx: Context, job: Job, options: RestoreOptions): Prom
     catalog.recordEvent({ ...event, kind: 'restore_failed', severity: 'error', message: `restore of ${ctx.backup.id} failed: ${e.message} (restored: ${restored.length ? restored.join(', ') : 'nothing'}${safety})`, data: { requestedBy, safetyBackupId: report.safetyBackupId } });
     throw new LifeboatError(e.code, `${e.message} (restored: ${restored.length ? restored.join(', ') : 'nothing'}${safety})`, { cause: err, hint: e.hint });
   } finally {
+    catalog.releaseLock(retention, job.id);
     catalog.releaseLock(lock, job.id);
   }
 }
@@ -421,7 +422,7 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
       try {
         extracted = await extractBundle(
           { storage: ctx.storage, key: ctx.key, keys: keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), manifest: ctx.manifest },
-          { databases: ctx.selected, files: ctx.selectedFiles, members: options.globals ? [GLOBALS_MEMBER] : [] },
+          { databases: ctx.selected, files: ctx.selectedFiles, members: options.globals ? [GLOBALS_MEMBER] : [], tables: ctx.selectedTables.length ? ctx.selectedTables : undefined },
           temp,
           job,
         );

@@ -1,0 +1,186 @@
+import { Transform } from 'node:stream';
+import type { StorageDriver } from '../storage/storage.ts';
+import { zstdFrameDecompressor } from './zstd-frames.ts';
+
+/**
+ * The seek index: how to read a few members of a zstd bundle without decompressing the rest.
+ *
+ * A zstd bundle is a series of independent frames of `blockSize` bytes of tar each (see
+ * zstd-frames.ts). The compressor ends the bundle with one more skippable frame (which `zstd -d`
+ * and older Lifeboat readers skip) holding, as JSON, where each frame starts in the compressed
+ * file and where each member's data starts in the tar; its last 8 bytes are the JSON's length
+ * and the magic "LBIX", so a reader finds it with two small range reads from the end.
+ *
+ * The index only says where to look: what is read is still checked against the manifest's
+ * sha256 of each member, so a wrong or damaged index can cost a fallback, never a wrong restore.
+ */
+export interface SeekIndex {
+  v: 1;
+  /** Uncompressed bytes per frame (the last may be shorter). */
+  blockSize: number;
+  /** The compressed offset where each frame (its size prefix) starts. */
+  frames: number[];
+  /** Each member's name and the offset of its data in the tar stream. */
+  members: Record<string, number>;
+  /** Where the frames end (the trailer starts), set when read back. */
+  end?: number;
+}
+
+const TRAILER_MAGIC = 0x5849424c; // "LBIX", little-endian
+const SKIPPABLE_TRAILER = 0x184d2a5e;
+
+/** The trailer frame for an index. */
+export function seekTrailer(index: SeekIndex): Buffer {
+  const json = Buffer.from(JSON.stringify(index));
+  const out = Buffer.allocUnsafe(8 + json.length + 8);
+  out.writeUInt32LE(SKIPPABLE_TRAILER, 0);
+  out.writeUInt32LE(json.length + 8, 4);
+  json.copy(out, 8);
+  out.writeUInt32LE(json.length, 8 + json.length);
+  out.writeUInt32LE(TRAILER_MAGIC, 12 + json.length);
+  return out;
+}
+
+async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+/** The bundle's seek index, or undefined when it has none (older or not zstd-compressed). */
+export async function readSeekIndex(storage: StorageDriver, key: string, signal?: AbortSignal): Promise<SeekIndex | undefined> {
+  const size = (await storage.stat(key))?.size;
+  if (size === undefined || size < 24) return undefined;
+  const tail = await readAll(await storage.get(key, { start: size - 8, end: size - 1, signal }));
+  if (tail.length !== 8 || tail.readUInt32LE(4) !== TRAILER_MAGIC) return undefined;
+  const length = tail.readUInt32LE(0);
+  if (length > size - 16) return undefined;
+  const json = await readAll(await storage.get(key, { start: size - 8 - length, end: size - 9, signal }));
+  try {
+    const index = JSON.parse(json.toString('utf8')) as SeekIndex;
+    if (index.v !== 1 || !Array.isArray(index.frames) || typeof index.members !== 'object') return undefined;
+    return { ...index, end: size - 16 - length };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads byte ranges [start, end) of the tar stream, in order, decompressing only the frames
+ * that hold them (ranges within two frames of each other share one storage read).
+ */
+export async function* readTarRanges(storage: StorageDriver, key: string, index: SeekIndex, ranges: { start: number; end: number }[], signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const frameOf = (pos: number) => Math.floor(pos / index.blockSize);
+  const compressedStart = (frame: number) => index.frames[frame] ?? index.end!;
+  let i = 0;
+  while (i < ranges.length) {
+    let j = i;
+    while (j + 1 < ranges.length && frameOf(ranges[j + 1]!.start) <= frameOf(ranges[j]!.end - 1) + 2) j++;
+    const first = frameOf(ranges[i]!.start);
+    const last = frameOf(ranges[j]!.end - 1);
+    if (last >= index.frames.length) throw new Error('the seek index does not cover the range');
+    const source = await storage.get(key, { start: compressedStart(first), end: compressedStart(last + 1) - 1, signal });
+    let pos = first * index.blockSize;
+    let k = i;
+    let collecting: Buffer[] = [];
+    try {
+      for await (const chunk of source.pipe(zstdFrameDecompressor()) as AsyncIterable<Buffer>) {
+        let at = 0;
+        while (at < chunk.length && k <= j) {
+          const r = ranges[k]!;
+          if (pos + (chunk.length - at) <= r.start) {
+            pos += chunk.length - at;
+            at = chunk.length;
+            break;
+          }
+          if (pos < r.start) {
+            at += r.start - pos;
+            pos = r.start;
+          }
+          const n = Math.min(chunk.length - at, r.end - pos);
+          collecting.push(chunk.subarray(at, at + n));
+          at += n;
+          pos += n;
+          if (pos === r.end) {
+            yield Buffer.concat(collecting);
+            collecting = [];
+            k++;
+          }
+        }
+        if (k > j) break;
+      }
+    } finally {
+      source.destroy();
+    }
+    if (k <= j) throw new Error('the bundle ended before the range the seek index points to');
+    i = j + 1;
+  }
+}
+
+/**
+ * Passes a tar stream through unchanged and records where each member's data starts in it
+ * (ustar and pax headers, as tar-stream writes them).
+ */
+export class TarOffsets extends Transform {
+  readonly offsets: Record<string, number> = {};
+  #pos = 0;
+  #next = 0;
+  #header: Buffer[] = [];
+  #headerLength = 0;
+  #ended = false;
+  /** A pax or GNU long-name record being read: where its data is and what came so far. */
+  #meta: { type: number; start: number; end: number; chunks: Buffer[] } | undefined;
+  #longName: string | undefined;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    let at = 0;
+    while (at < chunk.length && !this.#ended) {
+      if (this.#pos < this.#next) {
+        const n = Math.min(this.#next - this.#pos, chunk.length - at);
+        const m = this.#meta;
+        if (m && this.#pos < m.end) m.chunks.push(chunk.subarray(at, at + Math.min(n, m.end - this.#pos)));
+        at += n;
+        this.#pos += n;
+        if (m && this.#pos === this.#next) this.#endMeta();
+        continue;
+      }
+      const n = Math.min(512 - this.#headerLength, chunk.length - at);
+      this.#header.push(chunk.subarray(at, at + n));
+      this.#headerLength += n;
+      at += n;
+      this.#pos += n;
+      if (this.#headerLength === 512) this.#onHeader(Buffer.concat(this.#header));
+    }
+    cb(null, chunk);
+  }
+
+  #onHeader(h: Buffer): void {
+    this.#header = [];
+    this.#headerLength = 0;
+    if (h.every((b) => b === 0)) {
+      this.#ended = true;
+      return;
+    }
+    const size = h[124]! & 0x80 ? Number(h.readBigUInt64BE(128)) : parseInt(h.toString('latin1', 124, 136).replace(/\0.*$/, '').trim() || '0', 8);
+    const type = h[156]!;
+    this.#next = this.#pos + Math.ceil(size / 512) * 512;
+    if (type === 0x78 /* x: pax */ || type === 0x4c /* L: GNU long name */) {
+      this.#meta = { type, start: this.#pos, end: this.#pos + size, chunks: [] };
+      if (size === 0) this.#endMeta();
+      return;
+    }
+    const cstr = (from: number, to: number) => h.toString('utf8', from, to).replace(/\0.*$/s, '');
+    const prefix = h.toString('latin1', 257, 262) === 'ustar' ? cstr(345, 500) : '';
+    const name = this.#longName ?? (prefix ? `${prefix}/${cstr(0, 100)}` : cstr(0, 100));
+    this.#longName = undefined;
+    this.offsets[name] = this.#pos;
+  }
+
+  #endMeta(): void {
+    const m = this.#meta!;
+    this.#meta = undefined;
+    const text = Buffer.concat(m.chunks).toString('utf8');
+    if (m.type === 0x4c) this.#longName = text.replace(/\0.*$/s, '');
+    else this.#longName = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(text)?.[1] ?? this.#longName;
+  }
+}
