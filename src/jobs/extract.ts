@@ -13,6 +13,9 @@ import type { Job } from './job.ts';
 
 export const GLOBALS_MEMBER = 'databases/globals.sql';
 
+/** Where extractBundle writes a database's dump in `dir`. */
+export const dumpFile = (dir: string, database: string) => path.join(dir, `${encodeURIComponent(database)}.dump`);
+
 /** Where a bundle is and how to open it. */
 export interface BundleSource {
   storage: StorageDriver;
@@ -35,13 +38,13 @@ export async function extractBundle(
 ): Promise<{ dumps: Map<string, string>; staged: Map<string, string> }> {
   if (want.tables && want.databases.length === 1 && !want.files.length && !want.members?.length) {
     const db = want.databases[0]!;
-    const file = path.join(dir, `${encodeURIComponent(db.name)}.dump`);
+    const file = dumpFile(dir, db.name);
     const dump = await extractTables(source, db, want.tables, file, job);
     if (dump) return { dumps: new Map([[db.name, dump]]), staged: new Map() };
     await fs.rm(file, { force: true });
   }
   const wanted = new Map<string, { db?: DatabaseManifest; file: string }>();
-  for (const d of want.databases) for (const m of d.dumpMembers) wanted.set(m, { db: d, file: path.join(dir, `${encodeURIComponent(d.name)}.dump`) });
+  for (const d of want.databases) for (const m of d.dumpMembers) wanted.set(m, { db: d, file: dumpFile(dir, d.name) });
   const staged = new Map<string, string>();
   const stage = (member: string, file: string) => {
     wanted.set(member, { file });
@@ -79,7 +82,7 @@ export async function extractBundle(
     if (whole.get(d.name)?.digest('hex') !== d.dumpSha256) {
       throw new LifeboatError('E_BUNDLE_CORRUPT', `the dump of ${d.name} is incomplete or damaged in the bundle; nothing was changed`);
     }
-    dumps.set(d.name, path.join(dir, `${encodeURIComponent(d.name)}.dump`));
+    dumps.set(d.name, dumpFile(dir, d.name));
   }
   for (const [member, file] of staged) {
     if (!(await fs.stat(file).catch(() => undefined))) {

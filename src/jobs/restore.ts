@@ -18,9 +18,10 @@ import { Copies, deferredLog } from './copies.ts';
 import { getProfile } from '../profiles/index.ts';
 import { formatBytes } from '../util/format.ts';
 import { runBackup } from './backup.ts';
-import { extractBundle, GLOBALS_MEMBER } from './extract.ts';
+import { dumpFile, extractBundle, GLOBALS_MEMBER } from './extract.ts';
 import { Job, type JobListener } from './job.ts';
 import { placeFile, planFiles, selectFiles, type PlannedFile } from './restore-files.ts';
+import { StreamingRestore } from './restore-stream.ts';
 import { restoreTables, selectTables, tableName, type TableRestoreResult } from './restore-tables.ts';
 
 /** One database the restore writes. */
@@ -415,7 +416,28 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
     tools = await restoreTools(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]));
   }
   const temp = await fs.mkdtemp(path.join(ctx.loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-restore-'));
+  // Whole databases with a dump index load into their scratch databases while the bundle is
+  // read (restore-stream.ts); the checks still come before anything is swapped in.
+  const streams = new Map<string, Streamed>();
+  const dropStreams = async () => {
+    for (const s of streams.values()) {
+      s.stream.abort();
+      await dropDatabase(ctx.server!, s.scratch);
+    }
+    streams.clear();
+  };
   try {
+    // Not with --globals: the roles that own the objects are created after the bundle is read.
+    if (tools && !ctx.selectedTables.length && !options.globals) {
+      for (const d of plan.databases) {
+        const m = ctx.selected.find((x) => x.name === d.source)!;
+        if (!StreamingRestore.possible(m)) continue;
+        const scratch = await createScratch(ctx, d, m, job);
+        const stream = new StreamingRestore(tools, withDatabase(ctx.server!, scratch), m, dumpFile(temp, m.name), job, options.noOwner ?? false);
+        stream.start();
+        streams.set(d.source, { scratch, stream });
+      }
+    }
     // A corrupt or unreadable copy fails here, before anything is changed: try the next copy.
     let extracted;
     for (;;) {
@@ -429,6 +451,8 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
         break;
       } catch (err) {
         const e = asLifeboatError(err);
+        // The streamed loads saw this copy's bytes: the next copy is restored the plain way.
+        await dropStreams();
         if (!['E_BUNDLE_CORRUPT', 'E_STORAGE_READ', 'E_STORAGE_NOT_FOUND'].includes(e.code) || !(await ctx.copies.fallBack(e.message))) throw e;
         ({ storage: ctx.storage, key: ctx.key } = ctx.copies.current);
         for (const entry of await fs.readdir(temp)) await fs.rm(path.join(temp, entry), { recursive: true, force: true });
@@ -449,7 +473,9 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
     for (const d of plan.databases) {
       signal.throwIfAborted();
       const manifestDb = ctx.selected.find((s) => s.name === d.source)!;
-      report.restored.push(await restoreDatabase(ctx, tools!, manifestDb, d, dumps.get(d.source)!, job, options));
+      const streamed = streams.get(d.source);
+      streams.delete(d.source); // restoreDatabase owns its scratch database from here
+      report.restored.push(await restoreDatabase(ctx, tools!, manifestDb, d, dumps.get(d.source)!, job, options, streamed));
     }
     if (ctx.selectedTables.length) {
       const source = ctx.selected[0]!;
@@ -467,8 +493,35 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
     }
     if (order.length) job.log('info', `restored ${order.length} file-system entries, every file read back with its checksum`);
   } finally {
+    await dropStreams(); // scratch databases a failure left before restoreDatabase took them
     await fs.rm(temp, { recursive: true, force: true });
   }
+}
+
+interface Streamed {
+  scratch: string;
+  stream: StreamingRestore;
+}
+
+/** Creates the empty scratch database a database is restored into before it is swapped in. */
+async function createScratch(ctx: Context, d: PlannedDatabase, m: DatabaseManifest, job: Job): Promise<string> {
+  const scratch = `${d.database.slice(0, 40)}_lifeboat_${randomBytes(4).toString('hex')}`;
+  const admin = await connect(ctx.server!);
+  try {
+    job.log('info', `restoring ${m.name} into scratch database ${scratch} (${formatBytes(m.dumpSize)} dump)`);
+    await admin.query(`create database ${ident(scratch)} template template0 encoding ${literal(m.encoding)}`);
+    return scratch;
+  } catch (err) {
+    throw err instanceof LifeboatError ? err : pgError(err, ctx.server!);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+async function dropDatabase(server: PgEndpoint, name: string): Promise<void> {
+  const admin = await connect(server).catch(() => undefined);
+  await admin?.query(`drop database if exists ${ident(name)} with (force)`).catch(() => undefined);
+  await admin?.end().catch(() => undefined);
 }
 
 /** Backs up the databases about to be replaced, as they are now, and protects that backup. */
@@ -497,26 +550,30 @@ async function safetyBackup(ctx: Context, databases: string[], files: string[], 
   }
 }
 
-async function restoreDatabase(ctx: Context, tools: PgTools, m: DatabaseManifest, d: PlannedDatabase, file: string, job: Job, options: RestoreOptions) {
-  const scratch = `${d.database.slice(0, 40)}_lifeboat_${randomBytes(4).toString('hex')}`;
-  const admin = await connect(ctx.server!);
-  let created = false;
+async function restoreDatabase(ctx: Context, tools: PgTools, m: DatabaseManifest, d: PlannedDatabase, file: string, job: Job, options: RestoreOptions, streamed?: Streamed) {
+  const scratch = streamed?.scratch ?? (await createScratch(ctx, d, m, job));
+  let created = true;
+  const admin = await connect(ctx.server!).catch(async (err: unknown) => {
+    await dropDatabase(ctx.server!, scratch);
+    throw err;
+  });
   try {
-    job.log('info', `restoring ${m.name} into scratch database ${scratch} (${formatBytes(m.dumpSize)} dump)`);
-    await admin.query(`create database ${ident(scratch)} template template0 encoding ${literal(m.encoding)}`);
-    created = true;
-    const server = ctx.server!;
-    const args = ['--dbname', withDatabase(server, scratch).url, '--jobs=2', '--exit-on-error', '--no-password'];
-    if (options.noOwner) args.push('--no-owner', '--no-acl');
-    const run = runTool(tools.pgRestore, [...args, file], server, job.signal);
-    run.stdout.resume();
-    await run.done.catch((err: unknown) => {
-      const e = asLifeboatError(err);
-      throw new LifeboatError('E_RESTORE_FAILED', `pg_restore of ${m.name} failed: ${e.message.replace(/^pg_restore failed on [^:]+: /, '')}`, {
-        cause: err,
-        hint: /role .* does not exist/.test(e.message) ? 'the roles that own the objects are missing on the target: restore roles first, or pass --no-owner' : undefined,
+    if (streamed) {
+      await streamed.stream.finish();
+    } else {
+      const server = ctx.server!;
+      const args = ['--dbname', withDatabase(server, scratch).url, '--jobs=2', '--exit-on-error', '--no-password'];
+      if (options.noOwner) args.push('--no-owner', '--no-acl');
+      const run = runTool(tools.pgRestore, [...args, file], server, job.signal);
+      run.stdout.resume();
+      await run.done.catch((err: unknown) => {
+        const e = asLifeboatError(err);
+        throw new LifeboatError('E_RESTORE_FAILED', `pg_restore of ${m.name} failed: ${e.message.replace(/^pg_restore failed on [^:]+: /, '')}`, {
+          cause: err,
+          hint: /role .* does not exist/.test(e.message) ? 'the roles that own the objects are missing on the target: restore roles first, or pass --no-owner' : undefined,
+        });
       });
-    });
+    }
 
     const mismatches = await verifyCounts(ctx, scratch, m);
     if (mismatches.length) {

@@ -17,7 +17,7 @@ export interface DumpIndex {
   /** Bytes of header and table of contents: the start of the archive pg_restore needs for anything. */
   tocLength: number;
   /** Each table's data block: its offset and length in the archive. */
-  tables: { schema: string; name: string; offset: number; length: number }[];
+  tables: { dumpId: number; schema: string; name: string; offset: number; length: number }[];
 }
 
 const BLK_DATA = 1;
@@ -91,7 +91,7 @@ function* parse(index: DumpIndex, state: State): Generator<Need, void, Buffer> {
     } else if (type === BLK_DATA) {
       for (let n = yield* int(); n !== 0; n = yield* int()) yield { skip: n };
       const e = entries.get(id);
-      if (e?.desc === 'TABLE DATA') index.tables.push({ schema: e.schema, name: e.tag, offset: start, length: state.pos - start });
+      if (e?.desc === 'TABLE DATA') index.tables.push({ dumpId: id, schema: e.schema, name: e.tag, offset: start, length: state.pos - start });
     } else {
       throw new Error(`unknown block type ${type}`);
     }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type pg from 'pg';
 import { LifeboatError } from '../errors.ts';
 import type { PgTools } from './binaries.ts';
@@ -8,6 +8,8 @@ import { connect, redactUrl, toolEnv, type PgEndpoint } from './connection.ts';
 /** A running client tool: its output stream and a promise for its exit. */
 export interface ToolRun {
   stdout: Readable;
+  /** The tool's standard input, when run with `input: true`. */
+  stdin?: Writable;
   /** Resolves when the tool exits 0; rejects with its stderr otherwise. */
   done: Promise<void>;
 }
@@ -16,13 +18,15 @@ export interface ToolRun {
  * Runs a libpq tool with the password in the environment. Aborting the signal kills it;
  * a non-zero exit rejects `done` with the tool's own last words.
  */
-export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signal?: AbortSignal): ToolRun {
-  const child = spawn(bin, args, { env: toolEnv(endpoint), stdio: ['ignore', 'pipe', 'pipe'] });
+export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signal?: AbortSignal, options: { input?: boolean } = {}): ToolRun {
+  const child = spawn(bin, args, { env: toolEnv(endpoint), stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // A tool that exits early closes its input: the writer sees the exit through `done`, not EPIPE.
+  child.stdin?.on('error', () => undefined);
   const kill = () => child.kill('SIGTERM');
   signal?.addEventListener('abort', kill, { once: true });
   let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-4000);
   });
   const done = new Promise<void>((resolve, reject) => {
@@ -40,7 +44,7 @@ export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signa
   });
   // The caller awaits `done` after draining stdout; this keeps an early failure from going unhandled meanwhile.
   done.catch(() => undefined);
-  return { stdout: child.stdout, done };
+  return { stdout: child.stdout!, stdin: child.stdin ?? undefined, done };
 }
 
 /**

@@ -29,6 +29,7 @@ describe('restore', () => {
     const r = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(copy)]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`restored ${copy}: 3 tables, row counts verified`));
+    assert.match(r.stderr, /restoring the schema of .*, then its tables' rows while the bundle is read/, 'rows load while the bundle is read');
     assert.deepEqual(await tableFingerprints(suite.server, copy), fingerprint);
     const history = (await ws.cli(['restores', '--json'])).json<{ backupId: string; status: string; safetyBackupId: string | null }[]>();
     assert.deepEqual(history.map((h) => [h.backupId, h.status, h.safetyBackupId]), [[id, 'succeeded', null]]);
@@ -86,6 +87,39 @@ describe('restore', () => {
     assert.match(r.stderr, /damaged|does not match/);
     assert.deepEqual(await tableFingerprints(suite.server, db), before);
     assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'no safety backup was needed: nothing was touched');
+    const leftovers = await suite.server.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
+    assert.deepEqual(leftovers, [], 'the scratch database the rows were loading into is gone');
+  });
+
+  test('rows loaded while the bundle is read keep everything pg_restore restores: sequences, large objects, materialized views', async () => {
+    const db = await suite.server.createDatabase('kinds');
+    await suite.server.query(db, `
+      create table docs (id int generated always as identity primary key, body text);
+      insert into docs (body) select repeat('d', g) from generate_series(1, 300) g;
+      create sequence tickets start 500; select nextval('tickets'), nextval('tickets');
+      create materialized view doc_sizes as select id, length(body) as n from docs;
+      create table refs (doc int references docs (id), blob oid);
+      insert into refs values (7, lo_from_bytea(0, 'large object body'::bytea));`);
+    const ws = suite.workspace();
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  kinds:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+    const b = await ws.cli(['backup', 'kinds', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    const copy = `kinds_copy_${process.pid}`;
+    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--to', suite.server.urlFor(copy)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /while the bundle is read/);
+    const q = async (sql: string) => JSON.stringify(await suite.server.query(copy, sql));
+    const o = async (sql: string) => JSON.stringify(await suite.server.query(db, sql));
+    for (const sql of [
+      'select last_value, is_called from tickets',
+      'select count(*), sum(n) from doc_sizes',
+      'select convert_from(lo_get(blob), \'UTF8\') as body from refs',
+      "select pg_get_serial_sequence('docs', 'id') is not null as identity",
+      "select conname from pg_constraint where conrelid = 'refs'::regclass",
+    ]) {
+      assert.equal(await q(sql), await o(sql), sql);
+    }
+    assert.equal((await suite.server.query(copy, "insert into docs (body) values ('next') returning id"))[0]!.id, 301, 'the identity goes on where it was');
   });
 
   test('a restore that fails half-way leaves the original database as it was', async () => {
