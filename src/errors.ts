@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'E_NO_SPACE'
   | 'E_ENCRYPTION'
   | 'E_BUNDLE_CORRUPT'
+  | 'E_DUMP_INDEX'
   | 'E_LOCKED'
   | 'E_RESTORE_CHECK'
   | 'E_RESTORE_FAILED'

@@ -57,7 +57,9 @@ export async function extractBundle(
   const whole = new Map<string, ReturnType<typeof createHash>>();
   const total = source.manifest.members.reduce((n, m) => n + m.size, 0);
   let done = 0;
+  const missing = new Set(source.manifest.members.map((m) => m.name));
   for await (const entry of readBundle(await source.storage.get(source.key, { signal: job.signal }), path.basename(source.key), source.keys)) {
+    missing.delete(entry.name);
     const target = wanted.get(entry.name);
     const hash = createHash('sha256');
     const db = target?.db;
@@ -76,6 +78,9 @@ export async function extractBundle(
     if (entry.type === 'file' && entry.name !== 'manifest.json' && expected.get(entry.name) !== hash.digest('hex')) {
       throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} does not match its checksum in the manifest: the bundle is damaged; nothing was changed`);
     }
+  }
+  for (const name of missing) {
+    throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${name} is listed in the manifest but missing from the bundle: the bundle is incomplete; nothing was changed`);
   }
   const dumps = new Map<string, string>();
   for (const d of want.databases) {

@@ -91,6 +91,7 @@ export class StreamingRestore {
     } finally {
       await fh.close();
     }
+    if (toc.toString('latin1', 0, 5) !== 'PGDMP') throw indexMismatch(this.#m.name, 'the dump does not start with a custom-format header');
     const tocFile = path.join(this.#dir, `${encodeURIComponent(this.#m.name)}.toc.dump`);
     await fs.writeFile(tocFile, toc);
     this.#job.log('info', `restoring the schema of ${this.#m.name}, then its tables' rows while the bundle is read`);
@@ -104,6 +105,20 @@ export class StreamingRestore {
 
   /** One table's rows: the TOC and its data block, read from the dump file as it is written. */
   async #load(block: Block, toc: Buffer): Promise<void> {
+    const fh = await fs.open(this.#file, 'r');
+    try {
+      // The block must start where the index says: its type (1, data) and its dump id.
+      await this.#waitFor(block.offset + 6);
+      const head = Buffer.alloc(6);
+      await fh.read(head, 0, 6, block.offset);
+      if (head[0] !== 1 || head[1] !== 0 || head.readUInt32LE(2) !== block.dumpId) throw indexMismatch(this.#m.name, `no data block for ${block.schema}.${block.name} where the index says`);
+      await this.#feed(block, toc, fh);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async #feed(block: Block, toc: Buffer, fh: fs.FileHandle): Promise<void> {
     const listFile = path.join(this.#dir, `${encodeURIComponent(this.#m.name)}.${block.dumpId}.list`);
     await fs.writeFile(listFile, `${block.dumpId};\n`);
     const run = runTool(this.#tools.pgRestore, ['--dbname', this.#scratch.url, '--data-only', '--exit-on-error', '--no-password', ...this.#owner, `--use-list=${listFile}`], this.#scratch, this.#signal, { input: true });
@@ -114,18 +129,13 @@ export class StreamingRestore {
       if (!run.stdin!.write(data)) await Promise.race([new Promise<void>((resolve) => run.stdin!.once('drain', () => resolve())), failed]);
     };
     await write(toc);
-    const fh = await fs.open(this.#file, 'r');
-    try {
-      const end = block.offset + block.length;
-      for (let pos = block.offset; pos < end; ) {
-        await this.#waitFor(pos + 1);
-        const n = Math.min(end, this.#size) - pos;
-        const { bytesRead, buffer } = await fh.read(Buffer.allocUnsafe(Math.min(n, 1 << 20)), 0, Math.min(n, 1 << 20), pos);
-        await write(buffer.subarray(0, bytesRead));
-        pos += bytesRead;
-      }
-    } finally {
-      await fh.close();
+    const end = block.offset + block.length;
+    for (let pos = block.offset; pos < end; ) {
+      await this.#waitFor(pos + 1);
+      const n = Math.min(end, this.#size, pos + (1 << 20)) - pos;
+      const { bytesRead, buffer } = await fh.read(Buffer.allocUnsafe(n), 0, n, pos);
+      await write(buffer.subarray(0, bytesRead));
+      pos += bytesRead;
     }
     run.stdin!.end();
     await failed;
@@ -138,7 +148,7 @@ export class StreamingRestore {
       const ended = this.#inputEnded;
       this.#size = (await fs.stat(this.#file).catch(() => undefined))?.size ?? 0;
       if (this.#size >= n) return;
-      if (ended) throw new LifeboatError('E_RESTORE_FAILED', `the dump of ${this.#m.name} ended before the bytes its index points to`);
+      if (ended) throw indexMismatch(this.#m.name, `the dump ends before byte ${n}, which the index points to`);
       await sleep(20, undefined, { signal: this.#signal }).catch(() => undefined);
     }
   }
@@ -166,4 +176,12 @@ export class StreamingRestore {
       });
     });
   }
+}
+
+/**
+ * The dump index does not match the dump (a manifest from another dump, or an indexer bug): the
+ * caller restores the plain way, into a fresh scratch database.
+ */
+function indexMismatch(database: string, why: string): LifeboatError {
+  return new LifeboatError('E_DUMP_INDEX', `the dump index of ${database} does not match its dump: ${why}`);
 }

@@ -551,16 +551,27 @@ async function safetyBackup(ctx: Context, databases: string[], files: string[], 
 }
 
 async function restoreDatabase(ctx: Context, tools: PgTools, m: DatabaseManifest, d: PlannedDatabase, file: string, job: Job, options: RestoreOptions, streamed?: Streamed) {
-  const scratch = streamed?.scratch ?? (await createScratch(ctx, d, m, job));
+  let scratch = streamed?.scratch ?? (await createScratch(ctx, d, m, job));
   let created = true;
   const admin = await connect(ctx.server!).catch(async (err: unknown) => {
     await dropDatabase(ctx.server!, scratch);
     throw err;
   });
   try {
+    let plain = !streamed;
     if (streamed) {
-      await streamed.stream.finish();
-    } else {
+      try {
+        await streamed.stream.finish();
+      } catch (err) {
+        const e = asLifeboatError(err);
+        if (e.code !== 'E_DUMP_INDEX') throw e;
+        job.log('warn', `${e.message}; restoring it from the whole dump instead`);
+        await admin.query(`drop database if exists ${ident(scratch)} with (force)`);
+        scratch = await createScratch(ctx, d, m, job);
+        plain = true;
+      }
+    }
+    if (plain) {
       const server = ctx.server!;
       const args = ['--dbname', withDatabase(server, scratch).url, '--jobs=2', '--exit-on-error', '--no-password'];
       if (options.noOwner) args.push('--no-owner', '--no-acl');

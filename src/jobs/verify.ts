@@ -15,7 +15,8 @@ import { describeDatabase, ident } from '../postgres/introspect.ts';
 import { startScratchCluster } from '../postgres/scratch-cluster.ts';
 import { openStorage, type StorageDriver } from '../storage/storage.ts';
 import { readOrder } from './copies.ts';
-import { extractBundle } from './extract.ts';
+import { dumpFile, extractBundle } from './extract.ts';
+import { StreamingRestore } from './restore-stream.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
 
 /** One check of a verification: never thrown, always reported. */
@@ -88,11 +89,26 @@ export async function runVerify(
       // The checksums of the first copy that passes them; a failing copy is marked and the next tried.
       let readable: { storage: StorageDriver; key: string } | undefined;
       let manifest: Manifest | undefined;
+      // A full verification reads each copy once: the test restore's extraction checks every
+      // member against the manifest the catalog recorded as it goes.
+      const recorded = level === 'full' ? catalog.getManifest(backup.id) : undefined;
+      let tested = false;
       for (const [i, copy] of present.entries()) {
         const name = i === 0 ? 'members match the manifest' : `members match the manifest (copy on ${copy.storage.name})`;
         job.progress({ phase: 'checking checksums', current: copy.storage.name, done: 0, unit: 'bytes' });
         let problem: string | undefined;
-        try {
+        if (recorded) {
+          const outcome = await testRestore({ storage: copy.storage, key: copy.key, keys, manifest: recorded }, loaded, backup.target, checks, job, name);
+          if (outcome.unreadable) {
+            checks.push({ name: i === 0 ? 'bundle opens' : `bundle opens (copy on ${copy.storage.name})`, ok: false, actual: outcome.unreadable });
+            break;
+          }
+          problem = outcome.corrupt;
+          if (problem === undefined) {
+            manifest = recorded;
+            tested = true;
+          }
+        } else try {
           const integrity = await checkIntegrity(await copy.storage.get(copy.key, { signal }), path.basename(copy.key), keys);
           checks.push({ name, ok: integrity.ok, expected: `${integrity.members.length} members with their sha256`, actual: integrity.ok ? 'all match' : integrity.problems.join('; ') });
           if (integrity.ok) manifest = integrity.manifest;
@@ -118,9 +134,9 @@ export async function runVerify(
       // A bad copy is a warning when another copy passed: the backup restores, from that one.
       if (readable) for (const c of checks) if (!c.ok && (c.name.startsWith('stored on ') || c.name.startsWith('members match') || c.name.startsWith('bundle opens'))) c.warning = true;
 
-      if (level === 'full' && readable && manifest) {
+      if (level === 'full' && readable && manifest && !tested) {
         await testRestore({ storage: readable.storage, key: readable.key, keys, manifest }, loaded, backup.target, checks, job);
-      } else if (level === 'full') {
+      } else if (level === 'full' && !readable) {
         checks.push({ name: 'test restore', ok: false, actual: 'skipped: no copy of the bundle passed the checks above' });
       }
     } finally {
@@ -149,62 +165,117 @@ export async function runVerify(
   });
 }
 
+/**
+ * Extracts the bundle (checking every member), restores its databases into a scratch cluster
+ * and compares them with the manifest. The cluster starts, and each database's rows load into
+ * it, while the bundle is still being read (restore-stream.ts). With `integrityCheck`, the
+ * extraction's checksum verdict is reported under that name and a damaged copy returns
+ * `corrupt` instead of a failed test restore, so the caller can try the next copy.
+ */
 async function testRestore(
   source: Parameters<typeof extractBundle>[0],
   loaded: LoadedConfig,
   targetName: string,
   checks: VerifyCheck[],
   job: Job,
-): Promise<void> {
+  integrityCheck?: string,
+): Promise<{ corrupt?: string; unreadable?: string }> {
   const manifest = source.manifest;
   const verification = loaded.config.targets[targetName]?.verification;
   const settings = typeof verification === 'object' ? verification : {};
   const temp = await fs.mkdtemp(path.join(loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-verify-'));
-  let stop: (() => Promise<void>) | undefined;
-  try {
-    const databases = manifest.postgres?.databases ?? [];
-    const { dumps, staged } = await extractBundle(source, { databases, files: manifest.files }, temp, job);
-    // Every file came out of the bundle with its recorded sha256 (extractBundle checks as it writes).
-    const files = manifest.files.filter((f) => f.type === 'file');
-    if (files.length) checks.push({ name: 'files restored to a scratch directory', ok: files.every((f) => staged.has(f.member)), expected: `${files.length} files with their sha256`, actual: `${staged.size} restored and matching` });
+  const databases = manifest.postgres?.databases ?? [];
+  const streams = new Map<string, StreamingRestore>();
+  let cluster: Awaited<ReturnType<typeof startScratchCluster>> | undefined;
+  let tools: Awaited<ReturnType<typeof toolsForServer>> | undefined;
+  const ready = (async () => {
     if (!databases.length) return;
-
     const sourceMajor = Number(manifest.postgres!.serverVersion.split('.')[0]);
     job.log('info', `starting a scratch PostgreSQL cluster (${sourceMajor} or newer)`);
-    const cluster = await startScratchCluster({ minMajor: sourceMajor, binDir: settings.binDir, tempDir: loaded.config.tempDir });
-    stop = cluster.stop;
-    const tools = await toolsForServer(Math.max(Number(manifest.postgres!.pgDumpVersion.split('.')[0]), cluster.major)).catch(() => toolsForServer(Number(manifest.postgres!.pgDumpVersion.split('.')[0])));
+    cluster = await startScratchCluster({ minMajor: sourceMajor, binDir: settings.binDir, tempDir: loaded.config.tempDir });
+    const dumpMajor = Number(manifest.postgres!.pgDumpVersion.split('.')[0]);
+    tools = await toolsForServer(Math.max(dumpMajor, cluster.major)).catch(() => toolsForServer(dumpMajor));
     for (const d of databases) {
-      job.signal.throwIfAborted();
       const admin = await connect(cluster.endpoint);
       try {
         await admin.query(`create database ${ident(d.name)} template template0 encoding '${d.encoding.replaceAll("'", "''")}'`);
       } finally {
         await admin.end().catch(() => undefined);
       }
-      const endpoint = withDatabase(cluster.endpoint, d.name);
+      if (!StreamingRestore.possible(d)) continue;
       // The scratch cluster has none of the source's roles: ownership and grants are left out.
-      const run = runTool(tools.pgRestore, ['--dbname', endpoint.url, '--jobs=2', '--no-owner', '--no-acl', '--exit-on-error', '--no-password', dumps.get(d.name)!], endpoint, job.signal);
-      run.stdout.resume();
+      const stream = new StreamingRestore(tools, withDatabase(cluster.endpoint, d.name), d, dumpFile(temp, d.name), job, true);
+      stream.start();
+      streams.set(d.name, stream);
+    }
+  })();
+  ready.catch(() => undefined); // awaited below, after the extraction
+  try {
+    let extracted;
+    try {
+      extracted = await extractBundle(source, { databases, files: manifest.files }, temp, job);
+    } catch (err) {
+      const e = asLifeboatError(err);
+      if (e.code === 'E_ABORTED' || !integrityCheck) throw e;
+      if (e.code === 'E_ENCRYPTION') return { unreadable: e.message };
+      checks.push({ name: integrityCheck, ok: false, expected: `${manifest.members.length} members with their sha256`, actual: e.message });
+      return { corrupt: e.message };
+    }
+    if (integrityCheck) checks.push({ name: integrityCheck, ok: true, expected: `${manifest.members.length} members with their sha256`, actual: 'all match' });
+    const { dumps, staged } = extracted;
+    // Every file came out of the bundle with its recorded sha256 (extractBundle checks as it writes).
+    const files = manifest.files.filter((f) => f.type === 'file');
+    if (files.length) checks.push({ name: 'files restored to a scratch directory', ok: files.every((f) => staged.has(f.member)), expected: `${files.length} files with their sha256`, actual: `${staged.size} restored and matching` });
+    await ready;
+    for (const d of databases) {
+      job.signal.throwIfAborted();
+      const endpoint = withDatabase(cluster!.endpoint, d.name);
       try {
-        await run.done;
+        const stream = streams.get(d.name);
+        const streamed = await stream?.finish().then(
+          () => true,
+          async (err: unknown) => {
+            const e = asLifeboatError(err);
+            if (e.code !== 'E_DUMP_INDEX') throw e;
+            job.log('warn', `${e.message}; restoring it from the whole dump instead`);
+            const admin = await connect(cluster!.endpoint);
+            try {
+              await admin.query(`drop database ${ident(d.name)} with (force)`);
+              await admin.query(`create database ${ident(d.name)} template template0 encoding '${d.encoding.replaceAll("'", "''")}'`);
+            } finally {
+              await admin.end().catch(() => undefined);
+            }
+            return false;
+          },
+        );
+        if (!streamed) {
+          const run = runTool(tools!.pgRestore, ['--dbname', endpoint.url, '--jobs=2', '--no-owner', '--no-acl', '--exit-on-error', '--no-password', dumps.get(d.name)!], endpoint, job.signal);
+          run.stdout.resume();
+          await run.done;
+        }
         checks.push({ name: `restore of ${d.name}`, ok: true, actual: 'pg_restore succeeded' });
       } catch (err) {
-        checks.push({ name: `restore of ${d.name}`, ok: false, actual: asLifeboatError(err).message });
+        const e = asLifeboatError(err);
+        if (e.code === 'E_ABORTED') throw e;
+        checks.push({ name: `restore of ${d.name}`, ok: false, actual: e.message });
         continue;
       }
       await compareDatabase(endpoint, d, checks, job.signal);
     }
     for (const c of settings.checks ?? []) {
       const db = c.database ?? databases[0]!.name;
-      checks.push(await userCheck(withDatabase(cluster.endpoint, db), c));
+      checks.push(await userCheck(withDatabase(cluster!.endpoint, db), c));
     }
+    return {};
   } catch (err) {
     const e = asLifeboatError(err);
     if (e.code === 'E_ABORTED') throw e;
     checks.push({ name: 'test restore', ok: false, actual: e.message });
+    return {};
   } finally {
-    await stop?.();
+    for (const stream of streams.values()) stream.abort();
+    await ready.catch(() => undefined);
+    await cluster?.stop();
     await fs.rm(temp, { recursive: true, force: true });
   }
 }

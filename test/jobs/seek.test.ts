@@ -102,4 +102,23 @@ describe('one table through the seek index', () => {
     assert.ok(Number(n!.n) > 0);
     catalog.close();
   });
+
+  test('a dump index that does not match its dump is caught, and the whole dump restored instead', async () => {
+    const { db, ws, backup, catalog } = await backedUp();
+    const m = backup.manifest;
+    const orders = m.postgres!.databases[0]!.dumpIndex!.tables.find((t) => t.name === 'orders')!;
+    orders.offset += 1;
+    const { DatabaseSync } = await import('node:sqlite');
+    const raw = new DatabaseSync(path.join(ws.home, 'catalog.sqlite'));
+    raw.prepare('update backups set manifest_json = ? where id = ?').run(JSON.stringify(m), backup.id);
+    raw.close();
+    const loaded = loadConfig(ws.config, { ...process.env, LIFEBOAT_HOME: ws.home });
+    const logs: string[] = [];
+    const copy = `${db}_whole`;
+    await runRestore(loaded, catalog, backup.id, { databases: [db], to: suite.server.urlFor(copy), listener: { onLog: (_l, msg) => logs.push(msg) } });
+    assert.match(logs.join('\n'), /dump index of .* does not match its dump: no data block for sales\.orders .*; restoring it from the whole dump instead/);
+    const [n] = await suite.server.query<{ n: string }>(copy, 'select count(*) as n from sales.orders');
+    assert.equal(Number(n!.n), m.postgres!.databases[0]!.tables.find((t) => t.name === 'orders')!.rows);
+    catalog.close();
+  });
 });

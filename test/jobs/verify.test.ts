@@ -111,6 +111,12 @@ describe('verify', () => {
     const { DatabaseSync } = await import('node:sqlite');
     const cat = new DatabaseSync(path.join(ws.home, 'catalog.sqlite'));
     cat.prepare('update backup_locations set size = ? where backup_id = ?').run(statSync(file).size, id);
+    // The members no longer match the manifest the catalog recorded: a full verification says so.
+    const caught = (await ws.cli(['verify', id, '--json'])).json<Report>();
+    assert.equal(caught.checks.find((c) => c.name === 'members match the manifest')!.ok, false, 'checked against the recorded manifest');
+    // With the recorded manifest forged too, only the test restore can tell (the forged manifest
+    // keeps the original dump's index, which the restore finds does not match, and falls back).
+    cat.prepare('update backups set manifest_json = ? where id = ?').run(JSON.stringify({ ...manifest!, members: writer.members }), id);
     cat.close();
     const r = await ws.cli(['verify', id, '--json']);
     assert.equal(r.code, 1, r.stderr);
