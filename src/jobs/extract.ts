@@ -54,7 +54,9 @@ export async function extractBundle(
   want.files.filter((f) => f.type === 'file').forEach((f, i) => stage(f.member, path.join(dir, `file-${i}`)));
 
   const expected = new Map(source.manifest.members.map((m) => [m.name, m.sha256]));
-  const whole = new Map<string, ReturnType<typeof createHash>>();
+  // Each dump's parts must come in the manifest's order: each part matching its sha256, all
+  // present and in order, the joined file is the dump (no second hash over the whole of it).
+  const nextPart = new Map<string, number>();
   const total = source.manifest.members.reduce((n, m) => n + m.size, 0);
   let done = 0;
   const missing = new Set(source.manifest.members.map((m) => m.name));
@@ -63,11 +65,14 @@ export async function extractBundle(
     const target = wanted.get(entry.name);
     const hash = createHash('sha256');
     const db = target?.db;
-    const dbHash = db && (whole.get(db.name) ?? whole.set(db.name, createHash('sha256')).get(db.name)!);
+    if (db) {
+      const n = nextPart.get(db.name) ?? 0;
+      if (db.dumpMembers[n] !== entry.name) throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} is out of order: the dump of ${db.name} cannot be joined; nothing was changed`);
+      nextPart.set(db.name, n + 1);
+    }
     const tap = async function* () {
       for await (const chunk of entry.stream) {
         hash.update(chunk);
-        dbHash?.update(chunk);
         done += chunk.length;
         job.progress({ phase: 'checking and extracting', current: entry.name, done, total, unit: 'bytes' });
         yield chunk;
@@ -84,8 +89,8 @@ export async function extractBundle(
   }
   const dumps = new Map<string, string>();
   for (const d of want.databases) {
-    if (whole.get(d.name)?.digest('hex') !== d.dumpSha256) {
-      throw new LifeboatError('E_BUNDLE_CORRUPT', `the dump of ${d.name} is incomplete or damaged in the bundle; nothing was changed`);
+    if ((nextPart.get(d.name) ?? 0) !== d.dumpMembers.length) {
+      throw new LifeboatError('E_BUNDLE_CORRUPT', `the dump of ${d.name} is incomplete in the bundle; nothing was changed`);
     }
     dumps.set(d.name, dumpFile(dir, d.name));
   }

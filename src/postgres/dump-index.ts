@@ -25,25 +25,28 @@ const BLK_BLOBS = 3;
 
 type Need = { read: number } | { skip: number };
 
-interface State {
+interface Toc {
   /** Bytes consumed so far. */
   pos: number;
-  /** True while waiting for a block's first byte: the archive may end cleanly here. */
-  boundary: boolean;
+  intSize: number;
+  /** Each entry's dump id: what it is, in which schema, named what. */
+  entries: Map<number, { desc: string; schema: string; tag: string }>;
 }
 
-/** The archive parser, as a generator that asks for bytes to read or skip. */
-function* parse(index: DumpIndex, state: State): Generator<Need, void, Buffer> {
+/**
+ * The header and table of contents, as a generator that asks for bytes to read. Returns once
+ * the TOC has been read; the data blocks that follow are scanned by DumpIndexer itself (one
+ * chunk per row makes them too many for a generator).
+ */
+function* parseToc(toc: Toc): Generator<Need, void, Buffer> {
   const magic = yield { read: 5 };
   if (magic.toString('latin1') !== 'PGDMP') throw new Error('not a custom-format archive');
   const [vmaj, vmin, , intSize, offSize, format] = yield { read: 6 };
   // 1.12 (PostgreSQL 9.5) to 1.16 (17 and later): the fields read below.
-  if (vmaj !== 1 || vmin! < 12 || vmin! > 16 || format !== 1) throw new Error(`archive version ${vmaj}.${vmin} format ${format} is not one this indexer knows`);
+  if (vmaj !== 1 || vmin! < 12 || vmin! > 16 || format !== 1 || intSize! < 1 || intSize! > 6) throw new Error(`archive version ${vmaj}.${vmin} format ${format} is not one this indexer knows`);
+  toc.intSize = intSize!;
   const int = function* (): Generator<Need, number, Buffer> {
-    const b = yield { read: 1 + intSize! };
-    let v = 0;
-    for (let i = intSize!; i >= 1; i--) v = v * 256 + b[i]!;
-    return b[0] ? -v : v;
+    return decodeInt(yield { read: 1 + intSize! }, 0, intSize!);
   };
   const str = function* (): Generator<Need, string | undefined, Buffer> {
     const n = yield* int();
@@ -57,7 +60,6 @@ function* parse(index: DumpIndex, state: State): Generator<Need, void, Buffer> {
   yield* str(); // server version
   yield* str(); // pg_dump version
   const count = yield* int();
-  const entries = new Map<number, { desc: string; schema: string; tag: string }>();
   for (let i = 0; i < count; i++) {
     const dumpId = yield* int();
     yield* int(); // had dumper
@@ -77,26 +79,19 @@ function* parse(index: DumpIndex, state: State): Generator<Need, void, Buffer> {
     yield* str(); // "with oids"
     while ((yield* str()) !== undefined); // dependencies, ended by a null string
     yield { read: 1 + offSize! }; // data offset (unset when written to a pipe)
-    entries.set(dumpId, { desc, schema, tag });
-  }
-  index.tocLength = state.pos;
-  for (;;) {
-    const start = state.pos;
-    state.boundary = true;
-    const type = (yield { read: 1 })[0];
-    state.boundary = false;
-    const id = yield* int();
-    if (type === BLK_BLOBS) {
-      while ((yield* int()) !== 0) for (let n = yield* int(); n !== 0; n = yield* int()) yield { skip: n };
-    } else if (type === BLK_DATA) {
-      for (let n = yield* int(); n !== 0; n = yield* int()) yield { skip: n };
-      const e = entries.get(id);
-      if (e?.desc === 'TABLE DATA') index.tables.push({ dumpId: id, schema: e.schema, name: e.tag, offset: start, length: state.pos - start });
-    } else {
-      throw new Error(`unknown block type ${type}`);
-    }
+    toc.entries.set(dumpId, { desc, schema, tag });
   }
 }
+
+/** pg_dump's integer: a sign byte, then `size` bytes little-endian. */
+function decodeInt(b: Buffer, at: number, size: number): number {
+  let v = 0;
+  for (let i = size; i >= 1; i--) v = v * 256 + b[at + i]!;
+  return b[at] ? -v : v;
+}
+
+/** What the data scanner expects next. */
+const Mode = { Type: 0, Id: 1, Oid: 2, Length: 3, Skip: 4 } as const;
 
 /**
  * Feeds an archive's bytes, in order, to the parser. `result()` is the index, or undefined when
@@ -104,12 +99,21 @@ function* parse(index: DumpIndex, state: State): Generator<Need, void, Buffer> {
  */
 export class DumpIndexer {
   readonly #index: DumpIndex = { tocLength: 0, tables: [] };
-  readonly #state: State = { pos: 0, boundary: false };
-  readonly #parser = parse(this.#index, this.#state);
+  readonly #toc: Toc = { pos: 0, intSize: 4, entries: new Map() };
+  readonly #parser = parseToc(this.#toc);
   #need: Need | undefined;
   #pending: Buffer[] = [];
   #pendingLength = 0;
   #failed = false;
+  // The data blocks' scanner.
+  #inData = false;
+  #mode: number = Mode.Type;
+  #blockType = 0;
+  #blockStart = 0;
+  #blockId = 0;
+  #skip = 0;
+  #int = Buffer.alloc(8);
+  #intFill = 0;
 
   constructor() {
     this.#advance(Buffer.alloc(0));
@@ -118,29 +122,9 @@ export class DumpIndexer {
   push(chunk: Buffer): void {
     if (this.#failed) return;
     try {
-      let rest = chunk;
-      while (rest.length > 0 && !this.#failed) {
-        const need = this.#need!;
-        if ('skip' in need) {
-          const n = Math.min(need.skip, rest.length);
-          rest = rest.subarray(n);
-          this.#state.pos += n;
-          need.skip -= n;
-          if (need.skip === 0) this.#advance(Buffer.alloc(0));
-          continue;
-        }
-        const take = rest.subarray(0, need.read - this.#pendingLength);
-        this.#pending.push(take);
-        this.#pendingLength += take.length;
-        rest = rest.subarray(take.length);
-        if (this.#pendingLength === need.read) {
-          const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
-          this.#pending = [];
-          this.#pendingLength = 0;
-          this.#state.pos += data.length;
-          this.#advance(data);
-        }
-      }
+      let at = 0;
+      while (!this.#inData && at < chunk.length && !this.#failed) at = this.#feedToc(chunk, at);
+      if (this.#inData) this.#scan(chunk, at);
     } catch {
       this.#failed = true;
     }
@@ -148,15 +132,95 @@ export class DumpIndexer {
 
   /** The index once the whole archive has been pushed; undefined if it ended mid-block or was unreadable. */
   result(): DumpIndex | undefined {
-    if (this.#failed || !this.#state.boundary || this.#pendingLength > 0 || this.#index.tocLength === 0) return undefined;
+    if (this.#failed || !this.#inData || this.#mode !== Mode.Type || this.#intFill > 0) return undefined;
     return this.#index;
   }
 
-  /** Gives the parser its answer and runs it to its next request (a zero-byte skip is answered at once). */
+  /** Gives the TOC parser the bytes it asked for; returns where in `chunk` it stopped. */
+  #feedToc(chunk: Buffer, at: number): number {
+    const need = this.#need as { read: number };
+    const take = chunk.subarray(at, at + need.read - this.#pendingLength);
+    this.#pending.push(take);
+    this.#pendingLength += take.length;
+    this.#toc.pos += take.length;
+    if (this.#pendingLength === need.read) {
+      const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
+      this.#pending = [];
+      this.#pendingLength = 0;
+      this.#advance(data);
+    }
+    return at + take.length;
+  }
+
   #advance(answer: Buffer): void {
-    let step = this.#parser.next(answer);
-    while (!step.done && 'skip' in step.value && step.value.skip === 0) step = this.#parser.next(Buffer.alloc(0));
-    if (step.done) this.#failed = true;
-    else this.#need = 'skip' in step.value ? { skip: step.value.skip } : step.value;
+    const step = this.#parser.next(answer);
+    if (!step.done) {
+      this.#need = step.value;
+      return;
+    }
+    this.#inData = true;
+    this.#index.tocLength = this.#toc.pos;
+  }
+
+  /** Walks the data blocks' framing: type, dump id, then (length, bytes) chunks to a zero length. */
+  #scan(c: Buffer, i: number): void {
+    const size = 1 + this.#toc.intSize;
+    let pos = this.#toc.pos;
+    while (i < c.length) {
+      if (this.#mode === Mode.Skip) {
+        const n = Math.min(this.#skip, c.length - i);
+        i += n;
+        pos += n;
+        this.#skip -= n;
+        if (this.#skip === 0) this.#mode = Mode.Length;
+        continue;
+      }
+      if (this.#mode === Mode.Type) {
+        this.#blockStart = pos;
+        this.#blockType = c[i]!;
+        if (this.#blockType !== BLK_DATA && this.#blockType !== BLK_BLOBS) throw new Error(`unknown block type ${this.#blockType}`);
+        i++;
+        pos++;
+        this.#mode = Mode.Id;
+        continue;
+      }
+      let v: number;
+      if (this.#intFill === 0 && i + size <= c.length) {
+        v = decodeInt(c, i, this.#toc.intSize);
+        i += size;
+        pos += size;
+      } else {
+        const n = Math.min(size - this.#intFill, c.length - i);
+        c.copy(this.#int, this.#intFill, i, i + n);
+        this.#intFill += n;
+        i += n;
+        pos += n;
+        if (this.#intFill < size) continue;
+        v = decodeInt(this.#int, 0, this.#toc.intSize);
+        this.#intFill = 0;
+      }
+      if (this.#mode === Mode.Id) {
+        this.#blockId = v;
+        this.#mode = this.#blockType === BLK_BLOBS ? Mode.Oid : Mode.Length;
+      } else if (this.#mode === Mode.Oid) {
+        if (v === 0) this.#endBlock(pos);
+        else this.#mode = Mode.Length;
+      } else if (v > 0) {
+        this.#skip = v;
+        this.#mode = Mode.Skip;
+      } else if (v === 0) {
+        if (this.#blockType === BLK_BLOBS) this.#mode = Mode.Oid;
+        else this.#endBlock(pos);
+      } else {
+        throw new Error('negative chunk length');
+      }
+    }
+    this.#toc.pos = pos;
+  }
+
+  #endBlock(end: number): void {
+    const e = this.#toc.entries.get(this.#blockId);
+    if (e?.desc === 'TABLE DATA') this.#index.tables.push({ dumpId: this.#blockId, schema: e.schema, name: e.tag, offset: this.#blockStart, length: end - this.#blockStart });
+    this.#mode = Mode.Type;
   }
 }
