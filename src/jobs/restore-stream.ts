@@ -169,13 +169,18 @@ export class StreamingRestore {
 
   async #failed(done: Promise<void>, what: string): Promise<void> {
     await done.catch((err: unknown) => {
-      const e = asLifeboatError(err);
-      throw new LifeboatError(e.code === 'E_ABORTED' ? 'E_ABORTED' : 'E_RESTORE_FAILED', `pg_restore of ${this.#m.name} (${what}) failed: ${e.message.replace(/^pg_restore failed on [^:]+: /, '')}`, {
-        cause: err,
-        hint: /role .* does not exist/.test(e.message) ? 'the roles that own the objects are missing on the target: restore roles first, or pass --no-owner' : undefined,
-      });
+      throw pgRestoreFailed(err, `${this.#m.name} (${what})`);
     });
   }
+}
+
+/** A pg_restore failure as the restore reports it, with a hint when the objects' owners are missing. */
+export function pgRestoreFailed(err: unknown, what: string): LifeboatError {
+  const e = asLifeboatError(err);
+  return new LifeboatError(e.code === 'E_ABORTED' ? 'E_ABORTED' : 'E_RESTORE_FAILED', `pg_restore of ${what} failed: ${e.message.replace(/^pg_restore failed on [^:]+: /, '')}`, {
+    cause: err,
+    hint: /role .* does not exist/.test(e.message) ? 'the roles that own the objects are missing on the target: restore roles first, or pass --no-owner' : undefined,
+  });
 }
 
 /**

@@ -21,7 +21,7 @@ import { runBackup } from './backup.ts';
 import { dumpFile, extractBundle, GLOBALS_MEMBER } from './extract.ts';
 import { Job, type JobListener } from './job.ts';
 import { placeFile, planFiles, selectFiles, type PlannedFile } from './restore-files.ts';
-import { StreamingRestore } from './restore-stream.ts';
+import { pgRestoreFailed, StreamingRestore } from './restore-stream.ts';
 import { restoreTables, selectTables, tableName, type TableRestoreResult } from './restore-tables.ts';
 
 /** One database the restore writes. */
@@ -578,11 +578,7 @@ async function restoreDatabase(ctx: Context, tools: PgTools, m: DatabaseManifest
       const run = runTool(tools.pgRestore, [...args, file], server, job.signal);
       run.stdout.resume();
       await run.done.catch((err: unknown) => {
-        const e = asLifeboatError(err);
-        throw new LifeboatError('E_RESTORE_FAILED', `pg_restore of ${m.name} failed: ${e.message.replace(/^pg_restore failed on [^:]+: /, '')}`, {
-          cause: err,
-          hint: /role .* does not exist/.test(e.message) ? 'the roles that own the objects are missing on the target: restore roles first, or pass --no-owner' : undefined,
-        });
+        throw pgRestoreFailed(err, m.name);
       });
     }
 

@@ -196,12 +196,7 @@ async function testRestore(
     const dumpMajor = Number(manifest.postgres!.pgDumpVersion.split('.')[0]);
     tools = await toolsForServer(Math.max(dumpMajor, cluster.major)).catch(() => toolsForServer(dumpMajor));
     for (const d of databases) {
-      const admin = await connect(cluster.endpoint);
-      try {
-        await admin.query(`create database ${ident(d.name)} template template0 encoding '${d.encoding.replaceAll("'", "''")}'`);
-      } finally {
-        await admin.end().catch(() => undefined);
-      }
+      await createDatabase(cluster.endpoint, d);
       if (!StreamingRestore.possible(d)) continue;
       // The scratch cluster has none of the source's roles: ownership and grants are left out.
       const stream = new StreamingRestore(tools, withDatabase(cluster.endpoint, d.name), d, dumpFile(temp, d.name), job, true);
@@ -238,13 +233,7 @@ async function testRestore(
             const e = asLifeboatError(err);
             if (e.code !== 'E_DUMP_INDEX') throw e;
             job.log('warn', `${e.message}; restoring it from the whole dump instead`);
-            const admin = await connect(cluster!.endpoint);
-            try {
-              await admin.query(`drop database ${ident(d.name)} with (force)`);
-              await admin.query(`create database ${ident(d.name)} template template0 encoding '${d.encoding.replaceAll("'", "''")}'`);
-            } finally {
-              await admin.end().catch(() => undefined);
-            }
+            await createDatabase(cluster!.endpoint, d, { replace: true });
             return false;
           },
         );
@@ -277,6 +266,17 @@ async function testRestore(
     await ready.catch(() => undefined);
     await cluster?.stop();
     await fs.rm(temp, { recursive: true, force: true });
+  }
+}
+
+/** Creates `d` (empty) in the scratch cluster, dropping what a failed attempt left when `replace`. */
+async function createDatabase(server: PgEndpoint, d: DatabaseManifest, options: { replace?: boolean } = {}): Promise<void> {
+  const admin = await connect(server);
+  try {
+    if (options.replace) await admin.query(`drop database if exists ${ident(d.name)} with (force)`);
+    await admin.query(`create database ${ident(d.name)} template template0 encoding '${d.encoding.replaceAll("'", "''")}'`);
+  } finally {
+    await admin.end().catch(() => undefined);
   }
 }
 
