@@ -190,6 +190,12 @@ describe('n8n end to end', { timeout: 30 * 60_000 }, () => {
     assert.match(listed.stdout, /Nightly report/);
     const show = await ws.cli(['show', id, '--json'], { env });
     assert.ok(!show.stdout.includes(secret) && !readFileSync(path.join(ws.home, 'catalog.sqlite')).includes(secret), 'the credential secret is nowhere in the manifest or catalog');
+    // The instance id Lifeboat derives from the key is the one n8n itself reports.
+    const settings = await n8n.rest<{ instanceId?: string }>('GET', '/settings');
+    const info = show.json<{ manifest: { app: { info?: { instanceId?: string; keyFound?: boolean; credentials?: number } } } }>().manifest.app.info;
+    assert.equal(info?.keyFound, true);
+    assert.equal(info?.credentials, 1);
+    assert.equal(info?.instanceId, settings.instanceId);
 
     const gone = await n8n.api('DELETE', `/workflows/${sync.body.id}`);
     assert.equal(gone.status, 200, JSON.stringify(gone.body));
