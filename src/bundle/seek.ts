@@ -1,5 +1,8 @@
-import { Transform } from 'node:stream';
+import { createDecipheriv, hkdfSync } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
 import type { StorageDriver } from '../storage/storage.ts';
+import { age } from './age.ts';
+import type { DecryptionKeys } from './codec.ts';
 import { zstdFrameDecompressor } from './zstd-frames.ts';
 
 /**
@@ -47,15 +50,89 @@ async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** Byte ranges of a bundle's compressed stream: the stored bytes, or the plaintext of an age-encrypted bundle. */
+export interface RangeReader {
+  /** The compressed stream's length. */
+  size: number;
+  /** Bytes [start, end). */
+  read(start: number, end: number): Promise<AsyncIterable<Buffer>>;
+}
+
+const AGE_CHUNK = 64 * 1024;
+const AGE_TAG = 16;
+
+/**
+ * Opens a bundle for ranged reads. An age-encrypted bundle is read chunk by chunk: age encrypts
+ * its payload in 64 KiB chunks, each sealed with ChaCha20-Poly1305 under a key derived from the
+ * file key and a nonce that counts chunks, so any chunk can be opened (and authenticated) alone
+ * once the header has given up the file key. Undefined when the header cannot be read that way.
+ */
+export async function openRanges(storage: StorageDriver, key: string, keys: DecryptionKeys | undefined, signal?: AbortSignal): Promise<RangeReader | undefined> {
+  const stored = (await storage.stat(key))?.size;
+  if (stored === undefined) return undefined;
+  const raw = async (start: number, end: number): Promise<AsyncIterable<Buffer>> => (end > start ? await storage.get(key, { start, end: end - 1, signal }) : Readable.from([]));
+  if (!keys) return { size: stored, read: raw };
+
+  const head = await readAll(await raw(0, Math.min(stored, 64 * 1024)));
+  const mac = head.indexOf('\n--- ');
+  const headerEnd = mac < 0 ? -1 : head.indexOf('\n', mac + 5) + 1;
+  if (headerEnd <= 0 || head.length < headerEnd + 16) return undefined;
+  const decrypter = new (age().Decrypter)();
+  for (const id of keys.identities) decrypter.addIdentity(id);
+  for (const p of keys.passphrases) decrypter.addPassphrase(p);
+  const fileKey = await decrypter.decryptHeader(head.subarray(0, headerEnd));
+  const payloadKey = Buffer.from(hkdfSync('sha256', fileKey, head.subarray(headerEnd, headerEnd + 16), 'payload', 32));
+  const payloadStart = headerEnd + 16;
+  const chunks = Math.ceil((stored - payloadStart) / (AGE_CHUNK + AGE_TAG));
+  const size = stored - payloadStart - chunks * AGE_TAG;
+  const open = (i: number, sealed: Buffer): Buffer => {
+    const nonce = Buffer.alloc(12);
+    nonce.writeUIntBE(i, 5, 6);
+    nonce[11] = i === chunks - 1 ? 1 : 0;
+    const d = createDecipheriv('chacha20-poly1305', payloadKey, nonce, { authTagLength: AGE_TAG });
+    d.setAuthTag(sealed.subarray(sealed.length - AGE_TAG));
+    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - AGE_TAG)), d.final()]);
+  };
+  return {
+    size,
+    async read(start, end) {
+      const first = Math.floor(start / AGE_CHUNK);
+      const last = Math.floor((end - 1) / AGE_CHUNK);
+      const from = payloadStart + first * (AGE_CHUNK + AGE_TAG);
+      const source = await raw(from, Math.min(stored, payloadStart + (last + 1) * (AGE_CHUNK + AGE_TAG)));
+      return (async function* () {
+        let pending: Buffer = Buffer.alloc(0);
+        let i = first;
+        let pos = first * AGE_CHUNK;
+        const emit = function* (plain: Buffer) {
+          const a = Math.max(start - pos, 0);
+          const b = Math.min(end - pos, plain.length);
+          pos += plain.length;
+          if (b > a) yield plain.subarray(a, b);
+        };
+        for await (const c of source) {
+          pending = pending.length ? Buffer.concat([pending, c]) : c;
+          while (pending.length >= AGE_CHUNK + AGE_TAG) {
+            yield* emit(open(i++, pending.subarray(0, AGE_CHUNK + AGE_TAG)));
+            pending = pending.subarray(AGE_CHUNK + AGE_TAG);
+          }
+        }
+        if (pending.length) yield* emit(open(i++, pending));
+        if (i !== last + 1) throw new Error('the encrypted bundle ended early');
+      })();
+    },
+  };
+}
+
 /** The bundle's seek index, or undefined when it has none (older or not zstd-compressed). */
-export async function readSeekIndex(storage: StorageDriver, key: string, signal?: AbortSignal): Promise<SeekIndex | undefined> {
-  const size = (await storage.stat(key))?.size;
-  if (size === undefined || size < 24) return undefined;
-  const tail = await readAll(await storage.get(key, { start: size - 8, end: size - 1, signal }));
+export async function readSeekIndex(bundle: RangeReader): Promise<SeekIndex | undefined> {
+  const size = bundle.size;
+  if (size < 24) return undefined;
+  const tail = await readAll(await bundle.read(size - 8, size));
   if (tail.length !== 8 || tail.readUInt32LE(4) !== TRAILER_MAGIC) return undefined;
   const length = tail.readUInt32LE(0);
   if (length > size - 16) return undefined;
-  const json = await readAll(await storage.get(key, { start: size - 8 - length, end: size - 9, signal }));
+  const json = await readAll(await bundle.read(size - 8 - length, size - 8));
   try {
     const index = JSON.parse(json.toString('utf8')) as SeekIndex;
     if (index.v !== 1 || !Array.isArray(index.frames) || typeof index.members !== 'object') return undefined;
@@ -67,9 +144,9 @@ export async function readSeekIndex(storage: StorageDriver, key: string, signal?
 
 /**
  * Reads byte ranges [start, end) of the tar stream, in order, decompressing only the frames
- * that hold them (ranges within two frames of each other share one storage read).
+ * that hold them (ranges within two frames of each other share one read).
  */
-export async function* readTarRanges(storage: StorageDriver, key: string, index: SeekIndex, ranges: { start: number; end: number }[], signal?: AbortSignal): AsyncGenerator<Buffer> {
+export async function* readTarRanges(bundle: RangeReader, index: SeekIndex, ranges: { start: number; end: number }[]): AsyncGenerator<Buffer> {
   const frameOf = (pos: number) => Math.floor(pos / index.blockSize);
   const compressedStart = (frame: number) => index.frames[frame] ?? index.end!;
   let i = 0;
@@ -79,12 +156,14 @@ export async function* readTarRanges(storage: StorageDriver, key: string, index:
     const first = frameOf(ranges[i]!.start);
     const last = frameOf(ranges[j]!.end - 1);
     if (last >= index.frames.length) throw new Error('the seek index does not cover the range');
-    const source = await storage.get(key, { start: compressedStart(first), end: compressedStart(last + 1) - 1, signal });
+    const source = Readable.from(await bundle.read(compressedStart(first), compressedStart(last + 1)));
     let pos = first * index.blockSize;
     let k = i;
     let collecting: Buffer[] = [];
+    const frames = zstdFrameDecompressor();
+    source.on('error', (err) => frames.destroy(err)); // a failed read or a chunk that fails its authentication
     try {
-      for await (const chunk of source.pipe(zstdFrameDecompressor()) as AsyncIterable<Buffer>) {
+      for await (const chunk of source.pipe(frames) as AsyncIterable<Buffer>) {
         let at = 0;
         while (at < chunk.length && k <= j) {
           const r = ranges[k]!;

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { DecryptionKeys } from '../bundle/codec.ts';
 import type { DatabaseManifest, FileRecord, Manifest } from '../bundle/manifest.ts';
 import { readBundle } from '../bundle/reader.ts';
-import { readSeekIndex, readTarRanges } from '../bundle/seek.ts';
+import { openRanges, readSeekIndex, readTarRanges, type RangeReader, type SeekIndex } from '../bundle/seek.ts';
 import { LifeboatError } from '../errors.ts';
 import type { StorageDriver } from '../storage/storage.ts';
 import type { Job } from './job.ts';
@@ -107,15 +107,25 @@ export async function extractBundle(
 /**
  * Writes a dump holding only the TOC and the given tables' data, read through the bundle's seek
  * index: only the frames holding those dump parts are fetched and decompressed, and every part
- * read is checked against its sha256 in the manifest. Undefined when the bundle has no usable
- * index (encrypted, not zstd, older): the caller reads the whole bundle instead.
+ * read is checked against its sha256 in the manifest; an encrypted bundle is decrypted from the
+ * age chunk that holds the range. Undefined when the bundle has no usable index (gzip, older):
+ * the caller reads the whole bundle instead.
  */
 async function extractTables(source: BundleSource, db: DatabaseManifest, tables: { schema: string; name: string }[], file: string, job: Job): Promise<string | undefined> {
   const { manifest } = source;
   const dumpIndex = db.dumpIndex;
-  if (!dumpIndex || manifest.compression.algorithm !== 'zstd' || manifest.encryption.kind !== 'none') return undefined;
-  const index = await readSeekIndex(source.storage, source.key, job.signal);
-  if (!index) return undefined;
+  if (!dumpIndex || manifest.compression.algorithm !== 'zstd') return undefined;
+  let bundle: RangeReader | undefined;
+  let index: SeekIndex | undefined;
+  try {
+    bundle = await openRanges(source.storage, source.key, manifest.encryption.kind === 'none' ? undefined : source.keys, job.signal);
+    index = bundle && (await readSeekIndex(bundle));
+  } catch (err) {
+    // A key that does not open the header, a damaged tail: the whole read says what is wrong.
+    if (err instanceof LifeboatError) throw err;
+    return undefined;
+  }
+  if (!bundle || !index) return undefined;
   const records = new Map(manifest.members.map((m) => [m.name, m]));
   let at = 0;
   const parts = db.dumpMembers.map((name) => {
@@ -134,7 +144,7 @@ async function extractTables(source: BundleSource, db: DatabaseManifest, tables:
   const out = createWriteStream(file);
   let done = 0;
   try {
-    const reads = readTarRanges(source.storage, source.key, index, needed.map((p) => ({ start: p.tarStart, end: p.tarStart + p.size })), job.signal);
+    const reads = readTarRanges(bundle, index, needed.map((p) => ({ start: p.tarStart, end: p.tarStart + p.size })));
     let k = 0;
     for await (const data of reads) {
       const part = needed[k++]!;

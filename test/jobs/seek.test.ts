@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
 import type { SeekIndex } from '../../src/bundle/seek.ts';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { loadConfig } from '../../src/config/load.ts';
@@ -13,13 +14,13 @@ import { seedShop } from '../support/seed.ts';
 const suite = useTestServer();
 
 /** A shop with a ~19 MB events table between its tables, backed up in 1 MiB dump parts. */
-async function backedUp(options: { encrypted?: boolean } = {}) {
+async function backedUp(options: { encryption?: string } = {}) {
   const db = await suite.server.createDatabase('seek');
   await seedShop(suite.server, db);
   await suite.server.query(db, `create table public.events (id int primary key, body text);
     insert into public.events select g, repeat(md5(g::text), 30) from generate_series(1, 20000) g`);
   const ws = suite.workspace();
-  const encryption = options.encrypted ? '    encryption: { passphrase: "correct horse battery staple" }\n' : '';
+  const encryption = options.encryption ? `    encryption: ${options.encryption}\n` : '';
   ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n${encryption}`);
   const loaded = loadConfig(ws.config, { ...process.env, LIFEBOAT_HOME: ws.home });
   const catalog = Catalog.open(loaded.home);
@@ -94,12 +95,31 @@ describe('one table through the seek index', () => {
     catalog.close();
   });
 
-  test('an encrypted bundle is read whole, and the table still comes back', async () => {
-    const { db, catalog, restore } = await backedUp({ encrypted: true });
-    const logs = await restore(['sales.orders'], 'orders_back');
-    assert.doesNotMatch(logs, /seek index/);
-    const [n] = await suite.server.query<{ n: string }>(db, 'select count(*) as n from sales.orders_back');
-    assert.ok(Number(n!.n) > 0);
+  test('an age-encrypted bundle is opened chunk by chunk where the table lies, with a passphrase or an identity', async () => {
+    const identity = await generateIdentity();
+    const keyFile = path.join(suite.workspace().dir, 'key.txt');
+    writeFileSync(keyFile, `${identity}\n`);
+    for (const encryption of ['{ passphrase: "correct horse battery staple" }', `{ recipients: [${await identityToRecipient(identity)}], identityFile: ${keyFile} }`]) {
+      const { db, backup, catalog, restore } = await backedUp({ encryption });
+      const logs = await restore(['sales.orders'], 'orders_back');
+      assert.match(logs, /through the seek index: [1-3] of \d+ dump part/, encryption);
+      const [n] = await suite.server.query<{ n: string }>(db, 'select count(*) as n from sales.orders_back');
+      assert.equal(Number(n!.n), backup.manifest.postgres!.databases[0]!.tables.find((t) => t.name === 'orders')!.rows);
+      catalog.close();
+    }
+  });
+
+  test('a flipped byte in an encrypted chunk the table needs fails its authentication, and nothing is restored', async () => {
+    const { db, catalog, file, restore } = await backedUp({ encryption: '{ passphrase: "correct horse battery staple" }' });
+    const bytes = readFileSync(file);
+    const mac = bytes.indexOf('\n--- ');
+    const payload = bytes.indexOf('\n', mac + 5) + 1 + 16;
+    // The first frame holds the dump's table of contents, which every table restore reads.
+    const at = payload + 1000;
+    damage(file, at);
+    await assert.rejects(restore(['sales.orders'], 'orders_back'), /\.tar\.zst\.age is damaged: .*\(restored: nothing\)/);
+    const [gone] = await suite.server.query<{ r: string | null }>(db, "select to_regclass('sales.orders_back')::text as r");
+    assert.equal(gone!.r, null);
     catalog.close();
   });
 
