@@ -566,6 +566,7 @@ async function restoreDatabase(ctx: Context, tools: PgTools, m: DatabaseManifest
         const e = asLifeboatError(err);
         if (e.code !== 'E_DUMP_INDEX') throw e;
         job.log('warn', `${e.message}; restoring it from the whole dump instead`);
+        streamed.stream.abort();
         await admin.query(`drop database if exists ${ident(scratch)} with (force)`);
         scratch = await createScratch(ctx, d, m, job);
         plain = true;

@@ -233,6 +233,7 @@ async function testRestore(
             const e = asLifeboatError(err);
             if (e.code !== 'E_DUMP_INDEX') throw e;
             job.log('warn', `${e.message}; restoring it from the whole dump instead`);
+            stream!.abort();
             await createDatabase(cluster!.endpoint, d, { replace: true });
             return false;
           },
