@@ -84,9 +84,8 @@ export async function extractBundle(
       throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} does not match its checksum in the manifest: the bundle is damaged; nothing was changed`);
     }
   }
-  for (const name of missing) {
-    throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${name} is listed in the manifest but missing from the bundle: the bundle is incomplete; nothing was changed`);
-  }
+  const absent = [...missing][0];
+  if (absent) throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${absent} is listed in the manifest but missing from the bundle: the bundle is incomplete; nothing was changed`);
   const dumps = new Map<string, string>();
   for (const d of want.databases) {
     if ((nextPart.get(d.name) ?? 0) !== d.dumpMembers.length) {
