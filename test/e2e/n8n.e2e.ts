@@ -89,6 +89,7 @@ describe('n8n end to end', { timeout: 30 * 60_000 }, () => {
   let ws: Workspace;
   let child: ChildProcess | undefined;
   let log = '';
+  let n8nUrl = '';
   const n8nKey = randomBytes(24).toString('base64url');
 
   before(async () => {
@@ -136,7 +137,7 @@ describe('n8n end to end', { timeout: 30 * 60_000 }, () => {
       `storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  flows:\n    postgres: { url: "${server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    profile: n8n\n` +
         `    n8n: { userFolder: ${userFolder}, encryptionKeyEnv: E2E_N8N_ENCRYPTION_KEY, url: "${url}", apiKey: "\${E2E_N8N_API_KEY}" }\n`,
     );
-    writeFileSync(path.join(ws.dir, 'n8n-url'), url);
+    n8nUrl = url;
   });
 
   after(async () => {
@@ -149,7 +150,7 @@ describe('n8n end to end', { timeout: 30 * 60_000 }, () => {
   });
 
   test('a workflow deleted in n8n comes back from the backup through the public API, renamed and inactive', async () => {
-    const n8n = new N8n(readFileSync(path.join(ws.dir, 'n8n-url'), 'utf8'));
+    const n8n = new N8n(n8nUrl);
     await n8n.rest('POST', '/owner/setup', { email: 'owner@example.com', firstName: 'Lifeboat', lastName: 'Test', password: 'Lifeboat-e2e-1' });
     // Newer n8n requires the key's scopes (and lists the allowed ones); older ones take a label only.
     const scopes = await n8n.rest<string[]>('GET', '/api-keys/scopes').catch(() => undefined);

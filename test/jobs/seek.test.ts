@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
@@ -10,6 +10,7 @@ import { runBackup } from '../../src/jobs/backup.ts';
 import { runRestore } from '../../src/jobs/restore.ts';
 import { useTestServer } from '../support/suite.ts';
 import { seedShop } from '../support/seed.ts';
+import { flipByteAt } from '../support/tamper.ts';
 
 const suite = useTestServer();
 
@@ -31,16 +32,6 @@ async function backedUp(options: { encryption?: string } = {}) {
     return logs.join('\n');
   };
   return { db, ws, catalog, backup, file: path.join(ws.storage, backup.key), restore };
-}
-
-/** Flips one byte of the bundle file at `at`. */
-function damage(file: string, at: number): void {
-  const fd = openSync(file, 'r+');
-  const b = Buffer.alloc(1);
-  readSync(fd, b, 0, 1, at);
-  b[0] = b[0]! ^ 0xff;
-  writeSync(fd, b, 0, 1, at);
-  closeSync(fd);
 }
 
 /** The seek index at the end of a bundle file, read the way the format says. */
@@ -82,13 +73,13 @@ describe('one table through the seek index', () => {
       throw new Error('offset past the dump');
     };
     const frameAt = (tarOffset: number) => index.frames[Math.floor(tarOffset / index.blockSize)]!;
-    damage(file, frameAt(partOf(events.offset + Math.floor(events.length / 2))) + 40);
+    flipByteAt(file, frameAt(partOf(events.offset + Math.floor(events.length / 2))) + 40);
     const logs = await restore(['sales.orders'], 'orders_back');
     assert.match(logs, /through the seek index/);
     assert.match(logs, /restored sales\.orders as sales\.orders_back/);
 
     const orders = m.dumpIndex!.tables.find((t) => t.name === 'orders')!;
-    damage(file, frameAt(partOf(orders.offset + 10)) + 40);
+    flipByteAt(file, frameAt(partOf(orders.offset + 10)) + 40);
     await assert.rejects(restore(['sales.orders'], 'orders_again'), /damaged|corrupt|checksum/i);
     const [gone] = await suite.server.query<{ r: string | null }>(db, "select to_regclass('sales.orders_again')::text as r");
     assert.equal(gone!.r, null, 'nothing restored from a damaged part');
@@ -116,7 +107,7 @@ describe('one table through the seek index', () => {
     const payload = bytes.indexOf('\n', mac + 5) + 1 + 16;
     // The first frame holds the dump's table of contents, which every table restore reads.
     const at = payload + 1000;
-    damage(file, at);
+    flipByteAt(file, at);
     await assert.rejects(restore(['sales.orders'], 'orders_back'), /\.tar\.zst\.age is damaged: .*\(restored: nothing\)/);
     const [gone] = await suite.server.query<{ r: string | null }>(db, "select to_regclass('sales.orders_back')::text as r");
     assert.equal(gone!.r, null);
