@@ -4,9 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import type { PgTools } from '../postgres/binaries.ts';
-import type { PgEndpoint } from '../postgres/connection.ts';
+import { connect, type PgEndpoint } from '../postgres/connection.ts';
 import { runTool } from '../postgres/dump.ts';
+import { readToc, SECTION, type TocEntry } from '../postgres/dump-index.ts';
+import { ident } from '../postgres/introspect.ts';
 import type { Job } from './job.ts';
+
+/** How much of the dump file a loader reads at a time. */
+const READ_SIZE = 1 << 20;
 
 type Block = NonNullable<DatabaseManifest['dumpIndex']>['tables'][number];
 
@@ -14,10 +19,13 @@ type Block = NonNullable<DatabaseManifest['dumpIndex']>['tables'][number];
  * Restores a database into a scratch database while its dump is still being extracted from the
  * bundle, instead of after: the schema as soon as the dump's table of contents is on disk, then
  * each table's rows, two tables at a time like `pg_restore -j2`, each fed to
- * `pg_restore --data-only` on its standard input from the dump file as it grows (the table of
- * contents, then the table's data block, whose place the manifest's dump index gives). What
- * needs the whole file waits for it: `finish` restores the rest of the data section (sequence
- * values, large objects), then indexes and constraints with `pg_restore -j2`.
+ * `pg_restore` on its standard input from the dump file as it grows (the table of contents, then
+ * the table's data block, whose place the manifest's dump index gives). The same pg_restore then
+ * builds what depends on that table alone (its indexes, primary key, triggers), as
+ * `pg_restore -j2` does once a table's rows are in, so index builds overlap the other loads.
+ * What needs the whole file or several tables waits for it: `finish` restores the rest of the
+ * data section (sequence values, large objects), then the remaining post-data items (foreign
+ * keys) with `pg_restore -j2`.
  *
  * Nothing here is trusted before the bundle's checksums have passed: the caller renames the
  * scratch database into place only after `finish` and the row counts, and drops it on any
@@ -35,6 +43,14 @@ export class StreamingRestore {
   readonly #signal: AbortSignal;
   #size = 0;
   #inputEnded = false;
+  /** Post-data entries restored with their table's rows. */
+  readonly #done = new Set<number>();
+  /**
+   * Row counts of the tables loaded, `schema.name` to rows, each counted as soon as its rows
+   * were in (while other tables still load) rather than all at the end. Valid once `finish`
+   * has resolved.
+   */
+  readonly counted = new Map<string, number>();
   #driving: Promise<void> | undefined;
 
   /** `file` is where the extraction writes the dump; it may not exist yet. */
@@ -64,16 +80,16 @@ export class StreamingRestore {
   async finish(): Promise<void> {
     this.#inputEnded = true; // the extraction has written (and checked) the whole dump
     await this.#driving;
-    const loaded = new Set(this.#m.dumpIndex!.tables.map((b) => b.dumpId));
+    const done = new Set([...this.#m.dumpIndex!.tables.map((b) => b.dumpId), ...this.#done]);
     const list = await this.#capture(['-l', this.#file]);
     const rest = list.split('\n').filter((line) => {
       const id = /^(\d+);/.exec(line)?.[1];
-      return id !== undefined && !loaded.has(Number(id));
+      return id !== undefined && !done.has(Number(id));
     });
     const listFile = path.join(this.#dir, `${encodeURIComponent(this.#m.name)}.rest.list`);
     await fs.writeFile(listFile, rest.join('\n') + '\n');
     await this.#restore(['--section=data', `--use-list=${listFile}`, this.#file], 'sequence values and large objects');
-    await this.#restore(['--section=post-data', '--jobs=2', this.#file], 'indexes and constraints');
+    await this.#restore(['--section=post-data', `--use-list=${listFile}`, '--jobs=2', this.#file], 'indexes and constraints');
   }
 
   /** Stops every pg_restore this started. */
@@ -96,15 +112,16 @@ export class StreamingRestore {
     await fs.writeFile(tocFile, toc);
     this.#job.log('info', `restoring the schema of ${this.#m.name}, then its tables' rows while the bundle is read`);
     await this.#restore(['--section=pre-data', tocFile], 'the schema');
+    const withTable = postDataByBlock(readToc(toc) ?? [], index.tables);
     const queue = [...index.tables].sort((a, b) => a.offset - b.offset);
     const worker = async () => {
-      for (let block = queue.shift(); block; block = queue.shift()) await this.#load(block, toc);
+      for (let block = queue.shift(); block; block = queue.shift()) await this.#load(block, toc, withTable.get(block.dumpId) ?? []);
     };
     await Promise.all([worker(), worker()]);
   }
 
-  /** One table's rows: the TOC and its data block, read from the dump file as it is written. */
-  async #load(block: Block, toc: Buffer): Promise<void> {
+  /** One table's rows (the TOC and its data block, read from the dump file as it is written), then `after`. */
+  async #load(block: Block, toc: Buffer, after: number[]): Promise<void> {
     const fh = await fs.open(this.#file, 'r');
     try {
       // The block must start where the index says: its type (1, data) and its dump id.
@@ -112,31 +129,51 @@ export class StreamingRestore {
       const head = Buffer.alloc(6);
       await fh.read(head, 0, 6, block.offset);
       if (head[0] !== 1 || head[1] !== 0 || head.readUInt32LE(2) !== block.dumpId) throw indexMismatch(this.#m.name, `no data block for ${block.schema}.${block.name} where the index says`);
-      await this.#feed(block, toc, fh);
+      await this.#feed(block, toc, fh, after);
     } finally {
       await fh.close();
     }
+    for (const id of after) this.#done.add(id);
+    await this.#count(block);
   }
 
-  async #feed(block: Block, toc: Buffer, fh: fs.FileHandle): Promise<void> {
+  async #count(block: Block): Promise<void> {
+    const client = await connect(this.#scratch).catch(() => undefined);
+    if (!client) return; // counted again by the caller
+    try {
+      const { rows } = await client.query<{ n: string }>(`select count(*) as n from only ${ident(block.schema)}.${ident(block.name)}`);
+      this.counted.set(`${block.schema}.${block.name}`, Number(rows[0]!.n));
+    } catch {
+      // counted again by the caller
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  async #feed(block: Block, toc: Buffer, fh: fs.FileHandle, after: number[]): Promise<void> {
     const listFile = path.join(this.#dir, `${encodeURIComponent(this.#m.name)}.${block.dumpId}.list`);
-    await fs.writeFile(listFile, `${block.dumpId};\n`);
-    const run = runTool(this.#tools.pgRestore, ['--dbname', this.#scratch.url, '--data-only', '--exit-on-error', '--no-password', ...this.#owner, `--use-list=${listFile}`], this.#scratch, this.#signal, { input: true });
+    await fs.writeFile(listFile, [block.dumpId, ...after].map((id) => `${id};\n`).join(''));
+    const run = runTool(this.#tools.pgRestore, ['--dbname', this.#scratch.url, '--exit-on-error', '--no-password', ...this.#owner, `--use-list=${listFile}`], this.#scratch, this.#signal, { input: true });
     run.stdout.resume();
     const failed = this.#failed(run.done, `the rows of ${block.schema}.${block.name}`);
     failed.catch(() => undefined);
-    const write = async (data: Buffer) => {
-      if (!run.stdin!.write(data)) await Promise.race([new Promise<void>((resolve) => run.stdin!.once('drain', () => resolve())), failed]);
-    };
-    await write(toc);
+    // Two buffers in turn: one is read into while the other is written, and neither is
+    // reallocated (a fresh buffer per read kept the garbage collector busy).
+    const buffers = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
+    const send = (data: Buffer) => new Promise<void>((resolve, reject) => run.stdin!.write(data, (err) => (err ? reject(err) : resolve())));
+    // A write fails when pg_restore has exited: its own error says why.
+    let writing = send(toc).catch(() => failed);
     const end = block.offset + block.length;
-    for (let pos = block.offset; pos < end; ) {
+    for (let pos = block.offset, k = 0; pos < end; k++) {
       await this.#waitFor(pos + 1);
-      const n = Math.min(end, this.#size, pos + (1 << 20)) - pos;
-      const { bytesRead, buffer } = await fh.read(Buffer.allocUnsafe(n), 0, n, pos);
-      await write(buffer.subarray(0, bytesRead));
+      const n = Math.min(end, this.#size, pos + READ_SIZE) - pos;
+      const buffer = buffers[k % 2]!;
+      const { bytesRead } = await fh.read(buffer, 0, n, pos);
+      await writing;
+      writing = send(buffer.subarray(0, bytesRead)).catch(() => failed);
       pos += bytesRead;
     }
+    await writing;
     run.stdin!.end();
     await failed;
   }
@@ -172,6 +209,36 @@ export class StreamingRestore {
       throw pgRestoreFailed(err, `${this.#m.name} (${what})`);
     });
   }
+}
+
+/**
+ * The post-data entries (indexes, primary keys, triggers) that need nothing but the schema and
+ * one table's rows, by the dump id of that table's data block, in TOC order. What depends on two
+ * tables (a foreign key) or on another post-data entry is left for `finish`.
+ */
+export function postDataByBlock(entries: TocEntry[], blocks: { dumpId: number }[]): Map<number, number[]> {
+  const byId = new Map(entries.map((e) => [e.dumpId, e]));
+  const blockOfTable = new Map<number, number>();
+  for (const b of blocks) {
+    for (const d of byId.get(b.dumpId)?.deps ?? []) if (byId.get(d)?.desc === 'TABLE') blockOfTable.set(d, b.dumpId);
+  }
+  const out = new Map<number, number[]>();
+  for (const e of entries) {
+    if (e.section !== SECTION.PostData) continue;
+    let block: number | undefined;
+    let alone = true;
+    for (const d of e.deps) {
+      const b = blockOfTable.get(d);
+      if (b !== undefined) {
+        alone &&= block === undefined || block === b;
+        block = b;
+      } else if (byId.get(d)?.section !== SECTION.PreData) {
+        alone = false;
+      }
+    }
+    if (alone && block !== undefined) out.set(block, [...(out.get(block) ?? []), e.dumpId]);
+  }
+  return out;
 }
 
 /** A pg_restore failure as the restore reports it, with a hint when the objects' owners are missing. */

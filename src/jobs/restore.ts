@@ -583,7 +583,7 @@ async function restoreDatabase(ctx: Context, tools: PgTools, m: DatabaseManifest
       });
     }
 
-    const mismatches = await verifyCounts(ctx, scratch, m);
+    const mismatches = await verifyCounts(ctx, scratch, m, plain ? undefined : streamed?.stream.counted);
     if (mismatches.length) {
       throw new LifeboatError('E_RESTORE_FAILED', `restored ${m.name} does not match the manifest: ${mismatches.slice(0, 5).join('; ')}`);
     }
@@ -633,14 +633,20 @@ async function renameWhenFree(admin: Awaited<ReturnType<typeof connect>>, from: 
   }
 }
 
-async function verifyCounts(ctx: Context, database: string, m: DatabaseManifest): Promise<string[]> {
+/** Each restored table's rows against the manifest; `counted` holds counts the streamed load took already. */
+async function verifyCounts(ctx: Context, database: string, m: DatabaseManifest, counted?: ReadonlyMap<string, number>): Promise<string[]> {
   const client = await connect(withDatabase(ctx.server!, database));
   try {
     const mismatches: string[] = [];
     for (const t of m.tables) {
       if (t.rows === null) continue;
-      const { rows } = await client.query<{ n: string }>(`select count(*) as n from only ${ident(t.schema)}.${ident(t.name)}`).catch(() => ({ rows: [{ n: '-1' }] }));
-      const n = Number(rows[0]!.n);
+      const count = async () => {
+        const known = counted?.get(`${t.schema}.${t.name}`);
+        if (known !== undefined) return known;
+        const { rows } = await client.query<{ n: string }>(`select count(*) as n from only ${ident(t.schema)}.${ident(t.name)}`).catch(() => ({ rows: [{ n: '-1' }] }));
+        return Number(rows[0]!.n);
+      };
+      const n = await count();
       if (n !== t.rows) mismatches.push(`${t.schema}.${t.name}: ${n < 0 ? 'missing' : `${n} rows`}, expected ${t.rows}`);
     }
     return mismatches;

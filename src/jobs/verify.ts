@@ -225,6 +225,8 @@ async function testRestore(
     for (const d of databases) {
       job.signal.throwIfAborted();
       const endpoint = withDatabase(cluster!.endpoint, d.name);
+      // Counts the streamed load took as each table came in; none after a fallback.
+      let counted: ReadonlyMap<string, number> | undefined;
       try {
         const stream = streams.get(d.name);
         const streamed = await stream?.finish().then(
@@ -243,6 +245,7 @@ async function testRestore(
           run.stdout.resume();
           await run.done;
         }
+        if (streamed) counted = stream!.counted;
         checks.push({ name: `restore of ${d.name}`, ok: true, actual: 'pg_restore succeeded' });
       } catch (err) {
         const e = asLifeboatError(err);
@@ -250,7 +253,7 @@ async function testRestore(
         checks.push({ name: `restore of ${d.name}`, ok: false, actual: e.message });
         continue;
       }
-      await compareDatabase(endpoint, d, checks, job.signal);
+      await compareDatabase(endpoint, d, checks, job.signal, counted);
     }
     for (const c of settings.checks ?? []) {
       const db = c.database ?? databases[0]!.name;
@@ -282,10 +285,10 @@ async function createDatabase(server: PgEndpoint, d: DatabaseManifest, options: 
 }
 
 /** Tables with their columns, types and row counts; sequences and extensions: all as the manifest says. */
-async function compareDatabase(endpoint: PgEndpoint, d: DatabaseManifest, checks: VerifyCheck[], signal: AbortSignal): Promise<void> {
+async function compareDatabase(endpoint: PgEndpoint, d: DatabaseManifest, checks: VerifyCheck[], signal: AbortSignal, counted?: ReadonlyMap<string, number>): Promise<void> {
   const client = await connect(endpoint);
   try {
-    const restored = await describeDatabase(client, signal);
+    const restored = await describeDatabase(client, signal, { known: counted });
     const byName = new Map(restored.tables.map((t) => [`${t.schema}.${t.name}`, t]));
     const cols = (t: { columns: { name: string; type: string }[] }) => t.columns.map((c) => `${c.name} ${c.type}`).join(', ');
     for (const t of d.tables) {

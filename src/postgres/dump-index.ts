@@ -30,8 +30,22 @@ interface Toc {
   pos: number;
   intSize: number;
   /** Each entry's dump id: what it is, in which schema, named what. */
-  entries: Map<number, { desc: string; schema: string; tag: string }>;
+  entries: Map<number, TocEntry>;
 }
+
+/** One entry of an archive's table of contents. */
+export interface TocEntry {
+  dumpId: number;
+  desc: string;
+  schema: string;
+  tag: string;
+  /** pg_dump's section: 1 none (ACLs, comments), 2 pre-data, 3 data, 4 post-data. */
+  section: number;
+  /** The dump ids this entry depends on. */
+  deps: number[];
+}
+
+export const SECTION = { None: 1, PreData: 2, Data: 3, PostData: 4 } as const;
 
 /**
  * The header and table of contents, as a generator that asks for bytes to read. Returns once
@@ -67,7 +81,7 @@ function* parseToc(toc: Toc): Generator<Need, void, Buffer> {
     yield* str(); // oid
     const tag = (yield* str()) ?? '';
     const desc = (yield* str()) ?? '';
-    yield* int(); // section
+    const section = yield* int();
     yield* str(); // definition
     yield* str(); // drop statement
     yield* str(); // copy statement
@@ -77,10 +91,32 @@ function* parseToc(toc: Toc): Generator<Need, void, Buffer> {
     if (vmin! >= 16) yield* int(); // relkind
     yield* str(); // owner
     yield* str(); // "with oids"
-    while ((yield* str()) !== undefined); // dependencies, ended by a null string
+    const deps: number[] = [];
+    for (let dep = yield* str(); dep !== undefined; dep = yield* str()) deps.push(Number(dep)); // ended by a null string
     yield { read: 1 + offSize! }; // data offset (unset when written to a pipe)
-    toc.entries.set(dumpId, { desc, schema, tag });
+    toc.entries.set(dumpId, { dumpId, desc, schema, tag, section, deps });
   }
+}
+
+/**
+ * The entries of an archive's table of contents, from a buffer holding at least its header and
+ * TOC (what `DumpIndex.tocLength` measures); undefined if it is not one this parser reads.
+ */
+export function readToc(archive: Buffer): TocEntry[] | undefined {
+  const toc: Toc = { pos: 0, intSize: 4, entries: new Map() };
+  const parser = parseToc(toc);
+  try {
+    for (let step = parser.next(Buffer.alloc(0)); !step.done; ) {
+      const { read } = step.value as { read: number };
+      if (toc.pos + read > archive.length) return undefined;
+      const answer = archive.subarray(toc.pos, toc.pos + read);
+      toc.pos += read;
+      step = parser.next(answer);
+    }
+  } catch {
+    return undefined;
+  }
+  return [...toc.entries.values()];
 }
 
 /** pg_dump's integer: a sign byte, then `size` bytes little-endian. */

@@ -40,9 +40,10 @@ export async function listDatabases(client: pg.Client): Promise<{ name: string; 
 
 /**
  * Describes the connected database. Run it inside the repeatable-read transaction whose snapshot
- * pg_dump uses, so the row counts are those of the dump exactly.
+ * pg_dump uses, so the row counts are those of the dump exactly. `known` gives counts already
+ * taken (`schema.name` to rows), which are not taken again.
  */
-export async function describeDatabase(client: pg.Client, signal?: AbortSignal, options: { counts?: boolean } = {}): Promise<DatabaseInfo> {
+export async function describeDatabase(client: pg.Client, signal?: AbortSignal, options: { counts?: boolean; known?: ReadonlyMap<string, number> } = {}): Promise<DatabaseInfo> {
   const db = await client.query<{ name: string; size: string; encoding: string }>(
     'select current_database() as name, pg_database_size(current_database()) as size, pg_encoding_to_char(encoding) as encoding from pg_database where datname = current_database()',
   );
@@ -76,6 +77,11 @@ export async function describeDatabase(client: pg.Client, signal?: AbortSignal, 
   for (const t of tables.values()) {
     signal?.throwIfAborted();
     if (t.kind !== 'table' || options.counts === false) continue;
+    const known = options.known?.get(`${t.schema}.${t.name}`);
+    if (known !== undefined) {
+      t.rows = known;
+      continue;
+    }
     const { rows } = await client.query<{ n: string }>(`select count(*) as n from only ${ident(t.schema)}.${ident(t.name)}`);
     t.rows = Number(rows[0]!.n);
   }

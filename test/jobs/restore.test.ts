@@ -91,11 +91,14 @@ describe('restore', () => {
     assert.deepEqual(leftovers, [], 'the scratch database the rows were loading into is gone');
   });
 
-  test('rows loaded while the bundle is read keep everything pg_restore restores: sequences, large objects, materialized views', async () => {
+  test('rows loaded while the bundle is read keep everything pg_restore restores: sequences, large objects, materialized views, indexes, triggers', async () => {
     const db = await suite.server.createDatabase('kinds');
     await suite.server.query(db, `
       create table docs (id int generated always as identity primary key, body text);
       insert into docs (body) select repeat('d', g) from generate_series(1, 300) g;
+      create index docs_body on docs (left(body, 10));
+      create function touch() returns trigger language plpgsql as $$ begin return new; end $$;
+      create trigger docs_touch before insert on docs for each row execute function touch();
       create sequence tickets start 500; select nextval('tickets'), nextval('tickets');
       create materialized view doc_sizes as select id, length(body) as n from docs;
       create table refs (doc int references docs (id), blob oid);
@@ -116,6 +119,8 @@ describe('restore', () => {
       'select convert_from(lo_get(blob), \'UTF8\') as body from refs',
       "select pg_get_serial_sequence('docs', 'id') is not null as identity",
       "select conname from pg_constraint where conrelid = 'refs'::regclass",
+      "select indexdef from pg_indexes where schemaname = 'public' order by 1",
+      'select tgname from pg_trigger where not tgisinternal',
     ]) {
       assert.equal(await q(sql), await o(sql), sql);
     }

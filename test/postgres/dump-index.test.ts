@@ -4,7 +4,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { toolsForServer } from '../../src/postgres/binaries.ts';
-import { DumpIndexer } from '../../src/postgres/dump-index.ts';
+import { DumpIndexer, readToc } from '../../src/postgres/dump-index.ts';
+import { postDataByBlock } from '../../src/jobs/restore-stream.ts';
 import { useTestServer } from '../support/suite.ts';
 
 const suite = useTestServer();
@@ -66,5 +67,29 @@ describe('dump index', () => {
     assert.ok(index(bytes, () => 8192));
     assert.equal(index(bytes.subarray(0, bytes.length - 10), () => 8192), undefined);
     assert.equal(index(Buffer.from('-- plain SQL\nselect 1;\n'), () => 5), undefined);
+  });
+
+  test('indexes and keys that need one table go with its rows; a foreign key, which needs two, waits for the end', async () => {
+    const db = await suite.server.createDatabase('dumpindex');
+    await suite.server.query(db, `
+      create table parent (id int primary key, name text);
+      create index parent_name on parent (name);
+      create table child (id int primary key, parent_id int references parent (id));
+      create index child_parent on child (parent_id);
+      create view parent_names as select name from parent;
+      insert into parent select g, 'p' || g from generate_series(1, 10) g;
+      insert into child select g, 1 + g % 10 from generate_series(1, 100) g;
+    `);
+    const bytes = await dump(db);
+    const found = index(bytes, () => 65536)!;
+    const toc = readToc(bytes.subarray(0, found.tocLength))!;
+    assert.ok(toc.some((e) => e.desc === 'VIEW' && e.tag === 'parent_names'), 'every entry of the TOC');
+    assert.equal(readToc(bytes.subarray(0, found.tocLength - 1)), undefined, 'a cut TOC is not read as a shorter one');
+    const withTable = postDataByBlock(toc, found.tables);
+    const tags = (table: string) => (withTable.get(found.tables.find((t) => t.name === table)!.dumpId) ?? []).map((id) => toc.find((e) => e.dumpId === id)!.tag).sort();
+    assert.deepEqual(tags('parent'), ['parent parent_pkey', 'parent_name']);
+    assert.deepEqual(tags('child'), ['child child_pkey', 'child_parent']);
+    const fk = toc.find((e) => e.desc === 'FK CONSTRAINT')!;
+    assert.ok(![...withTable.values()].some((ids) => ids.includes(fk.dumpId)), 'the foreign key is left for the end');
   });
 });
