@@ -8,5 +8,10 @@ if (major < 24) {
   console.error(`lifeboat needs Node.js 24 or newer (this is ${process.version}). Run it through npm (npx lifeboat, npm start), which uses the Node 24 that npm install brought, or install Node 24.`);
   process.exit(2);
 }
+// Node's compile cache keeps the sources with their types stripped (and V8's code for them),
+// keyed by content: later runs start in half the time and without loading the type stripper
+// (~20 MB of RSS). NODE_COMPILE_CACHE picks its directory, NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

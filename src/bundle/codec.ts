@@ -1,8 +1,11 @@
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { LifeboatError } from '../errors.ts';
 import { age } from './age.ts';
+import { x25519Header } from './age-header.ts';
+import { AGE_TAG, openPayload, payloadKey, sealPayload } from './age-payload.ts';
 import { zstdFrameCompressor, zstdFrameDecompressor } from './zstd-frames.ts';
 import { TarOffsets } from './seek.ts';
 import type { CompressionConfig, EncryptionConfig } from '../config/schema.ts';
@@ -84,13 +87,43 @@ function coalesce(target: number): Transform {
   });
 }
 
-/** Encrypts to the age format, which the standard `age` CLI decrypts. */
+/**
+ * Encrypts to the age format, which the standard `age` CLI decrypts. For X25519 recipients the
+ * header (age-header.ts) and the payload (age-payload.ts) are written with Node's crypto; the
+ * age library writes other recipients' headers, and passphrase-encrypted files whole.
+ */
 export async function encrypt(source: Readable, config: EncryptionConfig): Promise<Readable> {
-  const e = new (age().Encrypter)();
-  if ('passphrase' in config) e.setPassphrase(config.passphrase);
-  else for (const r of config.recipients) e.addRecipient(r);
-  const out = await e.encrypt(Readable.toWeb(source) as ReadableStream<Uint8Array>);
-  return Readable.fromWeb(out as import('node:stream/web').ReadableStream<Uint8Array>);
+  if ('passphrase' in config) {
+    const e = new (age().Encrypter)();
+    // A passphrase file holds one scrypt stanza and nothing else: the library does it all.
+    e.setPassphrase(config.passphrase);
+    const out = await e.encrypt(Readable.toWeb(source) as ReadableStream<Uint8Array>);
+    return Readable.fromWeb(out as import('node:stream/web').ReadableStream<Uint8Array>);
+  }
+  let prefix: Buffer;
+  let key: KeyObject;
+  const native = x25519Header(config.recipients);
+  if (native) {
+    const nonce = randomBytes(16);
+    prefix = Buffer.concat([native.header, nonce]);
+    key = payloadKey(native.fileKey, nonce);
+  } else {
+    // Other recipient kinds: the library writes the header of an empty file (header, payload
+    // nonce, one sealed empty chunk), and a recipient of our own that only sees the file key
+    // (its stanza list is empty) gives the key to seal the payload with.
+    let fileKey: Uint8Array | undefined;
+    const e = new (age().Encrypter)();
+    e.addRecipient({ wrapFileKey: (k: Uint8Array) => ((fileKey = k), []) });
+    for (const r of config.recipients) e.addRecipient(r);
+    const empty = Buffer.from(await e.encrypt(new Uint8Array(0)));
+    prefix = empty.subarray(0, empty.length - AGE_TAG);
+    key = payloadKey(fileKey!, prefix.subarray(prefix.length - 16));
+  }
+  // Bytes, not objects: the stream holds one run ahead, not sixteen.
+  return Readable.from((async function* () {
+    yield prefix;
+    yield* sealPayload(source, key);
+  })(), { objectMode: false });
 }
 
 /** What can open an encrypted bundle: identities (AGE-SECRET-KEY-1...) and passphrases. */
@@ -126,13 +159,38 @@ export async function decrypt(source: Readable, keys: DecryptionKeys): Promise<R
   const d = new (age().Decrypter)();
   for (const id of keys.identities) d.addIdentity(id);
   for (const p of keys.passphrases) d.addPassphrase(p);
+  const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const { header, nonce, rest } = await readHeader(chunks);
+  let key: KeyObject;
   try {
-    const out = await d.decrypt(Readable.toWeb(source) as ReadableStream<Uint8Array>);
-    return Readable.fromWeb(out as import('node:stream/web').ReadableStream<Uint8Array>);
+    key = payloadKey(await d.decryptHeader(header), nonce);
   } catch (err) {
+    source.destroy();
     throw new LifeboatError('E_ENCRYPTION', `cannot decrypt the bundle: ${(err as Error).message}`, {
       cause: err,
       hint: 'the configured identity or passphrase does not match the one the bundle was encrypted to',
     });
+  }
+  const payload = async function* () {
+    if (rest.length) yield rest;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  };
+  return Readable.from(openPayload(payload(), key), { objectMode: false });
+}
+
+/** An age header (up to and including its MAC line) and the payload nonce after it. */
+async function readHeader(chunks: AsyncIterator<Buffer>): Promise<{ header: Buffer; nonce: Buffer; rest: Buffer }> {
+  let head = Buffer.alloc(0);
+  for (;;) {
+    const mac = head.indexOf('\n--- ');
+    const end = mac < 0 ? -1 : head.indexOf('\n', mac + 5);
+    if (end >= 0 && head.length >= end + 1 + 16) {
+      return { header: head.subarray(0, end + 1), nonce: head.subarray(end + 1, end + 17), rest: head.subarray(end + 17) };
+    }
+    const next = await chunks.next();
+    if (next.done || head.length > 1 << 20) {
+      throw new LifeboatError('E_BUNDLE_CORRUPT', head.length > 1 << 20 ? 'the age header does not end within 1 MiB' : 'the encrypted bundle ends inside its age header');
+    }
+    head = Buffer.concat([head, next.value]);
   }
 }

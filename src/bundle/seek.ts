@@ -1,7 +1,7 @@
-import { createDecipheriv, hkdfSync } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import type { StorageDriver } from '../storage/storage.ts';
 import { age } from './age.ts';
+import { AGE_CHUNK, AGE_TAG, openChunk, payloadKey as derivePayloadKey } from './age-payload.ts';
 import type { DecryptionKeys } from './codec.ts';
 import { zstdFrameDecompressor } from './zstd-frames.ts';
 
@@ -58,9 +58,6 @@ export interface RangeReader {
   read(start: number, end: number): Promise<AsyncIterable<Buffer>>;
 }
 
-const AGE_CHUNK = 64 * 1024;
-const AGE_TAG = 16;
-
 /**
  * Opens a bundle for ranged reads. An age-encrypted bundle is read chunk by chunk: age encrypts
  * its payload in 64 KiB chunks, each sealed with ChaCha20-Poly1305 under a key derived from the
@@ -81,18 +78,11 @@ export async function openRanges(storage: StorageDriver, key: string, keys: Decr
   for (const id of keys.identities) decrypter.addIdentity(id);
   for (const p of keys.passphrases) decrypter.addPassphrase(p);
   const fileKey = await decrypter.decryptHeader(head.subarray(0, headerEnd));
-  const payloadKey = Buffer.from(hkdfSync('sha256', fileKey, head.subarray(headerEnd, headerEnd + 16), 'payload', 32));
+  const payloadKey = derivePayloadKey(fileKey, head.subarray(headerEnd, headerEnd + 16));
   const payloadStart = headerEnd + 16;
   const chunks = Math.ceil((stored - payloadStart) / (AGE_CHUNK + AGE_TAG));
   const size = stored - payloadStart - chunks * AGE_TAG;
-  const open = (i: number, sealed: Buffer): Buffer => {
-    const nonce = Buffer.alloc(12);
-    nonce.writeUIntBE(i, 5, 6);
-    nonce[11] = i === chunks - 1 ? 1 : 0;
-    const d = createDecipheriv('chacha20-poly1305', payloadKey, nonce, { authTagLength: AGE_TAG });
-    d.setAuthTag(sealed.subarray(sealed.length - AGE_TAG));
-    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - AGE_TAG)), d.final()]);
-  };
+  const open = (i: number, sealed: Buffer): Buffer => openChunk(payloadKey, i, i === chunks - 1, sealed);
   return {
     size,
     async read(start, end) {
