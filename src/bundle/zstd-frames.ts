@@ -179,7 +179,9 @@ export function zstdFrameDecompressor(options: { concurrency?: number } = {}): T
           const frameLength = peek32(8)!;
           if (pendingLength < 12 + frameLength) return;
           take(12);
-          const frame = decompress(take(frameLength), { chunkSize: ZSTD_BLOCK_SIZE });
+          // Room for a whole block and then some: the block lands in one buffer, which is handed
+          // on as it is (a full buffer makes zlib allocate another and join the two).
+          const frame = decompress(take(frameLength), { chunkSize: ZSTD_BLOCK_SIZE + 64 * 1024 });
           frame.catch(() => undefined);
           queue.push(frame);
           while (queue.length >= concurrency) this.push(await queue.shift()!);
