@@ -137,6 +137,22 @@ export async function readSeekIndex(bundle: RangeReader): Promise<SeekIndex | un
  * that hold them (ranges within two frames of each other share one read).
  */
 export async function* readTarRanges(bundle: RangeReader, index: SeekIndex, ranges: { start: number; end: number }[]): AsyncGenerator<Buffer> {
+  let collecting: Buffer[] = [];
+  for await (const piece of readTarPieces(bundle, index, ranges)) {
+    collecting.push(piece.data);
+    if (piece.last) {
+      yield Buffer.concat(collecting);
+      collecting = [];
+    }
+  }
+}
+
+/**
+ * The bytes of ranges [start, end) of the tar stream (each non-empty), in order, as they are
+ * decompressed: pieces of range `range`, its last one marked. Only the frames that hold them
+ * are read and decompressed; ranges within two frames of each other share one read.
+ */
+export async function* readTarPieces(bundle: RangeReader, index: SeekIndex, ranges: { start: number; end: number }[]): AsyncGenerator<{ range: number; data: Buffer; last: boolean }> {
   const frameOf = (pos: number) => Math.floor(pos / index.blockSize);
   const compressedStart = (frame: number) => index.frames[frame] ?? index.end!;
   let i = 0;
@@ -149,7 +165,6 @@ export async function* readTarRanges(bundle: RangeReader, index: SeekIndex, rang
     const source = Readable.from(await bundle.read(compressedStart(first), compressedStart(last + 1)));
     let pos = first * index.blockSize;
     let k = i;
-    let collecting: Buffer[] = [];
     const frames = zstdFrameDecompressor();
     source.on('error', (err) => frames.destroy(err)); // a failed read or a chunk that fails its authentication
     try {
@@ -167,14 +182,11 @@ export async function* readTarRanges(bundle: RangeReader, index: SeekIndex, rang
             pos = r.start;
           }
           const n = Math.min(chunk.length - at, r.end - pos);
-          collecting.push(chunk.subarray(at, at + n));
+          const data = chunk.subarray(at, at + n);
           at += n;
           pos += n;
-          if (pos === r.end) {
-            yield Buffer.concat(collecting);
-            collecting = [];
-            k++;
-          }
+          yield { range: k, data, last: pos === r.end };
+          if (pos === r.end) k++;
         }
         if (k > j) break;
       }

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { DecryptionKeys } from '../bundle/codec.ts';
-import type { DatabaseManifest, FileRecord, Manifest } from '../bundle/manifest.ts';
+import type { DatabaseManifest, FileRecord, Manifest, MemberRecord } from '../bundle/manifest.ts';
 import { readBundle } from '../bundle/reader.ts';
-import { openRanges, readSeekIndex, readTarRanges, type RangeReader, type SeekIndex } from '../bundle/seek.ts';
-import { LifeboatError } from '../errors.ts';
+import { openRanges, readSeekIndex, readTarPieces, readTarRanges, type RangeReader, type SeekIndex } from '../bundle/seek.ts';
+import { asLifeboatError, LifeboatError } from '../errors.ts';
 import type { StorageDriver } from '../storage/storage.ts';
+import type { DumpProgress } from './dump-progress.ts';
 import type { Job } from './job.ts';
 
 export const GLOBALS_MEMBER = 'databases/globals.sql';
@@ -29,12 +29,18 @@ export interface BundleSource {
  * databases' dumps (their parts joined) are written to files pg_restore can seek in, and the
  * given files and other members are staged in `dir`. Throws E_BUNDLE_CORRUPT at the first
  * mismatch: nothing that uses the output may run before this has passed.
+ *
+ * With `progress`, each dump's written bytes are reported as they land, for loaders that follow
+ * the extraction (restore-stream.ts); and a zstd bundle with a seek index is then read from two
+ * places at once: from its start, and from the dump part where the largest table's rows begin,
+ * so that table (the longest load) can start at once instead of after everything before it.
  */
 export async function extractBundle(
   source: BundleSource,
   want: { databases: DatabaseManifest[]; files: FileRecord[]; members?: string[]; tables?: { schema: string; name: string }[] },
   dir: string,
   job: Job,
+  progress?: DumpProgress,
 ): Promise<{ dumps: Map<string, string>; staged: Map<string, string> }> {
   if (want.tables && want.databases.length === 1 && !want.files.length && !want.members?.length) {
     const db = want.databases[0]!;
@@ -43,16 +49,100 @@ export async function extractBundle(
     if (dump) return { dumps: new Map([[db.name, dump]]), staged: new Map() };
     await fs.rm(file, { force: true });
   }
-  const wanted = new Map<string, { db?: DatabaseManifest; file: string }>();
-  for (const d of want.databases) for (const m of d.dumpMembers) wanted.set(m, { db: d, file: dumpFile(dir, d.name) });
+  const records = new Map(source.manifest.members.map((m) => [m.name, m]));
+  // Where each wanted member's bytes go: a dump part at its offset in the joined dump.
+  const wanted = new Map<string, Placement>();
+  for (const d of want.databases) {
+    let at = 0;
+    for (const m of d.dumpMembers) {
+      wanted.set(m, { file: dumpFile(dir, d.name), at, db: d });
+      at += records.get(m)?.size ?? 0;
+    }
+  }
   const staged = new Map<string, string>();
   const stage = (member: string, file: string) => {
-    wanted.set(member, { file });
+    wanted.set(member, { file, at: 0 });
     staged.set(member, file);
   };
   (want.members ?? []).forEach((m, i) => stage(m, path.join(dir, `member-${i}`)));
   want.files.filter((f) => f.type === 'file').forEach((f, i) => stage(f.member, path.join(dir, `file-${i}`)));
 
+  const out = new Output(progress);
+  try {
+    for (const d of want.databases) await out.create(dumpFile(dir, d.name));
+    const split = progress ? await openSplit(source, want.databases, job) : undefined;
+    if (split) await readSplit(source, split, wanted, out, job);
+    else await readWhole(source, want.databases, wanted, out, job);
+    for (const [member, file] of staged) {
+      if (!out.has(file)) {
+        if (records.get(member)?.size === 0) await out.create(file);
+        else throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${member} is missing; nothing was changed`);
+      }
+    }
+    await out.close();
+  } catch (err) {
+    await out.close().catch(() => undefined);
+    progress?.fail(asLifeboatError(err));
+    throw err;
+  }
+  const dumps = new Map<string, string>();
+  for (const d of want.databases) {
+    dumps.set(d.name, dumpFile(dir, d.name));
+    progress?.end(dumpFile(dir, d.name));
+  }
+  job.log('info', 'bundle checked: every member matches the manifest');
+  return { dumps, staged };
+}
+
+/** Where a member's bytes are written: `file` from offset `at`; `db` for a dump part. */
+interface Placement {
+  file: string;
+  at: number;
+  db?: DatabaseManifest;
+}
+
+/** The files an extraction writes, each opened once and written at given offsets. */
+class Output {
+  readonly #files = new Map<string, fs.FileHandle>();
+  readonly #progress: DumpProgress | undefined;
+
+  constructor(progress: DumpProgress | undefined) {
+    this.#progress = progress;
+  }
+
+  async create(file: string): Promise<fs.FileHandle> {
+    let fh = this.#files.get(file);
+    if (!fh) {
+      fh = await fs.open(file, 'w');
+      this.#files.set(file, fh);
+    }
+    return fh;
+  }
+
+  has(file: string): boolean {
+    return this.#files.has(file);
+  }
+
+  /** Writes `data` at `position` of `file`, then reports it written. */
+  async write(file: string, data: Buffer, position: number): Promise<void> {
+    const fh = await this.create(file);
+    for (let done = 0; done < data.length; ) done += (await fh.write(data, done, data.length - done, position + done)).bytesWritten;
+    this.#progress?.wrote(file, position, position + data.length);
+  }
+
+  async close(): Promise<void> {
+    const files = [...this.#files.values()];
+    this.#files.clear();
+    await Promise.all(files.map((fh) => fh.close()));
+  }
+}
+
+function memberCorrupt(name: string): LifeboatError {
+  return new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${name} does not match its checksum in the manifest: the bundle is damaged; nothing was changed`);
+}
+
+/** The whole bundle, read in order. */
+async function readWhole(source: BundleSource, databases: DatabaseManifest[], wanted: Map<string, Placement>, out: Output, job: Job): Promise<void> {
   const expected = new Map(source.manifest.members.map((m) => [m.name, m.sha256]));
   // Each dump's parts must come in the manifest's order: each part matching its sha256, all
   // present and in order, the joined file is the dump (no second hash over the whole of it).
@@ -70,37 +160,121 @@ export async function extractBundle(
       if (db.dumpMembers[n] !== entry.name) throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} is out of order: the dump of ${db.name} cannot be joined; nothing was changed`);
       nextPart.set(db.name, n + 1);
     }
-    const tap = async function* () {
-      for await (const chunk of entry.stream) {
-        hash.update(chunk);
-        done += chunk.length;
-        job.progress({ phase: 'checking and extracting', current: entry.name, done, total, unit: 'bytes' });
-        yield chunk;
-      }
-    };
-    if (target) await pipeline(tap, createWriteStream(target.file, { flags: 'a' }));
-    else for await (const _ of tap()) void _;
-    if (entry.type === 'file' && entry.name !== 'manifest.json' && expected.get(entry.name) !== hash.digest('hex')) {
-      throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} does not match its checksum in the manifest: the bundle is damaged; nothing was changed`);
+    let at = target?.at ?? 0;
+    if (target) await out.create(target.file);
+    for await (const chunk of entry.stream) {
+      hash.update(chunk);
+      if (target) await out.write(target.file, chunk, at);
+      at += chunk.length;
+      done += chunk.length;
+      job.progress({ phase: 'checking and extracting', current: entry.name, done, total, unit: 'bytes' });
     }
+    if (entry.type === 'file' && entry.name !== 'manifest.json' && expected.get(entry.name) !== hash.digest('hex')) throw memberCorrupt(entry.name);
   }
   const absent = [...missing][0];
   if (absent) throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${absent} is listed in the manifest but missing from the bundle: the bundle is incomplete; nothing was changed`);
-  const dumps = new Map<string, string>();
-  for (const d of want.databases) {
+  for (const d of databases) {
     if ((nextPart.get(d.name) ?? 0) !== d.dumpMembers.length) {
       throw new LifeboatError('E_BUNDLE_CORRUPT', `the dump of ${d.name} is incomplete in the bundle; nothing was changed`);
     }
-    dumps.set(d.name, dumpFile(dir, d.name));
   }
-  for (const [member, file] of staged) {
-    if (!(await fs.stat(file).catch(() => undefined))) {
-      if (source.manifest.members.find((m) => m.name === member)?.size === 0) await fs.writeFile(file, '');
-      else throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${member} is missing; nothing was changed`);
+}
+
+interface Split {
+  bundle: RangeReader;
+  index: SeekIndex;
+  /** The manifest member the second reader starts at. */
+  at: number;
+  /** The table whose rows begin there. */
+  table: string;
+}
+
+/**
+ * Whether reading from two places pays, and the bundle opened for it: a zstd bundle whose seek
+ * index places every member, where the largest table's rows start past the dump's first part.
+ */
+async function openSplit(source: BundleSource, databases: DatabaseManifest[], job: Job): Promise<Split | undefined> {
+  const { manifest } = source;
+  if (manifest.compression.algorithm !== 'zstd') return undefined;
+  let largest: { db: DatabaseManifest; offset: number; length: number; table: string } | undefined;
+  for (const db of databases) {
+    for (const b of db.dumpIndex?.tables ?? []) if (!largest || b.length > largest.length) largest = { db, offset: b.offset, length: b.length, table: `${b.schema}.${b.name}` };
+  }
+  if (!largest) return undefined;
+  const sizes = new Map(manifest.members.map((m) => [m.name, m.size]));
+  let part: string | undefined;
+  for (let i = 0, at = 0; i < largest.db.dumpMembers.length; i++) {
+    const name = largest.db.dumpMembers[i]!;
+    if (largest.offset < at + (sizes.get(name) ?? 0)) {
+      if (i > 0) part = name;
+      break;
     }
+    at += sizes.get(name) ?? 0;
   }
-  job.log('info', 'bundle checked: every member matches the manifest');
-  return { dumps, staged };
+  const at = part === undefined ? -1 : manifest.members.findIndex((m) => m.name === part);
+  if (at <= 0) return undefined;
+  try {
+    const bundle = await openRanges(source.storage, source.key, manifest.encryption.kind === 'none' ? undefined : source.keys, job.signal);
+    const index = bundle && (await readSeekIndex(bundle));
+    if (!bundle || !index || manifest.members.some((m) => index.members[m.name] === undefined)) return undefined;
+    return { bundle, index, at, table: largest.table };
+  } catch (err) {
+    // A key that does not open the header, a damaged tail: the whole read says what is wrong.
+    if (err instanceof LifeboatError && err.code !== 'E_STORAGE_NOT_FOUND') throw err;
+    return undefined;
+  }
+}
+
+/**
+ * Every member of the manifest through the seek index, in two runs read at once: those before
+ * the split member, and the rest. Each member is checked against its sha256; both runs have
+ * stopped writing before this returns or throws.
+ */
+async function readSplit(source: BundleSource, split: Split, wanted: Map<string, Placement>, out: Output, job: Job): Promise<void> {
+  const members = source.manifest.members;
+  job.log('info', `reading the bundle from two places at once: from its start, and from ${members[split.at]!.name}, where the rows of ${split.table} begin`);
+  const total = members.reduce((n, m) => n + m.size, 0);
+  let done = 0;
+  const stop = new AbortController();
+  const run = async (list: MemberRecord[]) => {
+    for (const m of list.filter((x) => x.size === 0)) {
+      if (m.sha256 !== createHash('sha256').digest('hex')) throw memberCorrupt(m.name);
+      const target = wanted.get(m.name);
+      if (target) await out.create(target.file);
+    }
+    const nonEmpty = list.filter((x) => x.size > 0);
+    const ranges = nonEmpty.map((m) => ({ start: split.index.members[m.name]!, end: split.index.members[m.name]! + m.size }));
+    let hash = createHash('sha256');
+    let at = 0;
+    for await (const piece of readTarPieces(split.bundle, split.index, ranges)) {
+      if (stop.signal.aborted) return;
+      const m = nonEmpty[piece.range]!;
+      const target = wanted.get(m.name);
+      hash.update(piece.data);
+      if (target) await out.write(target.file, piece.data, target.at + at);
+      at += piece.data.length;
+      done += piece.data.length;
+      job.progress({ phase: 'checking and extracting', current: m.name, done, total, unit: 'bytes' });
+      if (piece.last) {
+        if (hash.digest('hex') !== m.sha256) throw memberCorrupt(m.name);
+        hash = createHash('sha256');
+        at = 0;
+      }
+    }
+  };
+  const runs = [members.slice(0, split.at), members.slice(split.at)].map((list) =>
+    run(list).catch((err: unknown) => {
+      stop.abort();
+      throw err;
+    }),
+  );
+  const results = await Promise.allSettled(runs);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) {
+    const err = failed.reason as unknown;
+    if (err instanceof LifeboatError) throw err;
+    throw new LifeboatError('E_BUNDLE_CORRUPT', `${path.basename(source.key)} is damaged: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import type { PgTools } from '../postgres/binaries.ts';
@@ -8,6 +7,7 @@ import { connect, type PgEndpoint } from '../postgres/connection.ts';
 import { runTool } from '../postgres/dump.ts';
 import { readToc, SECTION, type TocEntry } from '../postgres/dump-index.ts';
 import { ident } from '../postgres/introspect.ts';
+import type { DumpProgress } from './dump-progress.ts';
 import type { Job } from './job.ts';
 
 /** How much of the dump file a loader reads at a time. */
@@ -41,8 +41,7 @@ export class StreamingRestore {
   readonly #owner: string[];
   readonly #stop = new AbortController();
   readonly #signal: AbortSignal;
-  #size = 0;
-  #inputEnded = false;
+  readonly #progress: DumpProgress;
   /** Post-data entries restored with their table's rows. */
   readonly #done = new Set<number>();
   /**
@@ -53,8 +52,9 @@ export class StreamingRestore {
   readonly counted = new Map<string, number>();
   #driving: Promise<void> | undefined;
 
-  /** `file` is where the extraction writes the dump; it may not exist yet. */
-  constructor(tools: PgTools, scratch: PgEndpoint, m: DatabaseManifest, file: string, job: Job, noOwner: boolean) {
+  /** `file` is where the extraction writes the dump (it may not exist yet), reporting to `progress`. */
+  constructor(tools: PgTools, scratch: PgEndpoint, m: DatabaseManifest, file: string, progress: DumpProgress, job: Job, noOwner: boolean) {
+    this.#progress = progress;
     this.#tools = tools;
     this.#scratch = scratch;
     this.#m = m;
@@ -78,7 +78,6 @@ export class StreamingRestore {
 
   /** After the whole dump is on disk and checked: the rest of the data section, then indexes and constraints. */
   async finish(): Promise<void> {
-    this.#inputEnded = true; // the extraction has written (and checked) the whole dump
     await this.#driving;
     const done = new Set([...this.#m.dumpIndex!.tables.map((b) => b.dumpId), ...this.#done]);
     const list = await this.#capture(['-l', this.#file]);
@@ -99,7 +98,7 @@ export class StreamingRestore {
 
   async #drive(): Promise<void> {
     const index = this.#m.dumpIndex!;
-    await this.#waitFor(index.tocLength);
+    await this.#waitFor(0, index.tocLength);
     const toc = Buffer.alloc(index.tocLength);
     const fh = await fs.open(this.#file, 'r');
     try {
@@ -125,7 +124,7 @@ export class StreamingRestore {
     const fh = await fs.open(this.#file, 'r');
     try {
       // The block must start where the index says: its type (1, data) and its dump id.
-      await this.#waitFor(block.offset + 6);
+      await this.#waitFor(block.offset, block.offset + 6);
       const head = Buffer.alloc(6);
       await fh.read(head, 0, 6, block.offset);
       if (head[0] !== 1 || head[1] !== 0 || head.readUInt32LE(2) !== block.dumpId) throw indexMismatch(this.#m.name, `no data block for ${block.schema}.${block.name} where the index says`);
@@ -165,8 +164,8 @@ export class StreamingRestore {
     let writing = send(toc).catch(() => failed);
     const end = block.offset + block.length;
     for (let pos = block.offset, k = 0; pos < end; k++) {
-      await this.#waitFor(pos + 1);
-      const n = Math.min(end, this.#size, pos + READ_SIZE) - pos;
+      await this.#waitFor(pos, pos + 1);
+      const n = Math.min(end, this.#progress.writtenFrom(this.#file, pos), pos + READ_SIZE) - pos;
       const buffer = buffers[k % 2]!;
       const { bytesRead } = await fh.read(buffer, 0, n, pos);
       await writing;
@@ -178,16 +177,9 @@ export class StreamingRestore {
     await failed;
   }
 
-  /** Waits until the dump file holds `n` bytes. */
-  async #waitFor(n: number): Promise<void> {
-    while (this.#size < n) {
-      this.#signal.throwIfAborted();
-      const ended = this.#inputEnded;
-      this.#size = (await fs.stat(this.#file).catch(() => undefined))?.size ?? 0;
-      if (this.#size >= n) return;
-      if (ended) throw indexMismatch(this.#m.name, `the dump ends before byte ${n}, which the index points to`);
-      await sleep(20, undefined, { signal: this.#signal }).catch(() => undefined);
-    }
+  /** Waits until the extraction has written bytes [start, end) of the dump file. */
+  async #waitFor(start: number, end: number): Promise<void> {
+    if (!(await this.#progress.until(this.#file, start, end, this.#signal))) throw indexMismatch(this.#m.name, `the dump ends before byte ${end}, which the index points to`);
   }
 
   async #restore(args: string[], what: string): Promise<void> {

@@ -21,6 +21,7 @@ import { runBackup } from './backup.ts';
 import { dumpFile, extractBundle, GLOBALS_MEMBER } from './extract.ts';
 import { Job, type JobListener } from './job.ts';
 import { placeFile, planFiles, selectFiles, type PlannedFile } from './restore-files.ts';
+import { DumpProgress } from './dump-progress.ts';
 import { pgRestoreFailed, StreamingRestore } from './restore-stream.ts';
 import { restoreTables, selectTables, tableName, type TableRestoreResult } from './restore-tables.ts';
 
@@ -419,6 +420,8 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
   // Whole databases with a dump index load into their scratch databases while the bundle is
   // read (restore-stream.ts); the checks still come before anything is swapped in.
   const streams = new Map<string, Streamed>();
+  // What the extraction has written of each dump, for the loads that follow it.
+  const progress = new DumpProgress();
   const dropStreams = async () => {
     for (const s of streams.values()) {
       s.stream.abort();
@@ -433,7 +436,7 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
         const m = ctx.selected.find((x) => x.name === d.source)!;
         if (!StreamingRestore.possible(m)) continue;
         const scratch = await createScratch(ctx, d, m, job);
-        const stream = new StreamingRestore(tools, withDatabase(ctx.server!, scratch), m, dumpFile(temp, m.name), job, options.noOwner ?? false);
+        const stream = new StreamingRestore(tools, withDatabase(ctx.server!, scratch), m, dumpFile(temp, m.name), progress, job, options.noOwner ?? false);
         stream.start();
         streams.set(d.source, { scratch, stream });
       }
@@ -447,6 +450,7 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
           { databases: ctx.selected, files: ctx.selectedFiles, members: options.globals ? [GLOBALS_MEMBER] : [], tables: ctx.selectedTables.length ? ctx.selectedTables : undefined },
           temp,
           job,
+          streams.size ? progress : undefined,
         );
         break;
       } catch (err) {

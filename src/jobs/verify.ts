@@ -16,6 +16,7 @@ import { startScratchCluster } from '../postgres/scratch-cluster.ts';
 import { openStorage, type StorageDriver } from '../storage/storage.ts';
 import { readOrder } from './copies.ts';
 import { dumpFile, extractBundle } from './extract.ts';
+import { DumpProgress } from './dump-progress.ts';
 import { StreamingRestore } from './restore-stream.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
 
@@ -186,6 +187,8 @@ async function testRestore(
   const temp = await fs.mkdtemp(path.join(loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-verify-'));
   const databases = manifest.postgres?.databases ?? [];
   const streams = new Map<string, StreamingRestore>();
+  // What the extraction has written of each dump, for the loads that follow it.
+  const progress = new DumpProgress();
   let cluster: Awaited<ReturnType<typeof startScratchCluster>> | undefined;
   let tools: Awaited<ReturnType<typeof toolsForServer>> | undefined;
   const ready = (async () => {
@@ -199,7 +202,7 @@ async function testRestore(
       await createDatabase(cluster.endpoint, d);
       if (!StreamingRestore.possible(d)) continue;
       // The scratch cluster has none of the source's roles: ownership and grants are left out.
-      const stream = new StreamingRestore(tools, withDatabase(cluster.endpoint, d.name), d, dumpFile(temp, d.name), job, true);
+      const stream = new StreamingRestore(tools, withDatabase(cluster.endpoint, d.name), d, dumpFile(temp, d.name), progress, job, true);
       stream.start();
       streams.set(d.name, stream);
     }
@@ -208,7 +211,7 @@ async function testRestore(
   try {
     let extracted;
     try {
-      extracted = await extractBundle(source, { databases, files: manifest.files }, temp, job);
+      extracted = await extractBundle(source, { databases, files: manifest.files }, temp, job, databases.some((d) => StreamingRestore.possible(d)) ? progress : undefined);
     } catch (err) {
       const e = asLifeboatError(err);
       if (e.code === 'E_ABORTED' || !integrityCheck) throw e;

@@ -133,3 +133,62 @@ describe('one table through the seek index', () => {
     catalog.close();
   });
 });
+
+describe('a whole restore through the seek index', () => {
+  /** Two tables, the larger one's rows far into the dump, in 256 KiB parts. */
+  async function twoTables() {
+    const db = await suite.server.createDatabase('split');
+    await suite.server.query(db, `create table a_first (id int primary key, body text);
+      insert into a_first select g, repeat(md5(g::text), 20) from generate_series(1, 4000) g;
+      create table z_last (id int primary key, body text);
+      insert into z_last select g, repeat(md5((g * 7)::text), 20) from generate_series(1, 12000) g;
+      create index z_last_body on z_last (left(body, 8));`);
+    const ws = suite.workspace();
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  two:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+    const loaded = loadConfig(ws.config, { ...process.env, LIFEBOAT_HOME: ws.home });
+    const catalog = Catalog.open(loaded.home);
+    const backup = await runBackup(loaded, catalog, 'two', { partSize: 256 * 1024 });
+    const m = backup.manifest.postgres!.databases[0]!;
+    const z = m.dumpIndex!.tables.find((t) => t.name === 'z_last')!;
+    assert.ok(z.offset > 256 * 1024, 'z_last starts past the first part');
+    return { db, ws, catalog, backup, m, z, loaded, file: path.join(ws.storage, backup.key) };
+  }
+  const checksum = (db: string, table: string) => suite.server.query<{ n: string; h: string }>(db, `select count(*) as n, md5(string_agg(body, '' order by id)) as h from ${table}`);
+
+  test('reads from the start and from the largest table at once, and restores everything', async () => {
+    const { db, catalog, backup, loaded } = await twoTables();
+    const to = `split_copy_${process.pid}`;
+    const logs: string[] = [];
+    await runRestore(loaded, catalog, backup.id, { to: suite.server.urlFor(to), yes: true, listener: { onLog: (_l, msg) => logs.push(msg) } });
+    assert.match(logs.join('\n'), /from two places at once: from its start, and from databases\/.*\.part-\d+, where the rows of public\.z_last begin/);
+    for (const t of ['a_first', 'z_last']) assert.deepEqual(await checksum(to, t), await checksum(db, t), t);
+    const idx = await suite.server.query<{ indexname: string }>(to, "select indexname from pg_indexes where tablename = 'z_last' order by 1");
+    assert.deepEqual(idx.map((r) => r.indexname), ['z_last_body', 'z_last_pkey']);
+    catalog.close();
+  });
+
+  for (const where of ['a_first', 'z_last'] as const) {
+    test(`a damaged frame in ${where === 'a_first' ? 'the first' : 'the second'} reader's share is refused and nothing is created`, async () => {
+      const { catalog, backup, loaded, file, m, backup: { manifest } } = await twoTables();
+      const index = seekIndexOf(file);
+      const block = m.dumpIndex!.tables.find((t) => t.name === where)!;
+      let start = 0;
+      let tarOffset = -1;
+      for (const name of m.dumpMembers) {
+        const size = manifest.members.find((x) => x.name === name)!.size;
+        const mid = block.offset + Math.floor(block.length / 2);
+        if (mid < start + size) {
+          tarOffset = index.members[name]! + (mid - start);
+          break;
+        }
+        start += size;
+      }
+      flipByteAt(file, index.frames[Math.floor(tarOffset / index.blockSize)]! + 40);
+      const to = `split_damaged_${where}_${process.pid}`;
+      await assert.rejects(runRestore(loaded, catalog, backup.id, { to: suite.server.urlFor(to), yes: true }), { code: 'E_BUNDLE_CORRUPT' });
+      const [exists] = await suite.server.query<{ n: string }>('postgres', `select count(*) as n from pg_database where datname like 'split_damaged%'`);
+      assert.equal(Number(exists!.n), 0, 'no database created, no scratch left');
+      catalog.close();
+    });
+  }
+});
