@@ -10,9 +10,10 @@ import { MANIFEST_MEMBER, serializeManifest, type Manifest, type MemberRecord } 
  * A dump of unknown length is cut into parts of this size: a tar header needs the size before
  * the data, and parts keep both memory (two parts at most) and temp disk (none) bounded while
  * pg_dump, compression and upload run at the same time. README.md, "Bundle format", has the
- * measurements behind the choice.
+ * measurements behind the choice. 4 MiB rather than 8: the same speed, 8-10 MB less peak RSS on
+ * the 1 GB bench, and a single table reads less around its rows.
  */
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
 
 /** The part of a tar-stream entry sink (a streamx Writable) this writer uses. */
 interface Sink {
@@ -124,7 +125,7 @@ export class BundleWriter {
     const members: string[] = [];
     let size = 0;
     // Each part is hashed as its bytes arrive, while they are still in the CPU's cache: hashing
-    // a whole 8 MiB part when it is written took twice as long.
+    // a whole part when it is written took twice as long.
     let partHash = createHash('sha256');
     let filling: Buffer[] = [];
     let fillLen = 0;

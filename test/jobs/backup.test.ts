@@ -101,7 +101,10 @@ describe('backup', () => {
     const dir = unpack(ws, key);
     const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
     const copy = await suite.server.createDatabase('busy_copy');
-    pgRestore(['--dbname', suite.server.urlFor(copy), path.join(dir, `databases/${db}.dump`)]);
+    // One member or several parts, joined as the manifest lists them.
+    const joined = path.join(dir, 'joined.dump');
+    writeFileSync(joined, Buffer.concat(manifest.postgres!.databases[0]!.dumpMembers.map((m) => readFileSync(path.join(dir, m)))));
+    pgRestore(['--dbname', suite.server.urlFor(copy), joined]);
     const [restored] = await suite.server.query<{ n: string }>(copy, 'select count(*) as n from events');
     const [live] = await suite.server.query<{ n: string }>(db, 'select count(*) as n from events');
     assert.equal(manifest.postgres!.databases[0]!.tables[0]!.rows, Number(restored!.n), 'manifest count equals the dump exactly');
