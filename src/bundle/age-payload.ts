@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
+import { ByteQueue } from '../util/byte-queue.ts';
 
 /**
  * The payload of an age file (age-encryption.org/v1, "STREAM"): 64 KiB chunks of plaintext,
@@ -77,25 +78,15 @@ export async function* sealPayload(source: AsyncIterable<Buffer>, key: KeyObject
 /** Opens a payload stream chunk by chunk; throws at the first chunk that fails its authentication or if it ends early. */
 export async function* openPayload(source: AsyncIterable<Buffer>, key: KeyObject): AsyncGenerator<Buffer> {
   const sealedSize = AGE_CHUNK + AGE_TAG;
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
+  const pending = new ByteQueue();
   let i = 0;
-  const take = (): Buffer => {
-    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength);
-    const sealed = all.subarray(0, sealedSize);
-    const rest = all.subarray(sealedSize);
-    pending = rest.length ? [rest] : [];
-    pendingLength = rest.length;
-    return sealed;
-  };
   for await (const chunk of source) {
     pending.push(chunk);
-    pendingLength += chunk.length;
     const opened: Buffer[] = [];
     // A full chunk is the last only if nothing follows it: keep one back until the end.
-    while (pendingLength > sealedSize) opened.push(openChunk(key, i++, false, take()));
+    while (pending.length > sealedSize) opened.push(openChunk(key, i++, false, pending.take(sealedSize)));
     if (opened.length) yield opened.length === 1 ? opened[0]! : Buffer.concat(opened);
   }
-  if (pendingLength < AGE_TAG || (i > 0 && pendingLength === AGE_TAG)) throw new Error('the encrypted stream ended early');
-  yield openChunk(key, i, true, take());
+  if (pending.length < AGE_TAG || (i > 0 && pending.length === AGE_TAG)) throw new Error('the encrypted stream ended early');
+  yield openChunk(key, i, true, pending.take(sealedSize));
 }

@@ -1,6 +1,7 @@
 import { Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { ByteQueue } from '../util/byte-queue.ts';
 import { seekTrailer, type SeekIndex } from './seek.ts';
 
 /**
@@ -128,25 +129,8 @@ export function zstdFrameCompressor(level: number, options: { blockSize?: number
 export function zstdFrameDecompressor(options: { concurrency?: number } = {}): Transform {
   const concurrency = options.concurrency ?? 2;
   const queue: Promise<Buffer>[] = [];
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
+  const pending = new ByteQueue();
   let plain: zlib.ZstdDecompress | undefined;
-
-  const take = (n: number): Buffer => {
-    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength);
-    const head = all.subarray(0, n);
-    const rest = all.subarray(n);
-    pending = rest.length ? [rest] : [];
-    pendingLength = rest.length;
-    return head;
-  };
-  const peek32 = (at: number): number | undefined => {
-    if (pendingLength < at + 4) return undefined;
-    if (pending[0]!.length < at + 4) {
-      pending = [Buffer.concat(pending, pendingLength)];
-    }
-    return pending[0]!.readUInt32LE(at);
-  };
 
   const transform = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -155,33 +139,32 @@ export function zstdFrameDecompressor(options: { concurrency?: number } = {}): T
         return;
       }
       pending.push(chunk);
-      pendingLength += chunk.length;
       const run = async () => {
         for (;;) {
-          const magic = peek32(0);
+          const magic = pending.peekUInt32LE(0);
           if (magic === undefined) return;
           if (magic === ZSTD_MAGIC && queue.length === 0) {
             // A plain stream: hand it, and everything after, to the streaming decoder.
             plain = zlib.createZstdDecompress({ chunkSize: 1024 * 1024 });
             plain.on('data', (d: Buffer) => this.push(d));
             plain.on('error', (err) => this.destroy(err));
-            const rest = take(pendingLength);
+            const rest = pending.take(pending.length);
             await new Promise<void>((resolve, reject) => plain!.write(rest, (err) => (err ? reject(err) : resolve())));
             return;
           }
           if ((magic & 0xfffffff0) !== SKIPPABLE_MAGIC) throw new Error('not a zstd stream (unknown frame magic)');
-          const skipLength = peek32(4);
-          if (skipLength === undefined || pendingLength < 8 + skipLength) return;
+          const skipLength = pending.peekUInt32LE(4);
+          if (skipLength === undefined || pending.length < 8 + skipLength) return;
           if (magic !== SKIPPABLE_MAGIC || skipLength !== 4) {
-            take(8 + skipLength); // another tool's skippable frame: nothing for us
+            pending.take(8 + skipLength); // another tool's skippable frame: nothing for us
             continue;
           }
-          const frameLength = peek32(8)!;
-          if (pendingLength < 12 + frameLength) return;
-          take(12);
+          const frameLength = pending.peekUInt32LE(8)!;
+          if (pending.length < 12 + frameLength) return;
+          pending.take(12);
           // Room for a whole block and then some: the block lands in one buffer, which is handed
           // on as it is (a full buffer makes zlib allocate another and join the two).
-          const frame = decompress(take(frameLength), { chunkSize: ZSTD_BLOCK_SIZE + 64 * 1024 });
+          const frame = decompress(pending.take(frameLength), { chunkSize: ZSTD_BLOCK_SIZE + 64 * 1024 });
           frame.catch(() => undefined);
           queue.push(frame);
           while (queue.length >= concurrency) this.push(await queue.shift()!);
@@ -201,7 +184,7 @@ export function zstdFrameDecompressor(options: { concurrency?: number } = {}): T
           return;
         }
         while (queue.length > 0) this.push(await queue.shift()!);
-        if (pendingLength > 0) throw new Error(`zstd stream truncated: ${pendingLength} bytes of an incomplete frame at the end`);
+        if (pending.length > 0) throw new Error(`zstd stream truncated: ${pending.length} bytes of an incomplete frame at the end`);
       };
       run().then(() => cb(), cb);
     },
