@@ -195,7 +195,7 @@ async function testRestore(
     if (!databases.length) return;
     const sourceMajor = Number(manifest.postgres!.serverVersion.split('.')[0]);
     job.log('info', `starting a scratch PostgreSQL cluster (${sourceMajor} or newer)`);
-    cluster = await startScratchCluster({ minMajor: sourceMajor, binDir: settings.binDir, tempDir: loaded.config.tempDir });
+    cluster = await startScratchCluster({ minMajor: sourceMajor, binDir: settings.binDir, tempDir: loaded.config.tempDir, templateDir: path.join(loaded.home, 'cache') });
     const dumpMajor = Number(manifest.postgres!.pgDumpVersion.split('.')[0]);
     tools = await toolsForServer(Math.max(dumpMajor, cluster.major)).catch(() => toolsForServer(dumpMajor));
     for (const d of databases) {

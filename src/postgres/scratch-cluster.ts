@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chownSync, existsSync, readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { LifeboatError } from '../errors.ts';
 import { parsePgUrl, type PgEndpoint } from './connection.ts';
 
@@ -16,7 +17,23 @@ export interface ScratchCluster {
   endpoint: PgEndpoint;
   major: number;
   binDir: string;
+  /** Whether its data directory was copied from a kept template instead of made by initdb. */
+  fromTemplate: boolean;
   stop(): Promise<void>;
+}
+
+/** How the data directory is made; part of a template's name, so a change here never reuses an old one. */
+const INITDB_ARGS = ['-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'];
+
+/**
+ * Where a template for these server binaries is kept under `dir`: named after the binaries'
+ * directory, the server binary's size and mtime (an upgrade makes a new one) and initdb's
+ * arguments.
+ */
+async function templatePath(dir: string, binDir: string, major: number): Promise<string> {
+  const st = await fs.stat(path.join(binDir, 'postgres'));
+  const key = createHash('sha256').update(JSON.stringify([binDir, st.size, st.mtimeMs, INITDB_ARGS])).digest('hex').slice(0, 16);
+  return path.join(dir, `initdb-${major}-${key}`);
 }
 
 /** Server binary directories (holding initdb): `binDir` alone when given, else /usr/lib/postgresql/<v>/bin. */
@@ -57,8 +74,14 @@ async function versionOf(dir: string): Promise<number> {
  * Starts a cluster from the oldest installed server at least `minMajor`, on a free loopback
  * port with a random password. PostgreSQL refuses to run as root, so as root it runs as the
  * `postgres` user. The caller must stop() it; a failed start cleans up after itself.
+ *
+ * With `templateDir` (a directory only this user writes, e.g. under the catalog's home), the
+ * data directory initdb makes is kept there and copied for later clusters: 0.3 s instead of
+ * initdb's 0.75 s, on the way to a test restore's first row. The template holds no password:
+ * local socket connections are trusted (the socket lives in the cluster's own 0700 directory)
+ * and each cluster sets its own random password over it before listening to anyone else.
  */
-export async function startScratchCluster(options: { minMajor: number; binDir?: string; tempDir?: string }): Promise<ScratchCluster> {
+export async function startScratchCluster(options: { minMajor: number; binDir?: string; tempDir?: string; templateDir?: string }): Promise<ScratchCluster> {
   const candidates = [];
   for (const c of serverBinDirs(options.binDir)) candidates.push({ dir: c.dir, major: Number.isNaN(c.major) ? await versionOf(c.dir) : c.major });
   const fit = candidates.filter((c) => c.major >= options.minMajor).sort((a, b) => a.major - b.major)[0];
@@ -81,7 +104,6 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
   }
   const dir = await fs.mkdtemp(path.join(options.tempDir ?? os.tmpdir(), 'lifeboat-cluster-'));
   const data = path.join(dir, 'data');
-  const pwfile = path.join(dir, 'pw');
   const password = randomBytes(18).toString('base64url');
   const exec = (bin: string, args: string[]) =>
     asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(fit.dir, bin), ...args], { timeout: 120_000 }) : run(path.join(fit.dir, bin), args, { timeout: 120_000 });
@@ -92,27 +114,50 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
     await fs.rm(dir, { recursive: true, force: true });
   };
   try {
-    await fs.writeFile(pwfile, password + '\n', { mode: 0o600 });
     if (owner) {
       chownSync(dir, owner.uid, owner.gid);
-      chownSync(pwfile, owner.uid, owner.gid);
       await run('runuser', ['-u', 'postgres', '--', 'test', '-w', dir]).catch(() => {
         throw new LifeboatError('E_CONFIG', `the postgres user cannot enter ${path.dirname(dir)}, where the scratch cluster would live`, {
           hint: 'set tempDir in lifeboat.yaml to a directory every user can traverse (e.g. /var/tmp)',
         });
       });
     }
-    await exec('initdb', ['-D', data, '-U', 'postgres', '--pwfile', pwfile, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+    const template = options.templateDir ? await templatePath(options.templateDir, fit.dir, fit.major).catch(() => undefined) : undefined;
+    let fromTemplate = false;
+    if (template && existsSync(path.join(template, 'PG_VERSION'))) {
+      fromTemplate = await run('cp', ['-a', template, data]).then(() => true, async () => {
+        await fs.rm(data, { recursive: true, force: true });
+        return false;
+      });
+    }
+    if (!fromTemplate) {
+      await exec('initdb', ['-D', data, ...INITDB_ARGS]);
+      if (template) await keepTemplate(data, template);
+    }
     const port = await freePort();
     started = true;
-    await exec('pg_ctl', [
+    const start = () => exec('pg_ctl', [
       '-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start',
       '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
     ]);
+    try {
+      await start();
+    } catch (err) {
+      if (!fromTemplate) throw err;
+      // A template that does not start (damaged, or from binaries it no longer fits): make a fresh one.
+      await fs.rm(template!, { recursive: true, force: true });
+      await fs.rm(data, { recursive: true, force: true });
+      fromTemplate = false;
+      await exec('initdb', ['-D', data, ...INITDB_ARGS]);
+      await keepTemplate(data, template!);
+      await start();
+    }
+    await setPassword(dir, port, password);
     return {
       endpoint: parsePgUrl(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`),
       major: fit.major,
       binDir: fit.dir,
+      fromTemplate,
       stop,
     };
   } catch (err) {
@@ -123,5 +168,30 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
     const log = await fs.readFile(path.join(dir, 'log'), 'utf8').catch(() => '');
     await stop();
     throw new LifeboatError('E_PG_TOOL', `cannot start a scratch PostgreSQL ${fit.major} cluster: ${(err as Error).message.split('\n')[0]}${log ? ` (${log.trim().split('\n').slice(-2).join(' | ')})` : ''}`, { cause: err });
+  }
+}
+
+/** Copies a fresh data directory to `template`, whole or not at all (another run may race us). */
+async function keepTemplate(data: string, template: string): Promise<void> {
+  const partial = `${template}.partial-${randomBytes(4).toString('hex')}`;
+  try {
+    await fs.mkdir(path.dirname(template), { recursive: true, mode: 0o700 });
+    await run('cp', ['-a', data, partial]);
+    await fs.rename(partial, template);
+  } catch {
+    // No template this time (no room, a race lost): the next cluster runs initdb again.
+  } finally {
+    await fs.rm(partial, { recursive: true, force: true });
+  }
+}
+
+/** The superuser's password, set over the cluster's own socket, which initdb's template trusts. */
+async function setPassword(socketDir: string, port: number, password: string): Promise<void> {
+  const client = new pg.Client({ host: socketDir, port, user: 'postgres', database: 'postgres' });
+  await client.connect();
+  try {
+    await client.query(`alter role postgres password '${password}'`); // base64url: nothing to quote
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

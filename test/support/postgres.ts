@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startScratchCluster, serverBinDirs } from '../../src/postgres/scratch-cluster.ts';
 
@@ -17,6 +18,9 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+/** initdb's output, kept for the next test file's cluster (the project's own, not a shared /tmp). */
+const templateDir = fileURLToPath(new URL('../../node_modules/.cache/lifeboat-initdb', import.meta.url));
+
 /** Whether server binaries to start a cluster are installed (or PG_BINDIR names some). */
 export function serverBinariesFound(): boolean {
   return serverBinDirs(process.env.PG_BINDIR).length > 0;
@@ -29,7 +33,7 @@ export function serverBinariesFound(): boolean {
  */
 export async function startTestServer(options: { binDir?: string } = {}): Promise<TestServer> {
   if (process.env.TEST_DATABASE_URL && !options.binDir) return fromUrl(process.env.TEST_DATABASE_URL, async () => undefined);
-  const cluster = await startScratchCluster({ minMajor: 0, binDir: options.binDir ?? process.env.PG_BINDIR });
+  const cluster = await startScratchCluster({ minMajor: 0, binDir: options.binDir ?? process.env.PG_BINDIR, templateDir });
   const url = new URL(cluster.endpoint.url);
   url.password = encodeURIComponent(cluster.endpoint.password ?? '');
   return fromUrl(url.toString(), cluster.stop);
