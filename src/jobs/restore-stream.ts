@@ -161,7 +161,10 @@ export class StreamingRestore {
     const buffers = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
     const send = (data: Buffer) => new Promise<void>((resolve, reject) => run.stdin!.write(data, (err) => (err ? reject(err) : resolve())));
     // A write fails when pg_restore has exited: its own error says why.
-    let writing = send(toc).catch(() => failed);
+    // If the loop below stops early (the restore is aborted), the write in flight may fail with
+    // nobody awaiting it: mark each as handled; the loop awaits them in turn.
+    const handled = (p: Promise<void>) => (p.catch(() => undefined), p);
+    let writing = handled(send(toc).catch(() => failed));
     const end = block.offset + block.length;
     for (let pos = block.offset, k = 0; pos < end; k++) {
       await this.#waitFor(pos, pos + 1);
@@ -169,7 +172,7 @@ export class StreamingRestore {
       const buffer = buffers[k % 2]!;
       const { bytesRead } = await fh.read(buffer, 0, n, pos);
       await writing;
-      writing = send(buffer.subarray(0, bytesRead)).catch(() => failed);
+      writing = handled(send(buffer.subarray(0, bytesRead)).catch(() => failed));
       pos += bytesRead;
     }
     await writing;
