@@ -53,11 +53,7 @@ export async function extractBundle(
   // Where each wanted member's bytes go: a dump part at its offset in the joined dump.
   const wanted = new Map<string, Placement>();
   for (const d of want.databases) {
-    let at = 0;
-    for (const m of d.dumpMembers) {
-      wanted.set(m, { file: dumpFile(dir, d.name), at, db: d });
-      at += records.get(m)?.size ?? 0;
-    }
+    for (const part of dumpParts(d, source.manifest)) wanted.set(part.name, { file: dumpFile(dir, d.name), at: part.dumpStart, db: d });
   }
   const staged = new Map<string, string>();
   const stage = (member: string, file: string) => {
@@ -92,6 +88,21 @@ export async function extractBundle(
   }
   job.log('info', 'bundle checked: every member matches the manifest');
   return { dumps, staged };
+}
+
+/**
+ * A database's dump parts, in order, with where each starts in the joined dump and its size and
+ * sha256 from the manifest (size -1 for a part the manifest does not list).
+ */
+function dumpParts(db: DatabaseManifest, manifest: Manifest): { name: string; dumpStart: number; size: number; sha256: string }[] {
+  const records = new Map(manifest.members.map((m) => [m.name, m]));
+  let at = 0;
+  return db.dumpMembers.map((name) => {
+    const record = records.get(name);
+    const part = { name, dumpStart: at, size: record?.size ?? -1, sha256: record?.sha256 ?? '' };
+    at += Math.max(part.size, 0);
+    return part;
+  });
 }
 
 /** Where a member's bytes are written: `file` from offset `at`; `db` for a dump part. */
@@ -201,17 +212,10 @@ async function openSplit(source: BundleSource, databases: DatabaseManifest[], jo
     for (const b of db.dumpIndex?.tables ?? []) if (!largest || b.length > largest.length) largest = { db, offset: b.offset, length: b.length, table: `${b.schema}.${b.name}` };
   }
   if (!largest) return undefined;
-  const sizes = new Map(manifest.members.map((m) => [m.name, m.size]));
-  let part: string | undefined;
-  for (let i = 0, at = 0; i < largest.db.dumpMembers.length; i++) {
-    const name = largest.db.dumpMembers[i]!;
-    if (largest.offset < at + (sizes.get(name) ?? 0)) {
-      if (i > 0) part = name;
-      break;
-    }
-    at += sizes.get(name) ?? 0;
-  }
-  const at = part === undefined ? -1 : manifest.members.findIndex((m) => m.name === part);
+  const parts = dumpParts(largest.db, manifest);
+  const holding = parts.findIndex((p) => largest.offset < p.dumpStart + p.size);
+  // In the dump's first part, the largest table starts early enough without a second reader.
+  const at = holding > 0 ? manifest.members.findIndex((m) => m.name === parts[holding]!.name) : -1;
   if (at <= 0) return undefined;
   try {
     const bundle = await openRanges(source.storage, source.key, manifest.encryption.kind === 'none' ? undefined : source.keys, job.signal);
@@ -299,15 +303,8 @@ async function extractTables(source: BundleSource, db: DatabaseManifest, tables:
     return undefined;
   }
   if (!bundle || !index) return undefined;
-  const records = new Map(manifest.members.map((m) => [m.name, m]));
-  let at = 0;
-  const parts = db.dumpMembers.map((name) => {
-    const record = records.get(name);
-    const part = { name, dumpStart: at, size: record?.size ?? -1, sha256: record?.sha256 ?? '', tarStart: index.members[name] ?? -1 };
-    at += part.size;
-    return part;
-  });
-  if (parts.some((p) => p.size < 0 || p.tarStart < 0) || at !== db.dumpSize) return undefined;
+  const parts = dumpParts(db, manifest).map((p) => ({ ...p, tarStart: index.members[p.name] ?? -1 }));
+  if (parts.some((p) => p.size < 0 || p.tarStart < 0) || parts.reduce((n, p) => n + p.size, 0) !== db.dumpSize) return undefined;
   const blocks = tables.flatMap((t) => dumpIndex.tables.filter((b) => b.schema === t.schema && b.name === t.name));
   const ranges = [{ offset: 0, length: dumpIndex.tocLength }, ...blocks].sort((a, b) => a.offset - b.offset);
   const needed = parts.filter((p) => ranges.some((r) => r.offset < p.dumpStart + p.size && p.dumpStart < r.offset + r.length));
