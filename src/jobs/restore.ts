@@ -10,6 +10,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import type { TargetConfig } from '../config/schema.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { toolsForServer, type PgTools } from '../postgres/binaries.ts';
+import { loadCompression, type ToastChoice } from '../postgres/load-settings.ts';
 import { connect, databaseOf, parsePgUrl, pgError, redactUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
 import { runTool } from '../postgres/dump.ts';
 import { describeDatabase, ident, serverVersion } from '../postgres/introspect.ts';
@@ -99,6 +100,8 @@ export interface RestoreOptions {
   force?: boolean;
   /** Skip ownership and grants (for a server without the original roles). */
   noOwner?: boolean;
+  /** TOAST compression of the loaded rows (load-settings.ts); default `auto`: lz4 where the server has it. */
+  toastCompression?: ToastChoice;
   /** Asked when data would be replaced and `yes` is not set; returns whether to go on. */
   confirm?: (plan: RestorePlan) => Promise<boolean>;
   /** How long the safety backup stays protected from retention. */
@@ -305,6 +308,11 @@ async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promis
       name: 'server version', ok: version.major >= sourceMajor, overridable: true,
       detail: version.major >= sourceMajor ? `${version.version} can take a dump from ${ctx.manifest.postgres!.serverVersion}` : `the target runs ${version.version}, older than the source ${ctx.manifest.postgres!.serverVersion}: pg_restore may fail`,
     });
+    if (ctx.selected.length) {
+      const load = await loadCompression(client, options.toastCompression ?? 'auto');
+      checks.push({ name: 'TOAST compression', ok: load.ok, detail: load.detail });
+      ctx.server = { ...ctx.server, options: load.options };
+    }
     const dumpMajor = Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]);
     try {
       const tools = await restoreTools(version.major, dumpMajor);

@@ -9,6 +9,8 @@ export interface PgEndpoint {
   /** The URL without its password, for libpq tools and for display. */
   url: string;
   password: string | undefined;
+  /** Settings for every session opened to it (`-c name=value ...`): libpq's PGOPTIONS, the driver's `options`. */
+  options?: string;
 }
 
 export function parsePgUrl(raw: string): PgEndpoint {
@@ -32,7 +34,7 @@ export function parsePgUrl(raw: string): PgEndpoint {
 export function withDatabase(endpoint: PgEndpoint, database: string): PgEndpoint {
   const url = new URL(endpoint.url);
   url.pathname = '/' + encodeURIComponent(database);
-  return { url: url.toString(), password: endpoint.password };
+  return { ...endpoint, url: url.toString() };
 }
 
 /** The database a URL names, or undefined when it names none. */
@@ -50,6 +52,7 @@ export function redactUrl(raw: string): string {
 export function toolEnv(endpoint: PgEndpoint): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' };
   if (endpoint.password !== undefined) env.PGPASSWORD = endpoint.password;
+  if (endpoint.options) env.PGOPTIONS = [process.env.PGOPTIONS, endpoint.options].filter(Boolean).join(' ');
   return env;
 }
 
@@ -61,6 +64,7 @@ export async function connect(endpoint: PgEndpoint): Promise<pg.Client> {
     connectionString: url.toString(),
     connectionTimeoutMillis: 10_000,
     application_name: 'lifeboat',
+    ...(endpoint.options ? { options: [process.env.PGOPTIONS, endpoint.options].filter(Boolean).join(' ') } : {}),
   });
   // A dropped connection also fails the pending query, which is where it is handled.
   client.on('error', () => undefined);

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { LifeboatError } from '../errors.ts';
 import { parsePgUrl, type PgEndpoint } from './connection.ts';
+import { loadCompression } from './load-settings.ts';
 
 const run = promisify(execFile);
 
@@ -152,9 +153,9 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
       await keepTemplate(data, template!);
       await start();
     }
-    await setPassword(dir, port, password);
+    const sessionOptions = await setPassword(dir, port, password);
     return {
-      endpoint: parsePgUrl(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`),
+      endpoint: { ...parsePgUrl(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`), options: sessionOptions },
       major: fit.major,
       binDir: fit.dir,
       fromTemplate,
@@ -186,11 +187,17 @@ async function keepTemplate(data: string, template: string): Promise<void> {
 }
 
 /** The superuser's password, set over the cluster's own socket, which initdb's template trusts. */
-async function setPassword(socketDir: string, port: number, password: string): Promise<void> {
+/**
+ * Sets the cluster's password over its socket, and returns the session settings its loads use:
+ * lz4 TOAST compression where the server has it (load-settings.ts; the copy is thrown away, only
+ * that its rows load and read back matters).
+ */
+async function setPassword(socketDir: string, port: number, password: string): Promise<string | undefined> {
   const client = new pg.Client({ host: socketDir, port, user: 'postgres', database: 'postgres' });
   await client.connect();
   try {
     await client.query(`alter role postgres password '${password}'`); // base64url: nothing to quote
+    return (await loadCompression(client, 'auto')).options;
   } finally {
     await client.end().catch(() => undefined);
   }

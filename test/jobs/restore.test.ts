@@ -127,6 +127,37 @@ describe('restore', () => {
     assert.equal((await suite.server.query(copy, "insert into docs (body) values ('next') returning id"))[0]!.id, 301, 'the identity goes on where it was');
   });
 
+  test('rows load with lz4 TOAST compression unless --toast-compression server; they read back the same either way', async () => {
+    const db = await suite.server.createDatabase('toast');
+    // 3 kB of compressible text per row: over the 2 kB threshold, so each value is compressed.
+    await suite.server.query(db, "create table notes (id int primary key, body text); insert into notes select g, repeat('note ' || g || ' ', 400) from generate_series(1, 50) g");
+    const ws = suite.workspace();
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  toast:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+    const b = await ws.cli(['backup', 'toast', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    const id = b.json<{ id: string }>().id;
+    const methods = async (d: string) => (await suite.server.query<{ m: string; n: number }>(d, 'select pg_column_compression(body) as m, count(*)::int as n from notes group by 1')).map((r) => `${r.m} ${r.n}`);
+    assert.deepEqual(await methods(db), ['pglz 50'], 'the source uses the server\'s default');
+
+    const fast = `toast_lz4_${process.pid}`;
+    const plan = await ws.cli(['restore', id, '--to', suite.server.urlFor(fast), '--dry-run']);
+    assert.match(plan.stdout, /pass {2}TOAST compression: lz4 for the loaded rows: faster to load than pglz; --toast-compression server keeps pglz/);
+    assert.equal((await ws.cli(['restore', id, '--to', suite.server.urlFor(fast)])).code, 0);
+    assert.deepEqual(await methods(fast), ['lz4 50']);
+
+    const kept = `toast_server_${process.pid}`;
+    const r = await ws.cli(['restore', id, '--to', suite.server.urlFor(kept), '--toast-compression', 'server']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /TOAST compression: pglz, the server's \(--toast-compression server\)/);
+    assert.deepEqual(await methods(kept), ['pglz 50']);
+    assert.deepEqual(await tableFingerprints(suite.server, fast), await tableFingerprints(suite.server, db));
+    assert.deepEqual(await tableFingerprints(suite.server, kept), await tableFingerprints(suite.server, db));
+
+    const bad = await ws.cli(['restore', id, '--to', suite.server.urlFor(kept), '--toast-compression', 'zstd']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--toast-compression.*zstd.*auto, lz4, server/s);
+  });
+
   test('a restore that fails half-way leaves the original database as it was', async () => {
     const db = await suite.server.createDatabase('owned');
     const role = `lifeboat_owner_${process.pid}`;

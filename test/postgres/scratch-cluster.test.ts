@@ -28,6 +28,8 @@ describe('scratch cluster from a kept template', { skip: !serverBinariesFound() 
     try {
       assert.equal(first.fromTemplate, false);
       assert.equal(await select1(first.endpoint.url, first.endpoint.password), 1);
+      // The copy is thrown away: its loads use lz4, not pglz (load-settings.ts).
+      assert.equal(first.endpoint.options, first.major >= 14 ? '-c default_toast_compression=lz4' : undefined);
     } finally {
       await first.stop();
     }
