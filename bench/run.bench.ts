@@ -143,18 +143,25 @@ async function main(): Promise<void> {
     const zstdId = path.basename(latest('zstd')).replace(/\.tar\.zst$/, '');
     execFileSync('sh', ['-c', `zstd -dc -q ${out}/z0.dump.zst > ${out}/restore.dump`]);
     await server.query('postgres', 'create database pgrestore_copy');
+    await server.query('postgres', 'create database pgrestore_lz4');
     const restores: Run[] = [];
     restores.push(measure('pg_restore -j2', `${pgBin}/pg_restore -j2 -d ${server.urlFor('pgrestore_copy')} ${out}/restore.dump`, `${out}/restore.dump`));
+    // Lifeboat loads rows with lz4 TOAST compression (load-settings.ts); pg_restore given the
+    // same setting is the like-for-like peer, and Lifeboat keeping pglz is shown beside it.
+    const lz4 = { PGOPTIONS: '-c default_toast_compression=lz4' };
+    const pgLz4 = measure('pg_restore -j2, lz4 TOAST', `${pgBin}/pg_restore -j2 -d ${server.urlFor('pgrestore_lz4')} ${out}/restore.dump`, `${out}/restore.dump`, lz4);
     // What a test restore does besides restoring: count every table's rows (the baseline for verify).
     const tables = await server.query<{ t: string }>('pgrestore_copy', "select format('%I.%I', schemaname, tablename) as t from pg_tables where schemaname not in ('pg_catalog', 'information_schema')");
     const counting = measure('count(*) of every table', `${pgBin}/psql -qAt -d ${server.urlFor('pgrestore_copy')} -c "${tables.map((r) => `select count(*) from only ${r.t};`).join(' ')}"`, `${out}/restore.dump`);
-    restores.push(measure('lifeboat restore --to', `${lifeboat} restore ${zstdId} --to ${server.urlFor('lifeboat_copy')}`, `${out}/restore.dump`, env));
+    const lbRestore = measure('lifeboat restore --to', `${lifeboat} restore ${zstdId} --to ${server.urlFor('lifeboat_copy')}`, `${out}/restore.dump`, env);
+    restores.push(measure('lifeboat restore --to, pglz TOAST', `${lifeboat} restore ${zstdId} --to ${server.urlFor('lifeboat_pglz')} --toast-compression server`, `${out}/restore.dump`, env));
+    restores.push(pgLz4, lbRestore);
     restores.push(measure('lifeboat restore --table (1%)', `${lifeboat} restore ${zstdId} --database ${db} --table public.workflow_entity --rename-to wf_restored`, `${out}/restore.dump`, env));
     const ageId = path.basename(latest('zstdage')).replace(/\.tar\.zst\.age$/, '');
     restores.push(measure('lifeboat restore --table (1%, zstd+age)', `${lifeboat} restore ${ageId} --database ${db} --table public.workflow_entity --rename-to wf_restored_age`, `${out}/restore.dump`, { ...env, LIFEBOAT_AGE_IDENTITY_FILE: identityFile }));
     const [{ t }] = (await server.query<{ t: string }>(db, "select pg_total_relation_size('public.workflow_entity') as t")) as [{ t: string }];
     console.log(`\nrestore (workflow_entity is ${(Number(t) / 1e6).toFixed(0)} MB, ${((100 * Number(t)) / Number(size)).toFixed(1)}% of the database)`);
-    printTable(['run', 'wall', 'vs pg_restore -j2', 'peak RSS'], restores.map((r) => [r.name, `${r.seconds.toFixed(1)}s`, `${(r.seconds / restores[0]!.seconds).toFixed(2)}x`, `${r.peakRssMb.toFixed(0)} MB`]));
+    printTable(['run', 'wall', 'vs pg_restore -j2', 'vs the same with lz4', 'peak RSS'], restores.map((r) => [r.name, `${r.seconds.toFixed(1)}s`, `${(r.seconds / restores[0]!.seconds).toFixed(2)}x`, `${(r.seconds / pgLz4.seconds).toFixed(2)}x`, `${r.peakRssMb.toFixed(0)} MB`]));
     runs.push(...restores);
 
     // Verification: the quick check against decompressing and hashing the same bundle with the
@@ -169,8 +176,9 @@ async function main(): Promise<void> {
     verifies.push(measure('lifeboat verify (test restore)', `${lifeboat} verify ${zstdId}`, bundle, env));
     const raw = Number(execFileSync('sh', ['-c', `zstd -dcq ${bundle} | wc -c`], { encoding: 'utf8' }).trim());
     const restoreAndCount = restores[0]!.seconds + counting.seconds;
-    console.log(`\nverification (pg_restore -j2 then count(*) of every table: ${restoreAndCount.toFixed(1)}s)`);
-    printTable(['run', 'wall', 'MB/s (uncompressed)', 'vs pg_restore -j2 + counts', 'peak RSS'], verifies.map((r) => [r.name, `${r.seconds.toFixed(1)}s`, `${(raw / 1e6 / r.seconds).toFixed(0)}`, `${(r.seconds / restoreAndCount).toFixed(2)}x`, `${r.peakRssMb.toFixed(0)} MB`]));
+    const lz4AndCount = pgLz4.seconds + counting.seconds;
+    console.log(`\nverification (pg_restore -j2 then count(*) of every table: ${restoreAndCount.toFixed(1)}s; with lz4 TOAST ${lz4AndCount.toFixed(1)}s)`);
+    printTable(['run', 'wall', 'MB/s (uncompressed)', 'vs pg_restore -j2 + counts', 'vs the same with lz4', 'peak RSS'], verifies.map((r) => [r.name, `${r.seconds.toFixed(1)}s`, `${(raw / 1e6 / r.seconds).toFixed(0)}`, `${(r.seconds / restoreAndCount).toFixed(2)}x`, `${(r.seconds / lz4AndCount).toFixed(2)}x`, `${r.peakRssMb.toFixed(0)} MB`]));
     runs.push(counting, ...verifies);
     // One n8n workflow out of the same 1 GB backup, without restoring the database (target: under 10 s).
     execFileSync(path.join(root, 'bin', 'lifeboat.js'), ['--config', config, 'backup', 'flows'], { env: { ...process.env, ...env }, stdio: 'ignore' });
