@@ -3,7 +3,7 @@ import type { StorageDriver } from '../storage/storage.ts';
 import { age } from './age.ts';
 import { AGE_CHUNK, AGE_TAG, openChunk, payloadKey as derivePayloadKey } from './age-payload.ts';
 import type { DecryptionKeys } from './codec.ts';
-import { zstdFrameDecompressor } from './zstd-frames.ts';
+import { decodeFrames, FrameDecoder, zstdFrameDecompressor } from './zstd-frames.ts';
 
 /**
  * The seek index: how to read a few members of a zstd bundle without decompressing the rest.
@@ -150,9 +150,15 @@ export async function* readTarRanges(bundle: RangeReader, index: SeekIndex, rang
 /**
  * The bytes of ranges [start, end) of the tar stream (each non-empty), in order, as they are
  * decompressed: pieces of range `range`, its last one marked. Only the frames that hold them
- * are read and decompressed; ranges within two frames of each other share one read.
+ * are read and decompressed; ranges within two frames of each other share one read. A piece's
+ * bytes are valid until the next piece is asked for (frames are decoded into a kept buffer).
  */
-export async function* readTarPieces(bundle: RangeReader, index: SeekIndex, ranges: { start: number; end: number }[]): AsyncGenerator<{ range: number; data: Buffer; last: boolean }> {
+export async function* readTarPieces(
+  bundle: RangeReader,
+  index: SeekIndex,
+  ranges: { start: number; end: number }[],
+  options: { publicDecoding?: boolean } = {},
+): AsyncGenerator<{ range: number; data: Buffer; last: boolean }> {
   const frameOf = (pos: number) => Math.floor(pos / index.blockSize);
   const compressedStart = (frame: number) => index.frames[frame] ?? index.end!;
   let i = 0;
@@ -165,10 +171,10 @@ export async function* readTarPieces(bundle: RangeReader, index: SeekIndex, rang
     const source = Readable.from(await bundle.read(compressedStart(first), compressedStart(last + 1)));
     let pos = first * index.blockSize;
     let k = i;
-    const frames = zstdFrameDecompressor();
-    source.on('error', (err) => frames.destroy(err)); // a failed read or a chunk that fails its authentication
+    const decoder = options.publicDecoding ? undefined : FrameDecoder.create(index.blockSize + 64 * 1024);
+    const frames = decoder ? checkedBlocks(decodeFrames(source, decoder), index, first) : publicDecoding(source);
     try {
-      for await (const chunk of source.pipe(frames) as AsyncIterable<Buffer>) {
+      for await (const chunk of frames) {
         let at = 0;
         while (at < chunk.length && k <= j) {
           const r = ranges[k]!;
@@ -192,6 +198,7 @@ export async function* readTarPieces(bundle: RangeReader, index: SeekIndex, rang
       }
     } finally {
       source.destroy();
+      decoder?.close();
     }
     if (k <= j) throw new Error('the bundle ended before the range the seek index points to');
     i = j + 1;
@@ -264,4 +271,21 @@ export class TarOffsets extends Transform {
     if (m.type === 0x4c) this.#longName = text.replace(/\0.*$/s, '');
     else this.#longName = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(text)?.[1] ?? this.#longName;
   }
+}
+
+/** Each frame must decode to a whole block of the tar stream, the bundle's last one excepted. */
+async function* checkedBlocks(frames: AsyncIterable<Buffer>, index: SeekIndex, first: number): AsyncGenerator<Buffer> {
+  let frame = first;
+  for await (const block of frames) {
+    if (block.length !== index.blockSize && frame !== index.frames.length - 1) throw new Error(`zstd frame ${frame} decodes to ${block.length} bytes, not a block of ${index.blockSize}`);
+    frame++;
+    yield block;
+  }
+}
+
+/** Node's public decoding, where its zlib handle cannot be driven directly. */
+function publicDecoding(source: Readable): AsyncIterable<Buffer> {
+  const frames = zstdFrameDecompressor();
+  source.on('error', (err) => frames.destroy(err)); // a failed read or a chunk that fails its authentication
+  return source.pipe(frames) as AsyncIterable<Buffer>;
 }

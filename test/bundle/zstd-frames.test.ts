@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { Transform } from 'node:stream';
-import { zstdFrameCompressor, zstdFrameDecompressor } from '../../src/bundle/zstd-frames.ts';
+import { readTarPieces, type SeekIndex } from '../../src/bundle/seek.ts';
+import { decodeFrames, FrameDecoder, zstdFrameCompressor, zstdFrameDecompressor } from '../../src/bundle/zstd-frames.ts';
 
 async function through(t: Transform, input: Buffer, chunk = 1000): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -47,5 +48,75 @@ describe('zstd in size-prefixed frames', () => {
 
   test('bytes that are not zstd are refused', async () => {
     await assert.rejects(through(zstdFrameDecompressor(), Buffer.from('definitely not zstd data')), /not a zstd stream/);
+  });
+});
+
+/** Splits a buffer into chunks of `size` (the last one shorter). */
+function chunked(b: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < b.length; i += size) out.push(b.subarray(i, i + size));
+  return out;
+}
+
+describe('decoding frames into a kept buffer', () => {
+  const block = 4096;
+
+  test('gives the same bytes as Node\'s public decoder, fed in pieces of any size, the buffer reused', async () => {
+    const decoder = FrameDecoder.create(block + 1024);
+    assert.ok(decoder, 'this Node\'s zlib handle can be driven directly');
+    try {
+      const input = sample(block * 6 + 300);
+      const compressed = await through(zstdFrameCompressor(3, { blockSize: block }), input);
+      for (const piece of [1, 7, 1000, 1 << 20]) {
+        const blocks: Buffer[] = [];
+        const seen = new Set<ArrayBufferLike>();
+        for await (const b of decodeFrames(Readable.from(chunked(compressed, piece)), decoder)) {
+          seen.add(b.buffer);
+          blocks.push(Buffer.from(b)); // a copy: the decoder's buffer is overwritten by the next frame
+        }
+        assert.equal(blocks.length, 7);
+        assert.deepEqual(blocks.map((b) => b.length), [block, block, block, block, block, block, 300]);
+        assert.deepEqual(Buffer.concat(blocks), input, `pieces of ${piece}`);
+        assert.equal(seen.size, 1, 'every frame lands in the same buffer');
+      }
+    } finally {
+      decoder.close();
+    }
+  });
+
+  test('a frame that decodes to more than the buffer holds, or a damaged one, is an error', async () => {
+    const compressed = await through(zstdFrameCompressor(3, { blockSize: block }), sample(block));
+    const small = FrameDecoder.create(block - 1)!;
+    await assert.rejects(async () => {
+      for await (const b of decodeFrames(Readable.from([compressed]), small)) void b;
+    }, /decodes to more than 4095 bytes/);
+    small.close();
+    // zstd's own checks (the frame checksum is off: members carry sha256) catch a damaged frame header.
+    const damaged = Buffer.from(compressed);
+    damaged[12]! ^= 0xff;
+    const decoder = FrameDecoder.create(block + 1024)!;
+    await assert.rejects(async () => {
+      for await (const b of decodeFrames(Readable.from([damaged]), decoder)) void b;
+    }, /Unknown frame descriptor|unknown|prefix/i);
+    decoder.close();
+    await assert.rejects(async () => {
+      for await (const b of decodeFrames(Readable.from([compressed.subarray(0, compressed.length - 5)]), FrameDecoder.create(block + 1024)!)) void b;
+    }, /ends inside a zstd frame/);
+  });
+
+  test('ranges of a tar stream read through the seek index are the same whichever decoder reads them', async () => {
+    const input = sample(block * 9 + 123);
+    const compressed = await through(zstdFrameCompressor(3, { blockSize: block }), input);
+    // The frames' offsets, as the writer's seek index records them.
+    const frames: number[] = [];
+    for (let at = 0; at < compressed.length; at += 12 + compressed.readUInt32LE(at + 8)) frames.push(at);
+    const index: SeekIndex = { v: 1, blockSize: block, frames, members: {}, end: compressed.length };
+    const bundle = { size: compressed.length, read: async (start: number, end: number) => Readable.from(chunked(compressed.subarray(start, end), 999)) };
+    const ranges = [{ start: 10, end: 20 }, { start: block - 5, end: block * 3 + 7 }, { start: block * 8, end: input.length }];
+    for (const publicDecoding of [false, true]) {
+      const got: Buffer[] = ranges.map(() => Buffer.alloc(0));
+      for await (const p of readTarPieces(bundle, index, ranges, { publicDecoding })) got[p.range] = Buffer.concat([got[p.range]!, p.data]);
+      assert.deepEqual(got, ranges.map((r) => input.subarray(r.start, r.end)), publicDecoding ? 'public decoder' : 'kept buffer');
+    }
   });
 });
