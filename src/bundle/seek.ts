@@ -136,13 +136,23 @@ export async function readSeekIndex(bundle: RangeReader): Promise<SeekIndex | un
  * Reads byte ranges [start, end) of the tar stream, in order, decompressing only the frames
  * that hold them (ranges within two frames of each other share one read).
  */
-export async function* readTarRanges(bundle: RangeReader, index: SeekIndex, ranges: { start: number; end: number }[]): AsyncGenerator<Buffer> {
-  let collecting: Buffer[] = [];
-  for await (const piece of readTarPieces(bundle, index, ranges)) {
-    collecting.push(piece.data);
+export async function* readTarRanges(
+  bundle: RangeReader,
+  index: SeekIndex,
+  ranges: { start: number; end: number }[],
+  options: { publicDecoding?: boolean } = {},
+): AsyncGenerator<Buffer> {
+  let range: Buffer | undefined;
+  let at = 0;
+  for await (const piece of readTarPieces(bundle, index, ranges, options)) {
+    // Copied as it comes: the next piece may be decoded into the same buffer.
+    const r = ranges[piece.range]!;
+    range ??= Buffer.allocUnsafe(r.end - r.start);
+    at += piece.data.copy(range, at);
     if (piece.last) {
-      yield Buffer.concat(collecting);
-      collecting = [];
+      yield range;
+      range = undefined;
+      at = 0;
     }
   }
 }

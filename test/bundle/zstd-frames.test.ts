@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { Transform } from 'node:stream';
-import { readTarPieces, type SeekIndex } from '../../src/bundle/seek.ts';
+import { readTarPieces, readTarRanges, type SeekIndex } from '../../src/bundle/seek.ts';
 import { decodeFrames, FrameDecoder, zstdFrameCompressor, zstdFrameDecompressor } from '../../src/bundle/zstd-frames.ts';
 
 async function through(t: Transform, input: Buffer, chunk = 1000): Promise<Buffer> {
@@ -113,10 +113,15 @@ describe('decoding frames into a kept buffer', () => {
     const index: SeekIndex = { v: 1, blockSize: block, frames, members: {}, end: compressed.length };
     const bundle = { size: compressed.length, read: async (start: number, end: number) => Readable.from(chunked(compressed.subarray(start, end), 999)) };
     const ranges = [{ start: 10, end: 20 }, { start: block - 5, end: block * 3 + 7 }, { start: block * 8, end: input.length }];
+    const want = ranges.map((r) => input.subarray(r.start, r.end));
     for (const publicDecoding of [false, true]) {
       const got: Buffer[] = ranges.map(() => Buffer.alloc(0));
       for await (const p of readTarPieces(bundle, index, ranges, { publicDecoding })) got[p.range] = Buffer.concat([got[p.range]!, p.data]);
-      assert.deepEqual(got, ranges.map((r) => input.subarray(r.start, r.end)), publicDecoding ? 'public decoder' : 'kept buffer');
+      assert.deepEqual(got, want, publicDecoding ? 'public decoder' : 'kept buffer');
+      // Whole ranges, each spanning frames, kept while later ones are read.
+      const whole: Buffer[] = [];
+      for await (const r of readTarRanges(bundle, index, ranges, { publicDecoding })) whole.push(r);
+      assert.deepEqual(whole, want, `whole ranges, ${publicDecoding ? 'public decoder' : 'kept buffer'}`);
     }
   });
 });
