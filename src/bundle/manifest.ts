@@ -17,10 +17,9 @@ export interface MemberRecord {
 export interface DatabaseManifest extends DatabaseInfo {
   /** The dump's members in order; several when it was cut into parts (`cat` joins them). */
   dumpMembers: string[];
-  /** Size of the whole pg_dump custom-format output (all parts joined). */
+  /** Size and sha256 of the whole pg_dump custom-format output (all parts joined). */
   dumpSize: number;
-  /** Its sha256 when it is one member (older bundles have it for parts too); each part's is in `members`. */
-  dumpSha256?: string;
+  dumpSha256: string;
   /**
    * Where the dump's TOC ends and each table's data block lies in it (offsets in the joined
    * dump), when pg_dump's output could be read as it streamed: lets a restore of one table read

@@ -379,7 +379,7 @@ async function produce(
         for (const t of info.tables) {
           if (excluded?.matches(t.schema, t.name)) Object.assign(t, { rows: 0, dataExcluded: true });
         }
-        databases.push({ ...info, dumpMembers: written.members, dumpSize: written.size, ...(written.sha256 ? { dumpSha256: written.sha256 } : {}), ...(dumpIndex ? { dumpIndex } : {}) });
+        databases.push({ ...info, dumpMembers: written.members, dumpSize: written.size, dumpSha256: written.sha256, ...(dumpIndex ? { dumpIndex } : {}) });
         appItems.push(...app.items);
         migrations.push(...(app.migrations ?? []));
         if (app.info) Object.assign(appInfo, app.info);

@@ -127,11 +127,7 @@ describe('backup', () => {
     const dir = unpack(ws, result.key);
     const joined = Buffer.concat(members.map((m) => readFileSync(path.join(dir, m))));
     const { createHash } = await import('node:crypto');
-    for (const m of members) {
-      assert.equal(createHash('sha256').update(readFileSync(path.join(dir, m))).digest('hex'), result.manifest.members.find((r) => r.name === m)!.sha256, m);
-    }
-    assert.equal(joined.length, result.manifest.postgres!.databases[0]!.dumpSize);
-    assert.equal(result.manifest.postgres!.databases[0]!.dumpSha256, undefined, 'a dump in parts has no hash of its own');
+    assert.equal(createHash('sha256').update(joined).digest('hex'), result.manifest.postgres!.databases[0]!.dumpSha256);
     writeFileSync(path.join(dir, 'joined.dump'), joined);
 
     const full = await suite.server.createDatabase('parts_full');

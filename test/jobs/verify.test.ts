@@ -97,7 +97,7 @@ describe('verify', () => {
     })();
     for (const m of members) await writer.addBuffer(m.name, m.data, { mode: m.mode });
     const dbm = manifest!.postgres!.databases[0]!;
-    if (dbm.dumpSha256) dbm.dumpSha256 = (await import('node:crypto')).createHash('sha256').update(other).digest('hex');
+    dbm.dumpSha256 = (await import('node:crypto')).createHash('sha256').update(other).digest('hex');
     dbm.dumpSize = other.length;
     const { members: _old, ...rest } = manifest!;
     void _old;
