@@ -35,6 +35,6 @@ export async function loadCompression(client: pg.Client, choice: ToastChoice): P
   if (!s) return choice === 'lz4' ? { detail: 'lz4 needs PostgreSQL 14 or newer', ok: false } : keep('PostgreSQL before 14 has no other');
   if (s.setting === 'lz4') return keep('already lz4');
   if (!s.enumvals?.includes('lz4')) return choice === 'lz4' ? { detail: 'the server was built without lz4', ok: false } : keep('built without lz4');
-  if (choice === 'auto' && s.source !== 'default') return keep(`set in the ${s.source}; --toast-compression lz4 loads faster`);
+  if (choice === 'auto' && s.source !== 'default') return keep(`configured, source: ${s.source}; --toast-compression lz4 loads faster`);
   return { options: '-c default_toast_compression=lz4', detail: `lz4 for the loaded rows: faster to load than ${s.setting}; --toast-compression server keeps ${s.setting}`, ok: true };
 }

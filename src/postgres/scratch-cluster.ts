@@ -153,7 +153,7 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
       await keepTemplate(data, template!);
       await start();
     }
-    const sessionOptions = await setPassword(dir, port, password);
+    const sessionOptions = await prepareCluster(dir, port, password);
     return {
       endpoint: { ...parsePgUrl(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`), options: sessionOptions },
       major: fit.major,
@@ -186,13 +186,12 @@ async function keepTemplate(data: string, template: string): Promise<void> {
   }
 }
 
-/** The superuser's password, set over the cluster's own socket, which initdb's template trusts. */
 /**
- * Sets the cluster's password over its socket, and returns the session settings its loads use:
- * lz4 TOAST compression where the server has it (load-settings.ts; the copy is thrown away, only
- * that its rows load and read back matters).
+ * Sets the superuser's password over the cluster's own socket (which initdb's template trusts),
+ * and returns the session settings its loads use: lz4 TOAST compression where the server has it
+ * (load-settings.ts; the copy is thrown away, only that its rows load and read back matters).
  */
-async function setPassword(socketDir: string, port: number, password: string): Promise<string | undefined> {
+async function prepareCluster(socketDir: string, port: number, password: string): Promise<string | undefined> {
   const client = new pg.Client({ host: socketDir, port, user: 'postgres', database: 'postgres' });
   await client.connect();
   try {

@@ -19,7 +19,7 @@ describe('TOAST compression of loaded rows', () => {
       await client.query('set default_toast_compression = pglz');
       const configured = await loadCompression(client, 'auto');
       assert.equal(configured.options, undefined);
-      assert.match(configured.detail, /pglz, the server's \(set in the session; --toast-compression lz4 loads faster\)/);
+      assert.match(configured.detail, /pglz, the server's \(configured, source: session; --toast-compression lz4 loads faster\)/);
       assert.equal((await loadCompression(client, 'lz4')).options, '-c default_toast_compression=lz4');
     } finally {
       await client.end();
