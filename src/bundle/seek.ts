@@ -171,47 +171,51 @@ export async function* readTarPieces(
 ): AsyncGenerator<{ range: number; data: Buffer; last: boolean }> {
   const frameOf = (pos: number) => Math.floor(pos / index.blockSize);
   const compressedStart = (frame: number) => index.frames[frame] ?? index.end!;
-  let i = 0;
-  while (i < ranges.length) {
-    let j = i;
-    while (j + 1 < ranges.length && frameOf(ranges[j + 1]!.start) <= frameOf(ranges[j]!.end - 1) + 2) j++;
-    const first = frameOf(ranges[i]!.start);
-    const last = frameOf(ranges[j]!.end - 1);
-    if (last >= index.frames.length) throw new Error('the seek index does not cover the range');
-    const source = Readable.from(await bundle.read(compressedStart(first), compressedStart(last + 1)));
-    let pos = first * index.blockSize;
-    let k = i;
-    const decoder = options.publicDecoding ? undefined : FrameDecoder.create(index.blockSize + 64 * 1024);
-    const frames = decoder ? checkedBlocks(decodeFrames(source, decoder), index, first) : publicDecoding(source);
-    try {
-      for await (const chunk of frames) {
-        let at = 0;
-        while (at < chunk.length && k <= j) {
-          const r = ranges[k]!;
-          if (pos + (chunk.length - at) <= r.start) {
-            pos += chunk.length - at;
-            at = chunk.length;
-            break;
+  // One decoder (and its block-sized buffer) for every read this makes.
+  const decoder = options.publicDecoding ? undefined : FrameDecoder.create(index.blockSize + 64 * 1024);
+  try {
+    let i = 0;
+    while (i < ranges.length) {
+      let j = i;
+      while (j + 1 < ranges.length && frameOf(ranges[j + 1]!.start) <= frameOf(ranges[j]!.end - 1) + 2) j++;
+      const first = frameOf(ranges[i]!.start);
+      const last = frameOf(ranges[j]!.end - 1);
+      if (last >= index.frames.length) throw new Error('the seek index does not cover the range');
+      const source = Readable.from(await bundle.read(compressedStart(first), compressedStart(last + 1)));
+      let pos = first * index.blockSize;
+      let k = i;
+      const frames = decoder ? checkedBlocks(decodeFrames(source, decoder), index, first) : publicDecoding(source);
+      try {
+        for await (const chunk of frames) {
+          let at = 0;
+          while (at < chunk.length && k <= j) {
+            const r = ranges[k]!;
+            if (pos + (chunk.length - at) <= r.start) {
+              pos += chunk.length - at;
+              at = chunk.length;
+              break;
+            }
+            if (pos < r.start) {
+              at += r.start - pos;
+              pos = r.start;
+            }
+            const n = Math.min(chunk.length - at, r.end - pos);
+            const data = chunk.subarray(at, at + n);
+            at += n;
+            pos += n;
+            yield { range: k, data, last: pos === r.end };
+            if (pos === r.end) k++;
           }
-          if (pos < r.start) {
-            at += r.start - pos;
-            pos = r.start;
-          }
-          const n = Math.min(chunk.length - at, r.end - pos);
-          const data = chunk.subarray(at, at + n);
-          at += n;
-          pos += n;
-          yield { range: k, data, last: pos === r.end };
-          if (pos === r.end) k++;
+          if (k > j) break;
         }
-        if (k > j) break;
+      } finally {
+        source.destroy();
       }
-    } finally {
-      source.destroy();
-      decoder?.close();
+      if (k <= j) throw new Error('the bundle ended before the range the seek index points to');
+      i = j + 1;
     }
-    if (k <= j) throw new Error('the bundle ended before the range the seek index points to');
-    i = j + 1;
+  } finally {
+    decoder?.close();
   }
 }
 
