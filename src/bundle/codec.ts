@@ -6,8 +6,8 @@ import { LifeboatError } from '../errors.ts';
 import { age } from './age.ts';
 import { x25519Header } from './age-header.ts';
 import { AGE_TAG, openPayload, payloadKey, sealPayload } from './age-payload.ts';
-import { zstdFrameCompressor, zstdFrameDecompressor } from './zstd-frames.ts';
-import { TarOffsets } from './seek.ts';
+import { FrameCompressor, zstdFrameDecompressor } from './zstd-frames.ts';
+import { seekTrailer } from './seek.ts';
 import type { CompressionConfig, EncryptionConfig } from '../config/schema.ts';
 
 export type Algorithm = CompressionConfig['algorithm'];
@@ -35,23 +35,84 @@ export function formatFromName(name: string): { algorithm: Algorithm; encrypted:
 }
 
 /**
- * The stages that compress a tar stream. zstd is written as size-prefixed frames, compressed
- * two blocks at a time (zstd-frames.ts); gzip through zlib, fed large writes.
+ * Where the bundle writer puts its tar stream, and where the compressed bytes come out. `write`
+ * keeps nothing of its argument once it resolves, so the writer reuses its buffers.
  */
+export interface TarSink {
+  write(data: Buffer): Promise<void>;
+  /** Ends the stream; `members` (each member's data offset in the tar) goes into a zstd bundle's seek index. */
+  end(members: Record<string, number>): Promise<void>;
+  /** The compressed bytes. */
+  readonly output: Readable;
+  destroy(err: Error): void;
+}
+
 /**
- * The compression stages for a tar stream. zstd also gets a seek index (seek.ts) written at its
- * end, so a few members can later be read without decompressing the rest.
+ * The sink for a compression setting. zstd is written as size-prefixed frames of 4 MiB of tar
+ * each, compressed two at a time (zstd-frames.ts), and ends with a seek index (seek.ts) so a few
+ * members can later be read without decompressing the rest; gzip goes through zlib, fed large
+ * writes.
  */
-export function compressor(c: { algorithm: Algorithm; level?: number }): Transform[] {
-  switch (c.algorithm) {
-    case 'zstd': {
-      const tar = new TarOffsets();
-      return [tar, zstdFrameCompressor(c.level ?? DEFAULT_ZSTD_LEVEL, { seekIndex: () => tar.offsets })];
+export function tarSink(c: { algorithm: Algorithm; level?: number }): TarSink {
+  const out = new Output();
+  if (c.algorithm === 'zstd') {
+    const frames = new FrameCompressor(c.level ?? DEFAULT_ZSTD_LEVEL, {}, (data) => out.feed(data));
+    return {
+      write: (data) => frames.write(data),
+      end: async (members) => {
+        await frames.end();
+        await out.feed(seekTrailer({ v: 1, blockSize: frames.blockSize, frames: frames.frameStarts, members }));
+        out.push(null);
+      },
+      output: out,
+      destroy: (err) => {
+        frames.close();
+        out.destroy(err);
+      },
+    };
+  }
+  // The stages after this one read the bytes later, so they get a copy.
+  let output: Readable = out;
+  if (c.algorithm === 'gzip') {
+    for (const stage of [coalesce(CHUNK), zlib.createGzip({ level: c.level ?? 6, chunkSize: CHUNK })]) {
+      const from = output;
+      from.on('error', (err) => stage.destroy(err));
+      output = from.pipe(stage);
     }
-    case 'gzip':
-      return [coalesce(CHUNK), zlib.createGzip({ level: c.level ?? 6, chunkSize: CHUNK })];
-    case 'none':
-      return [];
+  }
+  return {
+    write: (data) => out.feed(Buffer.from(data)),
+    end: async () => {
+      out.push(null);
+    },
+    output,
+    destroy: (err) => {
+      out.destroy(err);
+      output.destroy(err);
+    },
+  };
+}
+
+/** A readable fed by `feed`, which waits while the reader is behind and fails once the stream is destroyed. */
+class Output extends Readable {
+  #resume: (() => void) | undefined;
+
+  async feed(data: Buffer): Promise<void> {
+    if (this.destroyed) throw this.errored ?? new LifeboatError('E_ABORTED', 'the bundle was aborted');
+    if (this.push(data)) return;
+    await new Promise<void>((resolve) => (this.#resume = resolve));
+    if (this.destroyed) throw this.errored ?? new LifeboatError('E_ABORTED', 'the bundle was aborted');
+  }
+
+  override _read(): void {
+    const resume = this.#resume;
+    this.#resume = undefined;
+    resume?.();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this._read();
+    cb(err);
   }
 }
 

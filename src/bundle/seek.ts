@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { StorageDriver } from '../storage/storage.ts';
 import { age } from './age.ts';
 import { AGE_CHUNK, AGE_TAG, openChunk, payloadKey as derivePayloadKey } from './age-payload.ts';
@@ -216,74 +216,6 @@ export async function* readTarPieces(
     }
   } finally {
     decoder?.close();
-  }
-}
-
-/**
- * Passes a tar stream through unchanged and records where each member's data starts in it
- * (ustar and pax headers, as tar-stream writes them).
- */
-export class TarOffsets extends Transform {
-  readonly offsets: Record<string, number> = {};
-  #pos = 0;
-  #next = 0;
-  #header: Buffer[] = [];
-  #headerLength = 0;
-  #ended = false;
-  /** A pax or GNU long-name record being read: where its data is and what came so far. */
-  #meta: { type: number; start: number; end: number; chunks: Buffer[] } | undefined;
-  #longName: string | undefined;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    let at = 0;
-    while (at < chunk.length && !this.#ended) {
-      if (this.#pos < this.#next) {
-        const n = Math.min(this.#next - this.#pos, chunk.length - at);
-        const m = this.#meta;
-        if (m && this.#pos < m.end) m.chunks.push(chunk.subarray(at, at + Math.min(n, m.end - this.#pos)));
-        at += n;
-        this.#pos += n;
-        if (m && this.#pos === this.#next) this.#endMeta();
-        continue;
-      }
-      const n = Math.min(512 - this.#headerLength, chunk.length - at);
-      this.#header.push(chunk.subarray(at, at + n));
-      this.#headerLength += n;
-      at += n;
-      this.#pos += n;
-      if (this.#headerLength === 512) this.#onHeader(Buffer.concat(this.#header));
-    }
-    cb(null, chunk);
-  }
-
-  #onHeader(h: Buffer): void {
-    this.#header = [];
-    this.#headerLength = 0;
-    if (h.every((b) => b === 0)) {
-      this.#ended = true;
-      return;
-    }
-    const size = h[124]! & 0x80 ? Number(h.readBigUInt64BE(128)) : parseInt(h.toString('latin1', 124, 136).replace(/\0.*$/, '').trim() || '0', 8);
-    const type = h[156]!;
-    this.#next = this.#pos + Math.ceil(size / 512) * 512;
-    if (type === 0x78 /* x: pax */ || type === 0x4c /* L: GNU long name */) {
-      this.#meta = { type, start: this.#pos, end: this.#pos + size, chunks: [] };
-      if (size === 0) this.#endMeta();
-      return;
-    }
-    const cstr = (from: number, to: number) => h.toString('utf8', from, to).replace(/\0.*$/s, '');
-    const prefix = h.toString('latin1', 257, 262) === 'ustar' ? cstr(345, 500) : '';
-    const name = this.#longName ?? (prefix ? `${prefix}/${cstr(0, 100)}` : cstr(0, 100));
-    this.#longName = undefined;
-    this.offsets[name] = this.#pos;
-  }
-
-  #endMeta(): void {
-    const m = this.#meta!;
-    this.#meta = undefined;
-    const text = Buffer.concat(m.chunks).toString('utf8');
-    if (m.type === 0x4c) this.#longName = text.replace(/\0.*$/s, '');
-    else this.#longName = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(text)?.[1] ?? this.#longName;
   }
 }
 

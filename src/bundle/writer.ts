@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
-import tar from 'tar-stream';
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import type { CompressionConfig, EncryptionConfig } from '../config/schema.ts';
 import { LifeboatError } from '../errors.ts';
-import { compressor, encrypt } from './codec.ts';
+import { fillerFrom, type Filler } from '../util/pipe.ts';
+import { encrypt, tarSink, type TarSink } from './codec.ts';
+import { TAR_BLOCK, TAR_END, tarHeader, tarPadding } from './tar.ts';
 import { MANIFEST_MEMBER, serializeManifest, type Manifest, type MemberRecord } from './manifest.ts';
 
 /**
@@ -15,14 +17,6 @@ import { MANIFEST_MEMBER, serializeManifest, type Manifest, type MemberRecord } 
  */
 export const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
 
-/** The part of a tar-stream entry sink (a streamx Writable) this writer uses. */
-interface Sink {
-  write(chunk: Buffer): boolean;
-  end(): void;
-  once(event: 'drain' | 'finish' | 'close', fn: () => void): void;
-  once(event: 'error', fn: (err: Error) => void): void;
-}
-
 export interface EntryMeta {
   mode?: number;
   mtime?: Date;
@@ -30,21 +24,32 @@ export interface EntryMeta {
   gid?: number;
 }
 
+/** Zero bytes for tar padding. */
+const ZEROS = Buffer.alloc(TAR_BLOCK);
+
 /**
  * Writes one bundle as a stream: tar, then compression, then age encryption. Members are added
- * in order; `finish` appends manifest.json with every member's size and sha256. Read `output`
- * (e.g. into a storage driver) while adding members: the tar applies backpressure.
+ * in order, one at a time; `finish` appends manifest.json with every member's size and sha256.
+ * Read `output` (e.g. into a storage driver) while adding members: writes wait for the reader.
+ *
+ * The writer writes the tar stream itself (tar.ts) into the compressor's blocks, so that a
+ * dump's parts can live in a few buffers reused from part to part (see `addUnknownLength`).
  */
 export class BundleWriter {
-  readonly #pack = tar.pack();
+  readonly #sink: TarSink;
   readonly #members: MemberRecord[] = [];
+  /** Where each member's data starts in the tar stream, for the seek index. */
+  readonly #offsets: Record<string, number> = {};
   readonly #hash = createHash('sha256');
+  #position = 0;
   #size = 0;
   #output: Readable | undefined;
   /** Called with the count of source bytes taken in so far. */
   onBytes: ((n: number) => void) | undefined;
 
-  private constructor() {}
+  private constructor(sink: TarSink) {
+    this.#sink = sink;
+  }
 
   /** The final bytes: what goes to storage. */
   get output(): Readable {
@@ -52,9 +57,8 @@ export class BundleWriter {
   }
 
   static async create(compression: CompressionConfig, encryption: EncryptionConfig | undefined): Promise<BundleWriter> {
-    const writer = new BundleWriter();
-    let stream: Readable = Readable.from(writer.#pack);
-    for (const stage of compressor(compression)) stream = pipe(stream, stage);
+    const writer = new BundleWriter(tarSink(compression));
+    let stream = writer.#sink.output;
     if (encryption) stream = await encrypt(stream, encryption);
     const meter = new Transform({
       transform: (chunk: Buffer, _enc, cb) => {
@@ -63,7 +67,8 @@ export class BundleWriter {
         cb(null, chunk);
       },
     });
-    writer.#output = pipe(stream, meter);
+    stream.on('error', (err) => meter.destroy(err));
+    writer.#output = stream.pipe(meter);
     return writer;
   }
 
@@ -96,123 +101,133 @@ export class BundleWriter {
         if (take.length) await put(take);
         if (n >= size) break;
       }
-      if (n < size) {
-        // The file shrank while read: pad so the tar stays well-formed; the caller records the change.
-        await put(Buffer.alloc(size - n));
-        throw new ShortReadError(n, size);
-      }
+      // The file shrank while read: the entry is padded so the tar stays well-formed; the caller records the change.
+      if (n < size) throw new ShortReadError(n, size);
     });
   }
 
   /** Adds a directory or symlink entry. */
   async addSpecial(name: string, type: 'directory' | 'symlink', meta: EntryMeta & { linkname?: string }): Promise<void> {
-    const sink = this.#pack.entry({ name, type, mode: meta.mode, mtime: meta.mtime, uid: meta.uid, gid: meta.gid, linkname: meta.linkname }) as unknown as Sink;
-    sink.end();
-    await finished(sink);
+    await this.#write(tarHeader({ name, type, ...meta }));
   }
 
   /**
    * Adds a stream of unknown length: one member `name` if it fits in one part, else
    * `name.part-0001`, `name.part-0002`, ... that `cat` joins. Returns the members and the
    * size and sha256 of the whole stream.
+   *
+   * Parts are read straight into buffers of `partSize` that are reused once written, at most
+   * three at a time (one filling, two waiting for the compressor); each part and the whole are
+   * hashed as the bytes land, while they are still in the CPU's cache (hashing a whole part when
+   * it was written took twice as long).
    */
   async addUnknownLength(
     name: string,
-    source: AsyncIterable<Buffer>,
+    source: Filler | AsyncIterable<Buffer>,
     partSize = DEFAULT_PART_SIZE,
   ): Promise<{ members: string[]; size: number; sha256: string }> {
+    const fill = typeof source === 'function' ? source : fillerFrom(source);
     const whole = createHash('sha256');
     const members: string[] = [];
+    const free: Buffer[] = [];
     let size = 0;
-    // Each part is hashed as its bytes arrive, while they are still in the CPU's cache: hashing
-    // a whole part when it is written took twice as long.
-    let partHash = createHash('sha256');
-    let filling: Buffer[] = [];
-    let fillLen = 0;
-    let held: Part | undefined; // a full part, held until we know whether more follows
+    const read = async (): Promise<Part> => {
+      const buf = free.pop() ?? Buffer.allocUnsafe(partSize);
+      const hash = createHash('sha256');
+      const n = await fill(buf, (piece) => {
+        whole.update(piece);
+        hash.update(piece);
+        size += piece.length;
+        this.onBytes?.(piece.length);
+      });
+      return { buf, n, sha256: hash.digest('hex') };
+    };
+    // Parts are written one after another while the next ones are read.
     let writing: Promise<unknown> = Promise.resolve();
-    const flush = async (part: Part) => {
-      await writing; // at most one part being written while the next one fills
-      const partName = `${name}.part-${String(members.length + 1).padStart(4, '0')}`;
-      members.push(partName);
-      writing = this.#entry(partName, part.size, {}, async (put) => {
-        for (const chunk of part.chunks) await put(chunk);
-      }, part.sha256);
+    const waiting: Promise<unknown>[] = [];
+    const write = (memberName: string, part: Part) => {
+      members.push(memberName);
+      const previous = writing;
+      writing = (async () => {
+        await previous;
+        await this.#entry(memberName, part.n, {}, (put) => put(part.buf.subarray(0, part.n)), part.sha256);
+        free.push(part.buf);
+      })();
       writing.catch(() => undefined);
+      waiting.push(writing);
     };
-    const filled = (): Part => {
-      const part = { chunks: filling, size: fillLen, sha256: partHash.digest('hex') };
-      partHash = createHash('sha256');
-      filling = [];
-      fillLen = 0;
-      return part;
-    };
-    for await (const chunk of source) {
-      whole.update(chunk);
-      size += chunk.length;
-      this.onBytes?.(chunk.length);
-      let rest = chunk;
-      while (rest.length > 0) {
-        if (held) {
-          await flush(held);
-          held = undefined;
-        }
-        const take = rest.subarray(0, partSize - fillLen);
-        partHash.update(take);
-        filling.push(take);
-        fillLen += take.length;
-        rest = rest.subarray(take.length);
-        if (fillLen === partSize) held = filled();
+    const partName = () => `${name}.part-${String(members.length + 1).padStart(4, '0')}`;
+    const first = await read();
+    const second = first.n === partSize ? await read() : undefined;
+    if (!second || second.n === 0) {
+      write(name, first);
+    } else {
+      write(partName(), first);
+      let part = second;
+      for (;;) {
+        write(partName(), part);
+        if (part.n < partSize) break;
+        // At most two parts wait for the compressor while the next one fills.
+        while (waiting.length >= 2) await waiting.shift();
+        part = await read();
+        if (part.n === 0) break;
       }
     }
-    if (members.length === 0 && (held === undefined || fillLen === 0)) {
-      const part = held ?? filled();
-      await this.#entry(name, part.size, {}, async (put) => {
-        for (const chunk of part.chunks) await put(chunk);
-      }, part.sha256);
-      members.push(name);
-    } else {
-      if (held) await flush(held);
-      if (fillLen > 0) await flush(filled());
-      await writing;
-    }
+    await writing;
     return { members, size, sha256: whole.digest('hex') };
   }
 
-  /** Appends manifest.json (with the member list) and closes the tar. */
+  /** Appends manifest.json (with the member list) and ends the tar. */
   async finish(manifest: Omit<Manifest, 'members'>): Promise<Manifest> {
     const full: Manifest = { ...manifest, members: [...this.#members] };
     await this.addBuffer(MANIFEST_MEMBER, Buffer.from(serializeManifest(full)));
-    this.#pack.finalize();
+    await this.#write(TAR_END);
+    await this.#sink.end(this.#offsets);
     return full;
   }
 
   /** Stops writing: the output stream errors, so whoever reads it (a storage upload) aborts. */
   abort(err: Error): void {
-    this.#pack.destroy(err);
+    this.#sink.destroy(err);
     this.output.destroy(err);
+  }
+
+  async #write(data: Buffer): Promise<void> {
+    this.#position += data.length;
+    await this.#sink.write(data);
   }
 
   /** Writes one tar entry; `sha256`, when the caller hashed the bytes already, is not computed again. */
   async #entry(name: string, size: number, meta: EntryMeta, body: (put: (chunk: Buffer) => Promise<void>) => Promise<void>, sha256?: string): Promise<MemberRecord> {
     const hash = sha256 === undefined ? createHash('sha256') : undefined;
-    const sink = this.#pack.entry({ name, size, type: 'file', mode: meta.mode ?? 0o644, mtime: meta.mtime ?? new Date(), uid: meta.uid, gid: meta.gid }) as unknown as Sink;
-    const done = finished(sink);
+    await this.#write(tarHeader({ name, type: 'file', size, ...meta }));
+    this.#offsets[name] = this.#position;
+    let n = 0;
     let failure: unknown;
     try {
       await body(async (chunk) => {
+        if (n + chunk.length > size) throw new Error(`${name}: more than the ${size} bytes its header says`);
+        n += chunk.length;
         hash?.update(chunk);
-        if (!sink.write(chunk)) await Promise.race([new Promise<void>((r) => sink.once('drain', r)), done]);
+        await this.#write(chunk);
       });
     } catch (err) {
       failure = err;
     }
-    sink.end();
-    await done;
+    // A short body (an error, or a file that shrank) is padded where the caller did not: the
+    // tar stays well-formed for the members that follow.
+    for (let left = size - n; left > 0 && !(failure && this.#aborted(failure)); left -= ZEROS.length) await this.#write(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+    const pad = tarPadding(size);
+    if (pad && !(failure && this.#aborted(failure))) await this.#write(ZEROS.subarray(0, pad));
     const record = { name, size, sha256: sha256 ?? hash!.digest('hex') };
     this.#members.push(record);
     if (failure) throw failure;
     return record;
+  }
+
+  /** Whether the writing itself failed (nothing more can be written), rather than the member's source. */
+  #aborted(err: unknown): boolean {
+    return this.#sink.output.destroyed || (err instanceof LifeboatError && err.code === 'E_ABORTED');
   }
 }
 
@@ -223,25 +238,9 @@ export class ShortReadError extends LifeboatError {
   }
 }
 
-function pipe(from: Readable, to: Transform): Readable {
-  from.on('error', (err) => to.destroy(err));
-  return from.pipe(to);
-}
-
-/** A part of a stream of unknown length: its chunks, in order, and their size and sha256. */
+/** A part of a stream of unknown length: the buffer it was read into, its length and sha256. */
 interface Part {
-  chunks: Buffer[];
-  size: number;
+  buf: Buffer;
+  n: number;
   sha256: string;
-}
-
-/** Resolves when a tar entry sink has flushed into the pack, rejects if the pack failed. */
-function finished(sink: Sink): Promise<void> {
-  const p = new Promise<void>((resolve, reject) => {
-    sink.once('finish', () => resolve());
-    sink.once('error', reject);
-    sink.once('close', () => reject(new LifeboatError('E_ABORTED', 'the bundle was aborted')));
-  });
-  p.catch(() => undefined);
-  return p;
 }

@@ -356,7 +356,7 @@ async function produce(
       const snapshot = await openSnapshot(endpoint);
       try {
         const excluded = c.profile.excludedData?.(target);
-        const dump = pgDump(pgPlan.tools, endpoint, snapshot.id, signal, excluded?.patterns.map((p) => `--exclude-table-data=${p}`));
+        const dump = await pgDump(pgPlan.tools, endpoint, snapshot.id, signal, excluded?.patterns.map((p) => `--exclude-table-data=${p}`), c.loaded.config.tempDir);
         // Counting runs beside the dump, on the connection that holds the snapshot.
         const described = describeDatabase(snapshot.client, signal).then(async (info) => ({
           info,
@@ -365,13 +365,15 @@ async function produce(
         described.catch(() => undefined);
         // Where each table's data lies in the dump, so one table can be read back alone.
         const indexer = new DumpIndexer();
-        const indexed = async function* () {
-          for await (const chunk of dump.stdout as AsyncIterable<Buffer>) {
-            indexer.push(chunk);
-            yield chunk;
-          }
-        };
-        const written = await writer.addUnknownLength(member, indexed(), c.partSize);
+        let written;
+        try {
+          written = await writer.addUnknownLength(member, (into, onBytes) => dump.fill(into, (piece) => {
+            indexer.push(piece);
+            onBytes?.(piece);
+          }), c.partSize);
+        } finally {
+          dump.close();
+        }
         await dump.done;
         const dumpIndex = indexer.result();
         if (!dumpIndex) job.log('info', `no table index for the dump of ${db.name}: restoring one table will read the whole dump`);

@@ -176,7 +176,8 @@ export class DumpIndexer {
   #feedToc(chunk: Buffer, at: number): number {
     const need = this.#need as { read: number };
     const take = chunk.subarray(at, at + need.read - this.#pendingLength);
-    this.#pending.push(take);
+    // A copy: the caller may reuse its buffer before the rest of this answer arrives.
+    this.#pending.push(Buffer.from(take));
     this.#pendingLength += take.length;
     this.#toc.pos += take.length;
     if (this.#pendingLength === need.read) {

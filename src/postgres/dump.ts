@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type pg from 'pg';
 import { LifeboatError } from '../errors.ts';
+import { PipeReader, type Filler } from '../util/pipe.ts';
 import type { PgTools } from './binaries.ts';
 import { connect, redactUrl, toolEnv, type PgEndpoint } from './connection.ts';
 
@@ -22,6 +23,14 @@ export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signa
   const child = spawn(bin, args, { env: toolEnv(endpoint), stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   // A tool that exits early closes its input: the writer sees the exit through `done`, not EPIPE.
   child.stdin?.on('error', () => undefined);
+  return { stdout: child.stdout!, stdin: child.stdin ?? undefined, done: watch(child, bin, endpoint, signal) };
+}
+
+/**
+ * Resolves when a tool exits 0; rejects with its own last words otherwise. Aborting the signal
+ * kills it. The caller awaits it after draining the output; it never goes unhandled meanwhile.
+ */
+function watch(child: ChildProcess, bin: string, endpoint: PgEndpoint, signal?: AbortSignal): Promise<void> {
   const kill = () => child.kill('SIGTERM');
   signal?.addEventListener('abort', kill, { once: true });
   let stderr = '';
@@ -42,9 +51,8 @@ export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signa
       reject(new LifeboatError('E_PG_DUMP', `${tool} failed on ${redactUrl(endpoint.url)}: ${why}`));
     });
   });
-  // The caller awaits `done` after draining stdout; this keeps an early failure from going unhandled meanwhile.
   done.catch(() => undefined);
-  return { stdout: child.stdout!, stdin: child.stdin ?? undefined, done };
+  return done;
 }
 
 /**
@@ -75,14 +83,36 @@ export async function openSnapshot(endpoint: PgEndpoint): Promise<Snapshot> {
   }
 }
 
-/** pg_dump in custom format, uncompressed (the bundle compresses), reading the exported snapshot. */
-export function pgDump(tools: PgTools, endpoint: PgEndpoint, snapshotId: string, signal?: AbortSignal, extraArgs: string[] = []): ToolRun {
-  return runTool(
-    tools.pgDump,
-    ['--format=custom', '--compress=0', `--snapshot=${snapshotId}`, '--no-password', ...extraArgs, `--dbname=${endpoint.url}`],
-    endpoint,
-    signal,
-  );
+/** A running pg_dump: its output, read into the caller's buffers, and its exit. */
+export interface DumpRun {
+  /** Short only at the dump's end (or where pg_dump died: `done` then says why). */
+  fill: Filler;
+  done: Promise<void>;
+  /** Closes the pipe; call it on every path once reading is over. */
+  close(): void;
+}
+
+/**
+ * pg_dump in custom format, uncompressed (the bundle compresses), reading the exported snapshot.
+ * Its output comes through a pipe read straight into the caller's buffers (util/pipe.ts says why).
+ */
+export async function pgDump(tools: PgTools, endpoint: PgEndpoint, snapshotId: string, signal?: AbortSignal, extraArgs: string[] = [], tempDir?: string): Promise<DumpRun> {
+  const pipe = await PipeReader.open(tempDir);
+  const bin = tools.pgDump;
+  let child: ChildProcess;
+  try {
+    child = spawn(bin, ['--format=custom', '--compress=0', `--snapshot=${snapshotId}`, '--no-password', ...extraArgs, `--dbname=${endpoint.url}`], {
+      env: toolEnv(endpoint),
+      stdio: ['ignore', pipe.writeFd, 'pipe'],
+    });
+  } catch (err) {
+    pipe.destroy();
+    throw err;
+  } finally {
+    // The child has its own copy: the reader sees the end when pg_dump exits.
+    pipe.closeWriteEnd();
+  }
+  return { fill: pipe.fill, done: watch(child, bin, endpoint, signal), close: () => pipe.destroy() };
 }
 
 /**

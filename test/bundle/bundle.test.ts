@@ -68,6 +68,8 @@ describe('parts of a stream of unknown length', () => {
     { what: 'one byte over is two parts', size: 4097, partSize: 4096, names: ['databases/a.dump.part-0001', 'databases/a.dump.part-0002'] },
     { what: 'many parts, the last one full', size: 4096 * 3, partSize: 4096, names: ['databases/a.dump.part-0001', 'databases/a.dump.part-0002', 'databases/a.dump.part-0003'] },
     { what: 'empty stream is one empty member', size: 0, partSize: 4096, names: ['databases/a.dump'] },
+    // More parts than the writer has buffers: each buffer is reused, and no part may show another's bytes.
+    { what: 'parts in reused buffers keep their own bytes', size: 4096 * 9 + 5, partSize: 4096, names: Array.from({ length: 10 }, (_, i) => `databases/a.dump.part-${String(i + 1).padStart(4, '0')}`) },
   ];
   for (const c of cases) {
     test(c.what, async () => {

@@ -5,13 +5,24 @@ import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { Transform } from 'node:stream';
 import { readTarPieces, readTarRanges, type SeekIndex } from '../../src/bundle/seek.ts';
-import { decodeFrames, FrameDecoder, zstdFrameCompressor, zstdFrameDecompressor } from '../../src/bundle/zstd-frames.ts';
+import { decodeFrames, FrameCompressor, FrameDecoder, zstdFrameDecompressor } from '../../src/bundle/zstd-frames.ts';
 
 async function through(t: Transform, input: Buffer, chunk = 1000): Promise<Buffer> {
   const parts: Buffer[] = [];
   for (let i = 0; i < input.length; i += chunk) parts.push(input.subarray(i, i + chunk));
   const out: Buffer[] = [];
   for await (const c of Readable.from(parts).pipe(t)) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+/** Compresses `input`, written in pieces of `chunk` bytes, into frames of `blockSize`. */
+async function compress(input: Buffer, blockSize: number, chunk = 1000): Promise<Buffer> {
+  const out: Buffer[] = [];
+  const frames = new FrameCompressor(3, { blockSize }, async (d) => {
+    out.push(d);
+  });
+  for (let i = 0; i < input.length; i += chunk) await frames.write(input.subarray(i, i + chunk));
+  await frames.end();
   return Buffer.concat(out);
 }
 
@@ -28,7 +39,7 @@ describe('zstd in size-prefixed frames', () => {
   for (const size of [0, 1, block - 1, block, block + 1, block * 5 + 17]) {
     test(`${size} bytes: Lifeboat and the zstd CLI both decode it`, async () => {
       const input = sample(size);
-      const compressed = await through(zstdFrameCompressor(3, { blockSize: block }), input);
+      const compressed = await compress(input, block);
       assert.deepEqual(await through(zstdFrameDecompressor(), compressed, 777), input);
       const cli = execFileSync('zstd', ['-dc'], { input: compressed, maxBuffer: 1 << 26 });
       assert.deepEqual(cli, input);
@@ -42,7 +53,7 @@ describe('zstd in size-prefixed frames', () => {
   });
 
   test('a truncated stream is an error, not short output', async () => {
-    const compressed = await through(zstdFrameCompressor(3, { blockSize: block }), sample(block * 3));
+    const compressed = await compress(sample(block * 3), block);
     await assert.rejects(through(zstdFrameDecompressor(), compressed.subarray(0, compressed.length - 10)), /truncated/);
   });
 
@@ -66,7 +77,7 @@ describe('decoding frames into a kept buffer', () => {
     assert.ok(decoder, 'this Node\'s zlib handle can be driven directly');
     try {
       const input = sample(block * 6 + 300);
-      const compressed = await through(zstdFrameCompressor(3, { blockSize: block }), input);
+      const compressed = await compress(input, block);
       for (const piece of [1, 7, 1000, 1 << 20]) {
         const blocks: Buffer[] = [];
         const seen = new Set<ArrayBufferLike>();
@@ -85,7 +96,7 @@ describe('decoding frames into a kept buffer', () => {
   });
 
   test('a frame that decodes to more than the buffer holds, or a damaged one, is an error', async () => {
-    const compressed = await through(zstdFrameCompressor(3, { blockSize: block }), sample(block));
+    const compressed = await compress(sample(block), block);
     const small = FrameDecoder.create(block - 1)!;
     await assert.rejects(async () => {
       for await (const b of decodeFrames(Readable.from([compressed]), small)) void b;
@@ -108,7 +119,7 @@ describe('decoding frames into a kept buffer', () => {
 
   test('ranges of a tar stream read through the seek index are the same whichever decoder reads them', async () => {
     const input = sample(block * 9 + 123);
-    const compressed = await through(zstdFrameCompressor(3, { blockSize: block }), input);
+    const compressed = await compress(input, block);
     // The frames' offsets, as the writer's seek index records them.
     const frames: number[] = [];
     for (let at = 0; at < compressed.length; at += 12 + compressed.readUInt32LE(at + 8)) frames.push(at);
