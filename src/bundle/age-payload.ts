@@ -42,37 +42,25 @@ function sealChunk(key: KeyObject, i: number, last: boolean, plain: Buffer): Buf
 /**
  * Seals a plaintext stream into age payload chunks. A chunk is sealed once the next byte shows
  * whether it is the last; the last may be full, and is empty only when the whole input is.
- * Output comes in runs of about 256 KiB.
+ * Each sealed chunk comes out as OpenSSL wrote it, its body and then its tag: joining them into
+ * larger runs copied every byte once more and doubled what the garbage collector had to free.
  */
 export async function* sealPayload(source: AsyncIterable<Buffer>, key: KeyObject): AsyncGenerator<Buffer> {
   const held = Buffer.allocUnsafe(AGE_CHUNK);
   let fill = 0;
   let i = 0;
-  let out: Buffer[] = [];
-  let outLength = 0;
-  const seal = (last: boolean) => {
-    for (const piece of sealChunk(key, i++, last, held.subarray(0, fill))) {
-      out.push(piece);
-      outLength += piece.length;
-    }
-    fill = 0;
-  };
   for await (const chunk of source) {
     for (let at = 0; at < chunk.length; ) {
-      if (fill === AGE_CHUNK) seal(false); // more follows
-      const n = Math.min(AGE_CHUNK - fill, chunk.length - at);
-      chunk.copy(held, fill, at, at + n);
+      if (fill === AGE_CHUNK) {
+        yield* sealChunk(key, i++, false, held); // more follows
+        fill = 0;
+      }
+      const n = chunk.copy(held, fill, at);
       fill += n;
       at += n;
     }
-    if (outLength >= 1 << 18) {
-      yield Buffer.concat(out, outLength);
-      out = [];
-      outLength = 0;
-    }
   }
-  seal(true);
-  yield Buffer.concat(out, outLength);
+  yield* sealChunk(key, i, true, held.subarray(0, fill));
 }
 
 /** Opens a payload stream chunk by chunk; throws at the first chunk that fails its authentication or if it ends early. */
