@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { LifeboatError } from '../../src/errors.ts';
@@ -30,5 +31,25 @@ describe('local: bad input', () => {
       assert.match(err.hint ?? '', /write access/);
       return true;
     });
+  });
+});
+
+describe('local: large objects', () => {
+  it('an object past several write-behind syncs (64 MiB each) arrives whole', async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-local-big-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const driver = await openStorage('disk', storageSchema.parse({ type: 'local', path: dir }));
+    const chunk = randomBytes(1024 * 1024);
+    const count = 150;
+    const body = Readable.from((function* () {
+      for (let i = 0; i < count; i++) yield Buffer.concat([Buffer.from(String(i).padStart(8, '0')), chunk]);
+    })());
+    const { size } = await driver.put('app/big.tar', body);
+    assert.equal(size, count * (chunk.length + 8));
+    const expected = createHash('sha256');
+    for (let i = 0; i < count; i++) expected.update(Buffer.concat([Buffer.from(String(i).padStart(8, '0')), chunk]));
+    const got = createHash('sha256');
+    for await (const c of await driver.get('app/big.tar')) got.update(c as Buffer);
+    assert.equal(got.digest('hex'), expected.digest('hex'));
   });
 });
