@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { LifeboatError } from '../errors.ts';
 
 /**
  * Fills the start of `into` with the next bytes of a source, calling `onBytes` with each piece
@@ -82,11 +83,12 @@ export class PipeReader {
 
   /** Opens the pipe (in `dir`, default the system temp dir, for the instant the FIFO has a name). */
   static async open(dir = os.tmpdir()): Promise<PipeReader> {
-    const scratch = await fs.mkdtemp(path.join(dir, 'lifeboat-pipe-'));
-    const fifo = path.join(scratch, 'fifo');
+    let scratch: string | undefined;
     try {
+      scratch = await fs.mkdtemp(path.join(dir, 'lifeboat-pipe-'));
+      const fifo = path.join(scratch, 'fifo');
       const made = spawnSync('mkfifo', ['-m', '600', fifo], { encoding: 'utf8' });
-      if (made.status !== 0) throw new Error(`mkfifo failed: ${made.error?.message ?? made.stderr.trim()}`);
+      if (made.status !== 0) throw new Error(`mkfifo: ${made.error?.message ?? made.stderr.trim()}`);
       // The read end without blocking (no writer yet), then the write end, which a reader lets open at once.
       const read = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
       let write: number;
@@ -97,8 +99,13 @@ export class PipeReader {
         throw err;
       }
       return new PipeReader(read, write);
+    } catch (err) {
+      throw new LifeboatError('E_PG_TOOL', `cannot make a pipe for pg_dump's output in ${dir}: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'the temp directory (tempDir in lifeboat.yaml, else the system one) must exist, be writable and allow named pipes (mkfifo, from coreutils)',
+      });
     } finally {
-      await fs.rm(scratch, { recursive: true, force: true });
+      if (scratch) await fs.rm(scratch, { recursive: true, force: true });
     }
   }
 

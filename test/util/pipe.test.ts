@@ -81,6 +81,15 @@ describe('reading a child process through a pipe into the caller\'s buffers', ()
     pipe.destroy();
   });
 
+  test('a temp directory that cannot hold the pipe is a clear error', async () => {
+    await assert.rejects(PipeReader.open(path.join(dir, 'missing')), (err: Error & { code?: string; hint?: string }) => {
+      assert.equal(err.code, 'E_PG_TOOL');
+      assert.match(err.message, /cannot make a pipe for pg_dump's output in .*missing: ENOENT/);
+      assert.match(err.hint ?? '', /tempDir/);
+      return true;
+    });
+  });
+
   test('fillerFrom copies chunks of any size into the buffers it is given', async () => {
     const chunks = [data.subarray(0, 7), data.subarray(7, 70000), data.subarray(70000)];
     const fill = fillerFrom((async function* () {
