@@ -203,22 +203,26 @@ export class BundleWriter {
     await this.#write(tarHeader({ name, type: 'file', size, ...meta }));
     this.#offsets[name] = this.#position;
     let n = 0;
+    const put = async (chunk: Buffer) => {
+      if (n + chunk.length > size) throw new Error(`${name}: more than the ${size} bytes its header says`);
+      n += chunk.length;
+      hash?.update(chunk);
+      await this.#write(chunk);
+    };
     let failure: unknown;
     try {
-      await body(async (chunk) => {
-        if (n + chunk.length > size) throw new Error(`${name}: more than the ${size} bytes its header says`);
-        n += chunk.length;
-        hash?.update(chunk);
-        await this.#write(chunk);
-      });
+      await body(put);
     } catch (err) {
       failure = err;
     }
-    // A short body (an error, or a file that shrank) is padded where the caller did not: the
-    // tar stays well-formed for the members that follow.
-    for (let left = size - n; left > 0 && !(failure && this.#aborted(failure)); left -= ZEROS.length) await this.#write(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
-    const pad = tarPadding(size);
-    if (pad && !(failure && this.#aborted(failure))) await this.#write(ZEROS.subarray(0, pad));
+    // Unless the bundle itself failed, a short body (a file that shrank, a source that broke) is
+    // padded with zeros to its stated size, hashed like the rest: the member holds what its
+    // sha256 says, and the tar stays well-formed for the members that follow.
+    if (!failure || !this.#aborted(failure)) {
+      while (n < size) await put(ZEROS.subarray(0, Math.min(size - n, ZEROS.length)));
+      const pad = tarPadding(size);
+      if (pad) await this.#write(ZEROS.subarray(0, pad));
+    }
     const record = { name, size, sha256: sha256 ?? hash!.digest('hex') };
     this.#members.push(record);
     if (failure) throw failure;

@@ -174,8 +174,13 @@ export class PipeReader {
 
   #landed(n: number, buf: Uint8Array): boolean {
     const target = this.#target;
-    if (!target) return false;
-    if (buf.buffer === this.#spare.buffer && buf.byteOffset === this.#spare.byteOffset) {
+    const inSpare = buf.buffer === this.#spare.buffer && buf.byteOffset === this.#spare.byteOffset;
+    if (!target) {
+      // Not expected (reading stops whenever no fill waits), but bytes are never dropped.
+      if (inSpare) this.#held = this.#spare.subarray(0, n);
+      return false;
+    }
+    if (inSpare) {
       // The read was set up before this fill's buffer was known: what does not fit waits in the
       // spare for the next fill, and reading stops until then.
       this.#held = this.#spare.subarray(0, n);

@@ -139,6 +139,23 @@ describe('compression and encryption', () => {
   });
 });
 
+describe('a file that shrinks while it is read', () => {
+  test('is padded with zeros to its stated size, and its recorded sha256 is of what the bundle holds', async () => {
+    let recorded: string | undefined;
+    const { file, manifest } = await writeBundle('shrank', { algorithm: 'zstd' }, undefined, async (w) => {
+      await assert.rejects(w.addStream('files/app/log.txt', 2000, Readable.from([Buffer.from('x'.repeat(700))])), { code: 'E_FILE_CHANGED' });
+      recorded = w.members.at(-1)!.sha256;
+      await w.addBuffer('README.txt', Buffer.from('after'));
+    });
+    const got = await members(file);
+    const expected = Buffer.concat([Buffer.from('x'.repeat(700)), Buffer.alloc(1300)]);
+    assert.deepEqual(got.get('files/app/log.txt'), expected);
+    assert.equal(recorded, sha(expected));
+    assert.deepEqual(got.get('README.txt'), Buffer.from('after'), 'the members after it are intact');
+    assert.equal(manifest.members.find((m) => m.name === 'files/app/log.txt')!.sha256, sha(expected));
+  });
+});
+
 describe('integrity check', () => {
   test('a flipped byte in a member is reported by name; an intact bundle passes', async () => {
     const big = Buffer.alloc(200_000, 'x');
