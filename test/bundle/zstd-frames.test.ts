@@ -46,6 +46,15 @@ describe('zstd in size-prefixed frames', () => {
     });
   }
 
+  test('incompressible blocks (frames larger than their block) and a compressible one after them decode intact', async () => {
+    const size = 256 * 1024;
+    const input = Buffer.concat([randomBytes(size * 3), Buffer.alloc(size, 'lifeboat '), randomBytes(1000)]);
+    const compressed = await compress(input, size, 100_000);
+    assert.ok(compressed.readUInt32LE(8) > size, 'the first frame (random bytes) is larger than its block');
+    assert.deepEqual(await through(zstdFrameDecompressor(), compressed, 65_536), input);
+    assert.deepEqual(execFileSync('zstd', ['-dc'], { input: compressed, maxBuffer: 1 << 26 }), input);
+  });
+
   test('a plain zstd stream (one frame, from the zstd CLI) is decoded too', async () => {
     const input = sample(100_000);
     const plain = execFileSync('zstd', ['-3', '-c'], { input });
