@@ -1,71 +1,28 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
+import type { Catalog } from '../catalog/catalog.ts';
 import { keysFor } from '../bundle/codec.ts';
-import type { DatabaseManifest, FileRecord, Manifest } from '../bundle/manifest.ts';
-import { checkIntegrity } from '../bundle/reader.ts';
+import type { DatabaseManifest } from '../bundle/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
-import type { TargetConfig } from '../config/schema.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
-import { toolsForServer, type PgTools } from '../postgres/binaries.ts';
-import { loadCompression, type ToastChoice } from '../postgres/load-settings.ts';
-import { connect, databaseOf, parsePgUrl, pgError, redactUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
-import { runTool } from '../postgres/dump.ts';
-import { describeDatabase, ident, serverVersion } from '../postgres/introspect.ts';
-import type { StorageDriver } from '../storage/storage.ts';
+import type { PgTools } from '../postgres/binaries.ts';
+import { connect, databaseOf, parsePgUrl, redactUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
+import { serverVersion } from '../postgres/introspect.ts';
 import { Copies, deferredLog } from './copies.ts';
-import { getProfile } from '../profiles/index.ts';
-import { formatBytes } from '../util/format.ts';
-import { runBackup } from './backup.ts';
 import { dumpFile, extractBundle, GLOBALS_MEMBER } from './extract.ts';
-import { Job, type JobListener } from './job.ts';
-import { placeFile, planFiles, selectFiles, type PlannedFile } from './restore-files.ts';
+import { Job } from './job.ts';
+import type { RestoreContext, RestoreOptions } from './restore-context.ts';
+import { createScratch, dropDatabase, restoreDatabase, restoreGlobals, type Streamed } from './restore-databases.ts';
+import { placeFile, selectFiles } from './restore-files.ts';
+import { makePlan, restoreTools, type RestorePlan } from './restore-plan.ts';
+import { safetyBackup } from './restore-safety.ts';
 import { DumpProgress } from './dump-progress.ts';
-import { pgRestoreFailed, StreamingRestore } from './restore-stream.ts';
-import { restoreTables, selectTables, tableName, type TableRestoreResult } from './restore-tables.ts';
+import { StreamingRestore } from './restore-stream.ts';
+import { restoreTables, selectTables, type TableRestoreResult } from './restore-tables.ts';
 
-/** One database the restore writes. */
-export interface PlannedDatabase {
-  /** The database's name in the bundle. */
-  source: string;
-  /** Where it goes: server (password hidden) and database name. */
-  server: string;
-  database: string;
-  /** `create`: the database does not exist; `replace`: it does, and is replaced as a whole. */
-  action: 'create' | 'replace';
-  tables: number;
-  rows: number;
-  dumpSize: number;
-}
-
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-  /** A failed check that `--force` may override (schema or version differences); others always stop. */
-  overridable?: boolean;
-}
-
-/** What a restore will do, computed before it does anything; the CLI and later the API show it. */
-export interface RestorePlan {
-  backupId: string;
-  target: string;
-  storage: string;
-  key: string;
-  databases: PlannedDatabase[];
-  /** With --table: the tables, and whether each replaces a live table's rows or lands beside it. */
-  tables: { table: string; database: string; action: 'replace' | 'create' | 'beside'; as: string; rows: number }[];
-  files: PlannedFile[];
-  checks: Check[];
-  /** Existing data is replaced: confirmation (--yes, or typing RESTORE) is required. */
-  replacesData: boolean;
-  /** A safety backup of the replaced databases is taken first. */
-  safetyBackup: boolean;
-  /** Roles and tablespaces missing on the target are created from the backup. */
-  globals: boolean;
-}
+export type { RestoreOptions } from './restore-context.ts';
+export type { Check, PlannedDatabase, RestorePlan } from './restore-plan.ts';
 
 export interface RestoreReport {
   plan: RestorePlan;
@@ -76,57 +33,6 @@ export interface RestoreReport {
   /** With --globals: roles created, and roles that existed and were left as they are. */
   roles?: { created: string[]; kept: string[] };
   safetyBackupId?: string;
-}
-
-export interface RestoreOptions {
-  /** Databases to restore (names in the bundle); default: all. */
-  databases?: string[];
-  /** A database URL to restore into (exactly one database). */
-  to?: string;
-  /** Files to restore: `set`, `set:/path` or `/path`; default: all, unless only databases are named. */
-  files?: string[];
-  /** Restore files under this directory instead of their original places. */
-  toDir?: string;
-  /** Restore only these tables (`schema.table`) of the one database selected. */
-  tables?: string[];
-  /** With one table: restore it beside the live one under this name. */
-  renameTo?: string;
-  /** Also restore roles and tablespaces from databases/globals.sql; existing ones are kept as they are. */
-  globals?: boolean;
-  dryRun?: boolean;
-  /** The user agreed to replace existing data. */
-  yes?: boolean;
-  /** Proceed despite overridable check failures. */
-  force?: boolean;
-  /** Skip ownership and grants (for a server without the original roles). */
-  noOwner?: boolean;
-  /** TOAST compression of the loaded rows (load-settings.ts); default `auto`: lz4 where the server has it. */
-  toastCompression?: ToastChoice;
-  /** Asked when data would be replaced and `yes` is not set; returns whether to go on. */
-  confirm?: (plan: RestorePlan) => Promise<boolean>;
-  /** How long the safety backup stays protected from retention. */
-  safetyDays?: number;
-  signal?: AbortSignal;
-  listener?: JobListener;
-}
-
-interface Context {
-  loaded: LoadedConfig;
-  catalog: Catalog;
-  backup: BackupRecord;
-  manifest: Manifest;
-  /** The copy being read: `storage` and `key` follow it when a corrupt copy makes it fall back. */
-  copies: Copies;
-  log: ReturnType<typeof deferredLog>;
-  storage: StorageDriver;
-  key: string;
-  selected: DatabaseManifest[];
-  selectedFiles: FileRecord[];
-  selectedTables: DatabaseManifest['tables'];
-  globals: boolean;
-  /** Target server endpoint (maintenance database) and, per source database, the destination name. */
-  server: PgEndpoint | undefined;
-  destination: Map<string, string>;
 }
 
 /**
@@ -150,7 +56,7 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
   }
 }
 
-async function restoreJob(ctx: Context, job: Job, options: RestoreOptions): Promise<{ plan: RestorePlan; report?: RestoreReport }> {
+async function restoreJob(ctx: RestoreContext, job: Job, options: RestoreOptions): Promise<{ plan: RestorePlan; report?: RestoreReport }> {
   const { catalog } = ctx;
   const plan = await makePlan(ctx, job, options);
   for (const c of plan.checks) job.log(c.ok ? 'info' : 'warn', `check ${c.ok ? 'passed' : 'FAILED'}: ${c.name}: ${c.detail}`);
@@ -212,7 +118,7 @@ async function restoreJob(ctx: Context, job: Job, options: RestoreOptions): Prom
   }
 }
 
-async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, options: RestoreOptions): Promise<Context> {
+async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, options: RestoreOptions): Promise<RestoreContext> {
   const backup = catalog.resolveBackup(prefix);
   if (backup.status !== 'ok' && backup.status !== 'degraded') throw new LifeboatError('E_USAGE', `backup ${backup.id} is ${backup.status}${backup.error ? ` (${backup.error})` : ''}: it cannot be restored`);
   const manifest = catalog.getManifest(backup.id)!;
@@ -273,150 +179,7 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
   return { loaded, catalog, backup, manifest, copies, log, storage, key, selected, selectedFiles, selectedTables, globals: options.globals === true, server, destination };
 }
 
-async function makePlan(ctx: Context, job: Job, options: RestoreOptions): Promise<RestorePlan> {
-  const checks: Check[] = [];
-  const databases: PlannedDatabase[] = [];
-  const stat = await ctx.storage.stat(ctx.key);
-  checks.push({ name: 'bundle present', ok: stat !== undefined, detail: stat ? `${ctx.storage.name}:${ctx.key}, ${formatBytes(stat.size)}` : `missing from storage ${ctx.storage.name}` });
-  if (stat && options.dryRun) {
-    // A dry run reads the whole bundle once to prove it; a real restore does so while extracting.
-    job.progress({ phase: 'checking bundle', done: 0, unit: 'bytes' });
-    const keys = keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption);
-    try {
-      const integrity = await checkIntegrity(await ctx.storage.get(ctx.key), path.basename(ctx.key), keys);
-      checks.push({ name: 'checksums', ok: integrity.ok, detail: integrity.ok ? `all ${integrity.members.length} members match the manifest` : integrity.problems.join('; ') });
-    } catch (err) {
-      checks.push({ name: 'checksums', ok: false, detail: asLifeboatError(err).message });
-    }
-  }
-
-  const files = await planFiles(ctx.selectedFiles, options.toDir);
-  const tables: RestorePlan['tables'] = [];
-  if (!ctx.server) return finishPlan(ctx, databases, tables, files, checks);
-  let client;
-  try {
-    client = await connect(ctx.server);
-  } catch (err) {
-    checks.push({ name: 'target reachable', ok: false, detail: asLifeboatError(err).message });
-    return finishPlan(ctx, databases, tables, files, checks);
-  }
-  try {
-    const version = await serverVersion(client);
-    checks.push({ name: 'target reachable', ok: true, detail: `${redactUrl(ctx.server.url)}, PostgreSQL ${version.version}` });
-    const sourceMajor = Number(ctx.manifest.postgres!.serverVersion.split('.')[0]);
-    checks.push({
-      name: 'server version', ok: version.major >= sourceMajor, overridable: true,
-      detail: version.major >= sourceMajor ? `${version.version} can take a dump from ${ctx.manifest.postgres!.serverVersion}` : `the target runs ${version.version}, older than the source ${ctx.manifest.postgres!.serverVersion}: pg_restore may fail`,
-    });
-    if (ctx.selected.length) {
-      const load = await loadCompression(client, options.toastCompression ?? 'auto');
-      checks.push({ name: 'TOAST compression', ok: load.ok, detail: load.detail });
-      ctx.server = { ...ctx.server, options: load.options };
-    }
-    const dumpMajor = Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]);
-    try {
-      const tools = await restoreTools(version.major, dumpMajor);
-      checks.push({ name: 'pg_restore', ok: true, detail: `${tools.version} from ${tools.dir}` });
-    } catch (err) {
-      checks.push({ name: 'pg_restore', ok: false, detail: asLifeboatError(err).message });
-    }
-    const existing = new Set((await client.query<{ datname: string }>('select datname from pg_database')).rows.map((r) => r.datname));
-    for (const d of ctx.selected) {
-      const database = ctx.destination.get(d.name)!;
-      const exists = existing.has(database);
-      if (ctx.selectedTables.length) {
-        // Tables go into the live database; the database itself is neither created nor replaced.
-        if (exists) tables.push(...(await planTables(ctx, database, options.renameTo, checks)));
-        else checks.push({ name: `database ${database}`, ok: false, detail: `does not exist on the target; restore the whole database with --database ${d.name}` });
-        continue;
-      }
-      databases.push({
-        source: d.name, server: redactUrl(ctx.server.url), database, action: exists ? 'replace' : 'create',
-        tables: d.tables.length, rows: d.tables.reduce((n, t) => n + (t.rows ?? 0), 0), dumpSize: d.dumpSize,
-      });
-      if (exists) checks.push(await schemaCheck(ctx, d, database));
-    }
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-  const needed = ctx.selected.reduce((n, d) => n + d.dumpSize, 0);
-  const tempDir = ctx.loaded.config.tempDir ?? os.tmpdir();
-  const space = await fs.statfs(tempDir).catch(() => undefined);
-  const free = space ? space.bavail * space.bsize : undefined;
-  checks.push({
-    name: 'temp space', ok: free === undefined || free > needed * 1.05,
-    detail: free === undefined ? `${tempDir} not measurable` : `${formatBytes(free)} free in ${tempDir}, ${formatBytes(needed)} needed for the dump files`,
-  });
-  await compatibilityChecks(ctx, checks);
-  return finishPlan(ctx, databases, tables, files, checks);
-}
-
-/**
- * The profile's check of the backup's app state against the code deployed now (Django and
- * Prisma migrations): a backup newer than the code blocks the restore unless --force.
- */
-async function compatibilityChecks(ctx: Context, checks: Check[]): Promise<void> {
-  if (!ctx.selected.length) return;
-  const target = ctx.loaded.config.targets[ctx.backup.target];
-  const profile = getProfile(ctx.manifest.app.profile);
-  if (!target || !profile.compatibility) return;
-  for (const c of await profile.compatibility(ctx.manifest.app, target, path.dirname(ctx.loaded.file))) {
-    checks.push({ name: c.name, ok: c.ok, detail: c.detail, overridable: true });
-  }
-}
-
-function finishPlan(ctx: Context, databases: PlannedDatabase[], tables: RestorePlan['tables'], files: PlannedFile[], checks: Check[]): RestorePlan {
-  const replacesData = databases.some((d) => d.action === 'replace') || tables.some((t) => t.action === 'replace') || files.some((f) => f.action === 'overwrite');
-  return { backupId: ctx.backup.id, target: ctx.backup.target, storage: ctx.storage.name, key: ctx.key, databases, tables, files, checks, replacesData, safetyBackup: replacesData, globals: ctx.globals };
-}
-
-/** What each --table does on the live database; a --rename-to name that is taken fails the plan. */
-async function planTables(ctx: Context, database: string, renameTo: string | undefined, checks: Check[]): Promise<RestorePlan['tables']> {
-  const client = await connect(withDatabase(ctx.server!, database));
-  try {
-    const planned: RestorePlan['tables'] = [];
-    for (const t of ctx.selectedTables) {
-      const exists = async (name: string) => (await client.query('select to_regclass($1) as r', [`${ident(t.schema)}.${ident(name)}`])).rows[0].r !== null;
-      if (renameTo) {
-        const taken = await exists(renameTo);
-        checks.push({ name: `table ${t.schema}.${renameTo}`, ok: !taken, detail: taken ? 'already exists; choose another --rename-to' : 'free' });
-        planned.push({ table: tableName(t), database, action: 'beside', as: `${t.schema}.${renameTo}`, rows: t.rows ?? 0 });
-      } else {
-        planned.push({ table: tableName(t), database, action: (await exists(t.name)) ? 'replace' : 'create', as: tableName(t), rows: t.rows ?? 0 });
-      }
-    }
-    return planned;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** The generic schema comparison: tables and columns in the backup against the live database. */
-async function schemaCheck(ctx: Context, d: DatabaseManifest, database: string): Promise<Check> {
-  const client = await connect(withDatabase(ctx.server!, database));
-  try {
-    const live = await describeDatabase(client, undefined, { counts: false });
-    const cols = (t: { columns: { name: string; type: string }[] }) => t.columns.map((c) => `${c.name} ${c.type}`).join(', ');
-    const liveTables = new Map(live.tables.map((t) => [`${t.schema}.${t.name}`, t]));
-    const diffs: string[] = [];
-    for (const t of d.tables) {
-      const name = `${t.schema}.${t.name}`;
-      const l = liveTables.get(name);
-      if (!l) diffs.push(`${name} is not in the live database`);
-      else if (cols(l) !== cols(t)) diffs.push(`${name} has other columns now`);
-      liveTables.delete(name);
-    }
-    for (const name of liveTables.keys()) diffs.push(`${name} exists only in the live database (it will be gone)`);
-    return {
-      name: `schema of ${database}`, ok: diffs.length === 0, overridable: true,
-      detail: diffs.length === 0 ? 'same tables and columns as the backup' : `${diffs.slice(0, 5).join('; ')}${diffs.length > 5 ? `; and ${diffs.length - 5} more` : ''}`,
-    };
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, job: Job, options: RestoreOptions): Promise<void> {
+async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreReport, job: Job, options: RestoreOptions): Promise<void> {
   const signal = job.signal;
   let tools: PgTools | undefined;
   if (ctx.server && ctx.selected.length) {
@@ -508,219 +271,4 @@ async function execute(ctx: Context, plan: RestorePlan, report: RestoreReport, j
     await dropStreams(); // scratch databases a failure left before restoreDatabase took them
     await fs.rm(temp, { recursive: true, force: true });
   }
-}
-
-interface Streamed {
-  scratch: string;
-  stream: StreamingRestore;
-}
-
-/** Creates the empty scratch database a database is restored into before it is swapped in. */
-async function createScratch(ctx: Context, d: PlannedDatabase, m: DatabaseManifest, job: Job): Promise<string> {
-  const scratch = `${d.database.slice(0, 40)}_lifeboat_${randomBytes(4).toString('hex')}`;
-  const admin = await connect(ctx.server!);
-  try {
-    job.log('info', `restoring ${m.name} into scratch database ${scratch} (${formatBytes(m.dumpSize)} dump)`);
-    await admin.query(`create database ${ident(scratch)} template template0 encoding ${literal(m.encoding)}`);
-    return scratch;
-  } catch (err) {
-    throw err instanceof LifeboatError ? err : pgError(err, ctx.server!);
-  } finally {
-    await admin.end().catch(() => undefined);
-  }
-}
-
-async function dropDatabase(server: PgEndpoint, name: string): Promise<void> {
-  const admin = await connect(server).catch(() => undefined);
-  await admin?.query(`drop database if exists ${ident(name)} with (force)`).catch(() => undefined);
-  await admin?.end().catch(() => undefined);
-}
-
-/** Backs up the databases about to be replaced, as they are now, and protects that backup. */
-async function safetyBackup(ctx: Context, databases: string[], files: string[], days: number, signal: AbortSignal): Promise<string> {
-  const base = ctx.loaded.config.targets[ctx.backup.target];
-  let postgres;
-  if (databases.length && ctx.server) {
-    const url = new URL(ctx.server.url);
-    if (ctx.server.password !== undefined) url.password = encodeURIComponent(ctx.server.password);
-    postgres = { url: url.toString(), databases, globals: false };
-  }
-  const fileSets: TargetConfig['files'] = files.length ? { 'pre-restore': { paths: files, include: undefined, exclude: undefined } } : {};
-  const target: TargetConfig = {
-    ...(base ?? { profile: 'generic', onUnreadable: 'fail', compression: { algorithm: 'zstd' }, storage: { primary: ctx.storage.name, replicas: [] } }),
-    postgres,
-    files: fileSets,
-  };
-  const loaded = { ...ctx.loaded, config: { ...ctx.loaded.config, targets: { ...ctx.loaded.config.targets, [ctx.backup.target]: target } } };
-  try {
-    const result = await runBackup(loaded, ctx.catalog, ctx.backup.target, { trigger: 'pre-restore', signal });
-    ctx.catalog.setProtection(result.id, new Date(Date.now() + days * 86_400_000), ['pre-restore']);
-    return result.id;
-  } catch (err) {
-    const e = asLifeboatError(err);
-    throw new LifeboatError(e.code, `the safety backup failed, so the restore did not start: ${e.message}`, { cause: err, hint: e.hint });
-  }
-}
-
-async function restoreDatabase(ctx: Context, tools: PgTools, m: DatabaseManifest, d: PlannedDatabase, file: string, job: Job, options: RestoreOptions, streamed?: Streamed) {
-  let scratch = streamed?.scratch ?? (await createScratch(ctx, d, m, job));
-  let created = true;
-  const admin = await connect(ctx.server!).catch(async (err: unknown) => {
-    await dropDatabase(ctx.server!, scratch);
-    throw err;
-  });
-  try {
-    let plain = !streamed;
-    if (streamed) {
-      try {
-        await streamed.stream.finish();
-      } catch (err) {
-        const e = asLifeboatError(err);
-        if (e.code !== 'E_DUMP_INDEX') throw e;
-        job.log('warn', `${e.message}; restoring it from the whole dump instead`);
-        streamed.stream.abort();
-        await admin.query(`drop database if exists ${ident(scratch)} with (force)`);
-        scratch = await createScratch(ctx, d, m, job);
-        plain = true;
-      }
-    }
-    if (plain) {
-      const server = ctx.server!;
-      const args = ['--dbname', withDatabase(server, scratch).url, '--jobs=2', '--exit-on-error', '--no-password'];
-      if (options.noOwner) args.push('--no-owner', '--no-acl');
-      const run = runTool(tools.pgRestore, [...args, file], server, job.signal);
-      run.stdout.resume();
-      await run.done.catch((err: unknown) => {
-        throw pgRestoreFailed(err, m.name);
-      });
-    }
-
-    const mismatches = await verifyCounts(ctx, scratch, m, plain ? undefined : streamed?.stream.counted);
-    if (mismatches.length) {
-      throw new LifeboatError('E_RESTORE_FAILED', `restored ${m.name} does not match the manifest: ${mismatches.slice(0, 5).join('; ')}`);
-    }
-    job.log('info', `verified ${m.name}: ${m.tables.length} tables with the row counts of the backup`);
-
-    let terminated = 0;
-    if (d.action === 'replace') {
-      const old = `${d.database.slice(0, 40)}_lifeboat_old_${randomBytes(4).toString('hex')}`;
-      await admin.query(`alter database ${ident(d.database)} allow_connections false`);
-      try {
-        const r = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [d.database]);
-        terminated = r.rowCount ?? 0;
-        job.log('info', `terminated ${terminated} connection(s) to ${d.database}`);
-        await renameWhenFree(admin, d.database, old);
-      } catch (err) {
-        await admin.query(`alter database ${ident(d.database)} allow_connections true`).catch(() => undefined);
-        throw err;
-      }
-      await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
-      created = false;
-      await admin.query(`drop database ${ident(old)}`);
-    } else {
-      await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
-      created = false;
-    }
-    job.log('info', `${d.action === 'replace' ? 'replaced' : 'created'} ${d.database}`);
-    return { database: d.database, tables: m.tables.length, verified: true, mismatches, terminatedConnections: terminated };
-  } catch (err) {
-    throw err instanceof LifeboatError ? err : pgError(err, ctx.server!);
-  } finally {
-    if (created) await admin.query(`drop database if exists ${ident(scratch)} with (force)`).catch(() => undefined);
-    await admin.end().catch(() => undefined);
-  }
-}
-
-/** Renames a database, retrying while connections that raced the termination go away. */
-async function renameWhenFree(admin: Awaited<ReturnType<typeof connect>>, from: string, to: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await admin.query(`alter database ${ident(from)} rename to ${ident(to)}`);
-      return;
-    } catch (err) {
-      if ((err as { code?: string }).code !== '55006' || attempt >= 20) throw err;
-      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [from]);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-/** Each restored table's rows against the manifest; `counted` holds counts the streamed load took already. */
-async function verifyCounts(ctx: Context, database: string, m: DatabaseManifest, counted?: ReadonlyMap<string, number>): Promise<string[]> {
-  const client = await connect(withDatabase(ctx.server!, database));
-  try {
-    const mismatches: string[] = [];
-    for (const t of m.tables) {
-      if (t.rows === null) continue;
-      const count = async () => {
-        const known = counted?.get(`${t.schema}.${t.name}`);
-        if (known !== undefined) return known;
-        const { rows } = await client.query<{ n: string }>(`select count(*) as n from only ${ident(t.schema)}.${ident(t.name)}`).catch(() => ({ rows: [{ n: '-1' }] }));
-        return Number(rows[0]!.n);
-      };
-      const n = await count();
-      if (n !== t.rows) mismatches.push(`${t.schema}.${t.name}: ${n < 0 ? 'missing' : `${n} rows`}, expected ${t.rows}`);
-    }
-    return mismatches;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/**
- * Restores roles and tablespaces, never touching those that exist: their CREATE and ALTER
- * statements are left out, so a password or attribute changed since the backup stays as it is.
- */
-async function restoreGlobals(server: PgEndpoint, tools: PgTools, file: string, dir: string, job: Job): Promise<{ created: string[]; kept: string[] }> {
-  const client = await connect(server);
-  let roles: Set<string>;
-  let tablespaces: Set<string>;
-  try {
-    roles = new Set((await client.query<{ n: string }>('select rolname as n from pg_roles')).rows.map((r) => r.n));
-    tablespaces = new Set((await client.query<{ n: string }>('select spcname as n from pg_tablespace')).rows.map((r) => r.n));
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-  const name = (raw: string) => (raw.startsWith('"') ? raw.slice(1, -1).replaceAll('""', '"') : raw);
-  const created = new Set<string>();
-  const kept = new Set<string>();
-  const lines = (await fs.readFile(file, 'utf8')).split('\n').filter((line) => {
-    const role = /^(?:CREATE|ALTER) ROLE ("(?:[^"]|"")+"|[^\s;]+)/.exec(line);
-    if (role) {
-      const n = name(role[1]!);
-      if (roles.has(n)) {
-        kept.add(n);
-        return false;
-      }
-      created.add(n);
-      return true;
-    }
-    const space = /^CREATE TABLESPACE ("(?:[^"]|"")+"|\S+)/.exec(line);
-    return !(space && tablespaces.has(name(space[1]!)));
-  });
-  const filtered = path.join(dir, 'globals-filtered.sql');
-  await fs.writeFile(filtered, lines.join('\n'));
-  const run = runTool(tools.psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-d', server.url, '-f', filtered], server, job.signal);
-  run.stdout.resume();
-  await run.done;
-  job.log('info', `roles: created ${[...created].join(', ') || 'none'}; kept as they are: ${[...kept].join(', ') || 'none'}`);
-  return { created: [...created], kept: [...kept] };
-}
-
-/**
- * pg_restore must be at least as new as the pg_dump that wrote the archive; against a newer
- * server an older pg_restore works. Prefer the tools matching the server, else the oldest that
- * reads the archive.
- */
-async function restoreTools(serverMajor: number, dumpMajor: number): Promise<PgTools> {
-  try {
-    return await toolsForServer(Math.max(serverMajor, dumpMajor));
-  } catch (err) {
-    if (asLifeboatError(err).code !== 'E_PG_VERSION' || serverMajor <= dumpMajor) throw err;
-    return toolsForServer(dumpMajor);
-  }
-}
-
-function literal(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`;
 }
