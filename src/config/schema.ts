@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { toCron } from '../scheduler/schedule.ts';
-import { EVENT_KINDS } from '../notify/events.ts';
+import { EVENT_KINDS } from '../notify/event-kinds.ts';
 
 /** Names that end up in file names, tar members and backup ids: keep them plain. */
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'a name of letters, digits, "-" or "_" (at most 63)');

@@ -1,28 +1,22 @@
-import { createReadStream } from 'node:fs';
-import { hostname, platform } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { BackupSummary, Catalog } from '../catalog/catalog.ts';
 import { bundleSuffix, encrypt } from '../bundle/codec.ts';
-import { collectFiles, refuseUnreadable, type FileEntry } from '../bundle/file-sets.ts';
-import { serializeManifest, type DatabaseManifest, type FileRecord, type Manifest } from '../bundle/manifest.ts';
-import { readmeText, restoreScript, type KitInfo } from '../bundle/restore-kit.ts';
-import { BundleWriter, ShortReadError } from '../bundle/writer.ts';
+import { collectFiles, refuseUnreadable } from '../bundle/file-sets.ts';
+import { serializeManifest, type Manifest } from '../bundle/manifest.ts';
+import { newBackupId, sidecarKey } from '../bundle/names.ts';
+import { BundleWriter } from '../bundle/writer.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import type { TargetConfig } from '../config/schema.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
-import { toolsForServer, type PgTools } from '../postgres/binaries.ts';
-import { connect, databaseOf, parsePgUrl, pgError, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
-import { dumpGlobals, openSnapshot, pgDump } from '../postgres/dump.ts';
-import { DumpIndexer } from '../postgres/dump-index.ts';
-import { describeDatabase, listDatabases, serverVersion } from '../postgres/introspect.ts';
+import { parsePgUrl } from '../postgres/connection.ts';
 import { getProfile } from '../profiles/index.ts';
-import type { AppItem, AppItems } from '../profiles/profile.ts';
-import { openStorage, probeWritable, type StorageDriver } from '../storage/storage.ts';
+import { openStorage, probeWritable } from '../storage/storage.ts';
+import type { WriteContext } from './backup-context.ts';
+import { ensureRoom, planPostgres } from './backup-preflight.ts';
+import { produce } from './backup-produce.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
 import { copyBackup, type CopyOutcome } from './replicate.ts';
-import { freeSpaceFor } from './prune.ts';
-import { VERSION } from '../version.ts';
 import { formatBytes } from '../util/format.ts';
 
 export interface BackupResult {
@@ -46,24 +40,6 @@ export interface BackupOptions {
   partSize?: number;
   /** The backup's start time and id; the scheduler passes its clock's (tests move it by hand). */
   now?: Date;
-}
-
-/** The tar member a database's dump is written to (before any `.part-NNNN`). */
-export function dumpMemberName(db: string): string {
-  return `databases/${encodeURIComponent(db)}.dump`;
-}
-
-/** The storage key of a bundle's sidecar manifest. */
-export function sidecarKey(bundleKey: string): string {
-  return `${bundleKey}.manifest.json`;
-}
-
-/** `<target>-<YYYYMMDDTHHMMSSZ>`, with `-2`, `-3`... when that second is taken already. */
-export function newBackupId(target: string, at: Date, taken: (id: string) => boolean): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const base = `${target}-${stamp}`;
-  if (!taken(base)) return base;
-  for (let n = 2; ; n++) if (!taken(`${base}-${n}`)) return `${base}-${n}`;
 }
 
 /**
@@ -143,31 +119,6 @@ export async function runBackup(
   });
 }
 
-interface WriteContext {
-  loaded: LoadedConfig;
-  catalog: Catalog;
-  target: TargetConfig;
-  targetName: string;
-  profile: ReturnType<typeof getProfile>;
-  storage: StorageDriver;
-  id: string;
-  key: string;
-  bundleName: string;
-  started: Date;
-  /** The backup's clock: real time, shifted when `options.now` moved the start. */
-  now: () => Date;
-  job: Job;
-  partSize: number | undefined;
-}
-
-/** What pre-flight learned about the server, so the dump phase does not ask again. */
-interface PgPlan {
-  endpoint: PgEndpoint;
-  tools: PgTools;
-  serverVersion: string;
-  databases: { name: string; sizeBytes: number }[];
-}
-
 async function writeBackup(c: WriteContext): Promise<{ size: number; sha256: string; manifest: Manifest; summary: BackupSummary }> {
   const { job, target, storage } = c;
   const signal = job.signal;
@@ -237,242 +188,6 @@ async function writeBackup(c: WriteContext): Promise<{ size: number; sha256: str
     throw err;
   }
   return { size, sha256, manifest, summary: summarize(manifest, c.now().getTime() - c.started.getTime()) };
-}
-
-async function planPostgres(pgConfig: NonNullable<TargetConfig['postgres']>, job: Job): Promise<PgPlan> {
-  const endpoint = parsePgUrl(pgConfig.url);
-  const maintenance = databaseOf(endpoint) ? endpoint : withDatabase(endpoint, 'postgres');
-  const client = await connect(maintenance);
-  let server: { major: number; version: string };
-  let available: { name: string; sizeBytes: number }[];
-  try {
-    server = await serverVersion(client);
-    available = await listDatabases(client);
-  } catch (err) {
-    throw pgError(err, maintenance);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-  const tools = await toolsForServer(server.major, pgConfig.binDir);
-  job.log('info', `PostgreSQL ${server.version}; using pg_dump ${tools.version} from ${tools.dir}`);
-  let databases: { name: string; sizeBytes: number }[];
-  if (pgConfig.databases === 'all') {
-    databases = available;
-  } else {
-    databases = pgConfig.databases.map((name) => {
-      const found = available.find((d) => d.name === name);
-      if (!found) {
-        throw new LifeboatError('E_PG_DATABASE', `database "${name}" does not exist on the server`, {
-          hint: `databases there: ${available.map((d) => d.name).join(', ') || 'none'}`,
-        });
-      }
-      return found;
-    });
-  }
-  return { endpoint, tools, serverVersion: server.version, databases };
-}
-
-/**
- * Refuses to start a backup the storage cannot hold, or that would leave it under the target's
- * critical free space (`criticalFreeSpacePercent`, default 5%). The size is estimated from the
- * target's last successful backup, else from the databases' and files' size. With
- * `onCriticalSpace: delete-oldest` the oldest backups retention's floors allow are deleted first
- * to make room; otherwise (or when that is not enough) the backup is refused and a `critical_space`
- * event is raised.
- */
-async function ensureRoom(c: WriteContext, rawEstimate: number): Promise<void> {
-  const { storage, target, job, catalog } = c;
-  const space = await storage.space();
-  if (!space || space.total === 0) return;
-  const last = catalog.listBackups(c.targetName).find((b) => (b.status === 'ok' || b.status === 'degraded') && b.size !== null && b.trigger !== 'pre-restore');
-  // Compressed bundles of real databases are rarely over half of pg_database_size (indexes are
-  // not dumped); uncompressed ones can be as large as the data.
-  const needed = last?.size ?? Math.ceil(target.compression.algorithm === 'none' ? rawEstimate : rawEstimate / 2);
-  const critical = target.retention?.criticalFreeSpacePercent ?? 5;
-  const percentAfter = (free: number) => (100 * (free - needed)) / space.total;
-  if (percentAfter(space.free) >= critical && space.free >= needed) return;
-
-  let free = space.free;
-  if (target.retention?.onCriticalSpace === 'delete-oldest') {
-    const freed = await freeSpaceFor(c, { freeBytes: space.free - needed, totalBytes: space.total }, critical);
-    free += freed;
-    if (freed) job.log('warn', `deleted ${formatBytes(freed)} of old backups to keep ${critical}% of storage "${storage.name}" free`);
-  }
-  if (percentAfter(free) >= critical && free >= needed) return;
-  const message = `storage "${storage.name}" has ${formatBytes(free)} free of ${formatBytes(space.total)}; this backup needs about ${formatBytes(needed)}, which would leave ${Math.max(0, percentAfter(free)).toFixed(1)}% (critical: ${critical}%)`;
-  catalog.recordEvent({ kind: 'critical_space', severity: 'critical', target: c.targetName, backupId: c.id, jobId: job.id, message, data: { storage: storage.name, free, total: space.total, needed } });
-  throw new LifeboatError('E_NO_SPACE', message, {
-    hint: target.retention?.onCriticalSpace === 'delete-oldest'
-      ? 'retention\'s floors (newest, verified, protected, minKeep) keep the rest: free space or move the target to another storage'
-      : 'free space, prune old backups, set retention.onCriticalSpace: delete-oldest, or point the target at another storage',
-  });
-}
-
-async function produce(
-  c: WriteContext,
-  writer: BundleWriter,
-  pgPlan: PgPlan | undefined,
-  entries: FileEntry[],
-  warnings: string[],
-  skipped: { set: string; path: string; reason: string }[],
-  onMember: (member: string) => void,
-): Promise<Manifest> {
-  const { target, job } = c;
-  const signal = job.signal;
-  const kit: KitInfo = {
-    id: c.id,
-    target: c.targetName,
-    bundleName: c.bundleName,
-    algorithm: target.compression.algorithm,
-    encrypted: target.encryption !== undefined,
-    databases: pgPlan?.databases.map((d) => encodeURIComponent(d.name)) ?? [],
-    globals: target.postgres?.globals ?? false,
-    fileSets: [...new Set(entries.map((e) => e.set))],
-  };
-  await writer.addBuffer('README.txt', Buffer.from(readmeText(kit)));
-  await writer.addBuffer('restore.sh', Buffer.from(restoreScript(kit)), { mode: 0o755 });
-
-  const databases: DatabaseManifest[] = [];
-  const appItems: AppItem[] = [];
-  const migrations: NonNullable<AppItems['migrations']> = [];
-  const metadata: Record<string, unknown[]> = {};
-  const appInfo: Record<string, unknown> = {};
-  let appProfile = c.profile.name === 'auto' ? 'generic' : c.profile.name;
-  if (pgPlan) {
-    if (target.postgres?.globals) {
-      onMember('databases/globals.sql');
-      const globals = await dumpGlobals(pgPlan.tools, withDatabase(pgPlan.endpoint, pgPlan.databases[0]?.name ?? 'postgres'), signal);
-      if (globals.warning) {
-        warnings.push(globals.warning);
-        job.log('warn', globals.warning);
-      }
-      await writer.addBuffer('databases/globals.sql', globals.sql);
-    }
-    for (const db of pgPlan.databases) {
-      signal.throwIfAborted();
-      const endpoint = withDatabase(pgPlan.endpoint, db.name);
-      const member = dumpMemberName(db.name);
-      onMember(member);
-      const snapshot = await openSnapshot(endpoint);
-      try {
-        const excluded = c.profile.excludedData?.(target);
-        const dump = await pgDump(pgPlan.tools, endpoint, snapshot.id, signal, excluded?.patterns.map((p) => `--exclude-table-data=${p}`), c.loaded.config.tempDir);
-        // Counting runs beside the dump, on the connection that holds the snapshot.
-        const described = describeDatabase(snapshot.client, signal).then(async (info) => ({
-          info,
-          app: await c.profile.readDatabase({ database: db.name, client: snapshot.client, signal, target, configDir: path.dirname(c.loaded.file) }),
-        }));
-        described.catch(() => undefined);
-        // Where each table's data lies in the dump, so one table can be read back alone.
-        const indexer = new DumpIndexer();
-        let written;
-        try {
-          written = await writer.addUnknownLength(member, (into, onBytes) => dump.fill(into, (piece) => {
-            indexer.push(piece);
-            onBytes?.(piece);
-          }), c.partSize);
-        } finally {
-          dump.close();
-        }
-        await dump.done;
-        const dumpIndex = indexer.result();
-        if (!dumpIndex) job.log('info', `no table index for the dump of ${db.name}: restoring one table will read the whole dump`);
-        const { info, app } = await described;
-        for (const t of info.tables) {
-          if (excluded?.matches(t.schema, t.name)) Object.assign(t, { rows: 0, dataExcluded: true });
-        }
-        databases.push({ ...info, dumpMembers: written.members, dumpSize: written.size, dumpSha256: written.sha256, ...(dumpIndex ? { dumpIndex } : {}) });
-        appItems.push(...app.items);
-        migrations.push(...(app.migrations ?? []));
-        if (app.info) Object.assign(appInfo, app.info);
-        if (app.profile) appProfile = app.profile;
-        for (const w of app.warnings ?? []) {
-          warnings.push(w);
-          job.log('warn', w);
-        }
-        for (const [name, doc] of Object.entries(app.metadata ?? {})) (metadata[name] ??= []).push(doc);
-        const rows = info.tables.reduce((n, t) => n + (t.rows ?? 0), 0);
-        job.log('info', `dumped ${db.name}: ${info.tables.length} tables, ${rows} rows, ${written.size} bytes`);
-      } catch (err) {
-        throw err instanceof LifeboatError ? err : pgError(err, endpoint);
-      } finally {
-        await snapshot.close();
-      }
-    }
-  }
-
-  const files: FileRecord[] = [];
-  for (const entry of entries) {
-    signal.throwIfAborted();
-    const meta = { mode: entry.stat.mode & 0o7777, mtime: entry.stat.mtime, uid: entry.stat.uid, gid: entry.stat.gid };
-    const record: FileRecord = {
-      set: entry.set, path: entry.path, member: entry.member, type: entry.type, mode: meta.mode,
-      uid: meta.uid, gid: meta.gid, size: entry.type === 'file' ? entry.stat.size : 0, mtime: entry.stat.mtime.toISOString(),
-    };
-    if (entry.type === 'directory') {
-      await writer.addSpecial(entry.member, 'directory', meta);
-    } else if (entry.type === 'symlink') {
-      await writer.addSpecial(entry.member, 'symlink', { ...meta, linkname: entry.linkTarget });
-      record.linkTarget = entry.linkTarget;
-    } else {
-      onMember(entry.member);
-      const source = entry.stat.size > 0 ? createReadStream(entry.path, { end: entry.stat.size - 1, signal }) : Readable.from([]);
-      try {
-        const m = await writer.addStream(entry.member, entry.stat.size, source, meta);
-        record.sha256 = m.sha256;
-      } catch (err) {
-        if (!(err instanceof ShortReadError)) throw err;
-        record.sha256 = writer.members.at(-1)!.sha256;
-        const line = `${entry.path} shrank while it was read; the copy is padded and may be inconsistent`;
-        warnings.push(line);
-        job.log('warn', line);
-      }
-      writer.onBytes?.(entry.stat.size);
-    }
-    files.push(record);
-  }
-
-  const metadataMembers: string[] = [];
-  for (const [name, docs] of Object.entries(metadata)) {
-    const member = `metadata/${name}.json`;
-    await writer.addBuffer(member, Buffer.from(JSON.stringify(docs.length === 1 ? docs[0] : docs, null, 2)));
-    metadataMembers.push(member);
-  }
-  const systemInfo = {
-    hostname: hostname(), platform: platform(), node: process.version, lifeboat: VERSION,
-    postgres: pgPlan && { serverVersion: pgPlan.serverVersion, pgDump: pgPlan.tools.version },
-  };
-  await writer.addBuffer('metadata/system_info.json', Buffer.from(JSON.stringify(systemInfo, null, 2)));
-  metadataMembers.push('metadata/system_info.json');
-
-  onMember('manifest.json');
-  return writer.finish({
-    format: 'lifeboat-bundle',
-    formatVersion: 1,
-    id: c.id,
-    target: c.targetName,
-    lifeboatVersion: VERSION,
-    startedAt: c.started.toISOString(),
-    finishedAt: c.now().toISOString(),
-    host: { hostname: hostname(), platform: platform() },
-    profile: appProfile,
-    compression: { algorithm: target.compression.algorithm, level: target.compression.level },
-    encryption: !target.encryption
-      ? { kind: 'none' }
-      : 'passphrase' in target.encryption
-        ? { kind: 'passphrase' }
-        : { kind: 'recipients', recipients: target.encryption.recipients },
-    postgres: pgPlan && {
-      serverVersion: pgPlan.serverVersion,
-      pgDumpVersion: pgPlan.tools.version,
-      globals: target.postgres?.globals ?? false,
-      databases,
-    },
-    files,
-    skipped,
-    app: { profile: appProfile, items: appItems, migrations: migrations.length ? migrations : undefined, metadataMembers, info: Object.keys(appInfo).length ? appInfo : undefined },
-    warnings,
-  });
 }
 
 export function summarize(m: Manifest, durationMs: number): BackupSummary {

@@ -5,7 +5,7 @@ import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { decideRetention, parseDuration, type Decision, type RetentionBackup, type RetentionRules } from '../retention/policy.ts';
 import { openStorage } from '../storage/storage.ts';
 import { parseSize } from '../util/format.ts';
-import { sidecarKey } from './backup.ts';
+import { sidecarKey } from '../bundle/names.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
 
 /** What pruning did (or, in a dry run, would do) to one backup, and why. */

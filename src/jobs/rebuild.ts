@@ -6,7 +6,8 @@ import type { LoadedConfig } from '../config/load.ts';
 import { asLifeboatError } from '../errors.ts';
 import { openStorage, type StorageDriver } from '../storage/storage.ts';
 import { Job, type JobListener } from './job.ts';
-import { sidecarKey, summarize } from './backup.ts';
+import { sidecarKey } from '../bundle/names.ts';
+import { summarize } from './backup.ts';
 
 export interface RebuildReport {
   storages: string[];

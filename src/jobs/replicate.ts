@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { openStorage, retrying, type StorageDriver } from '../storage/storage.ts';
 import { formatBytes } from '../util/format.ts';
-import { sidecarKey } from './backup.ts';
+import { sidecarKey } from '../bundle/names.ts';
 import { Copies } from './copies.ts';
 import { Job, type JobListener } from './job.ts';
 

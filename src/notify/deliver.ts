@@ -3,7 +3,8 @@ import type { ChannelConfig } from '../config/schema.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { LifeboatError } from '../errors.ts';
 import { DeliveryError, openChannel } from './channel.ts';
-import { DEFAULT_EVENTS, EMERGENCY_EVENTS, EVENT_GROUPS, payloadOf, textOf, type EventKind } from './events.ts';
+import { DEFAULT_EVENTS, EMERGENCY_EVENTS, EVENT_GROUPS, type EventKind } from './event-kinds.ts';
+import { payloadOf, textOf } from './events.ts';
 
 /** The first retry waits this long, each next one twice as long, at most an hour. */
 const FIRST_RETRY_MS = 30_000;
