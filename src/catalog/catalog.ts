@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { LifeboatError } from '../errors.ts';
@@ -20,7 +20,10 @@ export class Catalog extends ScheduleQueries {
     let db: DatabaseSync;
     const file = path.join(home, 'catalog.sqlite');
     try {
-      mkdirSync(home, { recursive: true });
+      // The catalog holds manifests (paths, table names, row counts) and job logs: owner only.
+      // SQLite gives its -wal and -shm files the mode of the database file.
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+      closeSync(openSync(file, 'a', 0o600));
       db = new DatabaseSync(file);
     } catch (err) {
       throw new LifeboatError('E_CONFIG', `cannot open the catalog at ${file}: ${(err as Error).message}`, {

@@ -28,6 +28,13 @@ export class JobQueries extends CatalogStore {
     });
   }
 
+  /** The job holding a named lock, or undefined when it is free (for a command that waits for it). */
+  lockHolder(name: string): { jobId: string; kind: string | null; pid: number; host: string; since: string } | undefined {
+    const held = this.one('select l.job_id, l.pid, l.host, l.acquired_at, j.kind from locks l left join jobs j on j.id = l.job_id where l.name = ?', name);
+    if (!held) return undefined;
+    return { jobId: String(held.job_id), kind: held.kind === null || held.kind === undefined ? null : String(held.kind), pid: Number(held.pid), host: String(held.host), since: String(held.acquired_at) };
+  }
+
   releaseLock(name: string, jobId: string): void {
     this.run('delete from locks where name = ? and job_id = ?', name, jobId);
   }

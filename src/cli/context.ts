@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { Catalog } from '../catalog/catalog.ts';
+import { exposureWarnings } from '../config/exposure.ts';
 import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { flushNotifications } from '../notify/deliver.ts';
@@ -17,6 +18,7 @@ export interface GlobalOptions {
 export async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedConfig, catalog: Catalog) => Promise<T>): Promise<T> {
   const loaded = loadConfig(configPath(opts.config));
   const catalog = Catalog.open(loaded.home);
+  for (const warning of exposureWarnings(loaded)) process.stderr.write(`warn: ${warning}\n`);
   try {
     catalog.recoverInterrupted();
     return await fn(loaded, catalog);

@@ -5,7 +5,9 @@ import type { z } from 'zod';
 import { age } from '../bundle/age.ts';
 import { x25519Recipient } from '../bundle/age-header.ts';
 import { LifeboatError } from '../errors.ts';
+import { checkPaths } from './paths.ts';
 import { configSchema, type Config } from './schema.ts';
+import { deferUnresolved, getIn, interpolate, type Unresolved, type Where } from './secrets.ts';
 
 /** A loaded, validated configuration and where it came from. */
 export interface LoadedConfig {
@@ -14,6 +16,10 @@ export interface LoadedConfig {
   config: Config;
   /** The catalog's directory: LIFEBOAT_HOME, else `home` in the file, else `.lifeboat` beside the file. */
   home: string;
+  /** What loading decided on the user's behalf (relative paths resolved), for `lifeboat config check`. */
+  notes: string[];
+  /** Values whose `${VAR}` is not available: an error only for the commands that read them. */
+  unresolved: LifeboatError[];
 }
 
 /** The config file named by --config, LIFEBOAT_CONFIG, or ./lifeboat.yaml. */
@@ -44,13 +50,21 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new LifeboatError('E_CONFIG', `${file}:${at.line}:${at.col}: malformed YAML: ${firstLine(yamlError.message)}`);
   }
   const where = (keyPath: readonly PropertyKey[]) => locate(doc, lines, keyPath, file);
-  const raw = interpolate(doc.toJS() ?? {}, [], env, where);
+  const unresolved: Unresolved[] = [];
+  const raw = interpolate(doc.toJS() ?? {}, [], env, where, unresolved);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => describeIssue(issue, raw, where));
+    const issues = parsed.error.issues.map((issue) => {
+      // A value validation rejects because its variable is unset: the variable is the news.
+      const cause = unresolved.find((u) => sameKeyPath(u.keyPath, issue.path));
+      return cause ? cause.error.message : describeIssue(issue, raw, where);
+    });
     throw new LifeboatError('E_CONFIG', issues.join('\n'));
   }
   const config = parsed.data;
+  // From here on, reading a value whose variable is unset throws; what follows reads only what
+  // every command needs (names, paths), so those fail now and secrets wait for their reader.
+  deferUnresolved(config, unresolved);
   const dir = path.dirname(file);
   checkReferences(config, where);
   for (const storage of Object.values(config.storages)) {
@@ -58,10 +72,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   if (config.tempDir) config.tempDir = path.resolve(dir, config.tempDir);
   const home = path.resolve(dir, env.LIFEBOAT_HOME ?? config.home ?? '.lifeboat');
-  return { file, config, home };
+  const notes = checkPaths(config, { dir, home, where, env });
+  return { file, config, home, notes, unresolved: unresolved.map((u) => u.error) };
 }
 
-type Where = (keyPath: readonly PropertyKey[]) => string;
+function sameKeyPath(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean {
+  return a.length === b.length && a.every((k, i) => String(k) === String(b[i]));
+}
 
 /** `file:line:col: a.b.c` for a key path, as precise as the document allows. */
 function locate(doc: Document, lines: LineCounter, keyPath: readonly PropertyKey[], file: string): string {
@@ -75,39 +92,6 @@ function locate(doc: Document, lines: LineCounter, keyPath: readonly PropertyKey
     }
   }
   return `${file}: ${dotted}`;
-}
-
-/**
- * Replaces `${VAR}` and `${VAR:-default}` in every string. `VAR_FILE` (the Docker secrets
- * convention) names a file whose content stands in for an unset VAR, so secrets stay out of
- * both the config file and the environment.
- */
-function interpolate(value: unknown, keyPath: PropertyKey[], env: NodeJS.ProcessEnv, where: Where): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
-      const direct = env[name];
-      if (direct !== undefined) return direct;
-      const fromFile = env[`${name}_FILE`];
-      if (fromFile !== undefined) {
-        try {
-          return readFileSync(fromFile, 'utf8').replace(/\r?\n$/, '');
-        } catch (err) {
-          throw new LifeboatError('E_CONFIG', `${where(keyPath)}: cannot read ${name}_FILE=${fromFile}: ${(err as Error).message}`);
-        }
-      }
-      if (fallback !== undefined) return fallback;
-      throw new LifeboatError('E_CONFIG', `${where(keyPath)}: environment variable ${name} is not set`, {
-        hint: `set ${name} (or ${name}_FILE, a file holding its value), or write \${${name}:-default}`,
-      });
-    });
-  }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...keyPath, i], env, where));
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, interpolate(v, [...keyPath, k], env, where)]),
-    );
-  }
-  return value;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: Where): string {
@@ -132,15 +116,6 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: Where): str
 function unionExpectation(issue: z.core.$ZodIssueInvalidUnion): string {
   const messages = issue.errors.flat().map((e) => e.message.replace(/^Invalid input: /, ''));
   return [...new Set(messages)].join(', or ') || 'unexpected value';
-}
-
-function getIn(value: unknown, keyPath: readonly PropertyKey[]): unknown {
-  let cur = value;
-  for (const key of keyPath) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[key];
-  }
-  return cur;
 }
 
 function describeValue(value: unknown): string {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import type { TargetConfig } from '../config/schema.ts';
@@ -27,6 +28,12 @@ export interface PruneOptions {
   trigger?: Trigger;
   signal?: AbortSignal;
   listener?: JobListener;
+  /**
+   * When a restore (or another prune or delete) holds a target's `retention:` lock: wait for
+   * it to finish, saying once what it waits for (`lifeboat prune`), or fail at once with
+   * E_LOCKED (the default: the prune after a backup and the daemon's try again at their next run).
+   */
+  wait?: boolean;
 }
 
 /** The zone a target's periods are counted in: retention's, the schedule's, else the system's. */
@@ -81,7 +88,7 @@ export async function runPrune(loaded: LoadedConfig, catalog: Catalog, options: 
     for (const name of names) {
       signal.throwIfAborted();
       const lock = `retention:${name}`;
-      if (!options.dryRun) catalog.acquireLock(lock, job.id, `pruning target "${name}"`);
+      if (!options.dryRun) await acquireLock(catalog, lock, job, `pruning target "${name}"`, options.wait === true);
       try {
         outcomes.push(...(await pruneTarget(loaded, catalog, name, job, options)));
       } finally {
@@ -96,6 +103,28 @@ export async function runPrune(loaded: LoadedConfig, catalog: Catalog, options: 
       : `pruned: ${deleted} deleted, ${pending} pending deletion, ${failed} could not be deleted`);
     return outcomes;
   });
+}
+
+/** How often a waiting prune tries the lock again: a restore takes minutes, a second is no load. */
+const LOCK_POLL_MS = 1000;
+
+async function acquireLock(catalog: Catalog, lock: string, job: Job, what: string, wait: boolean): Promise<void> {
+  let said = false;
+  for (;;) {
+    try {
+      catalog.acquireLock(lock, job.id, what);
+      return;
+    } catch (err) {
+      if (!wait || asLifeboatError(err).code !== 'E_LOCKED') throw err;
+      if (!said) {
+        said = true;
+        const h = catalog.lockHolder(lock);
+        const holder = h ? `${h.kind ? `a ${h.kind.replace(/-/g, ' ')} job` : 'another job'} (job ${h.jobId}, pid ${h.pid} on ${h.host}, since ${h.since})` : 'another job';
+        job.log('info', `waiting for ${holder} to release the ${lock} lock before ${what} (Ctrl-C stops; --no-wait fails at once instead)`);
+      }
+      await sleep(LOCK_POLL_MS, undefined, { signal: job.signal });
+    }
+  }
 }
 
 async function pruneTarget(loaded: LoadedConfig, catalog: Catalog, name: string, job: Job, options: PruneOptions): Promise<PruneOutcome[]> {

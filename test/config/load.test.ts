@@ -38,7 +38,7 @@ describe('loading lifeboat.yaml', () => {
     assert.equal(config.targets.app!.postgres!.url, 'postgres://u:p@h/app');
     assert.deepEqual(config.storages.nas, { type: 'local', path: path.join(dir, 'backups'), retry: { attempts: 4, delayMs: 500 } });
     assert.deepEqual(config.targets.app!.storage, { primary: 'nas', replicas: [] });
-    assert.deepEqual(config.targets.app!.files.config!.paths, ['./.env']);
+    assert.deepEqual(config.targets.app!.files.config!.paths, [path.join(dir, '.env')], 'a relative file-set path is read beside the file');
     assert.deepEqual(config.targets.app!.files.media!.exclude, ['**/cache/**']);
     assert.equal(config.targets.app!.compression.algorithm, 'zstd');
     assert.equal(config.targets.app!.onUnreadable, 'fail');
@@ -61,7 +61,8 @@ describe('loading lifeboat.yaml', () => {
   const bad: { what: string; text: string; env?: NodeJS.ProcessEnv; error: RegExp }[] = [
     { what: 'malformed YAML names line and column', text: 'storages:\n  nas: { type: local\ntargets: {}\n', error: /lifeboat\.yaml:\d+:\d+: malformed YAML/ },
     { what: 'an unknown key names its path and line', text: valid.replace('storage: nas', 'storage: nas\n    retension: {}'), error: /lifeboat\.yaml:11:\d+: targets\.app\.retension: unknown key "retension"/ },
-    { what: 'a missing env var names the variable and the key', text: valid, env: {}, error: /targets\.app\.postgres\.url: environment variable DB_URL is not set/ },
+    { what: 'a missing env var where a name is needed', text: valid.replace('storage: nas', 'storage: "${STORE}"'), error: /lifeboat\.yaml:\d+:\d+: targets\.app\.storage: environment variable STORE is not set/ },
+    { what: 'a missing env var in a storage path', text: valid.replace('./backups', '"${BACKUP_DIR}"'), error: /storages\.nas\.path: environment variable BACKUP_DIR is not set/ },
     { what: 'a wrong type says what was expected and what came', text: valid.replace('databases: [app]', 'databases: 5'), error: /targets\.app\.postgres\.databases: .*got number 5/ },
     { what: 'a storage that does not exist', text: valid.replace('storage: nas', 'storage: s3'), error: /targets\.app\.storage\.primary: no storage named "s3"; configured storages: nas/ },
     { what: 'a wrong age recipient', text: valid.replace('storage: nas', 'storage: nas\n    encryption: { recipients: [age1notakey] }'), error: /encryption\.recipients\.0: not an age recipient: "age1notakey"/ },

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { runPrune } from '../../src/jobs/prune.ts';
+import { LifeboatError } from '../../src/errors.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
 
@@ -170,20 +171,56 @@ describe('critical space', () => {
 });
 
 describe('retention and restores', () => {
-  test('a prune waits for a restore of the same target: it is refused, naming the restore that holds the lock', async () => {
-    const { ws, backup } = await setup('{ keepLast: 1 }');
+  /** Two backups under keepLast 1 (so a prune has one to delete), and a restore in a live process (this one) holding the target's retention lock. */
+  async function lockedByRestore(): Promise<{ ws: Workspace; catalog: Catalog; newest: string }> {
+    const { ws, backup } = await setup('{ keepLast: 5 }');
     await backup();
-    // A restore in a live process (this one) holds the target's retention lock.
+    const newest = (await backup()).id;
+    ws.writeConfig(readFileSync(ws.config, 'utf8').replace('keepLast: 5', 'keepLast: 1'));
     const catalog = Catalog.open(ws.home);
+    catalog.createJob({ id: 'restore-job-1', kind: 'restore', target: 'app', trigger: 'manual' });
+    catalog.acquireLock('retention:app', 'restore-job-1', 'a restore of target "app"');
+    return { ws, catalog, newest };
+  }
+
+  test('a prune waits for a restore of the same target, saying what it waits for, then prunes', async () => {
+    const { ws, catalog, newest } = await lockedByRestore();
     try {
-      catalog.createJob({ id: 'restore-job-1', kind: 'restore', target: 'app', trigger: 'manual' });
-      catalog.acquireLock('retention:app', 'restore-job-1', 'a restore of target "app"');
-      const r = await ws.cli(['prune']);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /cannot start pruning target "app": a restore job holds the retention:app lock \(job restore-job-1, pid \d+/);
+      const child = ws.spawnCli(['prune']);
+      let stderr = '';
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          if (/waiting for/.test(stderr)) resolve();
+        });
+        void exited.then((code) => reject(new Error(`prune ended (${code}) without waiting: ${stderr}`)));
+      });
+      assert.match(stderr, /waiting for a restore job \(job restore-job-1, pid \d+ on \S+, since \S+\) to release the retention:app lock before pruning target "app"/);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(child.exitCode, null, 'still waiting');
+      assert.equal(bundles(ws).length, 2, 'nothing deleted while the restore runs');
       catalog.releaseLock('retention:app', 'restore-job-1');
-      assert.equal((await ws.cli(['prune'])).code, 0, 'and runs once the restore is done');
+      assert.equal(await exited, 0, stderr);
+      assert.deepEqual(bundles(ws), [`${newest}.tar.zst`], 'pruned once the restore is done');
     } finally {
+      catalog.close();
+    }
+  });
+
+  test('prune --no-wait fails at once, naming the restore that holds the lock', async () => {
+    const { ws, catalog } = await lockedByRestore();
+    try {
+      const started = Date.now();
+      const r = await ws.cli(['prune', '--no-wait']);
+      assert.ok(Date.now() - started < 20_000);
+      assert.notEqual(r.code, 0);
+      assert.equal(r.code, new LifeboatError('E_LOCKED', '').exitCode, 'the exit status of a held lock');
+      assert.match(r.stderr, /cannot start pruning target "app": a restore job holds the retention:app lock \(job restore-job-1, pid \d+/);
+      assert.doesNotMatch(r.stderr, /waiting for/);
+      assert.equal(bundles(ws).length, 2);
+    } finally {
+      catalog.releaseLock('retention:app', 'restore-job-1');
       catalog.close();
     }
   });

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import { runDelete, runPrune, type PruneOutcome } from '../../jobs/prune.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
-import { print, catalogAction } from '../context.ts';
+import { print, catalogAction, interruptSignal } from '../context.ts';
 
 /** Retention: prune, delete, protect, unprotect, cancel-deletion. */
 export function registerRetention(program: Command): void {
@@ -12,10 +12,17 @@ export function registerRetention(program: Command): void {
     .description('apply retention: delete what the rules no longer keep (see README, "Retention")')
     .option('--target <name>', 'only this target')
     .option('--dry-run', 'show each backup\'s decision and its reasons; change nothing')
+    .option('--no-wait', 'when a restore of the target holds its lock, fail at once (E_LOCKED) instead of waiting for it')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, o: { target?: string; dryRun?: boolean }) => {
+      catalogAction(async ({ opts, loaded, catalog }, o: { target?: string; dryRun?: boolean; wait: boolean }) => {
         const listener = progressListener({ json: opts.json === true });
-        const outcomes = await runPrune(loaded, catalog, { target: o.target, dryRun: o.dryRun, listener });
+        const interrupt = interruptSignal();
+        let outcomes: PruneOutcome[];
+        try {
+          outcomes = await runPrune(loaded, catalog, { target: o.target, dryRun: o.dryRun, wait: o.wait, listener, signal: interrupt.signal });
+        } finally {
+          interrupt.dispose();
+        }
         listener.end();
         const label: Record<PruneOutcome['result'], string> = { kept: 'keep', deleted: 'DELETED', pending: 'PENDING', cancelled: 'keep (cancelled)', 'would-delete': 'DELETE', failed: 'FAILED' };
         print(opts, outcomes, () =>

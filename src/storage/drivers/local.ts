@@ -26,8 +26,9 @@ export function localDriver(name: string, config: StorageConfig): StorageDriver 
     const dest = full(key);
     const tmp = full(tempKey(key, host));
     try {
-      await fs.mkdir(path.dirname(dest), { recursive: true });
-      const out = createWriteStream(tmp, { flags: 'wx', flush: true });
+      // Bundles hold database contents and .env files: owner only, whatever the umask.
+      await fs.mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
+      const out = createWriteStream(tmp, { flags: 'wx', flush: true, mode: 0o600 });
       await pipeline(body, writeBehind(out), out, { signal: options.signal });
       await fs.link(tmp, dest);
       await fs.unlink(tmp);
