@@ -179,7 +179,7 @@ describe('retention and restores', () => {
       catalog.createJob({ id: 'restore-job-1', kind: 'restore', target: 'app', trigger: 'manual' });
       catalog.acquireLock('retention:app', 'restore-job-1', 'a restore of target "app"');
       const r = await ws.cli(['prune']);
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 4);
       assert.match(r.stderr, /cannot start pruning target "app": a restore job holds the retention:app lock \(job restore-job-1, pid \d+/);
       catalog.releaseLock('retention:app', 'restore-job-1');
       assert.equal((await ws.cli(['prune'])).code, 0, 'and runs once the restore is done');

@@ -65,7 +65,8 @@ describe('restore', () => {
     await suite.server.query(db, 'alter table public.customers add column nickname text');
     const before = await tableFingerprints(suite.server, db);
     const r = await ws.cli(['restore', id, '--dry-run']);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 3, 'the real run would be refused without --force');
+    assert.match(r.stderr, /the restore would be refused by 1 failed check\(s\): schema of .*\nhint: pass --force/);
     assert.match(r.stdout, new RegExp(`REPLACE ${db} on postgres://postgres@127\\.0\\.0\\.1:\\d+/postgres from ${db}: 3 tables, 6000 rows`));
     assert.match(r.stdout, /pass {2}checksums: all \d+ members match the manifest/);
     assert.match(r.stdout, /WARN {2}schema of .*: public\.customers has other columns now/);
@@ -73,7 +74,7 @@ describe('restore', () => {
     assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'no safety backup on a dry run');
 
     const noForce = await ws.cli(['restore', id, '--yes']);
-    assert.equal(noForce.code, 2);
+    assert.equal(noForce.code, 3);
     assert.match(noForce.stderr, /restore refused: schema of .*has other columns now\nhint: pass --force/);
   });
 
@@ -321,7 +322,7 @@ describe('restore of single tables', () => {
     assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'nothing replaced, so no safety backup');
 
     const again = await ws.cli(['restore', id, '--database', db, '--table', 'sales.orders', '--rename-to', 'orders_restored']);
-    assert.equal(again.code, 1);
+    assert.equal(again.code, 3, 'refused by the plan');
     assert.match(again.stderr, /table sales\.orders_restored: already exists; choose another --rename-to/);
   });
 
