@@ -34,6 +34,13 @@ export type ErrorCode =
 /** Codes that mean "the request was wrong", not "the operation failed": exit status 2. */
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['E_USAGE', 'E_CONFIG', 'E_AMBIGUOUS', 'E_NOT_FOUND']);
 
+/**
+ * The CLI's exit statuses (README, "Exit codes"): a script can tell a refusal it may override or
+ * wait out from a failure, and both from its own mistake.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, locked: 4 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
 export class LifeboatError extends Error {
   readonly code: ErrorCode;
   /** What the user can do about it, shown under the message. */
@@ -46,9 +53,15 @@ export class LifeboatError extends Error {
     this.hint = options.hint;
   }
 
-  /** The CLI exit status for this error: 2 for bad usage or configuration, 1 otherwise. */
-  get exitCode(): 1 | 2 {
-    return USAGE_CODES.has(this.code) ? 2 : 1;
+  /**
+   * The CLI exit status for this error: 2 for bad usage or configuration, 3 for a refusal by a
+   * plan's checks, 4 when another operation holds a lock, 1 otherwise.
+   */
+  get exitCode(): ExitCode {
+    if (USAGE_CODES.has(this.code)) return EXIT.usage;
+    if (this.code === 'E_RESTORE_CHECK') return EXIT.refused;
+    if (this.code === 'E_LOCKED') return EXIT.locked;
+    return EXIT.failed;
   }
 }
 

@@ -4,10 +4,13 @@ import { exposureWarnings } from '../config/exposure.ts';
 import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { flushNotifications } from '../notify/deliver.ts';
+import { emit } from './output.ts';
 
 export interface GlobalOptions {
   config?: string;
   json?: boolean;
+  /** Nothing printed on success (output.ts holds it back). */
+  quiet?: boolean;
 }
 
 /**
@@ -34,8 +37,10 @@ export async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedCon
   }
 }
 
+/** A command's result: JSON with --json (asked for explicitly, so --quiet leaves it), else text. */
 export function print(opts: GlobalOptions, json: unknown, text: () => string): void {
-  process.stdout.write(opts.json ? JSON.stringify(json, null, 2) + '\n' : text() + '\n');
+  if (opts.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+  else emit(text() + '\n');
 }
 
 /** An AbortSignal that fires on the first Ctrl-C or SIGTERM; a second one exits at once. */

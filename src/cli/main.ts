@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { asLifeboatError } from '../errors.ts';
+import { asLifeboatError, EXIT } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerBackups } from './commands/backups.ts';
 import { registerRestore } from './commands/restore.ts';
@@ -9,6 +9,7 @@ import { registerDaemon } from './commands/daemon.ts';
 import { registerNotify } from './commands/notify.ts';
 import { registerStorage } from './commands/storage.ts';
 import { registerConfig } from './commands/config.ts';
+import { releaseHeld, setQuiet } from './output.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -16,9 +17,11 @@ export function buildProgram(): Command {
     .version(VERSION)
     .addOption(new Option('-c, --config <file>', 'configuration file (default: $LIFEBOAT_CONFIG or ./lifeboat.yaml)'))
     .option('--json', 'machine-readable output')
+    .option('-q, --quiet', 'print nothing on success, only errors (output is shown when the command fails)')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str) });
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .hook('preAction', (_program, action) => setQuiet(action.optsWithGlobals<{ quiet?: boolean }>().quiet === true));
 
   registerBackups(program);
   registerRestore(program);
@@ -36,13 +39,16 @@ export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    const code = typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+    releaseHeld(code);
+    return code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      return 2;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
     }
     const e = asLifeboatError(err);
+    releaseHeld(e.exitCode);
     if (json) {
       process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint } }, null, 2) + '\n');
     } else {

@@ -20,14 +20,37 @@ export function duration(ms: number): string {
 export { formatBytes };
 
 /**
- * Shows a job's progress: a redrawn bar on a terminal, plain lines (one per member, and every
- * few seconds) otherwise, nothing with --json. Log lines go to stderr either way.
+ * --quiet: what a command prints on success (its result, its log lines) is held back, and shown
+ * only when it ends with a non-zero exit; a script or cron job then hears only of failures.
+ */
+const quiet = { on: false, held: [] as { stream: NodeJS.WriteStream; text: string }[] };
+
+/** Set once by main from the global options, before the command runs. */
+export function setQuiet(on: boolean): void {
+  quiet.on = on;
+}
+
+/** Writes command output, or holds it under --quiet (see releaseHeld). */
+export function emit(text: string, stream: NodeJS.WriteStream = process.stdout): void {
+  if (quiet.on) quiet.held.push({ stream, text });
+  else stream.write(text);
+}
+
+/** At the end of a command: a failed one shows what --quiet held back; a successful one drops it. */
+export function releaseHeld(exitCode: number): void {
+  const held = quiet.held.splice(0);
+  if (exitCode !== 0) for (const h of held) h.stream.write(h.text);
+}
+
+/**
+ * Shows a job's progress: a redrawn bar on a terminal, nothing otherwise (a log file or a pipe
+ * gets the log lines, not a bar's worth of noise) nor with --json or --quiet. Log lines go to
+ * stderr either way (held back by --quiet).
  */
 export function progressListener(opts: { json: boolean; stream?: NodeJS.WriteStream }): JobListener & { end(): void } {
   const out = opts.stream ?? process.stderr;
-  const tty = out.isTTY === true && !opts.json;
+  const tty = out.isTTY === true && !opts.json && !quiet.on;
   let lastDraw = 0;
-  let lastPlain = 0;
   let drawn = false;
   const clear = () => {
     if (drawn) out.write('\r\x1b[2K');
@@ -38,20 +61,15 @@ export function progressListener(opts: { json: boolean; stream?: NodeJS.WriteStr
       // Errors end the command and are printed once, by main.
       if (level === 'error' || (opts.json && level === 'info')) return;
       clear();
-      out.write(`${level === 'info' ? '' : level + ': '}${message}\n`);
+      emit(`${level === 'info' ? '' : level + ': '}${message}\n`, out);
     },
     onProgress(p: Progress) {
-      if (opts.json) return;
+      if (!tty) return;
       const t = Date.now();
-      if (tty) {
-        if (t - lastDraw < 100) return;
-        lastDraw = t;
-        out.write('\r\x1b[2K' + bar(p, out.columns || 80));
-        drawn = true;
-      } else if (t - lastPlain >= 5000) {
-        lastPlain = t;
-        out.write(`progress: ${describe(p)}\n`);
-      }
+      if (t - lastDraw < 100) return;
+      lastDraw = t;
+      out.write('\r\x1b[2K' + bar(p, out.columns || 80));
+      drawn = true;
     },
     end: clear,
   };

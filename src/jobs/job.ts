@@ -43,6 +43,11 @@ export class Job {
     this.#listener.onLog?.(level, message);
   }
 
+  /** Writes a line to the job's log in the catalog only: for what the caller shows itself (a plan's checks). */
+  record(level: 'info' | 'warn' | 'error', message: string): void {
+    this.#catalog.appendJobLog(this.id, level, message);
+  }
+
   /** Reports progress; the catalog copy is written at most once a second. */
   progress(p: Progress): void {
     this.#listener.onProgress?.(p);

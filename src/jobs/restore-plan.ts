@@ -16,6 +16,7 @@ import { formatBytes } from '../util/format.ts';
 import type { Job } from './job.ts';
 import type { RestoreContext, RestoreOptions } from './restore-context.ts';
 import { planFiles, type PlannedFile } from './restore-files.ts';
+import { privilegeChecks } from './restore-privileges.ts';
 import { tableName } from './restore-tables.ts';
 
 /** One database the restore writes. */
@@ -122,6 +123,7 @@ export async function makePlan(ctx: RestoreContext, job: Job, options: RestoreOp
       });
       if (exists) checks.push(await schemaCheck(ctx, d, database));
     }
+    checks.push(...(await privilegeChecks(ctx, client, databases, tables, options)));
   } finally {
     await client.end().catch(() => undefined);
   }

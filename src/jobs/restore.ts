@@ -15,6 +15,7 @@ import { Job } from './job.ts';
 import type { RestoreContext, RestoreOptions } from './restore-context.ts';
 import { createScratch, dropDatabase, restoreDatabase, restoreGlobals, type Streamed } from './restore-databases.ts';
 import { placeFile, selectFiles } from './restore-files.ts';
+import { planRefusal } from './plan-refusal.ts';
 import { makePlan, restoreTools, type RestorePlan } from './restore-plan.ts';
 import { safetyBackup } from './restore-safety.ts';
 import { DumpProgress } from './dump-progress.ts';
@@ -35,6 +36,14 @@ export interface RestoreReport {
   safetyBackupId?: string;
 }
 
+/** A restore's plan and, when it ran, its report. */
+export interface RestoreOutcome {
+  plan: RestorePlan;
+  report?: RestoreReport;
+  /** A dry run only: why the real run would be refused (exit 3), with the same options. */
+  refusal?: LifeboatError;
+}
+
 /**
  * Restores databases, tables, roles and files from a backup. Plans first; with `dryRun` stops
  * there. Otherwise checks the whole bundle's checksums while extracting, takes a protected safety
@@ -42,7 +51,7 @@ export interface RestoreReport {
  * row counts against the manifest, and only then swaps it in by rename: a failed restore leaves
  * the original database as it was. Tables and files: restore-tables.ts, restore-files.ts.
  */
-export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupPrefix: string, options: RestoreOptions = {}): Promise<{ plan: RestorePlan; report?: RestoreReport }> {
+export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupPrefix: string, options: RestoreOptions = {}): Promise<RestoreOutcome> {
   const signal = options.signal ?? new AbortController().signal;
   catalog.recoverInterrupted();
   const ctx = await prepare(loaded, catalog, backupPrefix, options);
@@ -56,19 +65,15 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
   }
 }
 
-async function restoreJob(ctx: RestoreContext, job: Job, options: RestoreOptions): Promise<{ plan: RestorePlan; report?: RestoreReport }> {
+async function restoreJob(ctx: RestoreContext, job: Job, options: RestoreOptions): Promise<RestoreOutcome> {
   const { catalog } = ctx;
   const plan = await makePlan(ctx, job, options);
-  for (const c of plan.checks) job.log(c.ok ? 'info' : 'warn', `check ${c.ok ? 'passed' : 'FAILED'}: ${c.name}: ${c.detail}`);
-  if (options.dryRun) return { plan };
-
-  const blocking = plan.checks.filter((c) => !c.ok && !(c.overridable && options.force));
-  if (blocking.length) {
-    const overridable = blocking.every((c) => c.overridable);
-    throw new LifeboatError(overridable ? 'E_USAGE' : 'E_RESTORE_CHECK', `restore refused: ${blocking.map((c) => `${c.name}: ${c.detail}`).join('; ')}`, {
-      hint: overridable ? 'pass --force to restore anyway' : 'nothing was changed',
-    });
-  }
+  // Kept in the job's history only: the caller shows the plan (or the refusal) once, itself.
+  for (const c of plan.checks) job.record(c.ok ? 'info' : 'warn', `check ${c.ok ? 'passed' : 'FAILED'}: ${c.name}: ${c.detail}`);
+  const refusal = planRefusal('restore', plan.checks, options.force === true);
+  if (options.dryRun) return { plan, refusal };
+  if (refusal) throw refusal;
+  for (const c of plan.checks.filter((x) => !x.ok)) job.log('warn', `check FAILED, overridden by --force: ${c.name}: ${c.detail}`);
   if (plan.replacesData && !options.yes) {
     const agreed = options.confirm ? await options.confirm(plan) : false;
     if (!agreed) {

@@ -5,6 +5,7 @@ import { LifeboatError } from '../errors.ts';
 import { PipeReader, type Filler } from '../util/pipe.ts';
 import type { PgTools } from './binaries.ts';
 import { connect, redactUrl, toolEnv, type PgEndpoint } from './connection.ts';
+import { ToolStderr } from './tool-errors.ts';
 
 /** A running client tool: its output stream and a promise for its exit. */
 export interface ToolRun {
@@ -27,17 +28,16 @@ export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signa
 }
 
 /**
- * Resolves when a tool exits 0; rejects with its own last words otherwise. Aborting the signal
+ * Resolves when a tool exits 0; rejects otherwise with the ERROR/FATAL lines it printed
+ * (tool-errors.ts), or its last words when it printed none. Aborting the signal
  * kills it. The caller awaits it after draining the output; it never goes unhandled meanwhile.
  */
 function watch(child: ChildProcess, bin: string, endpoint: PgEndpoint, signal?: AbortSignal): Promise<void> {
   const kill = () => child.kill('SIGTERM');
   signal?.addEventListener('abort', kill, { once: true });
-  let stderr = '';
+  const stderr = new ToolStderr();
   child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-4000);
-  });
+  child.stderr!.on('data', (chunk: string) => stderr.push(chunk));
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', (err) =>
       reject(new LifeboatError('E_PG_TOOL', `cannot run ${bin}: ${err.message}`, { cause: err })),
@@ -47,7 +47,7 @@ function watch(child: ChildProcess, bin: string, endpoint: PgEndpoint, signal?: 
       if (code === 0) return resolve();
       if (signal?.aborted) return reject(new LifeboatError('E_ABORTED', 'the operation was cancelled'));
       const tool = bin.split('/').pop();
-      const why = stderr.trim().split('\n').slice(-3).join(' | ') || (sig ? `killed by ${sig}` : `exit ${code}`);
+      const why = stderr.summary() || (sig ? `killed by ${sig}` : `exit ${code}`);
       reject(new LifeboatError('E_PG_DUMP', `${tool} failed on ${redactUrl(endpoint.url)}: ${why}`));
     });
   });

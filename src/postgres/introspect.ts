@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { objectOwners } from './owners.ts';
 
 /** What the manifest records of one table, read in the dump's snapshot. */
 export interface TableInfo {
@@ -20,6 +21,8 @@ export interface DatabaseInfo {
   tables: TableInfo[];
   sequences: { schema: string; name: string; lastValue: string | null }[];
   extensions: { name: string; version: string }[];
+  /** The roles owning the dumped objects (owners.ts), which pg_restore sets; absent in older bundles. */
+  owners?: string[];
 }
 
 export async function serverVersion(client: pg.Client): Promise<{ major: number; version: string }> {
@@ -99,6 +102,7 @@ export async function describeDatabase(client: pg.Client, signal?: AbortSignal, 
     tables: [...tables.values()],
     sequences: sequences.rows.map((s) => ({ schema: s.schema, name: s.name, lastValue: s.last_value })),
     extensions: extensions.rows,
+    owners: await objectOwners(client),
   };
 }
 

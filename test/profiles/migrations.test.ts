@@ -64,7 +64,7 @@ describe('prisma profile', () => {
     code(ws, ['20260101000000_init'], {});
     assert.match(await plan(), /WARN {2}prisma migrations: the backup is newer than the code: 20260201000000_posts not in /);
     const blocked = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_copy`), '--yes']);
-    assert.equal(blocked.code, 2);
+    assert.equal(blocked.code, 3);
     assert.match(blocked.stderr, /restore refused: prisma migrations: the backup is newer than the code.*\nhint: pass --force to restore anyway/);
     const forced = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_copy`), '--yes', '--force']);
     assert.equal(forced.code, 0, forced.stderr);

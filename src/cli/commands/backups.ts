@@ -168,10 +168,32 @@ export function registerBackups(program: Command): void {
             out.push(`app items (${contents.app.profile})`);
             out.push(indent(table(['KIND', 'ID', 'NAME'], contents.app.items.map((i) => [i.kind, i.id, i.name]))));
           }
+          if (contents.app.migrations?.length) out.push(...describeMigrations(contents.app.profile, contents.app.migrations));
           return out.join('\n') || 'empty backup';
         });
       }),
     );
+}
+
+/**
+ * The migration state a profile recorded: Django's per app (its latest migration), others' as
+ * the latest ones applied.
+ */
+function describeMigrations(profile: string, migrations: { name: string; appliedAt?: string }[]): string[] {
+  const at = (m: { appliedAt?: string }) => (m.appliedAt ? m.appliedAt.slice(0, 19).replace('T', ' ') : '-');
+  const head = `migrations (${profile}): ${migrations.length} applied`;
+  if (profile === 'django') {
+    const apps = new Map<string, { count: number; latest: { name: string; appliedAt?: string } }>();
+    for (const m of migrations) {
+      const dot = m.name.indexOf('.');
+      const app = m.name.slice(0, dot);
+      const a = apps.get(app);
+      apps.set(app, { count: (a?.count ?? 0) + 1, latest: { ...m, name: m.name.slice(dot + 1) } });
+    }
+    return [head, indent(table(['APP', 'APPLIED', 'LATEST', 'AT'], [...apps].map(([app, a]) => [app, String(a.count), a.latest.name, at(a.latest)])))];
+  }
+  const shown = migrations.slice(-10);
+  return [head, indent(table(['MIGRATION', 'APPLIED AT'], shown.map((m) => [m.name, at(m)]))), ...(migrations.length > shown.length ? [`  and ${migrations.length - shown.length} earlier`] : [])];
 }
 
 const verification = (b: BackupRecord) => (b.verificationStatus === 'unverified' ? '-' : b.verificationStatus);

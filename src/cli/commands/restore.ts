@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import type { ToastChoice } from '../../postgres/load-settings.ts';
 import { runRestore, type RestorePlan, type RestoreReport } from '../../jobs/restore.ts';
+import { blockingChecks } from '../../jobs/plan-refusal.ts';
 import { exportWorkflows, restoreWorkflowsToN8n } from '../../jobs/restore-workflow.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
 import { withCatalog, print, interruptSignal, globals, catalogAction } from '../context.ts';
@@ -63,13 +64,20 @@ export function registerRestore(program: Command): void {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
-          const { plan, report } = await runRestore(loaded, catalog, prefix, {
+          const { plan, report, refusal } = await runRestore(loaded, catalog, prefix, {
             globals: o.globals, databases: o.database, tables: o.table, renameTo: o.renameTo, to: o.to, files: o.file, toDir: o.toDir, dryRun: o.dryRun, yes: o.yes, force: o.force, noOwner: !o.owner, toastCompression: o.toastCompression,
             signal: interrupt.signal, listener,
             confirm: process.stdin.isTTY && !opts.json ? (p) => confirmOnTerminal(p) : undefined,
           });
           listener.end();
-          print(opts, report ?? { plan }, () => (report ? describeReport(report) : describePlan(plan)));
+          const refused = refusal && { code: refusal.code, message: refusal.message, hint: refusal.hint };
+          print(opts, report ?? { plan, ...(refused ? { refused } : {}) }, () => (report ? describeReport(report) : describePlan(plan)));
+          if (refusal) {
+            // The plan above shows each failed check once; this says what the real run would do.
+            const failed = blockingChecks(plan.checks, o.force === true);
+            if (!opts.json) process.stderr.write(`error: dry run: the restore would be refused by ${failed.length} failed check(s): ${failed.map((c) => c.name).join(', ')}\nhint: ${refusal.hint}\n`);
+            process.exitCode = refusal.exitCode;
+          }
         } finally {
           listener.end();
           interrupt.dispose();
