@@ -15,7 +15,7 @@ export function registerRestore(program: Command): void {
     .description('restore databases from a backup: plan, check, safety backup, restore, verify')
     .argument('<backup>', 'backup id or a unique prefix of it')
     .option('--database <name...>', 'only these databases (names in the backup)')
-    .option('--to <url>', 'restore one database into this database URL instead (created if absent)')
+    .option('--to <url>', 'restore into another place: a database URL takes one database (created if absent); a server URL without a database (postgres://host:port/) takes every database, each under its own name')
     .option('--table <schema.table...>', 'only these tables of the one database named by --database (in place, or see --rename-to)')
     .option('--rename-to <name>', 'restore the one --table beside the live one under this name')
     .option('--file <selector...>', 'only these files: a set name, set:/path or /path (a file or a directory)')
