@@ -181,7 +181,8 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
   }
   // Opened last: nothing above holds a connection that an error would leave open.
   const log = deferredLog();
-  const copies = await Copies.open(loaded, catalog, backup, log);
+  // --force also reads copies a verification marked bad: the extraction checks every member.
+  const copies = await Copies.open(loaded, catalog, backup, log, { force: options.force ?? false });
   const { storage, key } = copies.current;
   return { loaded, catalog, backup, manifest, copies, log, storage, key, selected, selectedFiles, selectedTables, globals: options.globals === true, server, destination };
 }

@@ -9,7 +9,7 @@ import { readBundle } from '../../src/bundle/reader.ts';
 import { BundleWriter } from '../../src/bundle/writer.ts';
 import { useTestServer } from '../support/suite.ts';
 import { flipByte } from '../support/tamper.ts';
-import { seedShop } from '../support/seed.ts';
+import { seedShop, tableFingerprints } from '../support/seed.ts';
 
 const suite = useTestServer();
 
@@ -74,6 +74,29 @@ describe('verify', () => {
     } finally {
       catalog.close();
     }
+  });
+
+  test('after a failed verification, restore says how to check the copy again or override, not to rebuild the catalog', async () => {
+    const { ws, db, id, key } = await backedUp();
+    const file = path.join(ws.storage, key);
+    flipByte(file, 0.6, 0x55);
+    assert.equal((await ws.cli(['verify', id, '--quick'])).code, 1);
+    // The damage is repaired (a storage hiccup, a copy put back): the catalog still marks it bad.
+    flipByte(file, 0.6, 0x55);
+    const copy = `${db}_copy`;
+    const refused = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(copy)]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`the copy on local failed its last check \\(`));
+    assert.match(refused.stderr, new RegExp(`hint: check it again with \`lifeboat verify ${id} --quick\` .*or pass --force to read it anyway`));
+    assert.doesNotMatch(refused.stderr, /catalog rebuild/);
+    // --force reads it, every member still checked against its checksum.
+    const forced = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(copy), '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual(await tableFingerprints(suite.server, copy), await tableFingerprints(suite.server, db));
+    // Re-verifying marks it good again, and a restore needs nothing more.
+    assert.equal((await ws.cli(['verify', id, '--quick'])).code, 0);
+    const again = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_again`)]);
+    assert.equal(again.code, 0, again.stderr);
   });
 
   test('a valid dump of other data, with checksums fixed to match, fails on row counts', async () => {

@@ -23,7 +23,7 @@ export function registerRestore(program: Command): void {
     .option('--globals', 'also restore roles and tablespaces (existing ones are kept as they are)')
     .option('--dry-run', 'show the plan and the checks, change nothing')
     .option('--yes', 'confirm replacing existing data without asking')
-    .option('--force', 'restore despite schema or server version differences')
+    .option('--force', 'restore despite schema or server version differences, or from copies a verification marked bad (every member is still checked)')
     .option('--no-owner', 'skip object ownership and grants (target server lacks the original roles)')
     .addOption(new Option('--toast-compression <method>', 'how loaded rows are TOAST-compressed: auto (lz4 where the server has it and no method is configured), lz4, or server (the server\'s setting)').choices(['auto', 'lz4', 'server']).default('auto'))
     .option('--workflow <id-or-name...>', 'n8n: only these workflows, written by --as-file (the database is not restored)')
