@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { startTestServer, type TestServer } from '../support/postgres.ts';
 import { useTestServer } from '../support/suite.ts';
 import { seedShop, tableFingerprints } from '../support/seed.ts';
@@ -74,6 +75,28 @@ describe('databases: all', () => {
     assert.equal(byName.get('postgres: table ops.settings')?.actual, '2 rows');
     assert.equal(byName.get(`${shop}: table sales.orders`)?.actual, '5000 rows');
     assert.equal(byName.get(`${docs}: table public.pages`)?.actual, '800 rows');
+  });
+
+  test('in place, postgres is replaced like any other database: its connections terminated, the swap made from template1', async () => {
+    const { ws, id } = await backedUpAll();
+    const before = await clusterFingerprint(suite.server);
+    await suite.server.query('postgres', 'delete from public.notes where id > 10');
+    await suite.server.query(shop, 'delete from sales.orders where id > 100');
+    // An app's session on postgres, as monitoring tools keep one.
+    const held = new pg.Client({ connectionString: suite.server.urlFor('postgres') });
+    await held.connect();
+    const dropped = new Promise<Error>((resolve) => held.on('error', resolve));
+    try {
+      const r = await ws.cli(['restore', id, '--yes']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /restored postgres: 2 tables, row counts verified, 1 connection\(s\) terminated/);
+      assert.match((await dropped).message, /terminat/);
+      assert.deepEqual(await clusterFingerprint(suite.server), before, 'every database as it was backed up');
+      const leftovers = await suite.server.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
+      assert.deepEqual(leftovers, [], 'no scratch or old database left behind');
+    } finally {
+      await held.end().catch(() => undefined);
+    }
   });
 
   describe('whole-cluster restore into another server', () => {
