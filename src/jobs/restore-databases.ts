@@ -99,8 +99,6 @@ async function swapIn(server: PgEndpoint, scratch: string, d: PlannedDatabase, j
       return 0;
     }
     const old = `${d.database.slice(0, 40)}_lifeboat_old_${randomBytes(4).toString('hex')}`;
-    // template1 (listed in a target by name) stays a template; a template cannot be dropped.
-    const template = (await admin.query<{ t: boolean }>('select datistemplate as t from pg_database where datname = $1', [d.database])).rows[0]?.t === true;
     await admin.query(`alter database ${ident(d.database)} allow_connections false`);
     let terminated;
     try {
@@ -119,10 +117,6 @@ async function swapIn(server: PgEndpoint, scratch: string, d: PlannedDatabase, j
       await admin.query(`alter database ${ident(old)} rename to ${ident(d.database)}`).catch(() => undefined);
       await admin.query(`alter database ${ident(d.database)} allow_connections true`).catch(() => undefined);
       throw err;
-    }
-    if (template) {
-      await admin.query(`alter database ${ident(d.database)} is_template true`);
-      await admin.query(`alter database ${ident(old)} is_template false`);
     }
     await admin.query(`drop database ${ident(old)}`);
     return terminated;

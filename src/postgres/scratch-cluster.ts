@@ -221,7 +221,9 @@ export async function freshDatabase(server: PgEndpoint, name: string, encoding: 
     const template = rows[0]?.t === true;
     if (template) await admin.query(`alter database ${ident(name)} is_template false`);
     if (rows.length) await admin.query(`drop database ${ident(name)} with (force)`);
-    await admin.query(`create database ${ident(name)} template template0 encoding '${encoding.replaceAll("'", "''")}' is_template ${template}`);
+    // The cluster's C.UTF-8 locale takes UTF8 alone; C takes every encoding (LATIN1, SQL_ASCII...).
+    const locale = encoding.toUpperCase() === 'UTF8' ? '' : " locale 'C'";
+    await admin.query(`create database ${ident(name)} template template0 encoding '${encoding.replaceAll("'", "''")}'${locale} is_template ${template}`);
   } finally {
     await admin.end().catch(() => undefined);
   }

@@ -137,3 +137,19 @@ describe('databases: all', () => {
     });
   });
 });
+
+describe('a database re-created in a scratch cluster', () => {
+  test('postgres and template1 are made empty from template0 with the encoding asked for; template1 stays a template', async () => {
+    const { freshDatabase } = await import('../../src/postgres/scratch-cluster.ts');
+    const { parsePgUrl } = await import('../../src/postgres/connection.ts');
+    const server = parsePgUrl(suite.server.urlFor('postgres'));
+    await suite.server.query('template1', 'create table public.leftover (id int)');
+    await freshDatabase(server, 'template1', 'LATIN1');
+    await freshDatabase(server, 'postgres', 'SQL_ASCII');
+    const rows = await suite.server.query<{ datname: string; t: boolean; e: string }>('template1', `
+      select datname, datistemplate as t, pg_encoding_to_char(encoding) as e from pg_database where datname in ('postgres', 'template1') order by 1`);
+    assert.deepEqual(rows, [{ datname: 'postgres', t: false, e: 'SQL_ASCII' }, { datname: 'template1', t: true, e: 'LATIN1' }]);
+    assert.deepEqual(await tableFingerprints(suite.server, 'template1'), {});
+    assert.deepEqual(await tableFingerprints(suite.server, 'postgres'), {});
+  });
+});

@@ -56,6 +56,24 @@ describe('verify', () => {
     assert.equal(list[0]!.verificationStatus, 'passed');
   });
 
+  test('a database in another encoding than the scratch cluster\'s UTF8 verifies', async () => {
+    const db = `latin_${process.pid}`;
+    await suite.server.query('postgres', `create database ${db} template template0 encoding 'LATIN1' locale 'C'`);
+    await suite.server.query(db, "create table words (w text); insert into words values ('café'), ('über')");
+    const ws = suite.workspace();
+    const tmp = path.join(ws.dir, 'tmp');
+    mkdirSync(tmp);
+    chmodSync(ws.dir, 0o755);
+    chmodSync(tmp, 0o755);
+    ws.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  latin:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    verification:\n      checks:\n        - { name: accents kept, sql: "select string_agg(w, ',' order by w) from words", expect: "café,über" }\n`);
+    const b = await ws.cli(['backup', 'latin', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    const r = await ws.cli(['verify', b.json<{ id: string }>().id]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`pass +${db}: table public.words: 2 rows`));
+    assert.match(r.stdout, /pass +check: accents kept/);
+  });
+
   test('a flipped byte fails the quick check, naming the member', async () => {
     const { ws, id, key } = await backedUp();
     // A byte inside the compressed data, away from headers.
