@@ -45,21 +45,36 @@ export class Copies {
   readonly #rest: LocationRecord[];
   readonly #ctx: CopiesContext;
   readonly #opened: StorageDriver[] = [];
+  /** Copies left out because their last check (a verification, a failed read) marked them bad. */
+  readonly #marked: LocationRecord[];
+  /** Whether the caller can be told to pass --force to read the marked copies anyway. */
+  readonly #forceable: boolean;
 
-  private constructor(ctx: CopiesContext, rest: LocationRecord[]) {
+  private constructor(ctx: CopiesContext, rest: LocationRecord[], marked: LocationRecord[], forceable: boolean) {
     this.#ctx = ctx;
     this.#rest = rest;
+    this.#marked = marked;
+    this.#forceable = forceable;
   }
 
-  /** Opens the first usable copy; throws E_STORAGE_NOT_FOUND naming every place tried when none is. */
+  /**
+   * Opens the first usable copy; throws E_STORAGE_NOT_FOUND naming every place tried when none is.
+   * `force: true` also tries, last, the copies marked bad: safe wherever the reader checks every
+   * member against its checksum before it changes anything (a restore does); `force: false`
+   * says the caller has that flag, so the error can offer it.
+   */
   static async open(
     loaded: LoadedConfig,
     catalog: Catalog,
     backup: BackupRecord,
     log: Log,
-    options: { exclude?: string } = {},
+    options: { exclude?: string; force?: boolean } = {},
   ): Promise<Copies> {
-    const copies = new Copies({ loaded, catalog, backup, log }, readOrder(loaded, backup).filter((l) => l.storage !== options.exclude));
+    const good = readOrder(loaded, backup).filter((l) => l.storage !== options.exclude);
+    const marked = readOrder(loaded, backup, { all: true }).filter((l) => l.status !== 'ok' && l.storage !== options.exclude);
+    const copies = options.force
+      ? new Copies({ loaded, catalog, backup, log }, [...good, ...marked], [], true)
+      : new Copies({ loaded, catalog, backup, log }, good, marked, options.force !== undefined);
     await copies.#advance();
     return copies;
   }
@@ -129,6 +144,14 @@ export class Copies {
       }
       this.#current = { storage, key: l.key, location: l, primary: l.storage === primary };
       return;
+    }
+    if (this.#marked.length) {
+      // A verification (or an earlier read) found these bad. Rebuilding the catalog would mark
+      // them good unchecked: checking them again is the way back, or reading them anyway.
+      const bad = this.#marked.map((l) => `the copy on ${l.storage} ${l.status === 'missing' ? 'was missing at' : 'failed'} its last check${l.error ? ` (${l.error})` : ''}`);
+      throw new LifeboatError('E_STORAGE_NOT_FOUND', `no usable copy of backup ${backup.id}: ${[...tried, ...bad].join('; ')}`, {
+        hint: `check ${this.#marked.length > 1 ? 'them' : 'it'} again with \`lifeboat verify ${backup.id} --quick\` (a copy that passes is used again)${this.#forceable ? `, or pass --force to read ${this.#marked.length > 1 ? 'them' : 'it'} anyway: every member is still checked against its checksum before anything is changed` : ''}`,
+      });
     }
     throw new LifeboatError('E_STORAGE_NOT_FOUND', `no storage holds a usable copy of backup ${backup.id}${tried.length ? `: ${tried.join('; ')}` : ''}`, {
       hint: 'run `lifeboat catalog rebuild` if storages moved',

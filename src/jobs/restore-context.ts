@@ -12,7 +12,7 @@ import type { RestorePlan } from './restore-plan.ts';
 export interface RestoreOptions {
   /** Databases to restore (names in the bundle); default: all. */
   databases?: string[];
-  /** A database URL to restore into (exactly one database). */
+  /** Where to restore: a database URL (one database, under that name), or a server URL without one (every selected database, each under its own name). */
   to?: string;
   /** Files to restore: `set`, `set:/path` or `/path`; default: all, unless only databases are named. */
   files?: string[];

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import type { PgTools } from '../postgres/binaries.ts';
-import { connect, pgError, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
+import { connect, databaseOf, pgError, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
 import { runTool } from '../postgres/dump.ts';
 import { ident } from '../postgres/introspect.ts';
 import { formatBytes } from '../util/format.ts';
@@ -43,11 +43,8 @@ export async function dropDatabase(server: PgEndpoint, name: string): Promise<vo
 
 export async function restoreDatabase(ctx: RestoreContext, tools: PgTools, m: DatabaseManifest, d: PlannedDatabase, file: string, job: Job, options: RestoreOptions, streamed?: Streamed) {
   let scratch = streamed?.scratch ?? (await createScratch(ctx, d, m, job));
-  let created = true;
-  const admin = await connect(ctx.server!).catch(async (err: unknown) => {
-    await dropDatabase(ctx.server!, scratch);
-    throw err;
-  });
+  // Until the scratch database is renamed into place, every exit drops it (by name: after the
+  // rename, dropping it is a no-op).
   try {
     let plain = !streamed;
     if (streamed) {
@@ -58,7 +55,7 @@ export async function restoreDatabase(ctx: RestoreContext, tools: PgTools, m: Da
         if (e.code !== 'E_DUMP_INDEX') throw e;
         job.log('warn', `${e.message}; restoring it from the whole dump instead`);
         streamed.stream.abort();
-        await admin.query(`drop database if exists ${ident(scratch)} with (force)`);
+        await dropDatabase(ctx.server!, scratch);
         scratch = await createScratch(ctx, d, m, job);
         plain = true;
       }
@@ -80,34 +77,64 @@ export async function restoreDatabase(ctx: RestoreContext, tools: PgTools, m: Da
     }
     job.log('info', `verified ${m.name}: ${m.tables.length} tables with the row counts of the backup`);
 
-    let terminated = 0;
-    if (d.action === 'replace') {
-      const old = `${d.database.slice(0, 40)}_lifeboat_old_${randomBytes(4).toString('hex')}`;
-      await admin.query(`alter database ${ident(d.database)} allow_connections false`);
-      try {
-        const r = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [d.database]);
-        terminated = r.rowCount ?? 0;
-        job.log('info', `terminated ${terminated} connection(s) to ${d.database}`);
-        await renameWhenFree(admin, d.database, old);
-      } catch (err) {
-        await admin.query(`alter database ${ident(d.database)} allow_connections true`).catch(() => undefined);
-        throw err;
-      }
-      await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
-      created = false;
-      await admin.query(`drop database ${ident(old)}`);
-    } else {
-      await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
-      created = false;
-    }
+    const terminated = await swapIn(ctx.server!, scratch, d, job);
     job.log('info', `${d.action === 'replace' ? 'replaced' : 'created'} ${d.database}`);
     return { database: d.database, tables: m.tables.length, verified: true, mismatches, terminatedConnections: terminated };
   } catch (err) {
+    await dropDatabase(ctx.server!, scratch);
     throw err instanceof LifeboatError ? err : pgError(err, ctx.server!);
+  }
+}
+
+/**
+ * Puts the checked scratch database in place under `d.database`: a rename when the database is
+ * new; when it replaces one, new connections are blocked, existing ones terminated, the original
+ * renamed aside and dropped once the copy holds its name. Returns the connections terminated.
+ */
+async function swapIn(server: PgEndpoint, scratch: string, d: PlannedDatabase, job: Job): Promise<number> {
+  const admin = await connect(adminEndpoint(server, d.database));
+  try {
+    if (d.action !== 'replace') {
+      await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
+      return 0;
+    }
+    const old = `${d.database.slice(0, 40)}_lifeboat_old_${randomBytes(4).toString('hex')}`;
+    await admin.query(`alter database ${ident(d.database)} allow_connections false`);
+    let terminated;
+    try {
+      const r = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [d.database]);
+      terminated = r.rowCount ?? 0;
+      job.log('info', `terminated ${terminated} connection(s) to ${d.database}`);
+      await renameWhenFree(admin, d.database, old);
+    } catch (err) {
+      await admin.query(`alter database ${ident(d.database)} allow_connections true`).catch(() => undefined);
+      throw err;
+    }
+    try {
+      await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
+    } catch (err) {
+      // Never leave the server without the database: the original goes back under its name.
+      await admin.query(`alter database ${ident(old)} rename to ${ident(d.database)}`).catch(() => undefined);
+      await admin.query(`alter database ${ident(d.database)} allow_connections true`).catch(() => undefined);
+      throw err;
+    }
+    await admin.query(`drop database ${ident(old)}`);
+    return terminated;
   } finally {
-    if (created) await admin.query(`drop database if exists ${ident(scratch)} with (force)`).catch(() => undefined);
     await admin.end().catch(() => undefined);
   }
+}
+
+/**
+ * The database the swap of `database` connects through. Normally the maintenance database
+ * `postgres`; but `postgres` itself (in every `databases: all` backup) cannot be renamed or
+ * dropped by a session connected to it, so its swap goes through template1, which every cluster
+ * has. Restoring into the live `postgres` in place instead would leave it half-restored when the
+ * load fails; the swap keeps the same guarantee as for any other database: the original stays
+ * whole until the restored copy has passed its checks.
+ */
+export function adminEndpoint(server: PgEndpoint, database: string): PgEndpoint {
+  return database === databaseOf(server) ? withDatabase(server, 'template1') : server;
 }
 
 /** Renames a database, retrying while connections that raced the termination go away. */

@@ -164,11 +164,18 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
   const destination = new Map<string, string>();
   let server: PgEndpoint | undefined;
   if (options.to) {
-    if (selected.length !== 1) throw new LifeboatError('E_USAGE', '--to restores one database: name it with --database');
+    // A URL naming a database takes the one database selected, under that name; the server
+    // alone (postgres://host:port/) takes every selected database, each under its own name:
+    // a whole-cluster restore onto another server.
     const to = parsePgUrl(options.to);
     const db = databaseOf(to);
-    if (!db) throw new LifeboatError('E_USAGE', `--to ${redactUrl(options.to)} names no database`, { hint: 'end the URL with /<database>' });
-    destination.set(selected[0]!.name, db);
+    if (selected.length === 0) throw new LifeboatError('E_USAGE', '--to restores databases, and none is selected');
+    if (db && selected.length !== 1) {
+      throw new LifeboatError('E_USAGE', `--to ${redactUrl(options.to)} names one database, and ${options.databases?.length ? `--database names ${selected.length}` : `the backup has ${selected.length}`}`, {
+        hint: 'pick one with --database, or point --to at the server alone to restore every database under its own name: postgres://user@host:port/',
+      });
+    }
+    for (const d of selected) destination.set(d.name, db ?? d.name);
     server = withDatabase(to, 'postgres');
   } else if (selected.length > 0) {
     if (!target?.postgres) {
@@ -179,7 +186,8 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
   }
   // Opened last: nothing above holds a connection that an error would leave open.
   const log = deferredLog();
-  const copies = await Copies.open(loaded, catalog, backup, log);
+  // --force also reads copies a verification marked bad: the extraction checks every member.
+  const copies = await Copies.open(loaded, catalog, backup, log, { force: options.force ?? false });
   const { storage, key } = copies.current;
   return { loaded, catalog, backup, manifest, copies, log, storage, key, selected, selectedFiles, selectedTables, globals: options.globals === true, server, destination };
 }

@@ -11,8 +11,8 @@ import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { toolsForServer } from '../postgres/binaries.ts';
 import { connect, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
 import { runTool } from '../postgres/dump.ts';
-import { describeDatabase, ident } from '../postgres/introspect.ts';
-import { startScratchCluster } from '../postgres/scratch-cluster.ts';
+import { describeDatabase } from '../postgres/introspect.ts';
+import { freshDatabase, startScratchCluster } from '../postgres/scratch-cluster.ts';
 import { openStorage, type StorageDriver } from '../storage/storage.ts';
 import { readOrder } from './copies.ts';
 import { dumpFile, extractBundle } from './extract.ts';
@@ -199,7 +199,7 @@ async function testRestore(
     const dumpMajor = Number(manifest.postgres!.pgDumpVersion.split('.')[0]);
     tools = await toolsForServer(Math.max(dumpMajor, cluster.major)).catch(() => toolsForServer(dumpMajor));
     for (const d of databases) {
-      await createDatabase(cluster.endpoint, d);
+      await freshDatabase(cluster.endpoint, d.name, d.encoding);
       if (!StreamingRestore.possible(d)) continue;
       // The scratch cluster has none of the source's roles: ownership and grants are left out.
       const stream = new StreamingRestore(tools, withDatabase(cluster.endpoint, d.name), d, dumpFile(temp, d.name), progress, job, true);
@@ -242,7 +242,7 @@ async function testRestore(
             if (e.code !== 'E_DUMP_INDEX') throw e;
             job.log('warn', `${e.message}; restoring it from the whole dump instead`);
             stream!.abort();
-            await createDatabase(cluster!.endpoint, d, { replace: true });
+            await freshDatabase(cluster!.endpoint, d.name, d.encoding);
             return false;
           },
         );
@@ -275,17 +275,6 @@ async function testRestore(
     for (const stream of streams.values()) stream.abort();
     await ready.catch(() => undefined);
     await Promise.all([cluster?.stop(), fs.rm(temp, { recursive: true, force: true })]);
-  }
-}
-
-/** Creates `d` (empty) in the scratch cluster, dropping what a failed attempt left when `replace`. */
-async function createDatabase(server: PgEndpoint, d: DatabaseManifest, options: { replace?: boolean } = {}): Promise<void> {
-  const admin = await connect(server);
-  try {
-    if (options.replace) await admin.query(`drop database if exists ${ident(d.name)} with (force)`);
-    await admin.query(`create database ${ident(d.name)} template template0 encoding '${d.encoding.replaceAll("'", "''")}'`);
-  } finally {
-    await admin.end().catch(() => undefined);
   }
 }
 

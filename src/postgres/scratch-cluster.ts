@@ -8,7 +8,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { LifeboatError } from '../errors.ts';
-import { parsePgUrl, type PgEndpoint } from './connection.ts';
+import { connect, parsePgUrl, withDatabase, type PgEndpoint } from './connection.ts';
+import { ident } from './introspect.ts';
 import { loadCompression } from './load-settings.ts';
 
 const run = promisify(execFile);
@@ -199,5 +200,31 @@ async function prepareCluster(socketDir: string, port: number, password: string)
     return (await loadCompression(client, 'auto')).options;
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Makes `name` an empty database of `encoding` in a scratch cluster, built from template0 like
+ * every database pg_dump's archives are meant for. A database of that name that exists already is
+ * dropped first: the stock `postgres` and `template1` a fresh cluster starts with (both empty:
+ * `databases: all` holds `postgres`, and a target may list `template1`), or what a failed attempt
+ * left. Re-creating them rather than restoring into the stock ones gives them the source's
+ * encoding instead of the cluster's UTF8 and keeps their names, so a verification check naming
+ * `database: postgres` runs where it expects; the cluster is ours and holds nothing else.
+ * A template stays a template. Only for scratch clusters: it never asks before dropping.
+ */
+export async function freshDatabase(server: PgEndpoint, name: string, encoding: string): Promise<void> {
+  // A database cannot be dropped by a session connected to it: go through another one.
+  const admin = await connect(withDatabase(server, name === 'postgres' ? 'template1' : 'postgres'));
+  try {
+    const { rows } = await admin.query<{ t: boolean }>('select datistemplate as t from pg_database where datname = $1', [name]);
+    const template = rows[0]?.t === true;
+    if (template) await admin.query(`alter database ${ident(name)} is_template false`);
+    if (rows.length) await admin.query(`drop database ${ident(name)} with (force)`);
+    // The cluster's C.UTF-8 locale takes UTF8 alone; C takes every encoding (LATIN1, SQL_ASCII...).
+    const locale = encoding.toUpperCase() === 'UTF8' ? '' : " locale 'C'";
+    await admin.query(`create database ${ident(name)} template template0 encoding '${encoding.replaceAll("'", "''")}'${locale} is_template ${template}`);
+  } finally {
+    await admin.end().catch(() => undefined);
   }
 }

@@ -9,7 +9,7 @@ import { readBundle } from '../../src/bundle/reader.ts';
 import { BundleWriter } from '../../src/bundle/writer.ts';
 import { useTestServer } from '../support/suite.ts';
 import { flipByte } from '../support/tamper.ts';
-import { seedShop } from '../support/seed.ts';
+import { seedShop, tableFingerprints } from '../support/seed.ts';
 
 const suite = useTestServer();
 
@@ -56,6 +56,24 @@ describe('verify', () => {
     assert.equal(list[0]!.verificationStatus, 'passed');
   });
 
+  test('a database in another encoding than the scratch cluster\'s UTF8 verifies', async () => {
+    const db = `latin_${process.pid}`;
+    await suite.server.query('postgres', `create database ${db} template template0 encoding 'LATIN1' locale 'C'`);
+    await suite.server.query(db, "create table words (w text); insert into words values ('café'), ('über')");
+    const ws = suite.workspace();
+    const tmp = path.join(ws.dir, 'tmp');
+    mkdirSync(tmp);
+    chmodSync(ws.dir, 0o755);
+    chmodSync(tmp, 0o755);
+    ws.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  latin:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    verification:\n      checks:\n        - { name: accents kept, sql: "select string_agg(w, ',' order by w) from words", expect: "café,über" }\n`);
+    const b = await ws.cli(['backup', 'latin', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    const r = await ws.cli(['verify', b.json<{ id: string }>().id]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`pass +${db}: table public.words: 2 rows`));
+    assert.match(r.stdout, /pass +check: accents kept/);
+  });
+
   test('a flipped byte fails the quick check, naming the member', async () => {
     const { ws, id, key } = await backedUp();
     // A byte inside the compressed data, away from headers.
@@ -74,6 +92,29 @@ describe('verify', () => {
     } finally {
       catalog.close();
     }
+  });
+
+  test('after a failed verification, restore says how to check the copy again or override, not to rebuild the catalog', async () => {
+    const { ws, db, id, key } = await backedUp();
+    const file = path.join(ws.storage, key);
+    flipByte(file, 0.6, 0x55);
+    assert.equal((await ws.cli(['verify', id, '--quick'])).code, 1);
+    // The damage is repaired (a storage hiccup, a copy put back): the catalog still marks it bad.
+    flipByte(file, 0.6, 0x55);
+    const copy = `${db}_copy`;
+    const refused = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(copy)]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`the copy on local failed its last check \\(`));
+    assert.match(refused.stderr, new RegExp(`hint: check it again with \`lifeboat verify ${id} --quick\` .*or pass --force to read it anyway`));
+    assert.doesNotMatch(refused.stderr, /catalog rebuild/);
+    // --force reads it, every member still checked against its checksum.
+    const forced = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(copy), '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual(await tableFingerprints(suite.server, copy), await tableFingerprints(suite.server, db));
+    // Re-verifying marks it good again, and a restore needs nothing more.
+    assert.equal((await ws.cli(['verify', id, '--quick'])).code, 0);
+    const again = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_again`)]);
+    assert.equal(again.code, 0, again.stderr);
   });
 
   test('a valid dump of other data, with checksums fixed to match, fails on row counts', async () => {
