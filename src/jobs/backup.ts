@@ -6,6 +6,8 @@ import type { BackupSummary, Catalog } from '../catalog/catalog.ts';
 import { bundleSuffix, encrypt } from '../bundle/codec.ts';
 import { collectFiles, refuseUnreadable, type FileEntry } from '../bundle/file-sets.ts';
 import { serializeManifest, type DatabaseManifest, type FileRecord, type Manifest } from '../bundle/manifest.ts';
+import { signingKey } from '../bundle/installation-key.ts';
+import { signManifest } from '../bundle/mac.ts';
 import { readmeText, restoreScript, type KitInfo } from '../bundle/restore-kit.ts';
 import { BundleWriter, ShortReadError } from '../bundle/writer.ts';
 import type { LoadedConfig } from '../config/load.ts';
@@ -446,6 +448,7 @@ async function produce(
   metadataMembers.push('metadata/system_info.json');
 
   onMember('manifest.json');
+  const macKey = await signingKey(c.loaded, target);
   return writer.finish({
     format: 'lifeboat-bundle',
     formatVersion: 1,
@@ -472,7 +475,7 @@ async function produce(
     skipped,
     app: { profile: appProfile, items: appItems, migrations: migrations.length ? migrations : undefined, metadataMembers, info: Object.keys(appInfo).length ? appInfo : undefined },
     warnings,
-  });
+  }, (m) => signManifest(m, macKey));
 }
 
 export function summarize(m: Manifest, durationMs: number): BackupSummary {
