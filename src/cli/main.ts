@@ -9,6 +9,7 @@ import { registerDaemon } from './commands/daemon.ts';
 import { registerNotify } from './commands/notify.ts';
 import { registerStorage } from './commands/storage.ts';
 import { registerKey } from './commands/key.ts';
+import { registerImport } from './commands/import.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerNotify(program);
   registerStorage(program);
   registerKey(program);
+  registerImport(program);
   return program;
 }
 

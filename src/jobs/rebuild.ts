@@ -155,7 +155,7 @@ function withoutMac(m: unknown): string {
 }
 
 /** Every key any target can open bundles with: a rebuild does not know a bundle's target first. */
-function allKeys(loaded: LoadedConfig): DecryptionKeys {
+export function allKeys(loaded: LoadedConfig): DecryptionKeys {
   const all: DecryptionKeys = { identities: [], passphrases: [] };
   for (const t of Object.values(loaded.config.targets)) {
     const k = keysFor(t.encryption);

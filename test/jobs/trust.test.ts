@@ -189,6 +189,37 @@ describe('authenticated bundles', () => {
     assert.match(fresh.json<Rebuilt>().untrusted[0]?.reason ?? '', /^no MAC/);
   });
 
+  test('lifeboat import: a bundle from another installation is refused without its key, trusted with it, untrusted with --trust-foreign', async () => {
+    const { ws: made, db } = await setup('imported');
+    const { id, file } = await backup(made);
+    const keyFile = path.join(made.dir, 'made.key');
+    writeFileSync(keyFile, (await made.cli(['key', 'export'])).stdout);
+    const ws = suite.workspace();
+    ws.writeConfig(`storages:\n  vault: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: vault\n`);
+
+    const refused = await ws.cli(['import', file]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /is not vouched for by any key this installation holds: signed with key [0-9a-f]{16}, which this installation does not hold/);
+    assert.deepEqual(readdirSync(ws.storage), [], 'nothing was stored');
+
+    const r = await ws.cli(['import', file, '--key', keyFile, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.json<{ id: string; key: string; trust: string }>(), { id, storage: 'vault', key: `app/${path.basename(file)}`, trust: 'trusted', trustReason: null });
+    assert.deepEqual(readFileSync(path.join(ws.storage, 'app', path.basename(file))), readFileSync(file));
+    const restored = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_imp`), '--yes']);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.deepEqual(await tableFingerprints(suite.server, `${db}_imp`), await tableFingerprints(suite.server, db));
+
+    const other = { LIFEBOAT_HOME: path.join(ws.dir, 'home-2') };
+    rmSync(path.join(ws.storage, 'app'), { recursive: true });
+    const foreign = await ws.cli(['import', file, '--trust-foreign', '--json'], { env: other });
+    assert.equal(foreign.code, 0, foreign.stderr);
+    assert.equal(foreign.json<{ trust: string }>().trust, 'untrusted');
+    assert.equal((await listed(ws, id, other)).trust, 'untrusted');
+    // Its sidecar went along: a rebuild from this storage alone finds it, still untrusted.
+    assert.deepEqual((await rebuildFresh(ws, other)).untrusted.map((u) => u.id), [id]);
+  });
+
   test('the catalog migration keeps the rows of backups made here trusted and marks rows an older rebuild imported untrusted', () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-mig-'));
     const raw = new DatabaseSync(path.join(home, 'catalog.sqlite'));
