@@ -36,7 +36,14 @@ export function installationKey(home: string, options: { create: boolean }): Mac
 export async function signingKey(loaded: LoadedConfig, target: TargetConfig): Promise<MacKey> {
   const enc = target.encryption;
   if (enc && 'recipients' in enc) {
-    for (const identity of keysFor(enc).identities) {
+    let identities: string[] = [];
+    try {
+      identities = keysFor(enc).identities;
+    } catch {
+      // Writing needs no identity: an unreadable one must not fail a backup at its last step.
+      // The installation key signs instead, and restores read the identity with its own message.
+    }
+    for (const identity of identities) {
       if (enc.recipients.includes(await age().identityToRecipient(identity))) return ageMacKey(identity, 'the age identity of its recipients');
     }
   }
@@ -153,6 +160,11 @@ function readKeyFile(file: string): MacKey {
   } catch (err) {
     throw new LifeboatError('E_CONFIG', `cannot read the key file ${file}: ${(err as Error).message}`, { cause: err });
   }
-  const key = parseKey(text, file);
+  let key: MacKey;
+  try {
+    key = parseKey(text, file);
+  } catch (err) {
+    throw new LifeboatError('E_CONFIG', `the key file ${file} is damaged: ${(err as Error).message}`, { cause: err, hint: 'install the copy you exported with `lifeboat key import`' });
+  }
   return { ...key, kind: 'installation' };
 }
