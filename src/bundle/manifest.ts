@@ -1,6 +1,9 @@
+import type { z } from 'zod';
+import { LifeboatError } from '../errors.ts';
 import type { DatabaseInfo } from '../postgres/introspect.ts';
 import type { DumpIndex } from '../postgres/dump-index.ts';
 import type { AppItems } from '../profiles/profile.ts';
+import { manifestSchema, type macSchema } from './manifest-schema.ts';
 
 export const MANIFEST_MEMBER = 'manifest.json';
 export const MANIFEST_FORMAT = 'lifeboat-bundle';
@@ -67,8 +70,16 @@ export interface Manifest {
   skipped: { set: string; path: string; reason: string }[];
   app: AppItems;
   warnings: string[];
+  /**
+   * HMAC-SHA256 of the manifest's canonical bytes (mac.ts) with a key only the installation that
+   * made the bundle holds. Absent in bundles made before authenticated bundles, and in forgeries.
+   */
+  mac?: ManifestMac;
   members: MemberRecord[];
 }
+
+/** Who vouches for a manifest: see mac.ts. */
+export type ManifestMac = z.infer<typeof macSchema>;
 
 /**
  * Serializes a manifest with one member per line, so restore.sh can check checksums with grep
@@ -81,13 +92,44 @@ export function serializeManifest(manifest: Manifest): string {
   return `${body},\n  "members": [\n${lines.join(',\n')}\n  ]\n}\n`;
 }
 
-export function parseManifest(text: string): Manifest {
-  const m = JSON.parse(text) as Manifest;
-  if (m.format !== MANIFEST_FORMAT || typeof m.formatVersion !== 'number') {
-    throw new Error('not a Lifeboat manifest');
+/**
+ * Reads a manifest from its JSON text and checks it against the schema (manifest-schema.ts).
+ * `source` names where it came from (a bundle or its sidecar), for the message of
+ * E_BUNDLE_CORRUPT, which also names the first field that is wrong.
+ */
+export function parseManifest(text: string, source: string): Manifest {
+  return checkManifest(parseJson(text, source), source);
+}
+
+/** The JSON value of a manifest's text; E_BUNDLE_CORRUPT naming `source` when it is not JSON. */
+export function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new LifeboatError('E_BUNDLE_CORRUPT', `${source}: the manifest is not valid JSON (${(err as Error).message})`, { cause: err });
   }
-  if (m.formatVersion > MANIFEST_VERSION) {
-    throw new Error(`manifest format ${m.formatVersion} is newer than this Lifeboat understands (${MANIFEST_VERSION}); upgrade Lifeboat`);
+}
+
+/** Checks an already parsed manifest (see parseManifest). */
+export function checkManifest(raw: unknown, source: string): Manifest {
+  const head = (raw ?? {}) as { format?: unknown; formatVersion?: unknown };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || head.format !== MANIFEST_FORMAT) {
+    throw new LifeboatError('E_BUNDLE_CORRUPT', `${source}: not a Lifeboat manifest (field format is not "${MANIFEST_FORMAT}")`);
   }
-  return m;
+  if (typeof head.formatVersion === 'number' && head.formatVersion > MANIFEST_VERSION) {
+    throw new LifeboatError('E_BUNDLE_CORRUPT', `${source}: manifest format ${head.formatVersion} is newer than this Lifeboat understands (${MANIFEST_VERSION})`, { hint: 'upgrade Lifeboat' });
+  }
+  const result = manifestSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problem(s))` : '';
+  throw new LifeboatError('E_BUNDLE_CORRUPT', `${source}: malformed manifest: field ${fieldPath(issue.path)}: ${issue.message}${more}`, {
+    hint: 'the bundle was damaged or not written by Lifeboat; verify it, or restore another backup',
+  });
+}
+
+/** `postgres.databases[0].tables[2].name`, as a person reads a field's place. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(the manifest itself)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
 }

@@ -100,7 +100,7 @@ export async function checkIntegrity(source: Readable, bundleName: string, keys:
       }
       if (entry.name === MANIFEST_MEMBER) {
         try {
-          manifest = parseManifest(Buffer.concat(chunks).toString('utf8'));
+          manifest = parseManifest(Buffer.concat(chunks).toString('utf8'), `${bundleName}: manifest.json`);
         } catch (err) {
           problems.push(`manifest.json is unreadable: ${(err as Error).message}`);
         }
@@ -131,18 +131,26 @@ export async function checkIntegrity(source: Readable, bundleName: string, keys:
   }
   for (const missing of expected.keys()) problems.push(`member ${missing} is listed in the manifest but missing from the bundle`);
   for (const bad of seen.filter((c) => c.expectedSha256 && !c.ok)) {
-    problems.push(`member ${bad.name} does not match the manifest (sha256 ${bad.actualSha256.slice(0, 12)}..., expected ${bad.expectedSha256!.slice(0, 12)}...)`);
+    // A size that differs says more (truncated, padded) than the checksum that follows from it.
+    problems.push(bad.actualSize !== bad.expectedSize
+      ? `member ${bad.name} has the wrong size: ${bad.actualSize} bytes, the manifest says ${bad.expectedSize}`
+      : `member ${bad.name} does not match the manifest (sha256 ${bad.actualSha256.slice(0, 12)}..., expected ${bad.expectedSha256!.slice(0, 12)}...)`);
   }
   return { ok: problems.length === 0, manifest, members: seen, problems };
 }
 
 /** Reads the manifest from inside a bundle (the last member): for bundles whose sidecar is lost. */
 export async function readInnerManifest(source: Readable, bundleName: string, keys: DecryptionKeys): Promise<Manifest> {
+  return parseManifest(await readInnerManifestText(source, bundleName, keys), `${bundleName}: manifest.json`);
+}
+
+/** The text of the manifest inside a bundle, unchecked: for callers that check its MAC too. */
+export async function readInnerManifestText(source: Readable, bundleName: string, keys: DecryptionKeys): Promise<string> {
   for await (const entry of readBundle(source, bundleName, keys)) {
     if (entry.name !== MANIFEST_MEMBER) continue;
     const chunks: Buffer[] = [];
     for await (const chunk of entry.stream) chunks.push(chunk);
-    return parseManifest(Buffer.concat(chunks).toString('utf8'));
+    return Buffer.concat(chunks).toString('utf8');
   }
   throw new LifeboatError('E_BUNDLE_CORRUPT', `${bundleName} has no manifest.json: the bundle is incomplete`);
 }

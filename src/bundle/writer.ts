@@ -177,9 +177,12 @@ export class BundleWriter {
     return { members, size, sha256: whole.digest('hex') };
   }
 
-  /** Appends manifest.json (with the member list) and ends the tar. */
-  async finish(manifest: Omit<Manifest, 'members'>): Promise<Manifest> {
-    const full: Manifest = { ...manifest, members: [...this.#members] };
+  /**
+   * Appends manifest.json (with the member list) and ends the tar. `seal` adds what covers the
+   * whole manifest, members included: its MAC (mac.ts signManifest).
+   */
+  async finish(manifest: Omit<Manifest, 'members'>, seal: (m: Manifest) => Manifest = (m) => m): Promise<Manifest> {
+    const full: Manifest = seal({ ...manifest, members: [...this.#members] });
     await this.addBuffer(MANIFEST_MEMBER, Buffer.from(serializeManifest(full)));
     await this.#write(TAR_END);
     await this.#sink.end(this.#offsets);

@@ -42,7 +42,17 @@ export interface BackupRecord {
   deleteAfter: string | null;
   summary: BackupSummary | null;
   locations: LocationRecord[];
+  /**
+   * `untrusted` when no key of this installation vouches for the bundle's manifest (mac.ts):
+   * forged, made elsewhere, or made before bundles were authenticated. It lists and verifies, but
+   * restores only with `--trust-foreign`, and its files only under `--to-dir`.
+   */
+  trust: Trust;
+  /** Why a backup is untrusted. */
+  trustReason: string | null;
 }
+
+export type Trust = 'trusted' | 'untrusted';
 
 /** Figures shown in lists without reading the manifest. */
 export interface BackupSummary {
@@ -175,9 +185,12 @@ export class BackupQueries extends HistoryQueries {
    * Records a backup found in storage (catalog rebuild): inserted if unknown, its location
    * added if known. Verification and protection already recorded are kept.
    */
-  importBackup(m: Manifest, r: { storage: string; key: string; size: number; sha256: string | null; summary: BackupSummary }): 'added' | 'updated' {
+  importBackup(m: Manifest, r: { storage: string; key: string; size: number; sha256: string | null; summary: BackupSummary; trust: { trust: Trust; reason: string | null } }): 'added' | 'updated' {
     return this.tx(() => {
       const known = this.one('select status from backups where id = ?', m.id);
+      // Decided by the caller (rebuild.ts) from the MAC and what the catalog held; set in the same
+      // transaction, so a row is never visible with the column's default of `trusted`.
+      const setTrust = () => this.run('update backups set trust = ?, trust_reason = ? where id = ?', r.trust.trust, r.trust.reason, m.id);
       if (!known) {
         this.run(
           `insert into backups (id, target, status, trigger, started_at, finished_at, size, compression, encrypted, sha256, bundle_key, manifest_json, summary_json)
@@ -191,6 +204,7 @@ export class BackupQueries extends HistoryQueries {
           m.finishedAt, r.size, JSON.stringify(m), JSON.stringify(r.summary), r.sha256, m.id,
         );
       }
+      setTrust();
       this.#setLocation(m.id, { storage: r.storage, key: r.key, status: 'ok', size: r.size, sha256: r.sha256, error: null });
       return known ? 'updated' : 'added';
     });
@@ -236,6 +250,8 @@ export class BackupQueries extends HistoryQueries {
       deleteAfter: (r.delete_after as string | null) ?? null,
       summary: r.summary_json ? (JSON.parse(String(r.summary_json)) as BackupSummary) : null,
       locations,
+      trust: r.trust as Trust,
+      trustReason: (r.trust_reason as string | null) ?? null,
     };
   }
 }

@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { LifeboatError } from '../errors.ts';
 import { ScheduleQueries } from './schedules.ts';
 
-export type { BackupRecord, BackupStatus, BackupSummary, LocationRecord } from './backups.ts';
+export type { BackupRecord, BackupStatus, BackupSummary, LocationRecord, Trust } from './backups.ts';
 export { restorable } from './backups.ts';
 export type { EventRecord, EventSeverity } from './events.ts';
 export type { RestoreRecord, StorageUsage } from './history.ts';

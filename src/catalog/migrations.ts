@@ -208,4 +208,13 @@ export const migrations: readonly string[] = [
     error        text
   );
   `,
+  // 7: trust (authenticated bundles, mac.ts). Rows written by this installation's own backups stay
+  // trusted: the catalog saw those bundles being made. Rows a rebuild took from storage before
+  // manifests carried a MAC were never vouched for by anything: they become untrusted, as a
+  // rebuild would make them now, so an upgrade does not bless a bundle planted before it.
+  `
+  alter table backups add column trust text not null default 'trusted' check (trust in ('trusted', 'untrusted'));
+  alter table backups add column trust_reason text;
+  update backups set trust = 'untrusted', trust_reason = 'found in storage by a catalog rebuild before bundles were authenticated' where trigger = 'rebuild';
+  `,
 ];

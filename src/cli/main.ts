@@ -10,6 +10,8 @@ import { registerNotify } from './commands/notify.ts';
 import { registerStorage } from './commands/storage.ts';
 import { registerConfig } from './commands/config.ts';
 import { releaseHeld, setQuiet } from './output.ts';
+import { registerKey } from './commands/key.ts';
+import { registerImport } from './commands/import.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerNotify(program);
   registerStorage(program);
   registerConfig(program);
+  registerKey(program);
+  registerImport(program);
   return program;
 }
 

@@ -6,6 +6,8 @@ import { hostname, platform } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { FileEntry } from '../bundle/file-sets.ts';
+import { signingKey } from '../bundle/installation-key.ts';
+import { signManifest } from '../bundle/mac.ts';
 import type { DatabaseManifest, FileRecord, Manifest } from '../bundle/manifest.ts';
 import { dumpMemberName } from '../bundle/names.ts';
 import { readmeText, restoreScript, type KitInfo } from '../bundle/restore-kit.ts';
@@ -157,6 +159,7 @@ export async function produce(
   metadataMembers.push('metadata/system_info.json');
 
   onMember('manifest.json');
+  const macKey = await signingKey(c.loaded, target);
   return writer.finish({
     format: 'lifeboat-bundle',
     formatVersion: 1,
@@ -183,5 +186,5 @@ export async function produce(
     skipped,
     app: { profile: appProfile, items: appItems, migrations: migrations.length ? migrations : undefined, metadataMembers, info: Object.keys(appInfo).length ? appInfo : undefined },
     warnings,
-  });
+  }, (m) => signManifest(m, macKey));
 }

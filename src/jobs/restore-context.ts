@@ -35,6 +35,8 @@ export interface RestoreOptions {
   toastCompression?: ToastChoice;
   /** Asked when data would be replaced and `yes` is not set; returns whether to go on. */
   confirm?: (plan: RestorePlan) => Promise<boolean>;
+  /** Restore an untrusted backup (catalog trust, mac.ts): databases, and files only under `toDir`. */
+  trustForeign?: boolean;
   /** How long the safety backup stays protected from retention. */
   safetyDays?: number;
   signal?: AbortSignal;

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
 import { keysFor } from '../bundle/codec.ts';
+import { refuseUntrusted } from '../bundle/trust.ts';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
@@ -160,6 +161,9 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
   }
   if (options.globals && selected.length === 0) throw new LifeboatError('E_USAGE', '--globals goes with a database restore');
   if (selected.length === 0 && selectedFiles.length === 0) throw new LifeboatError('E_USAGE', `backup ${backup.id} holds nothing of what was asked to restore`);
+  // ---- trust (authenticated bundles, mac.ts): an untrusted bundle may be forged ----
+  refuseUntrusted(backup, { trustForeign: options.trustForeign, files: selectedFiles.length, toDir: options.toDir });
+  // ---- end trust ----
 
   const destination = new Map<string, string>();
   let server: PgEndpoint | undefined;

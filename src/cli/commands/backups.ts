@@ -103,6 +103,7 @@ export function registerBackups(program: Command): void {
             `sha256      ${b.sha256 ?? '-'}`,
             `verified    ${b.verificationStatus}${b.verificationLevel ? ` (${b.verificationLevel})` : ''}${b.verifiedAt ? ` at ${b.verifiedAt}` : ''}`,
             `protected   ${b.protected ? 'yes' : 'no'}`,
+            `trust       ${b.trust === 'trusted' ? 'trusted (made by this installation)' : `UNTRUSTED: ${b.trustReason ?? 'no key of this installation vouches for it'}; restore needs --trust-foreign, files only with --to-dir`}`,
           ];
           for (const l of b.locations) lines.push(`stored      ${l.storage}: ${l.key} (${l.status}${l.error ? `: ${l.error}` : ''})`);
           if (m) {
@@ -201,5 +202,5 @@ const verification = (b: BackupRecord) => (b.verificationStatus === 'unverified'
 function backupRow(b: BackupRecord): string[] {
   const took = b.summary ? duration(b.summary.durationMs) : b.finishedAt ? duration(Date.parse(b.finishedAt) - Date.parse(b.startedAt)) : '-';
   const status = b.deletionStatus === 'pending' ? `${b.status}, deleted at ${b.deleteAfter!.slice(0, 16).replace('T', ' ')}Z` : b.protected ? `${b.status}, protected` : b.status;
-  return [b.id, b.target, b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), b.size === null ? '-' : formatBytes(b.size), took, status, verification(b)];
+  return [b.id, b.target, b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), b.size === null ? '-' : formatBytes(b.size), took, b.trust === 'untrusted' ? `${status}, UNTRUSTED` : status, verification(b)];
 }

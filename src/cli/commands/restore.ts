@@ -25,6 +25,7 @@ export function registerRestore(program: Command): void {
     .option('--dry-run', 'show the plan and the checks, change nothing')
     .option('--yes', 'confirm replacing existing data without asking')
     .option('--force', 'restore despite schema or server version differences, or from copies a verification marked bad (every member is still checked)')
+    .option('--trust-foreign', 'restore a backup no key of this installation vouches for (untrusted): databases, and files only with --to-dir')
     .option('--no-owner', 'skip object ownership and grants (target server lacks the original roles)')
     .addOption(new Option('--toast-compression <method>', 'how loaded rows are TOAST-compressed: auto (lz4 where the server has it and no method is configured), lz4, or server (the server\'s setting)').choices(['auto', 'lz4', 'server']).default('auto'))
     .option('--workflow <id-or-name...>', 'n8n: only these workflows, written by --as-file (the database is not restored)')
@@ -33,7 +34,7 @@ export function registerRestore(program: Command): void {
     .option('--to-n8n', 'with --workflow: create it in the target\'s running n8n (n8n.url, n8n.apiKey), inactive, named <name>_backup_<YYYYMMDD>')
     .option('--name <name>', 'with --to-n8n and one --workflow: the new workflow\'s name')
     .option('--workflow-version <versionId>', 'with one --workflow: that older version, from n8n\'s workflow_history (contents --workflows --json lists them)')
-    .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; owner: boolean; toastCompression: ToastChoice; workflow?: string[]; allWorkflows?: boolean; asFile?: string; toN8n?: boolean; name?: string; workflowVersion?: string }, cmd: Command) => {
+    .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; trustForeign?: boolean; owner: boolean; toastCompression: ToastChoice; workflow?: string[]; allWorkflows?: boolean; asFile?: string; toN8n?: boolean; name?: string; workflowVersion?: string }, cmd: Command) => {
       const opts = globals(cmd);
       if ((o.workflow || o.allWorkflows) && o.toN8n) {
         await withCatalog(opts, async (loaded, catalog) => {
@@ -65,7 +66,7 @@ export function registerRestore(program: Command): void {
         const interrupt = interruptSignal();
         try {
           const { plan, report, refusal } = await runRestore(loaded, catalog, prefix, {
-            globals: o.globals, databases: o.database, tables: o.table, renameTo: o.renameTo, to: o.to, files: o.file, toDir: o.toDir, dryRun: o.dryRun, yes: o.yes, force: o.force, noOwner: !o.owner, toastCompression: o.toastCompression,
+            globals: o.globals, databases: o.database, tables: o.table, renameTo: o.renameTo, to: o.to, files: o.file, toDir: o.toDir, dryRun: o.dryRun, yes: o.yes, force: o.force, trustForeign: o.trustForeign, noOwner: !o.owner, toastCompression: o.toastCompression,
             signal: interrupt.signal, listener,
             confirm: process.stdin.isTTY && !opts.json ? (p) => confirmOnTerminal(p) : undefined,
           });

@@ -17,9 +17,10 @@ export function registerStorage(program: Command): void {
         const report = await rebuildCatalog(loaded, catalog, { listener });
         listener.end();
         print(opts, report, () =>
-          [`read ${report.storages.length} storage(s): ${report.added.length} backup(s) added, ${report.updated.length} already known`,
+          [`read ${report.storages.length} storage(s): ${report.added.length} backup(s) added, ${report.updated.length} already known${report.untrusted.length ? `, ${report.untrusted.length} untrusted` : ''}${report.unreadable.length ? `, ${report.unreadable.length} skipped` : ''}`,
+            ...report.untrusted.map((u) => `untrusted ${u.id} (${u.key} on ${u.storage}): ${u.reason}`),
             ...report.unreachable.map((u) => `could not list storage ${u.storage}: ${u.error}`),
-            ...report.unreadable.map((u) => `could not read ${u.key} on ${u.storage}: ${u.error}`)].join('\n'),
+            ...report.unreadable.map((u) => `skipped ${u.key} on ${u.storage}: ${u.error}`)].join('\n'),
         );
         if (report.unreadable.length || report.unreachable.length) process.exitCode = 1;
       }),
