@@ -208,4 +208,21 @@ export const migrations: readonly string[] = [
     error        text
   );
   `,
+  // 7: resources a job creates (scratch databases and clusters, temp directories, pipes, tool
+  // processes, staged uploads), recorded before they exist with the owning process, so the
+  // ones a killed process left are found and removed (jobs/resources.ts).
+  `
+  create table resources (
+    id          integer primary key autoincrement,
+    kind        text not null,
+    location    text not null,
+    server      text,
+    detail      text,
+    owner_pid   integer not null,
+    owner_mark  text,
+    host        text not null,
+    job_id      text,
+    created_at  text not null
+  );
+  `,
 ];

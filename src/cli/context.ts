@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { Catalog } from '../catalog/catalog.ts';
 import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
+import { reapLeaked, reapSummary } from '../jobs/resources.ts';
 import { flushNotifications } from '../notify/deliver.ts';
 
 export interface GlobalOptions {
@@ -19,6 +20,9 @@ export async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedCon
   const catalog = Catalog.open(loaded.home);
   try {
     catalog.recoverInterrupted();
+    // What a killed Lifeboat left (scratch databases, temp files, tool processes) goes first.
+    const reaped = await reapLeaked(loaded, catalog);
+    if (reaped.length) process.stderr.write(`warn: ${reapSummary(reaped)}\n`);
     return await fn(loaded, catalog);
   } finally {
     try {

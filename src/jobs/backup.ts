@@ -24,6 +24,7 @@ import { copyBackup, type CopyOutcome } from './replicate.ts';
 import { freeSpaceFor } from './prune.ts';
 import { VERSION } from '../version.ts';
 import { formatBytes } from '../util/format.ts';
+import { tempRoot } from './resources.ts';
 
 export interface BackupResult {
   id: string;
@@ -356,7 +357,7 @@ async function produce(
       const snapshot = await openSnapshot(endpoint);
       try {
         const excluded = c.profile.excludedData?.(target);
-        const dump = await pgDump(pgPlan.tools, endpoint, snapshot.id, signal, excluded?.patterns.map((p) => `--exclude-table-data=${p}`), c.loaded.config.tempDir);
+        const dump = await pgDump(pgPlan.tools, endpoint, snapshot.id, signal, excluded?.patterns.map((p) => `--exclude-table-data=${p}`), tempRoot(c.loaded));
         // Counting runs beside the dump, on the connection that holds the snapshot.
         const described = describeDatabase(snapshot.client, signal).then(async (info) => ({
           info,

@@ -11,6 +11,7 @@ import { runTool } from '../postgres/dump.ts';
 import { ident } from '../postgres/introspect.ts';
 import { formatBytes } from '../util/format.ts';
 import type { Job } from './job.ts';
+import { releaseScratchDatabase, trackScratchDatabase } from './resources.ts';
 import type { RestoreContext, RestoreOptions } from './restore-context.ts';
 import type { PlannedDatabase } from './restore-plan.ts';
 import { pgRestoreFailed, type StreamingRestore } from './restore-stream.ts';
@@ -26,9 +27,11 @@ export async function createScratch(ctx: RestoreContext, d: PlannedDatabase, m: 
   const admin = await connect(ctx.server!);
   try {
     job.log('info', `restoring ${m.name} into scratch database ${scratch} (${formatBytes(m.dumpSize)} dump)`);
+    trackScratchDatabase(ctx.server!, scratch); // before it exists: a kill leaves it recorded
     await admin.query(`create database ${ident(scratch)} template template0 encoding ${literal(m.encoding)}`);
     return scratch;
   } catch (err) {
+    releaseScratchDatabase(scratch);
     throw err instanceof LifeboatError ? err : pgError(err, ctx.server!);
   } finally {
     await admin.end().catch(() => undefined);
@@ -37,7 +40,7 @@ export async function createScratch(ctx: RestoreContext, d: PlannedDatabase, m: 
 
 export async function dropDatabase(server: PgEndpoint, name: string): Promise<void> {
   const admin = await connect(server).catch(() => undefined);
-  await admin?.query(`drop database if exists ${ident(name)} with (force)`).catch(() => undefined);
+  await admin?.query(`drop database if exists ${ident(name)} with (force)`).then(() => releaseScratchDatabase(name), () => undefined);
   await admin?.end().catch(() => undefined);
 }
 
@@ -59,6 +62,7 @@ export async function restoreDatabase(ctx: RestoreContext, tools: PgTools, m: Da
         job.log('warn', `${e.message}; restoring it from the whole dump instead`);
         streamed.stream.abort();
         await admin.query(`drop database if exists ${ident(scratch)} with (force)`);
+        releaseScratchDatabase(scratch);
         scratch = await createScratch(ctx, d, m, job);
         plain = true;
       }
@@ -95,17 +99,19 @@ export async function restoreDatabase(ctx: RestoreContext, tools: PgTools, m: Da
       }
       await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
       created = false;
+      releaseScratchDatabase(scratch);
       await admin.query(`drop database ${ident(old)}`);
     } else {
       await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
       created = false;
+      releaseScratchDatabase(scratch);
     }
     job.log('info', `${d.action === 'replace' ? 'replaced' : 'created'} ${d.database}`);
     return { database: d.database, tables: m.tables.length, verified: true, mismatches, terminatedConnections: terminated };
   } catch (err) {
     throw err instanceof LifeboatError ? err : pgError(err, ctx.server!);
   } finally {
-    if (created) await admin.query(`drop database if exists ${ident(scratch)} with (force)`).catch(() => undefined);
+    if (created) await admin.query(`drop database if exists ${ident(scratch)} with (force)`).then(() => releaseScratchDatabase(scratch), () => undefined);
     await admin.end().catch(() => undefined);
   }
 }
