@@ -8,6 +8,7 @@ import { registerRetention } from './commands/retention.ts';
 import { registerDaemon } from './commands/daemon.ts';
 import { registerNotify } from './commands/notify.ts';
 import { registerStorage } from './commands/storage.ts';
+import { registerDoctor } from './commands/doctor.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerDaemon(program);
   registerNotify(program);
   registerStorage(program);
+  registerDoctor(program);
   return program;
 }
 
