@@ -1,7 +1,7 @@
 // `lifeboat doctor`: what a new user or a bug report needs first. Every check is a line with a
 // status; a `fail` makes the command exit non-zero, a `warn` does not.
 import { execFile } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -133,7 +133,12 @@ async function serverChecks(loaded: LoadedConfig, catalog: Catalog, majors: numb
 
 /** Each storage: reachable, free space. */
 async function storageChecks(loaded: LoadedConfig, catalog: Catalog, checks: DoctorCheck[]): Promise<void> {
-  for (const name of Object.keys(loaded.config.storages)) {
+  for (const [name, config] of Object.entries(loaded.config.storages)) {
+    // Listing a missing directory finds nothing rather than failing: a mount that is not there looks empty.
+    if (config.type === 'local' && !existsSync(config.path)) {
+      checks.push({ area: 'storage', name: `storage ${name}`, status: 'fail', detail: `${config.path} does not exist`, hint: 'mount it or create it (mode 0700)' });
+      continue;
+    }
     const h = await checkStorage(loaded, catalog, name).catch((err: unknown) => ({ reachable: false, error: asLifeboatError(err).message, freeBytes: null, totalBytes: null, objects: null, type: '' }));
     if (!h.reachable) {
       checks.push({ area: 'storage', name: `storage ${name}`, status: 'fail', detail: `not reachable: ${h.error}`, hint: 'check its path or credentials' });
