@@ -8,6 +8,7 @@ export type { BackupRecord, BackupStatus, BackupSummary, LocationRecord, Trust }
 export { restorable } from './backups.ts';
 export type { EventRecord, EventSeverity } from './events.ts';
 export type { RestoreRecord, StorageUsage } from './history.ts';
+export type { ResourceRecord } from './jobs.ts';
 export type { ScheduleRecord, ScheduleRun } from './schedules.ts';
 
 /**

@@ -3,7 +3,22 @@ import { LifeboatError } from '../errors.ts';
 import { pidAlive } from '../util/pid.ts';
 import { CatalogStore, now } from './store.ts';
 
-/** Locks, jobs and leases: who is running what, and what a dead process left behind. */
+/** A resource a job created and has not cleaned up yet (jobs/resources.ts). */
+export interface ResourceRecord {
+  id: number;
+  kind: string;
+  location: string;
+  server: string | null;
+  detail: string | null;
+  ownerPid: number;
+  /** The owner's start mark (util/pid.ts), so a reused pid is not taken for the owner. */
+  ownerMark: string | null;
+  host: string;
+  jobId: string | null;
+  createdAt: string;
+}
+
+/** Locks, jobs, leases and the resources jobs create: who is running what, and what a dead process left behind. */
 export class JobQueries extends CatalogStore {
   /**
    * Takes a named lock for a job, or throws E_LOCKED naming the job that holds it. A lock whose
@@ -116,5 +131,38 @@ export class JobQueries extends CatalogStore {
   getLease(name: string): { holder: string; heartbeatAt: string; expiresAt: string } | undefined {
     const r = this.one('select * from leases where name = ?', name);
     return r && { holder: String(r.holder), heartbeatAt: String(r.heartbeat_at), expiresAt: String(r.expires_at) };
+  }
+
+  /** Records a resource a job is about to create, owned by this process (jobs/resources.ts). */
+  addResource(r: { kind: string; location: string; server?: string; detail?: string; ownerPid: number; ownerMark?: string; jobId?: string }): number {
+    const row = this.one(
+      'insert into resources (kind, location, server, detail, owner_pid, owner_mark, host, job_id, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) returning id',
+      r.kind, r.location, r.server ?? null, r.detail ?? null, r.ownerPid, r.ownerMark ?? null, hostname(), r.jobId ?? null, now(),
+    );
+    return Number(row!.id);
+  }
+
+  updateResource(id: number, r: { location: string; detail?: string }): void {
+    this.run('update resources set location = ?, detail = ? where id = ?', r.location, r.detail ?? null, id);
+  }
+
+  removeResource(id: number): void {
+    this.run('delete from resources where id = ?', id);
+  }
+
+  /** Every recorded resource, oldest first; `host` limits them to one machine's. */
+  listResources(host?: string): ResourceRecord[] {
+    return this.all(`select * from resources ${host === undefined ? '' : 'where host = ?'} order by id`, ...(host === undefined ? [] : [host])).map((r) => ({
+      id: Number(r.id),
+      kind: String(r.kind),
+      location: String(r.location),
+      server: (r.server as string | null) ?? null,
+      detail: (r.detail as string | null) ?? null,
+      ownerPid: Number(r.owner_pid),
+      ownerMark: (r.owner_mark as string | null) ?? null,
+      host: String(r.host),
+      jobId: (r.job_id as string | null) ?? null,
+      createdAt: String(r.created_at),
+    }));
   }
 }

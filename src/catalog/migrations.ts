@@ -217,4 +217,21 @@ export const migrations: readonly string[] = [
   alter table backups add column trust_reason text;
   update backups set trust = 'untrusted', trust_reason = 'found in storage by a catalog rebuild before bundles were authenticated' where trigger = 'rebuild';
   `,
+  // 8: resources a job creates (scratch databases and clusters, temp directories, pipes, tool
+  // processes, staged uploads), recorded before they exist with the owning process, so the
+  // ones a killed process left are found and removed (jobs/resources.ts).
+  `
+  create table resources (
+    id          integer primary key autoincrement,
+    kind        text not null,
+    location    text not null,
+    server      text,
+    detail      text,
+    owner_pid   integer not null,
+    owner_mark  text,
+    host        text not null,
+    job_id      text,
+    created_at  text not null
+  );
+  `,
 ];

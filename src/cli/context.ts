@@ -3,6 +3,7 @@ import { Catalog } from '../catalog/catalog.ts';
 import { exposureWarnings } from '../config/exposure.ts';
 import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
+import { reapLeaked, reapSummary } from '../jobs/resources.ts';
 import { flushNotifications } from '../notify/deliver.ts';
 import { emit } from './output.ts';
 
@@ -24,6 +25,9 @@ export async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedCon
   for (const warning of exposureWarnings(loaded)) process.stderr.write(`warn: ${warning}\n`);
   try {
     catalog.recoverInterrupted();
+    // What a killed Lifeboat left (scratch databases, temp files, tool processes) goes first.
+    const reaped = await reapLeaked(loaded, catalog);
+    if (reaped.length) process.stderr.write(`warn: ${reapSummary(reaped)}\n`);
     return await fn(loaded, catalog);
   } finally {
     try {

@@ -12,6 +12,7 @@ import { registerConfig } from './commands/config.ts';
 import { releaseHeld, setQuiet } from './output.ts';
 import { registerKey } from './commands/key.ts';
 import { registerImport } from './commands/import.ts';
+import { registerDoctor } from './commands/doctor.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerKey(program);
   registerImport(program);
+  registerDoctor(program);
   return program;
 }
 

@@ -276,7 +276,7 @@ const notification = z.discriminatedUnion('type', [
 export const configSchema = z.strictObject({
   /** Where the catalog lives; LIFEBOAT_HOME overrides it. */
   home: z.string().optional(),
-  /** Where temporary files go; defaults to the system temp directory. */
+  /** Where temporary files go; defaults to tmp/ in the Lifeboat home (jobs/resources.ts). */
   tempDir: z.string().optional(),
   storages: z.record(name, storageSchema),
   targets: z.record(name, targetSchema),

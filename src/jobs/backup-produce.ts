@@ -20,6 +20,7 @@ import { describeDatabase } from '../postgres/introspect.ts';
 import type { AppItem, AppItems } from '../profiles/profile.ts';
 import { VERSION } from '../version.ts';
 import type { PgPlan, WriteContext } from './backup-context.ts';
+import { tempRoot } from './resources.ts';
 
 export async function produce(
   c: WriteContext,
@@ -69,7 +70,7 @@ export async function produce(
       const snapshot = await openSnapshot(endpoint);
       try {
         const excluded = c.profile.excludedData?.(target);
-        const dump = await pgDump(pgPlan.tools, endpoint, snapshot.id, signal, excluded?.patterns.map((p) => `--exclude-table-data=${p}`), c.loaded.config.tempDir);
+        const dump = await pgDump(pgPlan.tools, endpoint, snapshot.id, signal, excluded?.patterns.map((p) => `--exclude-table-data=${p}`), tempRoot(c.loaded));
         // Counting runs beside the dump, on the connection that holds the snapshot.
         const described = describeDatabase(snapshot.client, signal).then(async (info) => ({
           info,

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.ts';
 import { asLifeboatError } from '../errors.ts';
+import { runWithLedger } from '../util/resource-ledger.ts';
+import { catalogLedger } from './resources.ts';
 
 /** Progress of a long operation; `total` is an estimate where the end is not known. */
 export interface Progress {
@@ -72,7 +74,9 @@ export class Job {
     const job = new Job(catalog, listener, signal);
     catalog.createJob({ id: job.id, ...spec });
     try {
-      const result = await fn(job);
+      // Whatever the run creates (scratch databases, temp files, tool processes) is recorded
+      // in the catalog with this process as its owner (jobs/resources.ts).
+      const result = await runWithLedger(catalogLedger(catalog, job.id), () => fn(job));
       catalog.finishJob(job.id, 'succeeded');
       return result;
     } catch (err) {

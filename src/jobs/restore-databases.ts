@@ -11,6 +11,7 @@ import { runTool } from '../postgres/dump.ts';
 import { ident } from '../postgres/introspect.ts';
 import { formatBytes } from '../util/format.ts';
 import type { Job } from './job.ts';
+import { releaseScratchDatabase, trackScratchDatabase } from './resources.ts';
 import type { RestoreContext, RestoreOptions } from './restore-context.ts';
 import type { PlannedDatabase } from './restore-plan.ts';
 import { pgRestoreFailed, type StreamingRestore } from './restore-stream.ts';
@@ -26,9 +27,11 @@ export async function createScratch(ctx: RestoreContext, d: PlannedDatabase, m: 
   const admin = await connect(ctx.server!);
   try {
     job.log('info', `restoring ${m.name} into scratch database ${scratch} (${formatBytes(m.dumpSize)} dump)`);
+    trackScratchDatabase(ctx.server!, scratch); // before it exists: a kill leaves it recorded
     await admin.query(`create database ${ident(scratch)} template template0 encoding ${literal(m.encoding)}`);
     return scratch;
   } catch (err) {
+    releaseScratchDatabase(scratch);
     throw err instanceof LifeboatError ? err : pgError(err, ctx.server!);
   } finally {
     await admin.end().catch(() => undefined);
@@ -37,7 +40,7 @@ export async function createScratch(ctx: RestoreContext, d: PlannedDatabase, m: 
 
 export async function dropDatabase(server: PgEndpoint, name: string): Promise<void> {
   const admin = await connect(server).catch(() => undefined);
-  await admin?.query(`drop database if exists ${ident(name)} with (force)`).catch(() => undefined);
+  await admin?.query(`drop database if exists ${ident(name)} with (force)`).then(() => releaseScratchDatabase(name), () => undefined);
   await admin?.end().catch(() => undefined);
 }
 
@@ -96,6 +99,7 @@ async function swapIn(server: PgEndpoint, scratch: string, d: PlannedDatabase, j
   try {
     if (d.action !== 'replace') {
       await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
+      releaseScratchDatabase(scratch);
       return 0;
     }
     const old = `${d.database.slice(0, 40)}_lifeboat_old_${randomBytes(4).toString('hex')}`;
@@ -112,6 +116,7 @@ async function swapIn(server: PgEndpoint, scratch: string, d: PlannedDatabase, j
     }
     try {
       await admin.query(`alter database ${ident(scratch)} rename to ${ident(d.database)}`);
+      releaseScratchDatabase(scratch);
     } catch (err) {
       // Never leave the server without the database: the original goes back under its name.
       await admin.query(`alter database ${ident(old)} rename to ${ident(d.database)}`).catch(() => undefined);

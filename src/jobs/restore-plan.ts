@@ -1,7 +1,6 @@
 // What a restore will do, computed before it changes anything: the databases, tables and files it
 // writes and every check that must pass first. The CLI prints it; --dry-run stops after it.
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { keysFor } from '../bundle/codec.ts';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
@@ -18,6 +17,7 @@ import type { RestoreContext, RestoreOptions } from './restore-context.ts';
 import { planFiles, type PlannedFile } from './restore-files.ts';
 import { privilegeChecks } from './restore-privileges.ts';
 import { tableName } from './restore-tables.ts';
+import { tempRoot } from './resources.ts';
 
 /** One database the restore writes. */
 export interface PlannedDatabase {
@@ -128,7 +128,7 @@ export async function makePlan(ctx: RestoreContext, job: Job, options: RestoreOp
     await client.end().catch(() => undefined);
   }
   const needed = ctx.selected.reduce((n, d) => n + d.dumpSize, 0);
-  const tempDir = ctx.loaded.config.tempDir ?? os.tmpdir();
+  const tempDir = tempRoot(ctx.loaded);
   const space = await fs.statfs(tempDir).catch(() => undefined);
   const free = space ? space.bavail * space.bsize : undefined;
   checks.push({

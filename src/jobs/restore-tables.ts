@@ -9,6 +9,7 @@ import { connect, withDatabase, type PgEndpoint } from '../postgres/connection.t
 import { runTool } from '../postgres/dump.ts';
 import { ident } from '../postgres/introspect.ts';
 import type { Job } from './job.ts';
+import { releaseScratchDatabase, trackScratchDatabase } from './resources.ts';
 
 export interface TableRef {
   schema: string;
@@ -124,6 +125,7 @@ export async function restoreTables(
   const admin = await connect(server);
   const target = await connect(withDatabase(server, database));
   try {
+    trackScratchDatabase(server, scratch); // before it exists: a kill leaves it recorded
     await admin.query(`create database ${ident(scratch)} template template0 encoding '${m.encoding.replaceAll("'", "''")}'`);
     try {
       job.log('info', `restoring ${tables.map(tableName).join(', ')} alone into scratch database ${scratch}`);
@@ -142,7 +144,7 @@ export async function restoreTables(
       dumpRun.stdout.resume();
       await dumpRun.done;
     } finally {
-      await admin.query(`drop database if exists ${ident(scratch)} with (force)`).catch(() => undefined);
+      await admin.query(`drop database if exists ${ident(scratch)} with (force)`).then(() => releaseScratchDatabase(scratch), () => undefined);
     }
 
     const run = runTool(tools.pgRestore, ['--dbname', withDatabase(server, database).url, '--exit-on-error', '--no-password', ...(options.noOwner ? ['--no-owner', '--no-acl'] : []), stagedDump], server, signal);

@@ -1,6 +1,3 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
 import { keysFor } from '../bundle/codec.ts';
 import type { LoadedConfig } from '../config/load.ts';
@@ -15,6 +12,7 @@ import type { AppItem } from '../profiles/profile.ts';
 import { Copies } from './copies.ts';
 import { extractBundle } from './extract.ts';
 import { Job, type JobListener } from './job.ts';
+import { createTempDir, removeTempDir } from './resources.ts';
 
 /** A workflow as `n8n import:workflow` reads it. */
 export interface WorkflowExport {
@@ -82,7 +80,7 @@ export async function exportWorkflows(
   const signal = options.signal ?? new AbortController().signal;
   return Job.run(catalog, { kind: 'restore-workflow', target: backup.target, backupId: backup.id, trigger: 'manual' }, options.listener ?? {}, signal, async (job) => {
     const copies = await Copies.open(loaded, catalog, backup, (level, message) => job.log(level, message));
-    const temp = await fs.mkdtemp(path.join(loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-workflow-'));
+    const temp = await createTempDir(loaded, 'lifeboat-workflow-');
     try {
       const workflows: WorkflowExport[] = [];
       for (const dbName of new Set(selected.map((s) => s.database ?? ''))) {
@@ -128,7 +126,7 @@ export async function exportWorkflows(
       }
       return { backupId: backup.id, workflows: selected.map((s) => workflows.find((w) => w.id === s.id)!) };
     } finally {
-      await fs.rm(temp, { recursive: true, force: true });
+      await removeTempDir(temp);
       await copies.close();
     }
   });

@@ -22,6 +22,7 @@ import { safetyBackup } from './restore-safety.ts';
 import { DumpProgress } from './dump-progress.ts';
 import { StreamingRestore } from './restore-stream.ts';
 import { restoreTables, selectTables, type TableRestoreResult } from './restore-tables.ts';
+import { createTempDir, removeTempDir } from './resources.ts';
 
 export type { RestoreOptions } from './restore-context.ts';
 export type { Check, PlannedDatabase, RestorePlan } from './restore-plan.ts';
@@ -204,7 +205,7 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
     const version = await serverVersion(client).finally(() => client.end().catch(() => undefined));
     tools = await restoreTools(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]));
   }
-  const temp = await fs.mkdtemp(path.join(ctx.loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-restore-'));
+  const temp = await createTempDir(ctx.loaded, 'lifeboat-restore-');
   // Whole databases with a dump index load into their scratch databases while the bundle is
   // read (restore-stream.ts); the checks still come before anything is swapped in.
   const streams = new Map<string, Streamed>();
@@ -286,6 +287,6 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
     if (order.length) job.log('info', `restored ${order.length} file-system entries, every file read back with its checksum`);
   } finally {
     await dropStreams(); // scratch databases a failure left before restoreDatabase took them
-    await fs.rm(temp, { recursive: true, force: true });
+    await removeTempDir(temp);
   }
 }

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Catalog, LocationRecord } from '../catalog/catalog.ts';
 import { keysFor } from '../bundle/codec.ts';
@@ -19,6 +17,7 @@ import { dumpFile, extractBundle } from './extract.ts';
 import { DumpProgress } from './dump-progress.ts';
 import { StreamingRestore } from './restore-stream.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
+import { createTempDir, removeTempDir, tempRoot } from './resources.ts';
 
 /** One check of a verification: never thrown, always reported. */
 export interface VerifyCheck {
@@ -184,7 +183,7 @@ async function testRestore(
   const manifest = source.manifest;
   const verification = loaded.config.targets[targetName]?.verification;
   const settings = typeof verification === 'object' ? verification : {};
-  const temp = await fs.mkdtemp(path.join(loaded.config.tempDir ?? os.tmpdir(), 'lifeboat-verify-'));
+  const temp = await createTempDir(loaded, 'lifeboat-verify-');
   const databases = manifest.postgres?.databases ?? [];
   const streams = new Map<string, StreamingRestore>();
   // What the extraction has written of each dump, for the loads that follow it.
@@ -195,7 +194,7 @@ async function testRestore(
     if (!databases.length) return;
     const sourceMajor = Number(manifest.postgres!.serverVersion.split('.')[0]);
     job.log('info', `starting a scratch PostgreSQL cluster (${sourceMajor} or newer)`);
-    cluster = await startScratchCluster({ minMajor: sourceMajor, binDir: settings.binDir, tempDir: loaded.config.tempDir, templateDir: path.join(loaded.home, 'cache') });
+    cluster = await startScratchCluster({ minMajor: sourceMajor, binDir: settings.binDir, tempDir: tempRoot(loaded), templateDir: path.join(loaded.home, 'cache') });
     const dumpMajor = Number(manifest.postgres!.pgDumpVersion.split('.')[0]);
     tools = await toolsForServer(Math.max(dumpMajor, cluster.major)).catch(() => toolsForServer(dumpMajor));
     for (const d of databases) {
@@ -274,7 +273,7 @@ async function testRestore(
   } finally {
     for (const stream of streams.values()) stream.abort();
     await ready.catch(() => undefined);
-    await Promise.all([cluster?.stop(), fs.rm(temp, { recursive: true, force: true })]);
+    await Promise.all([cluster?.stop(), removeTempDir(temp)]);
   }
 }
 

@@ -8,6 +8,7 @@ export const EVENT_KINDS = [
   'pending_deletion', 'deleted',
   'low_space', 'critical_space',
   'restore_started', 'restore_finished', 'restore_failed',
+  'resources_reaped',
   'test',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type pg from 'pg';
 import { LifeboatError } from '../errors.ts';
 import { PipeReader, type Filler } from '../util/pipe.ts';
+import { spawnGuarded } from '../util/process-group.ts';
 import type { PgTools } from './binaries.ts';
 import { connect, redactUrl, toolEnv, type PgEndpoint } from './connection.ts';
 import { ToolStderr } from './tool-errors.ts';
@@ -21,7 +22,8 @@ export interface ToolRun {
  * a non-zero exit rejects `done` with the tool's own last words.
  */
 export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signal?: AbortSignal, options: { input?: boolean } = {}): ToolRun {
-  const child = spawn(bin, args, { env: toolEnv(endpoint), stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // In its own process group, which dies with Lifeboat even on kill -9 (util/process-group.ts).
+  const child = spawnGuarded(bin, args, { env: toolEnv(endpoint), stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   // A tool that exits early closes its input: the writer sees the exit through `done`, not EPIPE.
   child.stdin?.on('error', () => undefined);
   return { stdout: child.stdout!, stdin: child.stdin ?? undefined, done: watch(child, bin, endpoint, signal) };
@@ -101,7 +103,7 @@ export async function pgDump(tools: PgTools, endpoint: PgEndpoint, snapshotId: s
   const bin = tools.pgDump;
   let child: ChildProcess;
   try {
-    child = spawn(bin, ['--format=custom', '--compress=0', `--snapshot=${snapshotId}`, '--no-password', ...extraArgs, `--dbname=${endpoint.url}`], {
+    child = spawnGuarded(bin, ['--format=custom', '--compress=0', `--snapshot=${snapshotId}`, '--no-password', ...extraArgs, `--dbname=${endpoint.url}`], {
       env: toolEnv(endpoint),
       stdio: ['ignore', pipe.writeFd, 'pipe'],
     });

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { LifeboatError } from '../errors.ts';
+import { onParentDeath } from '../util/process-group.ts';
+import { track } from '../util/resource-ledger.ts';
 import { connect, parsePgUrl, withDatabase, type PgEndpoint } from './connection.ts';
 import { ident } from './introspect.ts';
 import { loadCompression } from './load-settings.ts';
@@ -104,16 +106,26 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
       });
     }
   }
-  const dir = await fs.mkdtemp(path.join(options.tempDir ?? os.tmpdir(), 'lifeboat-cluster-'));
+  const dir = path.join(await clusterBase(options.tempDir, asRoot), `lifeboat-cluster-${randomBytes(6).toString('hex')}`);
   const data = path.join(dir, 'data');
+  // Recorded before it exists, and stopped and removed by a watchdog if Lifeboat dies meanwhile
+  // (pg_ctl detaches the server, so it would outlive a killed Lifeboat otherwise).
+  const record = track({ kind: 'cluster', location: dir });
+  await fs.mkdir(dir, { mode: 0o700 }).catch((err: unknown) => {
+    record.release();
+    throw new LifeboatError('E_CONFIG', `cannot make a scratch cluster directory in ${path.dirname(dir)}: ${(err as Error).message}`, { cause: err });
+  });
+  const guard = onParentDeath(['/bin/sh', '-c', `${asRoot ? 'runuser -u postgres -- ' : ''}"$0" -D "$1" -m immediate stop >/dev/null 2>&1; rm -rf -- "$2"`, path.join(fit.dir, 'pg_ctl'), data, dir]);
   const password = randomBytes(18).toString('base64url');
   const exec = (bin: string, args: string[]) =>
     asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(fit.dir, bin), ...args], { timeout: 120_000 }) : run(path.join(fit.dir, bin), args, { timeout: 120_000 });
   let started = false;
   const stop = async () => {
+    guard.disarm();
     if (started) await exec('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined);
     started = false;
     await fs.rm(dir, { recursive: true, force: true });
+    record.release();
   };
   try {
     if (owner) {
@@ -171,6 +183,18 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
     await stop();
     throw new LifeboatError('E_PG_TOOL', `cannot start a scratch PostgreSQL ${fit.major} cluster: ${(err as Error).message.split('\n')[0]}${log ? ` (${log.trim().split('\n').slice(-2).join(' | ')})` : ''}`, { cause: err });
   }
+}
+
+/**
+ * The directory a cluster's directory goes in: `tempDir`. As root, the cluster runs as the
+ * postgres user, which cannot enter Lifeboat's own 0700 temp directory: there the system temp
+ * directory is used instead (the cluster's directory itself is still 0700, owned by postgres).
+ */
+async function clusterBase(tempDir: string | undefined, asRoot: boolean): Promise<string> {
+  if (!tempDir) return os.tmpdir();
+  if (!asRoot) return tempDir;
+  const enters = await run('runuser', ['-u', 'postgres', '--', 'test', '-x', tempDir]).then(() => true, () => false);
+  return enters ? tempDir : os.tmpdir();
 }
 
 /** Copies a fresh data directory to `template`, whole or not at all (another run may race us). */

@@ -3,6 +3,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { runBackupFlow } from '../jobs/backup-flow.ts';
 import { runPrune } from '../jobs/prune.ts';
+import { reapLeaked, reapSummary } from '../jobs/resources.ts';
 import { flushNotifications } from '../notify/deliver.ts';
 import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
 import { formatBytes } from '../util/format.ts';
@@ -71,6 +72,9 @@ export async function runDaemon(loaded: LoadedConfig, catalog: Catalog, signal: 
   options.log?.('info', `lifeboat daemon started (${scheduler.holder}); scheduler mode ${loaded.config.daemon.schedulerMode}, concurrency ${loaded.config.daemon.concurrency}`);
   while (!signal.aborted) {
     try {
+      // Resources of killed processes; this daemon's own running jobs are alive and kept.
+      const reaped = await reapLeaked(loaded, catalog);
+      if (reaped.length) options.log?.('warn', reapSummary(reaped));
       await scheduler.tick();
     } catch (err) {
       options.log?.('error', `scheduler tick failed: ${(err as Error).message}`);

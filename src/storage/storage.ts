@@ -3,6 +3,7 @@ import { Readable, Transform } from 'node:stream';
 import { isAbort, LifeboatError } from '../errors.ts';
 import type { StorageConfig } from '../config/schema.ts';
 import { formatBytes, parseSize } from '../util/format.ts';
+import { track } from '../util/resource-ledger.ts';
 
 /** One stored object. */
 export interface StorageObject {
@@ -161,7 +162,7 @@ function withPolicy(driver: StorageDriver, config: StorageConfig): StorageDriver
   const retry = config.retry;
   const quota = config.quota === undefined ? undefined : parseSize(config.quota);
   const again = <T>(fn: () => Promise<T>) => retrying(fn, retry);
-  return {
+  const policy: StorageDriver = {
     ...driver,
     get: (key, options) => retrying(() => driver.get(key, options), retry, { signal: options?.signal }),
     stat: (key) => again(() => driver.stat(key)),
@@ -195,6 +196,18 @@ function withPolicy(driver: StorageDriver, config: StorageConfig): StorageDriver
       body.on('error', (err) => meter.destroy(err));
       meter.on('error', () => body.destroy());
       return driver.put(key, body.pipe(meter), options);
+    },
+  };
+  return {
+    ...policy,
+    async put(key, body, options) {
+      // Staged under a temp name until published: recorded, so what a kill leaves is swept at the next start.
+      const record = track({ kind: 'upload', location: key, server: driver.name });
+      try {
+        return await policy.put(key, body, options);
+      } finally {
+        record.release();
+      }
     },
   };
 }

@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../errors.ts';
+import { track, type TrackedResource } from './resource-ledger.ts';
 
 /**
  * Fills the start of `into` with the next bytes of a source, calling `onBytes` with each piece
@@ -84,8 +86,12 @@ export class PipeReader {
   /** Opens the pipe (in `dir`, default the system temp dir, for the instant the FIFO has a name). */
   static async open(dir = os.tmpdir()): Promise<PipeReader> {
     let scratch: string | undefined;
+    // Recorded before it exists: a kill between mkdir and rm leaves a directory the next start removes.
+    let record: TrackedResource | undefined;
     try {
-      scratch = await fs.mkdtemp(path.join(dir, 'lifeboat-pipe-'));
+      scratch = path.join(dir, `lifeboat-pipe-${randomBytes(6).toString('hex')}`);
+      record = track({ kind: 'fifo', location: scratch });
+      await fs.mkdir(scratch, { mode: 0o700 });
       const fifo = path.join(scratch, 'fifo');
       const made = spawnSync('mkfifo', ['-m', '600', fifo], { encoding: 'utf8' });
       if (made.status !== 0) throw new Error(`mkfifo: ${made.error?.message ?? made.stderr.trim()}`);
@@ -106,6 +112,7 @@ export class PipeReader {
       });
     } finally {
       if (scratch) await fs.rm(scratch, { recursive: true, force: true });
+      record?.release();
     }
   }
 
