@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import pg from 'pg';
+import { toolsForServer } from '../../src/postgres/binaries.ts';
+import { readToc } from '../../src/postgres/dump-index.ts';
+import { entryName, tableClosure } from '../../src/jobs/restore-table-closure.ts';
 import { useTestServer } from '../support/suite.ts';
 import { LIBRARY_TABLES, seedLibrary, tableContents } from '../support/tables-fixture.ts';
 import type { Workspace } from '../support/workspace.ts';
@@ -26,6 +33,43 @@ async function leftovers(db: string): Promise<string[]> {
   return [...dbs, ...schemas].map((r) => r.n);
 }
 
+describe('a table\'s closure in a dump\'s table of contents', () => {
+  test('partitions, members, what it needs (not the table that owns a sequence it uses), foreign keys and views', async () => {
+    const db = await suite.server.createDatabase('closure');
+    await seedLibrary(suite.server, db);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-closure-'));
+    try {
+      const file = path.join(dir, 'lib.dump');
+      execFileSync((await toolsForServer(suite.server.major)).pgDump, ['-Fc', '-f', file, suite.server.urlFor(db)]);
+      const entries = readToc(readFileSync(file))!;
+      const book = tableClosure(entries, { schema: 'public', name: 'book' });
+      assert.deepEqual(book.needs.map((e) => `${e.desc} ${entryName(e)}`).sort(), ['DOMAIN public.year', 'FUNCTION public.title_len(text)', 'FUNCTION public.touch_note()', 'SEQUENCE public.shared_seq', 'TYPE public.mood']);
+      assert.deepEqual(book.members.map((e) => `${e.desc} ${e.tag}`).sort(), [
+        'COMMENT TABLE book', 'CONSTRAINT book book_pkey', 'INDEX book_title', 'POLICY book book_visible', 'ROW SECURITY book', 'TABLE DATA book', 'TRIGGER book book_touch',
+      ]);
+      assert.deepEqual(book.foreignKeys.map((e) => e.tag), ['book book_author_id_fkey']);
+      assert.deepEqual(book.incoming.map((e) => e.tag), ['review review_book_id_fkey']);
+      assert.deepEqual(book.views.map((e) => e.tag).sort(), ['book_count', 'book_titles']);
+      assert.equal(book.needExtras.filter((e) => e.desc === 'SEQUENCE SET').length, 1, 'the used sequence brings its value');
+
+      const m = tableClosure(entries, { schema: 'public', name: 'measurement' });
+      assert.deepEqual(m.tree.map((e) => e.tag), ['measurement', 'measurement_2023', 'measurement_2024', 'measurement_2024_eu', 'measurement_2024_rest', 'measurement_other']);
+      assert.deepEqual(m.ownedSequences.map((e) => e.tag), ['measurement_id_seq']);
+      assert.deepEqual(m.needs, []);
+      assert.equal(m.members.filter((e) => e.desc === 'TABLE ATTACH').length, 5);
+      assert.equal(m.members.filter((e) => e.desc === 'TABLE DATA').length, 4, 'rows live in the leaf partitions');
+      assert.deepEqual(m.incoming.map((e) => e.tag), ['measurement_flag measurement_flag_m_id_m_at_m_region_fkey']);
+
+      const sub = tableClosure(entries, { schema: 'public', name: 'measurement_2024' });
+      assert.deepEqual(sub.tree.map((e) => e.tag), ['measurement_2024', 'measurement_2024_eu', 'measurement_2024_rest']);
+      assert.deepEqual(sub.members.filter((e) => e.desc === 'TABLE ATTACH').map((e) => e.tag).sort(), ['measurement_2024_eu', 'measurement_2024_rest'], 'restored alone, it is not attached to its parent');
+      assert.ok(sub.members.filter((e) => e.desc === 'INDEX ATTACH').every((e) => e.tag.startsWith('measurement_2024_')), 'nor are its indexes to its parent\'s');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('restore of single tables with what they depend on', () => {
   test('every table restored beside itself with --rename-to equals its source, partitions and all', async () => {
     const { ws, db, id, source } = await backedUpLibrary();
@@ -34,7 +78,7 @@ describe('restore of single tables with what they depend on', () => {
       assert.equal(r.code, 0, `${t}: ${r.stderr}`);
       assert.deepEqual(await tableContents(suite.server, db, `${t}_copy`), source.get(t), `${t}_copy has the rows ${t} had`);
     }
-    const parts = await suite.server.query<{ child: string; parent: string }>(db, "select c.relname as child, p.relname as parent from pg_inherits i join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent where p.relname like 'measurement\\_copy%' order by 1");
+    const parts = await suite.server.query<{ child: string; parent: string }>(db, "select c.relname as child, p.relname as parent from pg_inherits i join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent where p.relname like 'measurement\\_copy%' and c.relkind in ('r', 'p') order by 1");
     assert.deepEqual(parts.map((p) => `${p.parent} <- ${p.child}`), [
       'measurement_copy <- measurement_copy_2023', 'measurement_copy <- measurement_copy_2024', 'measurement_copy_2024 <- measurement_copy_2024_eu',
       'measurement_copy_2024 <- measurement_copy_2024_rest', 'measurement_copy <- measurement_copy_other',
@@ -89,8 +133,11 @@ describe('restore of single tables with what they depend on', () => {
     assert.equal(seq!.last_value, '3000', 'the owned sequence is back at the backup\'s value');
     // Partitions alone, in place, next to the partitions that are not restored.
     await suite.server.query(db, "update measurement set value = -2 where at >= '2023-01-01' and at < '2024-01-01'");
-    const part = await ws.cli(['restore', id, '--database', db, '--table', 'measurement_2023', '--yes']);
-    assert.equal(part.code, 0, part.stderr);
+    await suite.server.query(db, "update measurement set value = -3 where region = 'eu' and at >= '2024-01-01'");
+    for (const t of ['measurement_2023', 'measurement_2024']) {
+      const part = await ws.cli(['restore', id, '--database', db, '--table', t, '--yes']);
+      assert.equal(part.code, 0, part.stderr);
+    }
     for (const t of LIBRARY_TABLES) assert.deepEqual(await tableContents(suite.server, db, t), source.get(t), `${t} is as it was`);
     assert.deepEqual(await leftovers(db), []);
   });
@@ -131,16 +178,25 @@ describe('restore of single tables with what they depend on', () => {
     assert.deepEqual(await tableContents(suite.server, db, 'book'), before);
     const [copy] = await suite.server.query<{ r: string | null }>(db, "select to_regclass('book_copy')::text as r");
     assert.equal(copy!.r, null);
+
+    await suite.server.query(db, 'alter table measurement_2024_eu add constraint positive check (value > 0) not valid');
+    const table = await ws.cli(['restore', id, '--database', db, '--table', 'measurement', '--yes', '--force']);
+    assert.equal(table.code, 1);
+    assert.match(table.stderr, /table public\.measurement: differs from the backup, its rows cannot replace the live ones: public\.measurement_2024_eu: the backup has constraints PRIMARY KEY \(id, at, region\), the database has constraints CHECK \(\(value > \(0\)::numeric\)\) NOT VALID/);
   });
 
   test('restored rows that would break a foreign key refuse before anything changes, naming the key', async () => {
-    const { ws, db, id } = await backedUpLibrary();
+    const { ws, db, id, source } = await backedUpLibrary();
     await suite.server.query(db, "insert into book (author_id, title) values (1, 'after the backup'); insert into review (book_id, stars) select max(id), 5 from book");
     const before = await tableContents(suite.server, db, 'book');
     const r = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--yes']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /restored rows would break foreign key review_book_id_fkey: 1 row\(s\) of public\.review reference rows of public\.book that the backup does not have; nothing was changed/);
     assert.deepEqual(await tableContents(suite.server, db, 'book'), before);
+    const both = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--table', 'review', '--yes']);
+    assert.equal(both.code, 0, 'restored together, the two tables agree: ' + both.stderr);
+    assert.deepEqual(await tableContents(suite.server, db, 'review'), source.get('review'));
+    await suite.server.query(db, "insert into book (author_id, title) values (1, 'after the backup'); insert into review (book_id, stars) select max(id), 5 from book");
 
     await suite.server.query(db, 'delete from review where book_id = (select max(id) from book); delete from book where author_id = 20; delete from author where id = 20');
     const out = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--yes']);
