@@ -9,15 +9,15 @@ import { asLifeboatError } from '../errors.ts';
 import { toolsForServer, type PgTools } from '../postgres/binaries.ts';
 import { loadCompression } from '../postgres/load-settings.ts';
 import { connect, redactUrl, withDatabase } from '../postgres/connection.ts';
-import { describeDatabase, ident, serverVersion } from '../postgres/introspect.ts';
+import { describeDatabase, serverVersion } from '../postgres/introspect.ts';
 import { getProfile } from '../profiles/index.ts';
 import { formatBytes } from '../util/format.ts';
 import type { Job } from './job.ts';
 import type { RestoreContext, RestoreOptions } from './restore-context.ts';
 import { planFiles, type PlannedFile } from './restore-files.ts';
 import { privilegeChecks } from './restore-privileges.ts';
-import { tableName } from './restore-tables.ts';
 import { tempRoot } from './resources.ts';
+import { planTables, type PlannedTable } from './restore-table-plan.ts';
 
 /** One database the restore writes. */
 export interface PlannedDatabase {
@@ -48,8 +48,8 @@ export interface RestorePlan {
   storage: string;
   key: string;
   databases: PlannedDatabase[];
-  /** With --table: the tables, and whether each replaces a live table's rows or lands beside it. */
-  tables: { table: string; database: string; action: 'replace' | 'create' | 'beside'; as: string; rows: number }[];
+  /** With --table: the tables, whether each replaces a live table's rows or lands beside it, and its closure. */
+  tables: PlannedTable[];
   files: PlannedFile[];
   checks: Check[];
   /** Existing data is replaced: confirmation (--yes, or typing RESTORE) is required. */
@@ -156,27 +156,6 @@ async function compatibilityChecks(ctx: RestoreContext, checks: Check[]): Promis
 function finishPlan(ctx: RestoreContext, databases: PlannedDatabase[], tables: RestorePlan['tables'], files: PlannedFile[], checks: Check[]): RestorePlan {
   const replacesData = databases.some((d) => d.action === 'replace') || tables.some((t) => t.action === 'replace') || files.some((f) => f.action === 'overwrite');
   return { backupId: ctx.backup.id, target: ctx.backup.target, storage: ctx.storage.name, key: ctx.key, databases, tables, files, checks, replacesData, safetyBackup: replacesData, globals: ctx.globals };
-}
-
-/** What each --table does on the live database; a --rename-to name that is taken fails the plan. */
-async function planTables(ctx: RestoreContext, database: string, renameTo: string | undefined, checks: Check[]): Promise<RestorePlan['tables']> {
-  const client = await connect(withDatabase(ctx.server!, database));
-  try {
-    const planned: RestorePlan['tables'] = [];
-    for (const t of ctx.selectedTables) {
-      const exists = async (name: string) => (await client.query('select to_regclass($1) as r', [`${ident(t.schema)}.${ident(name)}`])).rows[0].r !== null;
-      if (renameTo) {
-        const taken = await exists(renameTo);
-        checks.push({ name: `table ${t.schema}.${renameTo}`, ok: !taken, detail: taken ? 'already exists; choose another --rename-to' : 'free' });
-        planned.push({ table: tableName(t), database, action: 'beside', as: `${t.schema}.${renameTo}`, rows: t.rows ?? 0 });
-      } else {
-        planned.push({ table: tableName(t), database, action: (await exists(t.name)) ? 'replace' : 'create', as: tableName(t), rows: t.rows ?? 0 });
-      }
-    }
-    return planned;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 /** The generic schema comparison: tables and columns in the backup against the live database. */

@@ -1,20 +1,24 @@
+// Restore of single tables into a live database: the table with its closure (partitions,
+// what it needs) is restored alone into a scratch database and checked, staged beside the live
+// table, and put in place in one transaction (restore-table-swap.ts).
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
-import { LifeboatError } from '../errors.ts';
+import { asLifeboatError, LifeboatError } from '../errors.ts';
 import type { PgTools } from '../postgres/binaries.ts';
 import { connect, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
+import { readTocWithLength, type TocEntry } from '../postgres/dump-index.ts';
 import { runTool } from '../postgres/dump.ts';
 import { ident } from '../postgres/introspect.ts';
 import type { Job } from './job.ts';
-import { releaseScratchDatabase, trackScratchDatabase } from './resources.ts';
+import { compareNeeds, compareTree, liveTree, renamed, treeObjectNames } from './restore-table-checks.ts';
+import { entryName, foreignKeyDefinition, tableClosure, taggedName, type TableClosure, type TableRef } from './restore-table-closure.ts';
+import { restoreEntries, scratchDatabase, scratchIds, treeRows } from './restore-table-plan.ts';
+import { swapIn, type MoveItem, type ReplaceItem } from './restore-table-swap.ts';
 
-export interface TableRef {
-  schema: string;
-  name: string;
-}
+export type { TableRef } from './restore-table-closure.ts';
 
 /** `schema.table`, or `table` in public. */
 export function parseTableRef(s: string): TableRef {
@@ -37,69 +41,41 @@ export function selectTables(db: DatabaseManifest, refs: string[]): DatabaseMani
   });
 }
 
-const unquote = (s: string) => (s.startsWith('"') ? s.slice(1, -1).replaceAll('""', '"') : s);
-
-/**
- * Chooses, from a custom-format dump's table of contents, the entries of the given tables and
- * what depends on them: definition, data, defaults, primary key and unique constraints,
- * indexes, triggers and owned sequences. Foreign keys are returned as SQL to add afterwards,
- * when the tables they reference exist.
- */
-async function selectEntries(tools: PgTools, dump: string, endpoint: PgEndpoint, tables: TableRef[], signal: AbortSignal): Promise<{ list: string; foreignKeys: { table: TableRef; name: string; definition: string }[] }> {
-  const toc = await capture(tools.pgRestore, ['-l', dump], endpoint, signal);
-  const ddl = await capture(tools.pgRestore, ['--schema-only', '-f', '-', dump], endpoint, signal);
-  const is = (schema: string, name: string) => tables.some((t) => t.schema === unquote(schema) && t.name === unquote(name));
-  const indexes = [...ddl.matchAll(/^CREATE (?:UNIQUE )?INDEX (\S+) ON (?:ONLY )?([^\s.]+)\.(\S+) USING/gm)].filter((m) => is(m[2]!, m[3]!)).map((m) => unquote(m[1]!));
-  const sequences = [...ddl.matchAll(/^ALTER SEQUENCE ([^\s.]+)\.(\S+) OWNED BY ([^\s.]+)\.([^\s.]+)\.\S+;/gm)].filter((m) => is(m[3]!, m[4]!)).map((m) => unquote(m[2]!));
-  const foreignKeys = [...ddl.matchAll(/^ALTER TABLE ONLY ([^\s.]+)\.(\S+)\n\s+ADD CONSTRAINT (\S+) (FOREIGN KEY [^;]+);/gm)]
-    .filter((m) => is(m[1]!, m[2]!))
-    .map((m) => ({ table: { schema: unquote(m[1]!), name: unquote(m[2]!) }, name: unquote(m[3]!), definition: m[4]! }));
-  const schemas = new Set(tables.map((t) => t.schema));
-  const wanted: string[] = [];
-  for (const t of tables) {
-    for (const desc of ['TABLE', 'TABLE DATA', 'DEFAULT', 'CONSTRAINT', 'TRIGGER']) wanted.push(`${desc} ${t.schema} ${t.name} `);
-  }
-  for (const s of schemas) {
-    for (const i of indexes) wanted.push(`INDEX ${s} ${i} `);
-    for (const q of sequences) for (const desc of ['SEQUENCE', 'SEQUENCE OWNED BY', 'SEQUENCE SET']) wanted.push(`${desc} ${s} ${q} `);
-    if (s !== 'public') wanted.push(`SCHEMA - ${s} `);
-  }
-  const lines = toc.split('\n').filter((line) => {
-    const m = /^\d+; \d+ \d+ (.*)$/.exec(line);
-    return m !== null && wanted.some((w) => `${m[1]} `.startsWith(w));
-  });
-  return { list: lines.join('\n') + '\n', foreignKeys };
-}
-
-async function capture(bin: string, args: string[], endpoint: PgEndpoint, signal: AbortSignal): Promise<string> {
-  const run = runTool(bin, args, endpoint, signal);
-  const chunks: Buffer[] = [];
-  for await (const c of run.stdout) chunks.push(c as Buffer);
-  await run.done;
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function restoreList(tools: PgTools, dump: string, listFile: string, endpoint: PgEndpoint, noOwner: boolean, signal: AbortSignal): Promise<void> {
-  const args = ['--dbname', endpoint.url, '--exit-on-error', '--no-password', '--use-list', listFile];
-  if (noOwner) args.push('--no-owner', '--no-acl');
-  const run = runTool(tools.pgRestore, [...args, dump], endpoint, signal);
-  run.stdout.resume();
-  await run.done;
-}
-
 export interface TableRestoreResult {
   table: string;
   restoredAs: string;
+  /** Rows restored, its partitions' included. */
   rows: number;
   /** Foreign keys that could not be added back (their rows do not match), with why. */
   skippedForeignKeys: string[];
+  /** Objects the table needs that the database lacked and the restore created (types, functions, sequences, ...). */
+  created: string[];
+}
+
+/** The header and table of contents of a dump file, read without reading its data. */
+async function tocOfFile(file: string): Promise<TocEntry[]> {
+  const fh = await open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    for (let want = 256 * 1024; ; want *= 4) {
+      const buf = Buffer.alloc(Math.min(want, size));
+      await fh.read(buf, 0, buf.length, 0);
+      const toc = readTocWithLength(buf);
+      if (toc) return toc.entries;
+      if (buf.length >= size) throw new LifeboatError('E_BUNDLE_CORRUPT', `${path.basename(file)} has no table of contents this version reads`);
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
- * Restores tables into a live database. The tables (with their indexes, constraints and owned
- * sequences) are first restored alone into a scratch database and their row counts checked;
- * then they are copied into a staging schema of the target, and from there either replace the
- * live tables' rows in one transaction, or are moved beside them under `renameTo`.
+ * Restores tables into a live database. Each table, with its partitions, indexes, constraints,
+ * triggers, policies, owned sequences and the objects it needs, is restored alone into a scratch
+ * database and its row counts checked against the manifest; needed objects are compared with
+ * the database's (a difference refuses). The tables then go to a staging schema of the target
+ * and, in one transaction, either replace the live tables' rows or move beside them under
+ * their new names. Objects the database lacks are created first, in their own transaction.
  */
 export async function restoreTables(
   server: PgEndpoint,
@@ -113,140 +89,118 @@ export async function restoreTables(
   options: { renameTo?: string; noOwner?: boolean },
 ): Promise<TableRestoreResult[]> {
   const signal = job.signal;
-  const refs = tables.map((t) => ({ schema: t.schema, name: t.name }));
+  const noOwner = options.noOwner ?? false;
+  const entries = await tocOfFile(dump);
+  const closures = tables.map((t) => tableClosure(entries, t));
   const suffix = randomBytes(4).toString('hex');
-  const scratch = `lifeboat_tables_${suffix}`;
   const staging = `lifeboat_staging_${suffix}`;
-  const { list, foreignKeys } = await selectEntries(tools, dump, server, refs, signal);
-  const listFile = path.join(tempDir, `tables-${suffix}.list`);
-  await writeFile(listFile, list);
-  const stagedDump = path.join(tempDir, `tables-${suffix}.dump`);
-
-  const admin = await connect(server);
+  const stagedDump = path.join(tempDir, `staged-${suffix}.dump`);
   const target = await connect(withDatabase(server, database));
+  let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
+  let scratchClient: pg.Client | undefined;
+  const created: string[] = [];
   try {
-    trackScratchDatabase(server, scratch); // before it exists: a kill leaves it recorded
-    await admin.query(`create database ${ident(scratch)} template template0 encoding '${m.encoding.replaceAll("'", "''")}'`);
-    try {
-      job.log('info', `restoring ${tables.map(tableName).join(', ')} alone into scratch database ${scratch}`);
-      const scratchEndpoint = withDatabase(server, scratch);
-      await restoreList(tools, dump, listFile, scratchEndpoint, options.noOwner ?? false, signal);
-      const scratchClient = await connect(scratchEndpoint);
-      try {
-        await checkCounts(scratchClient, tables, (t) => `${ident(t.schema)}.${ident(t.name)}`);
-        // One staging schema holds every table: moving a table moves its indexes and owned sequences.
-        await scratchClient.query(`create schema ${ident(staging)}`);
-        for (const t of tables) await scratchClient.query(`alter table ${ident(t.schema)}.${ident(t.name)} set schema ${ident(staging)}`);
-      } finally {
-        await scratchClient.end().catch(() => undefined);
-      }
-      const dumpRun = runTool(tools.pgDump, ['--format=custom', '--compress=0', '--no-password', `--schema=${staging}`, `--file=${stagedDump}`, `--dbname=${scratchEndpoint.url}`], server, signal);
-      dumpRun.stdout.resume();
-      await dumpRun.done;
-    } finally {
-      await admin.query(`drop database if exists ${ident(scratch)} with (force)`).then(() => releaseScratchDatabase(scratch), () => undefined);
-    }
+    scratch = await scratchDatabase(server, m.encoding, 'tables');
+    job.log('info', `restoring ${tables.map(tableName).join(', ')} with ${closures.reduce((n, c) => n + c.tree.length - 1, 0)} partition(s) and ${closures.reduce((n, c) => n + c.needs.length, 0)} object(s) they need alone into scratch database ${scratch.name}`);
+    await restoreEntries(tools, dump, entries, scratchIds(closures, { rows: true, acl: !noOwner }), scratch.endpoint, { noOwner }, signal);
+    scratchClient = await connect(scratch.endpoint);
+    await checkScratchCounts(scratchClient, m, closures);
 
-    const run = runTool(tools.pgRestore, ['--dbname', withDatabase(server, database).url, '--exit-on-error', '--no-password', ...(options.noOwner ? ['--no-owner', '--no-acl'] : []), stagedDump], server, signal);
-    run.stdout.resume();
-    try {
-      await run.done;
-      return await applyStaged(target, staging, tables, foreignKeys, job, options.renameTo);
-    } finally {
-      await target.query(`drop schema if exists ${ident(staging)} cascade`).catch(() => undefined);
-    }
-  } finally {
-    await target.end().catch(() => undefined);
-    await admin.end().catch(() => undefined);
-  }
-}
+    const needs = uniqueNeeds(closures);
+    const statuses = await compareNeeds(scratchClient, target, needs);
+    const differs = statuses.filter((s) => s.action === 'differs');
+    if (differs.length) throw new LifeboatError('E_RESTORE_CHECK', `the database has other definitions of what the tables need: ${differs.map((d) => `${d.kind} ${d.name}: ${d.detail}`).join('; ')}; nothing was changed`);
 
-async function applyStaged(
-  client: pg.Client,
-  staging: string,
-  tables: DatabaseManifest['tables'],
-  foreignKeys: { table: TableRef; name: string; definition: string }[],
-  job: Job,
-  renameTo: string | undefined,
-): Promise<TableRestoreResult[]> {
-  const results: TableRestoreResult[] = [];
-  const stagedSequences = (await client.query<{ name: string }>('select sequencename as name from pg_sequences where schemaname = $1', [staging])).rows.map((r) => r.name);
-  await client.query('begin');
-  try {
-    for (const t of tables) {
-      const live = `${ident(t.schema)}.${ident(t.name)}`;
-      const staged = `${ident(staging)}.${ident(t.name)}`;
-      const exists = (await client.query('select to_regclass($1) as r', [`${ident(t.schema)}.${ident(t.name)}`])).rows[0].r !== null;
-      const skipped: string[] = [];
-      if (renameTo || !exists) {
-        const newName = renameTo ?? t.name;
-        // Index and sequence names are unique per schema: give the moved ones the new table's prefix.
-        const indexes = await client.query<{ name: string }>('select indexrelid::regclass::text as name from pg_index where indrelid = $1::regclass', [staged]);
-        for (const { name } of indexes.rows) {
-          const bare = unquote(name.split('.').pop()!);
-          await client.query(`alter index ${ident(staging)}.${ident(bare)} rename to ${ident(renamed(bare, t.name, newName))}`);
-        }
-        for (const seq of stagedSequences.filter((s) => s.startsWith(`${t.name}_`))) {
-          await client.query(`alter sequence ${ident(staging)}.${ident(seq)} rename to ${ident(renamed(seq, t.name, newName))}`);
-        }
-        if (newName !== t.name) await client.query(`alter table ${staged} rename to ${ident(newName)}`);
-        await client.query(`alter table ${ident(staging)}.${ident(newName)} set schema ${ident(t.schema)}`);
-        const moved = `${ident(t.schema)}.${ident(newName)}`;
-        for (const fk of foreignKeys.filter((f) => f.table.schema === t.schema && f.table.name === t.name)) {
-          await client.query('savepoint fk');
-          try {
-            await client.query(`alter table ${moved} add constraint ${ident(renamed(fk.name, t.name, newName))} ${fk.definition}`);
-          } catch (err) {
-            await client.query('rollback to savepoint fk');
-            skipped.push(`${fk.name}: ${(err as Error).message}`);
-          }
-        }
-        results.push({ table: tableName(t), restoredAs: `${t.schema}.${newName}`, rows: t.rows ?? 0, skippedForeignKeys: skipped });
-      } else {
-        // In place: the live table keeps its definition, dependants and grants; its rows are
-        // replaced in this transaction. Foreign-key triggers are off meanwhile (replication
-        // role), as pg_restore does for data, so rows other tables reference can be swapped.
-        await client.query('set local session_replication_role = replica');
-        const cols = t.columns.map((c) => ident(c.name)).join(', ');
-        await client.query(`delete from ${live}`);
-        await client.query(`insert into ${live} (${cols}) select ${cols} from ${staged}`);
-        await client.query('set local session_replication_role = origin');
-        for (const seq of stagedSequences.filter((s) => s.startsWith(`${t.name}_`))) {
-          await client.query(`select setval('${ident(t.schema)}.${ident(seq)}', last_value, is_called) from ${ident(staging)}.${ident(seq)} where to_regclass('${ident(t.schema)}.${ident(seq)}') is not null`);
-        }
-        results.push({ table: tableName(t), restoredAs: tableName(t), rows: t.rows ?? 0, skippedForeignKeys: [] });
+    await scratchClient.query(`create schema ${ident(staging)}`);
+    const replace: ReplaceItem[] = [];
+    const move: MoveItem[] = [];
+    for (const [i, t] of tables.entries()) {
+      const c = closures[i]!;
+      // A partitioned table holds no rows of its own: its partitions are counted.
+      const expected = (names: (n: string) => string) => new Map(c.tree.flatMap((x): [string, number][] => {
+        const rows = m.tables.find((y) => y.schema === x.schema && y.name === x.tag)?.rows;
+        return rows === null || rows === undefined ? [] : [[names(x.tag), rows]];
+      }));
+      const live = await liveTree(target, t);
+      if (!options.renameTo && live.length) {
+        const diffs = await compareTree(scratchClient, target, t);
+        if (diffs.length) throw new LifeboatError('E_RESTORE_CHECK', `${tableName(t)} differs from the backup, its rows cannot replace the live ones: ${diffs.join('; ')}; nothing was changed`);
+        for (const x of c.tree) await scratchClient.query(`alter table ${ident(x.schema)}.${ident(x.tag)} set schema ${ident(staging)}`);
+        replace.push({ ref: t, expected: expected((n) => n) });
+        continue;
       }
+      const newName = options.renameTo ?? t.name;
+      const rename = (n: string) => renamed(n, t.name, newName);
+      const names = await treeObjectNames(scratchClient, t);
+      for (const x of c.tree) await scratchClient.query(`alter table ${ident(x.schema)}.${ident(x.tag)} set schema ${ident(staging)}`);
+      // Index and sequence names are unique per schema: the copy's take its new name as prefix.
+      for (const n of names.indexes) if (rename(n) !== n) await scratchClient.query(`alter index ${ident(staging)}.${ident(n)} rename to ${ident(rename(n))}`);
+      for (const n of names.sequences) if (rename(n) !== n) await scratchClient.query(`alter sequence ${ident(staging)}.${ident(n)} rename to ${ident(rename(n))}`);
+      for (const n of names.tables) if (rename(n) !== n) await scratchClient.query(`alter table ${ident(staging)}.${ident(n)} rename to ${ident(rename(n))}`);
+      const foreignKeys = c.foreignKeys.flatMap((e) => {
+        const fk = foreignKeyDefinition(e);
+        const owner = c.tree.find((x) => e.tag.startsWith(`${x.tag} `));
+        return fk && owner === c.table ? [{ name: rename(fk.name ?? taggedName(e, owner.tag)), definition: fk.definition }] : [];
+      });
+      move.push({ ref: t, tables: names.tables.map(rename), expected: expected(rename), foreignKeys });
     }
-    await checkCounts(client, tables, (t) => {
-      const r = results.find((x) => x.table === tableName(t))!;
-      const [schema, name] = [r.restoredAs.slice(0, r.restoredAs.indexOf('.')), r.restoredAs.slice(r.restoredAs.indexOf('.') + 1)];
-      return `${ident(schema)}.${ident(name)}`;
+    const dumpRun = runTool(tools.pgDump, ['--format=custom', '--compress=0', '--no-password', `--schema=${staging}`, `--file=${stagedDump}`, `--dbname=${scratch.endpoint.url}`], server, signal);
+    dumpRun.stdout.resume();
+    await dumpRun.done;
+
+    const missing = needs.filter((e, k) => statuses[k]!.action === 'create');
+    if (missing.length) {
+      const ids = new Set(missing.map((e) => e.dumpId));
+      for (const c of closures) for (const e of c.needExtras) if (e.deps.every((d) => ids.has(d)) && (!noOwner || e.desc !== 'ACL')) ids.add(e.dumpId);
+      await restoreEntries(tools, dump, entries, ids, withDatabase(server, database), { noOwner, singleTransaction: true }, signal);
+      created.push(...missing.map((e) => `${e.desc.toLowerCase()} ${entryName(e)}`));
+      job.log('info', `created what ${database} lacked: ${created.join(', ')}`);
+    }
+    job.log('info', `staging the restored rows in schema ${staging} of ${database}`);
+    const load = runTool(tools.pgRestore, ['--dbname', withDatabase(server, database).url, '--exit-on-error', '--no-password', ...(noOwner ? ['--no-owner', '--no-acl'] : []), stagedDump], server, signal);
+    load.stdout.resume();
+    await load.done;
+
+    job.log('info', `putting ${tables.map(tableName).join(', ')} in place in one transaction`);
+    const swapped = await swapIn(target, staging, replace, move);
+    const results = tables.map((t, i): TableRestoreResult => {
+      const moved = move.find((x) => x.ref === t);
+      const as = moved ? `${t.schema}.${moved.tables[0]}` : tableName(t);
+      return { table: tableName(t), restoredAs: as, rows: treeRows(m, closures[i]!).reduce((n, r) => n + r.rows, 0), skippedForeignKeys: swapped.skippedForeignKeys.get(as) ?? [], created };
     });
-    await client.query('commit');
+    for (const r of results) job.log('info', `restored ${r.table} as ${r.restoredAs}: ${r.rows} rows${r.skippedForeignKeys.length ? `; foreign keys not added: ${r.skippedForeignKeys.join('; ')}` : ''}`);
+    return results;
   } catch (err) {
-    await client.query('rollback').catch(() => undefined);
-    const message = (err as Error).message;
-    throw new LifeboatError('E_RESTORE_FAILED', `restoring the tables failed, nothing was changed: ${message}`, {
-      cause: err,
-      hint: /permission denied to set parameter "session_replication_role"/.test(message) ? 'replacing rows in place needs a superuser; use --rename-to to restore beside the live table' : undefined,
-    });
+    const e = asLifeboatError(err, 'E_RESTORE_FAILED');
+    const left = created.length ? `; created beforehand and left in place: ${created.join(', ')}` : '';
+    const message = e.code === 'E_RESTORE_CHECK' || /nothing was changed/.test(e.message) ? e.message : `restoring the tables failed, the live tables were not changed: ${e.message}`;
+    throw new LifeboatError(e.code === 'E_ABORTED' ? 'E_ABORTED' : e.code === 'E_RESTORE_CHECK' ? 'E_RESTORE_CHECK' : 'E_RESTORE_FAILED', message + left, { cause: err, hint: e.hint });
+  } finally {
+    await target.query(`drop schema if exists ${ident(staging)} cascade`).catch(() => undefined);
+    await target.end().catch(() => undefined);
+    await scratchClient?.end().catch(() => undefined);
+    await scratch?.drop().catch(() => undefined);
+    await rm(stagedDump, { force: true });
   }
-  for (const r of results) job.log('info', `restored ${r.table} as ${r.restoredAs}: ${r.rows} rows${r.skippedForeignKeys.length ? `; foreign keys not added: ${r.skippedForeignKeys.join('; ')}` : ''}`);
-  return results;
 }
 
-/** `orders_pkey` for table `orders` renamed to `orders_restored` becomes `orders_restored_pkey`. */
-function renamed(name: string, table: string, newTable: string): string {
-  if (table === newTable) return name;
-  return (name.startsWith(`${table}_`) ? newTable + name.slice(table.length) : `${newTable}_${name}`).slice(0, 63);
+/** Each needed object once, in the dump's order, over all the tables restored. */
+function uniqueNeeds(closures: TableClosure[]): TocEntry[] {
+  const seen = new Map<number, TocEntry>();
+  for (const c of closures) for (const e of c.needs) seen.set(e.dumpId, e);
+  return [...seen.values()].sort((a, b) => a.dumpId - b.dumpId);
 }
 
-async function checkCounts(client: pg.Client, tables: DatabaseManifest['tables'], qualified: (t: DatabaseManifest['tables'][number]) => string): Promise<void> {
+/** Row counts in the scratch copy against the backup's, table by table, partitions included. */
+async function checkScratchCounts(client: pg.Client, m: DatabaseManifest, closures: TableClosure[]): Promise<void> {
   const wrong: string[] = [];
-  for (const t of tables) {
-    if (t.rows === null) continue;
-    const { rows } = await client.query<{ n: string }>(`select count(*) as n from only ${qualified(t)}`);
-    if (Number(rows[0]!.n) !== t.rows) wrong.push(`${tableName(t)}: ${rows[0]!.n} rows, expected ${t.rows}`);
+  for (const c of closures) {
+    for (const t of c.tree) {
+      const rows = m.tables.find((x) => x.schema === t.schema && x.name === t.tag)?.rows;
+      if (rows === null || rows === undefined) continue;
+      const { rows: r } = await client.query<{ n: string }>(`select count(*) as n from only ${ident(t.schema)}.${ident(t.tag)}`);
+      if (Number(r[0]!.n) !== rows) wrong.push(`${entryName(t)}: ${r[0]!.n} rows, the backup's manifest says ${rows}`);
+    }
   }
-  if (wrong.length) throw new LifeboatError('E_RESTORE_FAILED', `restored tables do not match the manifest: ${wrong.join('; ')}`);
+  if (wrong.length) throw new LifeboatError('E_RESTORE_FAILED', `the restored tables do not match the backup: ${wrong.join('; ')}; nothing was changed`);
 }

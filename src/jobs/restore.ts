@@ -23,6 +23,7 @@ import { DumpProgress } from './dump-progress.ts';
 import { StreamingRestore } from './restore-stream.ts';
 import { restoreTables, selectTables, type TableRestoreResult } from './restore-tables.ts';
 import { createTempDir, removeTempDir } from './resources.ts';
+import { tablesToRead } from './restore-table-plan.ts';
 
 export type { RestoreOptions } from './restore-context.ts';
 export type { Check, PlannedDatabase, RestorePlan } from './restore-plan.ts';
@@ -236,7 +237,7 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
       try {
         extracted = await extractBundle(
           { storage: ctx.storage, key: ctx.key, keys: keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), manifest: ctx.manifest },
-          { databases: ctx.selected, files: ctx.selectedFiles, members: options.globals ? [GLOBALS_MEMBER] : [], tables: ctx.selectedTables.length ? ctx.selectedTables : undefined },
+          { databases: ctx.selected, files: ctx.selectedFiles, members: options.globals ? [GLOBALS_MEMBER] : [], tables: ctx.selectedTables.length ? tablesToRead(plan.tables) : undefined },
           temp,
           job,
           streams.size ? progress : undefined,

@@ -43,6 +43,8 @@ export interface TocEntry {
   section: number;
   /** The dump ids this entry depends on. */
   deps: number[];
+  /** The SQL that creates the object (empty for data entries). */
+  definition: string;
 }
 
 export const SECTION = { None: 1, PreData: 2, Data: 3, PostData: 4 } as const;
@@ -82,7 +84,7 @@ function* parseToc(toc: Toc): Generator<Need, void, Buffer> {
     const tag = (yield* str()) ?? '';
     const desc = (yield* str()) ?? '';
     const section = yield* int();
-    yield* str(); // definition
+    const definition = (yield* str()) ?? '';
     yield* str(); // drop statement
     yield* str(); // copy statement
     const schema = (yield* str()) ?? '';
@@ -94,7 +96,7 @@ function* parseToc(toc: Toc): Generator<Need, void, Buffer> {
     const deps: number[] = [];
     for (let dep = yield* str(); dep !== undefined; dep = yield* str()) deps.push(Number(dep)); // ended by a null string
     yield { read: 1 + offSize! }; // data offset (unset when written to a pipe)
-    toc.entries.set(dumpId, { dumpId, desc, schema, tag, section, deps });
+    toc.entries.set(dumpId, { dumpId, desc, schema, tag, section, deps, definition });
   }
 }
 
@@ -103,6 +105,11 @@ function* parseToc(toc: Toc): Generator<Need, void, Buffer> {
  * TOC (what `DumpIndex.tocLength` measures); undefined if it is not one this parser reads.
  */
 export function readToc(archive: Buffer): TocEntry[] | undefined {
+  return readTocWithLength(archive)?.entries;
+}
+
+/** readToc, also saying how many bytes the header and TOC take: a prefix pg_restore reads alone. */
+export function readTocWithLength(archive: Buffer): { entries: TocEntry[]; length: number } | undefined {
   const toc: Toc = { pos: 0, intSize: 4, entries: new Map() };
   const parser = parseToc(toc);
   try {
@@ -116,7 +123,7 @@ export function readToc(archive: Buffer): TocEntry[] | undefined {
   } catch {
     return undefined;
   }
-  return [...toc.entries.values()];
+  return { entries: [...toc.entries.values()], length: toc.pos };
 }
 
 /** pg_dump's integer: a sign byte, then `size` bytes little-endian. */

@@ -109,7 +109,8 @@ function describePlan(plan: RestorePlan): string {
   if (plan.globals) lines.push('  create the roles and tablespaces the target lacks (existing ones are kept as they are)');
   for (const t of plan.tables) {
     const what = t.action === 'replace' ? `REPLACE the rows of ${t.table}` : t.action === 'beside' ? `create ${t.as} beside ${t.table}` : `create ${t.table}`;
-    lines.push(`  ${what} in ${t.database}: ${t.rows} rows, with its indexes, constraints and owned sequences`);
+    lines.push(`  ${what} in ${t.database}: ${t.rows} rows${t.closure ? '' : ', with its indexes, constraints and owned sequences'}`);
+    if (t.closure) lines.push(...describeClosure(t.closure));
   }
   for (const f of plan.files) {
     lines.push(`  ${f.action === 'overwrite' ? 'OVERWRITE' : 'create'} ${f.destination}${f.type === 'directory' ? '/' : f.type === 'symlink' ? ' (symlink)' : ` (${formatBytes(f.size)})`}`);
@@ -120,11 +121,22 @@ function describePlan(plan: RestorePlan): string {
   return lines.join('\n');
 }
 
+/** A table's closure, one line per kind of thing, indented under the table. */
+function describeClosure(c: NonNullable<RestorePlan['tables'][number]['closure']>): string[] {
+  const lines: string[] = [];
+  if (c.partitions.length) lines.push(`      partitions: ${c.partitions.map((p) => `${p.as} (${p.rows} rows)`).join(', ')}`);
+  if (c.with.length) lines.push(`      with: ${c.with.join(', ')}`);
+  for (const n of c.needs) lines.push(`      needs ${n.kind} ${n.name}: ${n.action === 'use' ? 'in the database, identical: used' : n.action === 'create' ? 'missing: created first' : n.action === 'differs' ? `DIFFERS: ${n.detail}` : n.detail}`);
+  for (const f of c.foreignKeys) lines.push(`      foreign key ${f.name} (${f.table} -> ${f.references}): ${f.handling}`);
+  for (const v of c.views) lines.push(`      ${v.kind} ${v.name}: ${v.handling}`);
+  return lines;
+}
+
 function describeReport(report: RestoreReport): string {
   const lines = report.restored.map((r) => `restored ${r.database}: ${r.tables} tables, row counts verified${r.terminatedConnections ? `, ${r.terminatedConnections} connection(s) terminated` : ''}`);
   if (report.roles) lines.push(`roles: created ${report.roles.created.join(', ') || 'none'}; kept as they were: ${report.roles.kept.join(', ') || 'none'}`);
   for (const t of report.tables) {
-    lines.push(`restored ${t.table}${t.restoredAs !== t.table ? ` as ${t.restoredAs}` : ''}: ${t.rows} rows, row count verified`);
+    lines.push(`restored ${t.table}${t.restoredAs !== t.table ? ` as ${t.restoredAs}` : ''}: ${t.rows} rows, row count verified${t.created.length ? `; created first: ${t.created.join(', ')}` : ''}`);
     for (const fk of t.skippedForeignKeys) lines.push(`  foreign key not added: ${fk}`);
   }
   const files = report.files.filter((f) => f.verified);

@@ -1,0 +1,279 @@
+// The plan of a table restore: the table's closure read from the dump's table of contents, and
+// each part of it held against the live database. The table's definition is restored alone
+// (no rows) into a scratch database first, so "identical" is a comparison of two catalogs.
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type pg from 'pg';
+import { keysFor } from '../bundle/codec.ts';
+import type { DatabaseManifest } from '../bundle/manifest.ts';
+import { readBundle } from '../bundle/reader.ts';
+import { asLifeboatError, LifeboatError } from '../errors.ts';
+import type { PgTools } from '../postgres/binaries.ts';
+import { connect, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
+import { readTocWithLength, type TocEntry } from '../postgres/dump-index.ts';
+import { runTool } from '../postgres/dump.ts';
+import { ident, serverVersion } from '../postgres/introspect.ts';
+import type { RestoreContext } from './restore-context.ts';
+import { createTempDir, releaseScratchDatabase, removeTempDir, trackScratchDatabase } from './resources.ts';
+import type { Check } from './restore-plan.ts';
+import { restoreTools } from './restore-plan.ts';
+import { entryName, foreignKeyDefinition, tableClosure, taggedName, useList, type TableClosure, type TableRef } from './restore-table-closure.ts';
+import { compareNeeds, compareTree, dependentViews, liveForeignKeys, liveTree, renamed, treeObjectNames, type NeedStatus } from './restore-table-checks.ts';
+
+/** One --table in a plan. */
+export interface PlannedTable {
+  /** `schema.table` in the backup. */
+  table: string;
+  database: string;
+  /** `replace`: the live table's rows are replaced; `create`: the database lacks it; `beside`: --rename-to. */
+  action: 'replace' | 'create' | 'beside';
+  /** `schema.table` it is restored as. */
+  as: string;
+  /** Rows restored, its partitions' included. */
+  rows: number;
+  /** What the table brings and needs; absent when the dump's table of contents could not be read. */
+  closure?: PlannedClosure;
+}
+
+/** A table's closure as the plan shows it. */
+export interface PlannedClosure {
+  /** Partitions and sub-partitions, each restored with the table. */
+  partitions: { table: string; as: string; rows: number }[];
+  /** What comes with the table, counted by kind: `2 index`, `1 trigger`, `1 policy`, ... */
+  with: string[];
+  /** Objects outside the table it needs (types, domains, functions, sequences, schemas, extensions). */
+  needs: NeedStatus[];
+  /** Foreign keys from and to the table, and what the restore does with each. */
+  foreignKeys: { name: string; table: string; references: string; direction: 'incoming' | 'outgoing'; handling: string }[];
+  /** Views and materialized views reading the live table. */
+  views: { name: string; kind: 'view' | 'materialized view'; handling: string }[];
+}
+
+/** A dump's table of contents, and the bytes that hold it: an archive pg_restore reads schema from. */
+export interface DumpToc {
+  entries: TocEntry[];
+  bytes: Buffer;
+}
+
+/**
+ * Reads the start of a database's dump from the bundle, up to the end of its table of
+ * contents, and stops: the header, the TOC and the bundle members before the dump (a few KB).
+ */
+export async function readDumpToc(ctx: RestoreContext, db: DatabaseManifest): Promise<DumpToc> {
+  const keys = keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tryAt = db.dumpIndex?.tocLength ?? 64 * 1024;
+  const attempt = () => {
+    const bytes = Buffer.concat(chunks);
+    const toc = readTocWithLength(bytes);
+    return toc && { entries: toc.entries, bytes: bytes.subarray(0, toc.length) };
+  };
+  for await (const entry of readBundle(await ctx.storage.get(ctx.key), path.basename(ctx.key), keys)) {
+    if (!db.dumpMembers.includes(entry.name)) continue;
+    for await (const chunk of entry.stream) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size < tryAt) continue;
+      const toc = attempt();
+      if (toc) return toc;
+      tryAt = size * 2;
+    }
+  }
+  const toc = attempt();
+  if (!toc) throw new LifeboatError('E_BUNDLE_CORRUPT', `the dump of ${db.name} has no table of contents this version reads`);
+  return toc;
+}
+
+/** Entries to restore into a scratch database: the definitions only, or with rows. */
+export function scratchIds(closures: TableClosure[], options: { rows: boolean; acl: boolean }): Set<number> {
+  const ids = new Set<number>();
+  for (const c of closures) {
+    for (const e of [...c.tree, ...c.members, ...c.needs, ...c.needExtras]) {
+      if (!options.rows && (e.desc === 'TABLE DATA' || e.desc === 'SEQUENCE SET')) continue;
+      if (!options.acl && e.desc === 'ACL') continue;
+      ids.add(e.dumpId);
+    }
+  }
+  return ids;
+}
+
+/** Restores the given entries of a dump into a database; pg_restore stops at the first error. */
+export async function restoreEntries(tools: PgTools, dump: string, entries: TocEntry[], ids: Set<number>, endpoint: PgEndpoint, options: { noOwner: boolean; schemaOnly?: boolean; singleTransaction?: boolean }, signal: AbortSignal): Promise<void> {
+  const list = path.join(path.dirname(dump), `list-${randomBytes(4).toString('hex')}.txt`);
+  await writeFile(list, useList(entries, ids));
+  const args = ['--dbname', endpoint.url, '--exit-on-error', '--no-password', '--use-list', list];
+  if (options.noOwner) args.push('--no-owner', '--no-acl');
+  if (options.schemaOnly) args.push('--schema-only');
+  if (options.singleTransaction) args.push('--single-transaction');
+  try {
+    const run = runTool(tools.pgRestore, [...args, dump], endpoint, signal);
+    run.stdout.resume();
+    await run.done;
+  } finally {
+    await rm(list, { force: true });
+  }
+}
+
+/** A scratch database on the target's server, dropped by `drop`. */
+export async function scratchDatabase(server: PgEndpoint, encoding: string, purpose: string): Promise<{ name: string; endpoint: PgEndpoint; drop(): Promise<void> }> {
+  const name = `lifeboat_${purpose}_${randomBytes(4).toString('hex')}`;
+  const admin = await connect(server);
+  trackScratchDatabase(server, name); // before it exists: a kill leaves it recorded
+  try {
+    await admin.query(`create database ${ident(name)} template template0 encoding '${encoding.replaceAll("'", "''")}'`);
+  } catch (err) {
+    releaseScratchDatabase(name);
+    throw err;
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  return {
+    name,
+    endpoint: withDatabase(server, name),
+    drop: async () => {
+      const c = await connect(server);
+      await c.query(`drop database if exists ${ident(name)} with (force)`).finally(() => c.end().catch(() => undefined));
+      releaseScratchDatabase(name);
+    },
+  };
+}
+
+/** Rows of the tree's tables in the backup (a partitioned table holds none of its own). */
+export function treeRows(m: DatabaseManifest, c: TableClosure): { table: string; rows: number }[] {
+  return c.tree.map((t) => ({ table: entryName(t), rows: m.tables.find((x) => x.schema === t.schema && x.name === t.tag)?.rows ?? 0 }));
+}
+
+/**
+ * What each --table does on the live database, with its closure; refusals become failed checks
+ * that --force does not override: a needed object that differs in the database, a live table
+ * whose partitions, columns or constraints differ, a --rename-to name (or one of its partitions',
+ * indexes', sequences') that is taken.
+ */
+export async function planTables(ctx: RestoreContext, database: string, renameTo: string | undefined, checks: Check[]): Promise<PlannedTable[]> {
+  const source = ctx.selected[0]!;
+  const fallback = (): PlannedTable[] => ctx.selectedTables.map((t) => ({ table: `${t.schema}.${t.name}`, database, action: 'replace', as: `${t.schema}.${t.name}`, rows: t.rows ?? 0 }));
+  let toc: DumpToc;
+  try {
+    toc = await readDumpToc(ctx, source);
+  } catch (err) {
+    checks.push({ name: 'table definitions', ok: false, detail: `cannot read the dump's table of contents: ${asLifeboatError(err).message}` });
+    return fallback();
+  }
+  const closures = ctx.selectedTables.map((t) => tableClosure(toc.entries, t));
+  const target = await connect(withDatabase(ctx.server!, database));
+  const dir = await createTempDir(ctx.loaded, 'lifeboat-plan-');
+  let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
+  let scratchClient: pg.Client | undefined;
+  try {
+    const version = await serverVersion(target);
+    const tools = await restoreTools(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]));
+    const tocFile = path.join(dir, 'toc.dump');
+    await writeFile(tocFile, toc.bytes);
+    try {
+      scratch = await scratchDatabase(ctx.server!, source.encoding, 'plan');
+      await restoreEntries(tools, tocFile, toc.entries, scratchIds(closures, { rows: false, acl: false }), scratch.endpoint, { noOwner: true, schemaOnly: true }, new AbortController().signal);
+      scratchClient = await connect(scratch.endpoint);
+    } catch (err) {
+      checks.push({ name: 'table definitions', ok: false, detail: `the tables' definitions do not restore on their own in a scratch database: ${asLifeboatError(err).message}` });
+      return fallback();
+    }
+    const planned: PlannedTable[] = [];
+    for (const [i, t] of ctx.selectedTables.entries()) {
+      planned.push(await planOne(ctx, t, closures[i]!, scratchClient, target, database, renameTo, checks));
+    }
+    return planned;
+  } finally {
+    await scratchClient?.end().catch(() => undefined);
+    await scratch?.drop().catch(() => undefined);
+    await target.end().catch(() => undefined);
+    await removeTempDir(dir);
+  }
+}
+
+async function planOne(ctx: RestoreContext, t: TableRef, c: TableClosure, scratch: pg.Client, target: pg.Client, database: string, renameTo: string | undefined, checks: Check[]): Promise<PlannedTable> {
+  const m = ctx.selected[0]!;
+  const name = `${t.schema}.${t.name}`;
+  const live = await liveTree(target, t);
+  const action = renameTo ? 'beside' : live.length ? 'replace' : 'create';
+  const newName = renameTo ?? t.name;
+  const rows = treeRows(m, c);
+  const partitions = rows.slice(1).map((r) => ({ table: r.table, as: `${t.schema}.${renamed(r.table.slice(t.schema.length + 1), t.name, newName)}`, rows: r.rows }));
+
+  const needs = await compareNeeds(scratch, target, c.needs);
+  for (const n of needs.filter((x) => x.action === 'differs')) {
+    checks.push({ name: `${n.kind} ${n.name}`, ok: false, detail: `${name} needs it, and the database has another one: ${n.detail}; make them the same, or restore into another database with --to` });
+  }
+  const counts = new Map<string, number>();
+  for (const e of c.members) if (!['TABLE DATA', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'TABLE ATTACH', 'INDEX ATTACH'].includes(e.desc)) counts.set(e.desc.toLowerCase(), (counts.get(e.desc.toLowerCase()) ?? 0) + 1);
+  if (c.foreignKeys.length) counts.set('foreign key', c.foreignKeys.length);
+  const withParts = [...counts].map(([kind, n]) => `${n} ${kind}`);
+
+  const foreignKeys: PlannedClosure['foreignKeys'] = [];
+  const views: PlannedClosure['views'] = [];
+  if (action === 'replace') {
+    const diffs = await compareTree(scratch, target, t);
+    checks.push({
+      name: `table ${name}`, ok: diffs.length === 0,
+      detail: diffs.length === 0 ? 'the live table has the backup\'s partitions, columns and constraints' : `differs from the backup, its rows cannot replace the live ones: ${diffs.slice(0, 3).join('; ')}${diffs.length > 3 ? `; and ${diffs.length - 3} more` : ''}`,
+    });
+    const oids = live.map((r) => r.oid);
+    for (const fk of await liveForeignKeys(target, oids)) {
+      const from = oids.includes(fk.table.oid);
+      const to = oids.includes(fk.references.oid);
+      foreignKeys.push({
+        name: fk.name, table: `${fk.table.schema}.${fk.table.name}`, references: `${fk.references.schema}.${fk.references.name}`,
+        direction: from && !to ? 'outgoing' : 'incoming',
+        handling: from && !to ? 'restored rows checked against the live table before anything changes' : 'its rows checked against the restored rows before anything changes; dropped and added back in the same transaction',
+      });
+    }
+    for (const v of await dependentViews(target, oids)) {
+      views.push({ ...v, handling: v.kind === 'view' ? 'kept: it reads the restored rows' : `kept, not refreshed: run REFRESH MATERIALIZED VIEW ${v.name}` });
+    }
+    const owner = await target.query<{ table: string }>(
+      `select format('%I.%I', n.nspname, c.relname) as table from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.oid = any($1::oid[]) and not pg_has_role(current_user, c.relowner, 'USAGE') order by 1`,
+      [[...oids, ...(await liveForeignKeys(target, oids)).map((f) => f.table.oid)]],
+    );
+    if (owner.rows.length) {
+      checks.push({ name: `ownership of ${name}`, ok: false, detail: `replacing rows in place alters ${owner.rows.map((r) => r.table).join(', ')}, which the restoring role does not own; connect as their owner or a superuser, or use --rename-to` });
+    }
+  } else {
+    const names = await treeObjectNames(scratch, t);
+    const wanted = [...names.tables, ...names.indexes, ...names.sequences].map((n) => renamed(n, t.name, newName));
+    const taken = (await target.query<{ name: string }>(
+      `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relname = any($2::text[]) order by 1`,
+      [t.schema, wanted],
+    )).rows.map((r) => r.name);
+    checks.push({
+      name: `table ${t.schema}.${newName}`, ok: taken.length === 0,
+      detail: taken.length === 0 ? `free, with the names of its ${partitions.length} partition(s), ${names.indexes.length} index(es) and ${names.sequences.length} owned sequence(s)`
+        : taken.includes(newName) ? `already exists; choose another --rename-to` : `names it needs are taken: ${taken.join(', ')}; choose another --rename-to`,
+    });
+    for (const e of c.foreignKeys) {
+      const fk = foreignKeyDefinition(e);
+      const owner = c.tree.find((x) => e.tag.startsWith(`${x.tag} `))!;
+      foreignKeys.push({
+        name: renamed(fk?.name ?? taggedName(e, owner.tag), t.name, newName), table: `${t.schema}.${renamed(owner.tag, t.name, newName)}`,
+        references: /REFERENCES (\S+?)\(/.exec(fk?.definition ?? '')?.[1] ?? '?', direction: 'outgoing', handling: 'added if every restored row has its referenced row; otherwise left out and reported',
+      });
+    }
+  }
+  return {
+    table: name, database, action, as: `${t.schema}.${newName}`, rows: rows.reduce((n, r) => n + r.rows, 0),
+    closure: { partitions, with: withParts, needs, foreignKeys, views },
+  };
+}
+
+/** The tables a table restore reads rows of: each planned table and its partitions. */
+export function tablesToRead(tables: PlannedTable[]): TableRef[] {
+  const refs: TableRef[] = [];
+  for (const t of tables) {
+    for (const name of [t.table, ...(t.closure?.partitions.map((p) => p.table) ?? [])]) {
+      const dot = name.indexOf('.');
+      refs.push({ schema: name.slice(0, dot), name: name.slice(dot + 1) });
+    }
+  }
+  return refs;
+}
