@@ -166,6 +166,19 @@ describe('authenticated bundles', () => {
     rmSync(setupDir, { recursive: true });
   });
 
+  test('age recipients without an identity (a write-only server) sign with the installation key', async () => {
+    const recipient = await identityToRecipient(await generateIdentity());
+    const ws = suite.workspace();
+    writeFileSync(path.join(ws.dir, 'a.txt'), 'a');
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    files: { s: [${ws.dir}/a.txt] }\n    storage: local\n    encryption: { recipients: [${recipient}] }\n`);
+    const r = await ws.cli(['backup', 'app', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const show = (await ws.cli(['show', r.json<{ id: string }>().id, '--json'])).json<{ trust: string; manifest: Manifest }>();
+    assert.equal(show.trust, 'trusted');
+    assert.equal(show.manifest.mac?.key, 'installation');
+    assert.equal(show.manifest.mac?.keyId, (await ws.cli(['key', 'show', '--json'])).json<{ id: string; signs: boolean }[]>().find((k) => k.signs)?.id);
+  });
+
   test('bundles made before authenticated bundles: rows the catalog has keep their trust, a fresh catalog does not give it, and a changed manifest does not replace a trusted record', async () => {
     const { ws, env } = await setup('legacy');
     const { id, file } = await backup(ws);
