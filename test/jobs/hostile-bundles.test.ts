@@ -290,6 +290,17 @@ describe('hostile bundles', () => {
     }
   }
 
+  test('a target the config no longer names: refused in place, restored under --to-dir', async () => {
+    const file = path.join(sandbox, 'root0', 'orphan');
+    const { id } = await forgeBundle(ws.storage, 'gone', new Date('2026-01-03T00:00:00Z'), [{ set: 'app', path: file, data: 'orphan' }]);
+    await rebuildCatalog(loaded, catalog);
+    await assert.rejects(runRestore(loaded, catalog, id, { yes: true }), /orphan cannot go back in place: target "gone" is not in \S+lifeboat\.yaml/);
+    assert.equal(existsSync(file), false);
+    const out = path.join(ws.dir, 'out', 'gone');
+    await runRestore(loaded, catalog, id, { toDir: out, yes: true });
+    assert.equal(readFileSync(out + file, 'utf8'), 'orphan');
+  });
+
   test('the CLI refuses in the plan, naming the entry, and --dry-run shows it', async () => {
     const i = cases.findIndex((c) => c.name === 'a link restored first, then written through');
     const id = ids.get(`in place ${i}`)!;
