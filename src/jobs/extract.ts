@@ -22,6 +22,8 @@ export interface BundleSource {
   key: string;
   keys: DecryptionKeys;
   manifest: Manifest;
+  /** The sha256 of the stored bytes, when the catalog recorded it: a whole read checks it. */
+  sha256?: string | null;
 }
 
 /**
@@ -162,7 +164,7 @@ async function readWhole(source: BundleSource, databases: DatabaseManifest[], wa
   const total = source.manifest.members.reduce((n, m) => n + m.size, 0);
   let done = 0;
   const missing = new Set(source.manifest.members.map((m) => m.name));
-  for await (const entry of readBundle(await source.storage.get(source.key, { signal: job.signal }), path.basename(source.key), source.keys)) {
+  for await (const entry of readBundle(await source.storage.get(source.key, { signal: job.signal }), path.basename(source.key), source.keys, { sha256: source.sha256 })) {
     missing.delete(entry.name);
     const target = wanted.get(entry.name);
     const hash = createHash('sha256');

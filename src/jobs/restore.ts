@@ -217,7 +217,7 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
     for (;;) {
       try {
         extracted = await extractBundle(
-          { storage: ctx.storage, key: ctx.key, keys: keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), manifest: ctx.manifest },
+          { storage: ctx.storage, key: ctx.key, keys: keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), manifest: ctx.manifest, sha256: ctx.copies.current.location.sha256 },
           { databases: ctx.selected, files: ctx.selectedFiles, members: options.globals ? [GLOBALS_MEMBER] : [], tables: ctx.selectedTables.length ? ctx.selectedTables : undefined },
           temp,
           job,
