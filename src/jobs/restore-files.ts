@@ -68,9 +68,11 @@ export async function planFiles(ctx: RestoreContext, toDir: string | undefined, 
     planned.push({ set: f.set, path: f.path, destination, trusted, type: f.type, action: overwrite ? 'overwrite' : 'create', size: f.size });
   }
   const n = review.refused.length;
+  // A set whose configured path has moved since the backup: the files can still come back elsewhere.
+  const elsewhere = !toDir && review.refused.some((r) => /outside the set's configured paths|cannot go back in place/.test(r)) ? '; --to-dir <dir> restores them under that directory instead' : '';
   checks.push({
     name: 'file paths', ok: n === 0,
-    detail: n === 0 ? `${planned.length} entries, all ${review.roots}` : `refused ${n} entr${n === 1 ? 'y' : 'ies'} (${review.roots}): ${review.refused.slice(0, 5).join('; ')}${n > 5 ? `; and ${n - 5} more` : ''}`,
+    detail: n === 0 ? `${planned.length} entries, all ${review.roots}` : `refused ${n} entr${n === 1 ? 'y' : 'ies'} (${review.roots}): ${review.refused.slice(0, 5).join('; ')}${n > 5 ? `; and ${n - 5} more` : ''}${elsewhere}`,
   });
   checks.push(await spaceCheck(planned));
   return planned;
@@ -79,10 +81,17 @@ export async function planFiles(ctx: RestoreContext, toDir: string | undefined, 
 /** The declared sizes of the files against the free space of each file system they go to. */
 async function spaceCheck(planned: PlannedFile[]): Promise<Check> {
   const needs = new Map<number, { where: string; bytes: number }>();
+  const devices = new Map<string, { where: string; dev: number }>();
   for (const p of planned) {
-    let where = p.trusted;
-    while (!(await fs.stat(where).catch(() => undefined)) && where !== path.dirname(where)) where = path.dirname(where);
-    const dev = (await fs.stat(where).catch(() => undefined))?.dev ?? -1;
+    let device = devices.get(p.trusted);
+    if (!device) {
+      // The nearest directory that exists: the file system the entries will land on.
+      let where = p.trusted;
+      while (!(await fs.stat(where).catch(() => undefined)) && where !== path.dirname(where)) where = path.dirname(where);
+      device = { where, dev: (await fs.stat(where).catch(() => undefined))?.dev ?? -1 };
+      devices.set(p.trusted, device);
+    }
+    const { where, dev } = device;
     const need = needs.get(dev) ?? { where, bytes: 0 };
     need.bytes += p.type === 'file' ? p.size : 0;
     needs.set(dev, need);

@@ -8,6 +8,7 @@ import type { FileRecord } from '../../src/bundle/manifest.ts';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
 import { LifeboatError } from '../../src/errors.ts';
+import { runBackup } from '../../src/jobs/backup.ts';
 import { rebuildCatalog } from '../../src/jobs/rebuild.ts';
 import { placeFile } from '../../src/jobs/restore-files.ts';
 import { runRestore } from '../../src/jobs/restore.ts';
@@ -310,6 +311,41 @@ describe('hostile bundles', () => {
     const dry = await ws.cli(['restore', id, '--dry-run']);
     assert.match(dry.stdout, /FAIL +file paths: refused 2 entries/);
     assert.equal(existsSync(path.join(rootOf(i), 'fine.txt')), false);
+  });
+});
+
+describe('file roots', () => {
+  test('a safety backup (set "pre-restore", named by no config) goes back in place, inside the target\'s paths', async () => {
+    const ws = workspace();
+    try {
+      const app = path.join(ws.dir, 'app');
+      mkdirSync(app);
+      writeFileSync(path.join(app, '.env'), 'A=backed-up\n');
+      ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    files: { config: [${app}] }\n    storage: local\n    verification: { quickAfterEachBackup: false }\n`);
+      const loaded = loadConfig(ws.config, { ...process.env, LIFEBOAT_HOME: ws.home });
+      const catalog = Catalog.open(loaded.home);
+      try {
+        const backup = await runBackup(loaded, catalog, 'app');
+        writeFileSync(path.join(app, '.env'), 'A=changed-since\n');
+        const { report } = await runRestore(loaded, catalog, backup.id, { yes: true });
+        assert.equal(readFileSync(path.join(app, '.env'), 'utf8'), 'A=backed-up\n');
+        const undo = await runRestore(loaded, catalog, report!.safetyBackupId!, { yes: true, dryRun: true });
+        const paths = undo.plan.checks.find((c) => c.name === 'file paths')!;
+        assert.equal(paths.ok, true, paths.detail);
+        assert.match(paths.detail, /set pre-restore is no longer configured, so its entries may go inside any configured path of the target/);
+        await runRestore(loaded, catalog, report!.safetyBackupId!, { yes: true });
+        assert.equal(readFileSync(path.join(app, '.env'), 'utf8'), 'A=changed-since\n', 'the restore is undone');
+        // Once the set's path moves, the old backup's files are outside it: refused, with the way out.
+        ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    files: { config: [${ws.dir}/elsewhere] }\n    storage: local\n`);
+        const moved = loadConfig(ws.config, { ...process.env, LIFEBOAT_HOME: ws.home });
+        await assert.rejects(runRestore(moved, catalog, backup.id, { yes: true }), /\.env is outside the set's configured paths \(\S+\/elsewhere\).*--to-dir <dir> restores them under that directory instead/);
+        assert.equal(readFileSync(path.join(app, '.env'), 'utf8'), 'A=changed-since\n');
+      } finally {
+        catalog.close();
+      }
+    } finally {
+      ws.remove();
+    }
   });
 });
 
