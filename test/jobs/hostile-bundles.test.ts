@@ -4,6 +4,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
 import type { FileRecord } from '../../src/bundle/manifest.ts';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
@@ -300,6 +301,27 @@ describe('hostile bundles', () => {
     const out = path.join(ws.dir, 'out', 'gone');
     await runRestore(loaded, catalog, id, { toDir: out, yes: true });
     assert.equal(readFileSync(out + file, 'utf8'), 'orphan');
+  });
+
+  test('sealed to the target\'s public age recipient, a forged bundle is refused all the same', async () => {
+    const identity = await generateIdentity();
+    writeFileSync(path.join(ws.dir, 'key.txt'), identity + '\n');
+    const recipient = await identityToRecipient(identity);
+    const root = path.join(sandbox, 'sealed');
+    mkdirSync(root);
+    const yaml = readFileSync(ws.config, 'utf8') + `  sealed:\n    files: { app: [${root}] }\n    storage: local\n    encryption: { recipients: [${recipient}], identityFile: ${ws.dir}/key.txt }\n`;
+    ws.writeConfig(yaml);
+    const sealed = loadConfig(ws.config, { ...process.env, LIFEBOAT_HOME: ws.home });
+    const { id, key } = await forgeBundle(ws.storage, 'sealed', new Date('2026-01-04T00:00:00Z'), [
+      { set: 'app', path: `${root}/etc`, type: 'symlink', linkTarget: '/' },
+      { set: 'app', path: `${root}/etc${ESCAPE}`, data: 'pwned' },
+    ], { recipients: [recipient] });
+    assert.match(key, /\.tar\.zst\.age$/);
+    await rebuildCatalog(sealed, catalog);
+    const before = snapshot(ws.dir, [ws.storage, ws.home]);
+    await assert.rejects(runRestore(sealed, catalog, id, { yes: true }), /lifeboat-hostile-\d+ lies under \S+\/sealed\/etc, which this restore creates as a symlink/);
+    assert.deepEqual(snapshot(ws.dir, [ws.storage, ws.home]), before);
+    assert.equal(existsSync(ESCAPE), false);
   });
 
   test('the CLI refuses in the plan, naming the entry, and --dry-run shows it', async () => {

@@ -4,7 +4,8 @@
 // here, so that signing a forged manifest (once bundles carry a MAC) is one change in one place.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { bundleSuffix } from '../../src/bundle/codec.ts';
+import { Readable } from 'node:stream';
+import { bundleSuffix, encrypt } from '../../src/bundle/codec.ts';
 import { serializeManifest, type FileRecord, type Manifest, type MemberRecord } from '../../src/bundle/manifest.ts';
 import { BundleWriter } from '../../src/bundle/writer.ts';
 import { VERSION } from '../../src/version.ts';
@@ -37,10 +38,13 @@ export function backupId(target: string, at: Date): string {
  * Writes a forged bundle and its sidecar manifest into a local storage directory, under the
  * key a backup of `target` taken at `at` would have. Returns its id and key.
  */
-export async function forgeBundle(storageDir: string, target: string, at: Date, entries: HostileEntry[]): Promise<{ id: string; key: string }> {
+export async function forgeBundle(storageDir: string, target: string, at: Date, entries: HostileEntry[], options: { recipients?: string[] } = {}): Promise<{ id: string; key: string }> {
   const id = backupId(target, at);
   const algorithm = entries.some((e) => e.tarType) ? 'none' : 'zstd';
-  const writer = await BundleWriter.create({ algorithm }, undefined);
+  // An age recipient is public: anyone can seal a bundle to it.
+  const encryption = options.recipients ? { recipients: options.recipients } : undefined;
+  if (encryption && algorithm === 'none') throw new Error('retyped tar entries need an unencrypted bundle');
+  const writer = await BundleWriter.create({ algorithm }, encryption);
   const chunks: Buffer[] = [];
   const collecting = (async () => {
     for await (const c of writer.output) chunks.push(c as Buffer);
@@ -68,7 +72,7 @@ export async function forgeBundle(storageDir: string, target: string, at: Date, 
     format: 'lifeboat-bundle', formatVersion: 1, id, target, lifeboatVersion: VERSION,
     startedAt: at.toISOString(), finishedAt: new Date(at.getTime() + 1000).toISOString(),
     host: { hostname: 'forger', platform: 'linux' }, profile: 'generic',
-    compression: { algorithm }, encryption: { kind: 'none' },
+    compression: { algorithm }, encryption: encryption ? { kind: 'recipients', recipients: encryption.recipients } : { kind: 'none' },
     files, skipped: [], app: { profile: 'generic', items: [], metadataMembers: [] }, warnings: [],
   };
   // Where a forger would sign the manifest, were it able to: the MAC goes into `manifest` here.
@@ -76,9 +80,12 @@ export async function forgeBundle(storageDir: string, target: string, at: Date, 
   await collecting;
   const bundle = Buffer.concat(chunks);
   for (const e of entries) if (e.tarType) retypeTarMember(bundle, `files/${e.set}${e.path}`, e.tarType, e.tarLink);
-  const key = `${target}/${id}${bundleSuffix(algorithm, false)}`;
+  const key = `${target}/${id}${bundleSuffix(algorithm, encryption !== undefined)}`;
   mkdirSync(path.join(storageDir, target), { recursive: true });
   writeFileSync(path.join(storageDir, key), bundle);
-  writeFileSync(path.join(storageDir, `${key}.manifest.json`), serializeManifest(full));
+  const sidecar = Readable.from([Buffer.from(serializeManifest(full))]);
+  const sealed: Buffer[] = [];
+  for await (const c of encryption ? await encrypt(sidecar, encryption) : sidecar) sealed.push(c as Buffer);
+  writeFileSync(path.join(storageDir, `${key}.manifest.json`), Buffer.concat(sealed));
   return { id, key };
 }
