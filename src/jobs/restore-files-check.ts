@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FileRecord, MemberRecord } from '../bundle/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
+import { LifeboatError } from '../errors.ts';
 
 /** Where a restore may write files: under --to-dir, or inside the target's configured paths. */
 export type FileRoots =
@@ -42,7 +43,12 @@ export interface EntryReview {
 
 /** The roots the configuration gives a restore of `target`'s files, or the --to-dir. */
 export function fileRoots(loaded: LoadedConfig, target: string, toDir: string | undefined): FileRoots {
-  if (toDir) return { kind: 'to-dir', dir: path.resolve(toDir) };
+  if (toDir) {
+    const dir = path.resolve(toDir);
+    // Under "/" every path is its own original: that is an in-place restore, checked as one.
+    if (dir === '/') throw new LifeboatError('E_USAGE', '--to-dir / would write every file at its original path', { hint: 'leave out --to-dir to restore files in place, inside the paths lifeboat.yaml gives their sets' });
+    return { kind: 'to-dir', dir };
+  }
   const config = Object.hasOwn(loaded.config.targets, target) ? loaded.config.targets[target] : undefined;
   const base = path.dirname(loaded.file);
   const sets = config ? new Map(Object.entries(config.files).map(([set, cfg]) => [set, cfg.paths.map((p) => path.resolve(base, p))])) : undefined;
@@ -129,7 +135,7 @@ export async function reviewEntries(files: FileRecord[], members: MemberRecord[]
         refuse(f, 'would replace the --to-dir itself');
         continue;
       }
-      destination = f.path === '/' ? roots.dir : roots.dir + f.path;
+      destination = path.join(roots.dir, f.path);
       trusted = roots.dir;
     } else {
       if (!roots.sets) {
@@ -152,9 +158,10 @@ export async function reviewEntries(files: FileRecord[], members: MemberRecord[]
       destination = f.path;
       trusted = path.dirname(root);
     }
+    // Overlapping sets list a file once in each: the same contents, written twice, harmlessly.
     const earlier = seen.get(destination);
-    if (earlier) {
-      if (!sameEntry(earlier, f)) refuse(f, `is listed twice with different contents (also as ${shown(earlier.set)}:${shown(earlier.path)})`);
+    if (earlier && !sameEntry(earlier, f)) {
+      refuse(f, `is listed twice with different contents (also as ${shown(earlier.set)}:${shown(earlier.path)})`);
       continue;
     }
     seen.set(destination, f);

@@ -184,7 +184,7 @@ const cases: Case[] = [
   },
   {
     name: 'one path twice, the same',
-    entries: (root) => [{ set: 'app', path: `${root}/dup`, data: 'same' }, { set: 'app', path: `${root}/dup`, data: 'same' }],
+    entries: (root) => [{ set: 'app', path: `${root}/dup`, data: 'same' }, { set: 'app', path: `${root}/dup`, data: 'same' }, { set: 'overlap', path: `${root}/dup`, data: 'same' }],
     inPlace: 'restored',
     toDir: 'restored',
     check: (base) => assert.equal(readFileSync(`${base}/dup`, 'utf8'), 'same'),
@@ -301,6 +301,11 @@ describe('hostile bundles', () => {
     const out = path.join(ws.dir, 'out', 'gone');
     await runRestore(loaded, catalog, id, { toDir: out, yes: true });
     assert.equal(readFileSync(out + file, 'utf8'), 'orphan');
+  });
+
+  test('--to-dir / is refused: it would be an in-place restore without its checks', async () => {
+    await assert.rejects(runRestore(loaded, catalog, ids.get('--to-dir 0')!, { toDir: '/', yes: true }), /--to-dir \/ would write every file at its original path/);
+    assert.equal(existsSync(ESCAPE), false);
   });
 
   test('sealed to the target\'s public age recipient, a forged bundle is refused all the same', async () => {
