@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { decompressor, decrypt, formatFromName, type DecryptionKeys } from './codec.ts';
@@ -20,20 +21,36 @@ export interface BundleEntry {
  * Opens a bundle's bytes (as stored) into its tar members, undoing encryption and compression
  * as the bundle's file name says. Member names that could escape a destination are refused.
  */
-export async function* readBundle(source: Readable, bundleName: string, keys: DecryptionKeys): AsyncGenerator<BundleEntry> {
+export async function* readBundle(source: Readable, bundleName: string, keys: DecryptionKeys, options: ReadOptions = {}): AsyncGenerator<BundleEntry> {
   const { algorithm, encrypted } = formatFromName(bundleName);
   let stream: Readable = source;
-  if (encrypted) stream = await decrypt(stream, keys);
-  const z = decompressor(algorithm);
-  if (z) {
-    const from = stream;
-    from.on('error', (err) => z.destroy(err));
-    stream = from.pipe(z);
+  // The stored bytes against the sha256 recorded when they were written: members are checked
+  // one by one elsewhere, but this also covers what lies between and after them (tar padding,
+  // the seek index), so any changed byte is caught.
+  const whole = options.sha256 ? createHash('sha256') : undefined;
+  const hasher = whole
+    ? new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          whole.update(chunk);
+          cb(null, chunk);
+        },
+      })
+    : undefined;
+  if (hasher) {
+    source.on('error', (err) => hasher.destroy(err));
+    stream = source.pipe(hasher);
   }
-  const extract = tar.extract();
-  stream.on('error', (err) => extract.destroy(err));
-  stream.pipe(extract);
   try {
+    if (encrypted) stream = await decrypt(stream, keys);
+    const z = decompressor(algorithm);
+    if (z) {
+      const from = stream;
+      from.on('error', (err) => z.destroy(err));
+      stream = from.pipe(z);
+    }
+    const extract = tar.extract();
+    stream.on('error', (err) => extract.destroy(err));
+    stream.pipe(extract);
     for await (const entry of extract) {
       const h = entry.header;
       checkMemberName(h.name);
@@ -48,11 +65,23 @@ export async function* readBundle(source: Readable, bundleName: string, keys: De
       };
       entry.resume();
     }
+    // The tar has ended, so every stored byte went through the hasher.
+    if (hasher) {
+      await finished(hasher);
+      if (whole!.digest('hex') !== options.sha256) {
+        throw new LifeboatError('E_BUNDLE_CORRUPT', 'its stored bytes do not match the sha256 recorded when it was written (changed outside the members\' data: tar padding, the seek index)');
+      }
+    }
   } catch (err) {
     throw corrupt(err, bundleName);
   } finally {
     source.destroy();
   }
+}
+
+export interface ReadOptions {
+  /** The sha256 of the stored bytes recorded when the bundle was written; checked once all are read. */
+  sha256?: string | null;
 }
 
 /** Refuses absolute names and `..`: a malicious bundle must not write outside a destination. */
@@ -84,12 +113,12 @@ export interface IntegrityReport {
  * Reads every member once, streaming, and compares sizes and sha256 with the manifest at the end.
  * Bad keys and unreadable storage still throw: there is nothing to report on.
  */
-export async function checkIntegrity(source: Readable, bundleName: string, keys: DecryptionKeys): Promise<IntegrityReport> {
+export async function checkIntegrity(source: Readable, bundleName: string, keys: DecryptionKeys, options: ReadOptions = {}): Promise<IntegrityReport> {
   const seen: MemberCheck[] = [];
   const problems: string[] = [];
   let manifest: Manifest | undefined;
   try {
-    for await (const entry of readBundle(source, bundleName, keys)) {
+    for await (const entry of readBundle(source, bundleName, keys, options)) {
       const hash = createHash('sha256');
       let size = 0;
       const chunks: Buffer[] = [];

@@ -22,6 +22,8 @@ export interface BundleSource {
   key: string;
   keys: DecryptionKeys;
   manifest: Manifest;
+  /** The sha256 of the stored bytes, when the catalog recorded it: a whole read checks it. */
+  sha256?: string | null;
 }
 
 /**
@@ -155,13 +157,14 @@ function memberCorrupt(name: string): LifeboatError {
 /** The whole bundle, read in order. */
 async function readWhole(source: BundleSource, databases: DatabaseManifest[], wanted: Map<string, Placement>, out: Output, job: Job): Promise<void> {
   const expected = new Map(source.manifest.members.map((m) => [m.name, m.sha256]));
+  const records = new Map(source.manifest.members.map((m) => [m.name, m]));
   // Each dump's parts must come in the manifest's order: each part matching its sha256, all
   // present and in order, the joined file is the dump (no second hash over the whole of it).
   const nextPart = new Map<string, number>();
   const total = source.manifest.members.reduce((n, m) => n + m.size, 0);
   let done = 0;
   const missing = new Set(source.manifest.members.map((m) => m.name));
-  for await (const entry of readBundle(await source.storage.get(source.key, { signal: job.signal }), path.basename(source.key), source.keys)) {
+  for await (const entry of readBundle(await source.storage.get(source.key, { signal: job.signal }), path.basename(source.key), source.keys, { sha256: source.sha256 })) {
     missing.delete(entry.name);
     const target = wanted.get(entry.name);
     const hash = createHash('sha256');
@@ -171,6 +174,9 @@ async function readWhole(source: BundleSource, databases: DatabaseManifest[], wa
       if (db.dumpMembers[n] !== entry.name) throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} is out of order: the dump of ${db.name} cannot be joined; nothing was changed`);
       nextPart.set(db.name, n + 1);
     }
+    // A member the restore uses must be a plain tar file: a link, device or FIFO entry in its place
+    // carries no data to check, and is never created.
+    if (target && entry.type !== 'file') throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} is a ${entry.type} entry where the manifest lists a file: the bundle is damaged or forged; nothing was changed`);
     let at = target?.at ?? 0;
     if (target) await out.create(target.file);
     for await (const chunk of entry.stream) {
@@ -181,6 +187,10 @@ async function readWhole(source: BundleSource, databases: DatabaseManifest[], wa
       job.progress({ phase: 'checking and extracting', current: entry.name, done, total, unit: 'bytes' });
     }
     if (entry.type === 'file' && entry.name !== 'manifest.json' && expected.get(entry.name) !== hash.digest('hex')) throw memberCorrupt(entry.name);
+    const declared = records.get(entry.name)?.size;
+    if (target && at - target.at !== declared) {
+      throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${entry.name} holds ${at - target.at} bytes where the manifest says ${declared}: the bundle is damaged; nothing was changed`);
+    }
   }
   const absent = [...missing][0];
   if (absent) throw new LifeboatError('E_BUNDLE_CORRUPT', `bundle member ${absent} is listed in the manifest but missing from the bundle: the bundle is incomplete; nothing was changed`);

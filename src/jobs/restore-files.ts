@@ -1,9 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FileRecord } from '../bundle/manifest.ts';
 import { LifeboatError } from '../errors.ts';
+import { formatBytes } from '../util/format.ts';
+import type { RestoreContext } from './restore-context.ts';
+import { fileRoots, reviewEntries } from './restore-files-check.ts';
+import type { Check } from './restore-plan.ts';
 
 /** One file-system entry a restore writes. */
 export interface PlannedFile {
@@ -12,6 +14,8 @@ export interface PlannedFile {
   path: string;
   /** Where it is written: the original path, or under --to-dir. */
   destination: string;
+  /** The directory trusted as it is (--to-dir, or the parent of the set's configured path): below it, nothing is followed. */
+  trusted: string;
   type: FileRecord['type'];
   /** `overwrite`: something is there now and is replaced (a safety copy is taken first). */
   action: 'create' | 'overwrite';
@@ -47,76 +51,59 @@ export function selectFiles(files: FileRecord[], selectors: string[]): FileRecor
   return [...chosen];
 }
 
-/** Where a file goes; with a destination directory, refuses any path that would leave it. */
-export function destinationOf(f: FileRecord, toDir: string | undefined): string {
-  if (!toDir) return f.path;
-  const root = path.resolve(toDir);
-  const dest = path.resolve(root, '.' + f.path);
-  if (dest !== root && !dest.startsWith(root + path.sep)) {
-    throw new LifeboatError('E_BUNDLE_CORRUPT', `refused ${f.path}: it would be written outside ${root}`);
-  }
-  return dest;
-}
-
-export async function planFiles(files: FileRecord[], toDir: string | undefined): Promise<PlannedFile[]> {
+/**
+ * What a file restore writes, and a failing `file paths` check naming every entry it refuses
+ * (restore-files-check.ts says what and why): a refused entry stops the whole restore before
+ * anything is written. Also a `file space` check of the declared sizes against the free space
+ * where they go.
+ */
+export async function planFiles(ctx: RestoreContext, toDir: string | undefined, checks: Check[]): Promise<PlannedFile[]> {
+  if (!ctx.selectedFiles.length) return [];
+  const roots = fileRoots(ctx.loaded, ctx.backup.target, toDir);
+  const review = await reviewEntries(ctx.selectedFiles, ctx.manifest.members, roots);
   const planned: PlannedFile[] = [];
-  for (const f of files) {
-    const destination = destinationOf(f, toDir);
+  for (const { record: f, destination, trusted } of review.accepted) {
     const existing = await fs.lstat(destination).catch(() => undefined);
     const overwrite = existing !== undefined && !(f.type === 'directory' && existing.isDirectory());
-    planned.push({ set: f.set, path: f.path, destination, type: f.type, action: overwrite ? 'overwrite' : 'create', size: f.size });
+    planned.push({ set: f.set, path: f.path, destination, trusted, type: f.type, action: overwrite ? 'overwrite' : 'create', size: f.size });
   }
+  const n = review.refused.length;
+  // A set whose configured path has moved since the backup: the files can still come back elsewhere.
+  const elsewhere = !toDir && review.refused.some((r) => /outside the set's configured paths|cannot go back in place/.test(r)) ? '; --to-dir <dir> restores them under that directory instead' : '';
+  checks.push({
+    name: 'file paths', ok: n === 0,
+    detail: n === 0 ? `${planned.length} entries, all ${review.roots}` : `refused ${n} entr${n === 1 ? 'y' : 'ies'} (${review.roots}): ${review.refused.slice(0, 5).join('; ')}${n > 5 ? `; and ${n - 5} more` : ''}${elsewhere}`,
+  });
+  checks.push(await spaceCheck(planned));
   return planned;
 }
 
-/**
- * Refuses to write through a symlink between the destination directory and the file: a link
- * planted there (or in the backup) must not redirect a restore outside the directory.
- */
-async function checkNoSymlinkParents(dest: string, root: string): Promise<void> {
-  let dir = path.dirname(dest);
-  while (dir.length >= root.length && dir !== path.dirname(dir)) {
-    const s = await fs.lstat(dir).catch(() => undefined);
-    if (s?.isSymbolicLink()) throw new LifeboatError('E_RESTORE_FAILED', `refused to write ${dest}: ${dir} is a symlink`);
-    if (dir === root) break;
-    dir = path.dirname(dir);
+/** The declared sizes of the files against the free space of each file system they go to. */
+async function spaceCheck(planned: PlannedFile[]): Promise<Check> {
+  const needs = new Map<number, { where: string; bytes: number }>();
+  const devices = new Map<string, { where: string; dev: number }>();
+  for (const p of planned) {
+    let device = devices.get(p.trusted);
+    if (!device) {
+      // The nearest directory that exists: the file system the entries will land on.
+      let where = p.trusted;
+      while (!(await fs.stat(where).catch(() => undefined)) && where !== path.dirname(where)) where = path.dirname(where);
+      device = { where, dev: (await fs.stat(where).catch(() => undefined))?.dev ?? -1 };
+      devices.set(p.trusted, device);
+    }
+    const { where, dev } = device;
+    const need = needs.get(dev) ?? { where, bytes: 0 };
+    need.bytes += p.type === 'file' ? p.size : 0;
+    needs.set(dev, need);
   }
+  const short: string[] = [];
+  const fits: string[] = [];
+  for (const { where, bytes } of needs.values()) {
+    const s = await fs.statfs(where).catch(() => undefined);
+    const free = s ? s.bavail * s.bsize : Infinity;
+    (bytes > free ? short : fits).push(`${formatBytes(bytes)} to ${where}, ${s ? formatBytes(free) : 'unknown'} free`);
+  }
+  return { name: 'file space', ok: short.length === 0, detail: short.length ? `not enough free space: ${short.join('; ')}` : fits.join('; ') || 'nothing to write' };
 }
 
-/**
- * Puts one verified file from the staging area in place: written beside its destination under a
- * temporary name, with mode, mtime and (as root) owner, then renamed over it. Returns the sha256
- * read back from the destination.
- */
-export async function placeFile(f: FileRecord, staged: string | undefined, destination: string, toDir: string | undefined): Promise<string | undefined> {
-  if (toDir) await checkNoSymlinkParents(destination, path.resolve(toDir));
-  const asRoot = process.getuid?.() === 0;
-  if (f.type === 'directory') {
-    await fs.mkdir(destination, { recursive: true });
-    await fs.chmod(destination, f.mode);
-    if (asRoot) await fs.chown(destination, f.uid, f.gid);
-    return undefined;
-  }
-  await fs.mkdir(path.dirname(destination), { recursive: true });
-  const tmp = path.join(path.dirname(destination), `.${path.basename(destination)}.lifeboat-restore-${randomBytes(4).toString('hex')}`);
-  try {
-    if (f.type === 'symlink') {
-      await fs.symlink(f.linkTarget ?? '', tmp);
-      if (asRoot) await fs.lchown(tmp, f.uid, f.gid);
-      await fs.rename(tmp, destination);
-      return undefined;
-    }
-    await fs.copyFile(staged!, tmp);
-    await fs.chmod(tmp, f.mode);
-    if (asRoot) await fs.chown(tmp, f.uid, f.gid);
-    await fs.utimes(tmp, new Date(f.mtime), new Date(f.mtime));
-    await fs.rename(tmp, destination);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new LifeboatError('E_RESTORE_FAILED', `cannot restore ${destination}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message}`, { cause: err });
-  }
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(destination)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
+export { placeFile } from './restore-files-write.ts';

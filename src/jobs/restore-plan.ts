@@ -77,7 +77,7 @@ export async function makePlan(ctx: RestoreContext, job: Job, options: RestoreOp
     }
   }
 
-  const files = await planFiles(ctx.selectedFiles, options.toDir);
+  const files = await planFiles(ctx, options.toDir, checks);
   const tables: RestorePlan['tables'] = [];
   if (!ctx.server) return finishPlan(ctx, databases, tables, files, checks);
   let client;

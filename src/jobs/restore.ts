@@ -236,7 +236,7 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
     for (;;) {
       try {
         extracted = await extractBundle(
-          { storage: ctx.storage, key: ctx.key, keys: keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), manifest: ctx.manifest },
+          { storage: ctx.storage, key: ctx.key, keys: keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), manifest: ctx.manifest, sha256: ctx.copies.current.location.sha256 },
           { databases: ctx.selected, files: ctx.selectedFiles, members: options.globals ? [GLOBALS_MEMBER] : [], tables: ctx.selectedTables.length ? tablesToRead(plan.tables) : undefined },
           temp,
           job,
@@ -280,8 +280,9 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
     const order = [...ctx.selectedFiles].sort((a, b) => Number(b.type === 'directory') - Number(a.type === 'directory') || a.path.length - b.path.length);
     for (const f of order) {
       signal.throwIfAborted();
-      const destination = plan.files.find((p) => p.path === f.path && p.set === f.set)!.destination;
-      const sha = await placeFile(f, staged.get(f.member), destination, options.toDir);
+      const planned = plan.files.find((p) => p.path === f.path && p.set === f.set);
+      const sha = await placeFile(f, staged.get(f.member), planned);
+      const destination = planned!.destination;
       if (f.type === 'file' && sha !== f.sha256) throw new LifeboatError('E_RESTORE_FAILED', `${destination} does not read back with the backup's checksum`);
       report.files.push({ path: f.path, destination, verified: f.type !== 'file' || sha === f.sha256 });
     }

@@ -98,7 +98,7 @@ export async function runVerify(
         job.progress({ phase: 'checking checksums', current: copy.storage.name, done: 0, unit: 'bytes' });
         let problem: string | undefined;
         if (recorded) {
-          const outcome = await testRestore({ storage: copy.storage, key: copy.key, keys, manifest: recorded }, loaded, backup.target, checks, job, name);
+          const outcome = await testRestore({ storage: copy.storage, key: copy.key, keys, manifest: recorded, sha256: copy.location.sha256 }, loaded, backup.target, checks, job, name);
           if (outcome.unreadable) {
             checks.push({ name: i === 0 ? 'bundle opens' : `bundle opens (copy on ${copy.storage.name})`, ok: false, actual: outcome.unreadable });
             break;
@@ -109,7 +109,7 @@ export async function runVerify(
             tested = true;
           }
         } else try {
-          const integrity = await checkIntegrity(await copy.storage.get(copy.key, { signal }), path.basename(copy.key), keys);
+          const integrity = await checkIntegrity(await copy.storage.get(copy.key, { signal }), path.basename(copy.key), keys, { sha256: copy.location.sha256 });
           checks.push({ name, ok: integrity.ok, expected: `${integrity.members.length} members with their sha256`, actual: integrity.ok ? 'all match' : integrity.problems.join('; ') });
           if (integrity.ok) manifest = integrity.manifest;
           else problem = integrity.problems.join('; ');

@@ -151,7 +151,8 @@ describe('verify', () => {
     // Make the catalog agree, as an attacker with catalog access could, to reach the test restore.
     const { DatabaseSync } = await import('node:sqlite');
     const cat = new DatabaseSync(path.join(ws.home, 'catalog.sqlite'));
-    cat.prepare('update backup_locations set size = ? where backup_id = ?').run(statSync(file).size, id);
+    const forged = (await import('node:crypto')).createHash('sha256').update(readFileSync(file)).digest('hex');
+    cat.prepare('update backup_locations set size = ?, sha256 = ? where backup_id = ?').run(statSync(file).size, forged, id);
     // The members no longer match the manifest the catalog recorded: a full verification says so.
     const caught = (await ws.cli(['verify', id, '--json'])).json<Report>();
     assert.equal(caught.checks.find((c) => c.name === 'members match the manifest')!.ok, false, 'checked against the recorded manifest');
