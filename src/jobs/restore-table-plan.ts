@@ -150,11 +150,20 @@ export async function planTables(ctx: RestoreContext, database: string, renameTo
   const source = ctx.selected[0]!;
   const fallback = (): PlannedTable[] => ctx.selectedTables.map((t) => ({ table: `${t.schema}.${t.name}`, database, action: 'replace', as: `${t.schema}.${t.name}`, rows: t.rows ?? 0 }));
   let toc: DumpToc;
-  try {
-    toc = await readDumpToc(ctx, source);
-  } catch (err) {
-    checks.push({ name: 'table definitions', ok: false, detail: `cannot read the dump's table of contents: ${asLifeboatError(err).message}` });
-    return fallback();
+  for (;;) {
+    try {
+      toc = await readDumpToc(ctx, source);
+      break;
+    } catch (err) {
+      const e = asLifeboatError(err);
+      // A damaged or unreadable copy: the next copy, as the restore itself would.
+      if (['E_BUNDLE_CORRUPT', 'E_STORAGE_READ', 'E_STORAGE_NOT_FOUND'].includes(e.code) && (await ctx.copies.fallBack(e.message))) {
+        ({ storage: ctx.storage, key: ctx.key } = ctx.copies.current);
+        continue;
+      }
+      checks.push({ name: 'table definitions', ok: false, detail: `cannot read the dump's table of contents: ${e.message}` });
+      return fallback();
+    }
   }
   const closures = ctx.selectedTables.map((t) => tableClosure(toc.entries, t));
   const target = await connect(withDatabase(ctx.server!, database));
