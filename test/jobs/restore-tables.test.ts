@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import pg from 'pg';
 import { toolsForServer } from '../../src/postgres/binaries.ts';
 import { readToc } from '../../src/postgres/dump-index.ts';
-import { entryName, tableClosure } from '../../src/jobs/restore-table-closure.ts';
+import { closureNames, entryName, tableClosure } from '../../src/jobs/restore-table-closure.ts';
 import { useTestServer } from '../support/suite.ts';
 import { LIBRARY_TABLES, seedLibrary, tableContents } from '../support/tables-fixture.ts';
 import type { Workspace } from '../support/workspace.ts';
@@ -56,12 +56,13 @@ describe('a table\'s closure in a dump\'s table of contents', () => {
       const book = tableClosure(entries, { schema: 'public', name: 'book' });
       assert.deepEqual(book.needs.map((e) => `${e.desc} ${entryName(e)}`).sort(), ['DOMAIN public.year', 'FUNCTION public.title_len(text)', 'FUNCTION public.touch_note()', 'SEQUENCE public.shared_seq', 'TYPE public.mood']);
       assert.deepEqual(book.members.map((e) => `${e.desc} ${e.tag}`).sort(), [
-        'COMMENT TABLE book', 'CONSTRAINT book book_pkey', 'INDEX book_title', 'POLICY book book_visible', 'ROW SECURITY book', 'TABLE DATA book', 'TRIGGER book book_touch',
+        'ACL TABLE book', 'COMMENT TABLE book', 'CONSTRAINT book book_pkey', 'INDEX book_title', 'POLICY book book_visible', 'ROW SECURITY book', 'TABLE DATA book', 'TRIGGER book book_touch',
       ]);
       assert.deepEqual(book.foreignKeys.map((e) => e.tag), ['book book_author_id_fkey']);
       assert.deepEqual(book.incoming.map((e) => e.tag), ['review review_book_id_fkey']);
       assert.deepEqual(book.views.map((e) => e.tag).sort(), ['book_count', 'book_titles']);
       assert.equal(book.needExtras.filter((e) => e.desc === 'SEQUENCE SET').length, 1, 'the used sequence brings its value');
+      assert.deepEqual(closureNames(book), { tables: ['book'], indexes: ['book_title', 'book_pkey'], sequences: [] });
 
       const m = tableClosure(entries, { schema: 'public', name: 'measurement' });
       assert.deepEqual(m.tree.map((e) => e.tag), ['measurement', 'measurement_2023', 'measurement_2024', 'measurement_2024_eu', 'measurement_2024_rest', 'measurement_other']);
