@@ -72,10 +72,11 @@ export async function objectSignature(client: pg.Client, e: TocEntry): Promise<s
 }
 
 /** Each needed object: used as the target has it, created, or refused because it differs. */
-export async function compareNeeds(scratch: pg.Client, target: pg.Client, needs: TocEntry[]): Promise<NeedStatus[]> {
+export async function compareNeeds(scratch: pg.Client | undefined, target: pg.Client, needs: TocEntry[]): Promise<NeedStatus[]> {
   const out: NeedStatus[] = [];
   for (const e of needs) {
-    const mine = await objectSignature(scratch, e);
+    // Without a scratch copy only presence is known: the caller has one whenever a definition is compared.
+    const mine = scratch && (await objectSignature(scratch, e));
     const theirs = await objectSignature(target, e);
     const base = { kind: e.desc.toLowerCase(), name: entryName(e) };
     if (theirs === undefined) out.push({ ...base, action: 'present', detail: 'kind not compared; restored only with the table' });

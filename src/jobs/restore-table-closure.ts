@@ -158,3 +158,13 @@ export function foreignKeyDefinition(e: TocEntry): { name: string; definition: s
   const m = /ADD CONSTRAINT (\S+) (FOREIGN KEY [\s\S]+?);\s*$/.exec(e.definition);
   return m ? { name: m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!, definition: m[2]! } : undefined;
 }
+
+/** Names a copy of the tree takes in its schema (tables, indexes, owned sequences), from the TOC alone. */
+export function closureNames(c: TableClosure): { tables: string[]; indexes: string[]; sequences: string[] } {
+  const indexes = c.members.filter((e) => e.desc === 'INDEX').map((e) => e.tag);
+  for (const e of c.members) {
+    const m = /ADD CONSTRAINT (\S+) (?:PRIMARY KEY|UNIQUE|EXCLUDE)/.exec(e.definition);
+    if (e.desc === 'CONSTRAINT' && m) indexes.push(m[1]!.startsWith('"') ? m[1]!.slice(1, -1).replaceAll('""', '"') : m[1]!);
+  }
+  return { tables: c.tree.map((e) => e.tag), indexes, sequences: c.ownedSequences.map((e) => e.tag) };
+}

@@ -18,8 +18,8 @@ import type { RestoreContext } from './restore-context.ts';
 import { createTempDir, releaseScratchDatabase, removeTempDir, trackScratchDatabase } from './resources.ts';
 import type { Check } from './restore-plan.ts';
 import { restoreTools } from './restore-plan.ts';
-import { entryName, foreignKeyDefinition, tableClosure, taggedName, useList, type TableClosure, type TableRef } from './restore-table-closure.ts';
-import { compareNeeds, compareTree, dependentViews, liveForeignKeys, liveTree, renamed, treeObjectNames, type NeedStatus } from './restore-table-checks.ts';
+import { closureNames, entryName, foreignKeyDefinition, tableClosure, taggedName, useList, type TableClosure, type TableRef } from './restore-table-closure.ts';
+import { compareNeeds, compareTree, dependentViews, liveForeignKeys, liveTree, objectSignature, renamed, treeObjectNames, type NeedStatus } from './restore-table-checks.ts';
 
 /** One --table in a plan. */
 export interface PlannedTable {
@@ -155,11 +155,20 @@ export async function planTables(ctx: RestoreContext, database: string, renameTo
   const source = ctx.selected[0]!;
   const fallback = (): PlannedTable[] => ctx.selectedTables.map((t) => ({ table: `${t.schema}.${t.name}`, database, action: 'replace', as: `${t.schema}.${t.name}`, rows: t.rows ?? 0 }));
   let toc: DumpToc;
-  try {
-    toc = await readDumpToc(ctx, source);
-  } catch (err) {
-    checks.push({ name: 'table definitions', ok: false, detail: `cannot read the dump's table of contents: ${asLifeboatError(err).message}` });
-    return fallback();
+  for (;;) {
+    try {
+      toc = await readDumpToc(ctx, source);
+      break;
+    } catch (err) {
+      const e = asLifeboatError(err);
+      // A damaged or unreadable copy: the next copy, as the restore itself would.
+      if (['E_BUNDLE_CORRUPT', 'E_STORAGE_READ', 'E_STORAGE_NOT_FOUND'].includes(e.code) && (await ctx.copies.fallBack(e.message))) {
+        ({ storage: ctx.storage, key: ctx.key } = ctx.copies.current);
+        continue;
+      }
+      checks.push({ name: 'table definitions', ok: false, detail: `cannot read the dump's table of contents: ${e.message}` });
+      return fallback();
+    }
   }
   const closures = ctx.selectedTables.map((t) => tableClosure(toc.entries, t));
   const target = await connect(withDatabase(ctx.server!, database));
@@ -172,9 +181,16 @@ export async function planTables(ctx: RestoreContext, database: string, renameTo
     const tocFile = path.join(dir, 'toc.dump');
     await writeFile(tocFile, toc.bytes);
     try {
-      scratch = await scratchDatabase(ctx.server!, source.encoding, 'plan');
-      await restoreEntries(tools, tocFile, toc.entries, scratchIds(closures, { rows: false, acl: false }), scratch.endpoint, { noOwner: true, schemaOnly: true }, new AbortController().signal);
-      scratchClient = await connect(scratch.endpoint);
+      if (await needsScratch(target, closures, renameTo)) scratch = await scratchDatabase(ctx.server!, source.encoding, 'plan');
+    } catch (err) {
+      checks.push({ name: 'table definitions', ok: false, detail: `cannot create a scratch database to compare the tables' definitions: ${asLifeboatError(err).message}` });
+      return fallback();
+    }
+    try {
+      if (scratch) {
+        await restoreEntries(tools, tocFile, toc.entries, scratchIds(closures, { rows: false, acl: false }), scratch.endpoint, { noOwner: true, schemaOnly: true }, new AbortController().signal);
+        scratchClient = await connect(scratch.endpoint);
+      }
     } catch (err) {
       checks.push({ name: 'table definitions', ok: false, detail: `the tables' definitions do not restore on their own in a scratch database: ${asLifeboatError(err).message}` });
       return fallback();
@@ -192,7 +208,23 @@ export async function planTables(ctx: RestoreContext, database: string, renameTo
   }
 }
 
-async function planOne(ctx: RestoreContext, t: TableRef, c: TableClosure, scratch: pg.Client, target: pg.Client, database: string, renameTo: string | undefined, checks: Check[]): Promise<PlannedTable> {
+/** Kinds whose definitions are compared: only through a scratch copy's catalog. */
+const COMPARED = new Set(['TYPE', 'DOMAIN', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'SEQUENCE']);
+
+/**
+ * Whether the plan needs the definitions restored into a scratch database: to compare a live
+ * table with the backup's, or a needed object the database already has. Otherwise (a table
+ * restored beside, whose needs are missing or only schemas) the dump's TOC says enough.
+ */
+async function needsScratch(target: pg.Client, closures: TableClosure[], renameTo: string | undefined): Promise<boolean> {
+  for (const c of closures) {
+    if (!renameTo && (await liveTree(target, { schema: c.table.schema, name: c.table.tag })).length) return true;
+    for (const e of c.needs) if (COMPARED.has(e.desc) && (await objectSignature(target, e)) !== null) return true;
+  }
+  return false;
+}
+
+async function planOne(ctx: RestoreContext, t: TableRef, c: TableClosure, scratch: pg.Client | undefined, target: pg.Client, database: string, renameTo: string | undefined, checks: Check[]): Promise<PlannedTable> {
   const m = ctx.selected[0]!;
   const name = `${t.schema}.${t.name}`;
   const live = await liveTree(target, t);
@@ -213,7 +245,7 @@ async function planOne(ctx: RestoreContext, t: TableRef, c: TableClosure, scratc
   const foreignKeys: PlannedClosure['foreignKeys'] = [];
   const views: PlannedClosure['views'] = [];
   if (action === 'replace') {
-    const diffs = await compareTree(scratch, target, t);
+    const diffs = await compareTree(scratch!, target, t);
     checks.push({
       name: `table ${name}`, ok: diffs.length === 0,
       detail: diffs.length === 0 ? 'the live table has the backup\'s partitions, columns and constraints' : `differs from the backup, its rows cannot replace the live ones: ${diffs.slice(0, 3).join('; ')}${diffs.length > 3 ? `; and ${diffs.length - 3} more` : ''}`,
@@ -240,7 +272,7 @@ async function planOne(ctx: RestoreContext, t: TableRef, c: TableClosure, scratc
       checks.push({ name: `ownership of ${name}`, ok: false, detail: `replacing rows in place alters ${owner.rows.map((r) => r.table).join(', ')}, which the restoring role does not own; connect as their owner or a superuser, or use --rename-to` });
     }
   } else {
-    const names = await treeObjectNames(scratch, t);
+    const names = scratch ? await treeObjectNames(scratch, t) : closureNames(c);
     const wanted = [...names.tables, ...names.indexes, ...names.sequences].map((n) => renamed(n, t.name, newName));
     const taken = (await target.query<{ name: string }>(
       `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relname = any($2::text[]) order by 1`,

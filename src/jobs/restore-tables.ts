@@ -14,7 +14,7 @@ import { runTool } from '../postgres/dump.ts';
 import { ident } from '../postgres/introspect.ts';
 import type { Job } from './job.ts';
 import { compareNeeds, compareTree, liveTree, renamed, treeObjectNames } from './restore-table-checks.ts';
-import { entryName, foreignKeyDefinition, tableClosure, taggedName, type TableClosure, type TableRef } from './restore-table-closure.ts';
+import { entryName, foreignKeyDefinition, tableClosure, type TableClosure, type TableRef } from './restore-table-closure.ts';
 import { restoreEntries, scratchDatabase, scratchIds, treeRows } from './restore-table-plan.ts';
 import { swapIn, type MoveItem, type ReplaceItem } from './restore-table-swap.ts';
 
@@ -140,7 +140,7 @@ export async function restoreTables(
       const foreignKeys = c.foreignKeys.flatMap((e) => {
         const fk = foreignKeyDefinition(e);
         const owner = c.tree.find((x) => e.tag.startsWith(`${x.tag} `));
-        return fk && owner === c.table ? [{ name: rename(fk.name ?? taggedName(e, owner.tag)), definition: fk.definition }] : [];
+        return fk && owner === c.table ? [{ name: rename(fk.name), definition: fk.definition }] : [];
       });
       move.push({ ref: t, tables: names.tables.map(rename), expected: expected(rename), foreignKeys });
     }

@@ -4,7 +4,7 @@ import type { TestServer } from './postgres.ts';
  * A small pagila-like schema whose tables depend on things outside themselves, the kinds a
  * single-table restore must bring along or find: an enum and a domain column, a trigger calling
  * a function, a column defaulting to a sequence another table owns, a generated column, an RLS
- * policy, foreign keys both ways (one ON DELETE CASCADE), a view and a materialized view, and a
+ * policy, a grant, foreign keys both ways (one ON DELETE CASCADE), a view and a materialized view, and a
  * range-partitioned table with a default partition and a list-sub-partitioned one.
  */
 export const LIBRARY_SCHEMA = `
@@ -28,6 +28,8 @@ create table book (
   note text
 );
 comment on table book is 'books we hold';
+do $$ begin create role lib_reader; exception when duplicate_object then null; end $$;
+grant select on book to lib_reader;
 create index book_title on book (title);
 create trigger book_touch before insert or update on book for each row execute function touch_note();
 alter table book enable row level security;
