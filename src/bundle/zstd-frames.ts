@@ -142,6 +142,10 @@ export function zstdFrameDecompressor(options: { concurrency?: number } = {}): T
   const queue: Promise<Buffer>[] = [];
   const pending = new ByteQueue();
   let plain: zlib.ZstdDecompress | undefined;
+  // A plain zstd stream starts as one; after size frames, a frame without one is damage (a
+  // changed size-frame magic reads as another tool's frame, and the streaming decoder, which
+  // stops after one frame, would then wait for ever).
+  let framed = false;
 
   const transform = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -154,6 +158,7 @@ export function zstdFrameDecompressor(options: { concurrency?: number } = {}): T
         for (;;) {
           const magic = pending.peekUInt32LE(0);
           if (magic === undefined) return;
+          if (magic === ZSTD_MAGIC && framed) throw new Error('a zstd frame without its size frame: the stream is damaged');
           if (magic === ZSTD_MAGIC && queue.length === 0) {
             // A plain stream: hand it, and everything after, to the streaming decoder.
             plain = zlib.createZstdDecompress({ chunkSize: 1024 * 1024 });
@@ -166,6 +171,7 @@ export function zstdFrameDecompressor(options: { concurrency?: number } = {}): T
           if ((magic & 0xfffffff0) !== SKIPPABLE_MAGIC) throw new Error('not a zstd stream (unknown frame magic)');
           const skipLength = pending.peekUInt32LE(4);
           if (skipLength === undefined || pending.length < 8 + skipLength) return;
+          framed = true;
           if (magic !== SKIPPABLE_MAGIC || skipLength !== 4) {
             pending.take(8 + skipLength); // another tool's skippable frame: nothing for us
             continue;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { FileRecord, MemberRecord } from '../bundle/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { LifeboatError } from '../errors.ts';
+import { getProfile } from '../profiles/index.ts';
 
 /** Where a restore may write files: under --to-dir, or inside the target's configured paths. */
 export type FileRoots =
@@ -51,7 +52,9 @@ export function fileRoots(loaded: LoadedConfig, target: string, toDir: string | 
   }
   const config = Object.hasOwn(loaded.config.targets, target) ? loaded.config.targets[target] : undefined;
   const base = path.dirname(loaded.file);
-  const sets = config ? new Map(Object.entries(config.files).map(([set, cfg]) => [set, cfg.paths.map((p) => path.resolve(base, p))])) : undefined;
+  // The sets a backup of this target takes: the profile's (a Django media folder) and the config's.
+  const configured = config ? { ...(getProfile(config.profile).fileSets?.(config, base, 'restore') ?? {}), ...config.files } : undefined;
+  const sets = configured ? new Map(Object.entries(configured).map(([set, cfg]) => [set, cfg.paths.map((p) => path.resolve(base, p))])) : undefined;
   return { kind: 'in-place', target, file: loaded.file, sets };
 }
 
@@ -135,7 +138,7 @@ export async function reviewEntries(files: FileRecord[], members: MemberRecord[]
         refuse(f, 'would replace the --to-dir itself');
         continue;
       }
-      destination = path.join(roots.dir, f.path);
+      destination = f.path === '/' ? roots.dir : path.join(roots.dir, f.path);
       trusted = roots.dir;
     } else {
       if (!roots.sets) {

@@ -24,9 +24,9 @@ const autoProfile: Profile = {
     const chosen = found.n8n ? n8nProfile : found.django ? djangoProfile : found.prisma ? prismaProfile : genericProfile;
     return { ...(await chosen.readDatabase(ctx)), profile: chosen.name };
   },
-  fileSets: (target, configDir) => ({
-    ...(target.n8n ? n8nProfile.fileSets?.(target, configDir) : {}),
-    ...(target.django ? djangoProfile.fileSets?.(target, configDir) : {}),
+  fileSets: (target, configDir, purpose) => ({
+    ...(target.n8n ? n8nProfile.fileSets?.(target, configDir, purpose) : {}),
+    ...(target.django ? djangoProfile.fileSets?.(target, configDir, purpose) : {}),
   }),
   excludedData: (target) => (target.n8n ? n8nProfile.excludedData?.(target) : undefined),
 };

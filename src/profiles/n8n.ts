@@ -140,9 +140,9 @@ export const n8nProfile: Profile = {
       : [{ name: 'n8n encryption key', ok: false, detail: `the key in ${key.source} is not the one the backup's credentials were encrypted with (instance ${here.slice(0, 12)}..., backup ${recorded.slice(0, 12)}...): restore the backup's n8n-config file too, or the credentials will not decrypt` }];
   },
 
-  fileSets(target, configDir): Record<string, FileSetConfig> {
+  fileSets(target, configDir, purpose): Record<string, FileSetConfig> {
     const file = configFile(options(target), configDir);
-    return existsSync(file) ? { 'n8n-config': { paths: [file], include: undefined, exclude: undefined } } : {};
+    return existsSync(file) || purpose === 'restore' ? { 'n8n-config': { paths: [file], include: undefined, exclude: undefined } } : {};
   },
 
   async readDatabase(ctx: ProfileContext): Promise<ProfileReading> {

@@ -55,8 +55,11 @@ export interface Profile {
    * patterns and a test on schema and name; n8n's execution data when asked.
    */
   excludedData?(target: TargetConfig): { patterns: string[]; matches(schema: string, table: string): boolean } | undefined;
-  /** File sets the profile adds to the target's (n8n: its config file, which holds the key). */
-  fileSets?(target: TargetConfig, configDir: string): Record<string, FileSetConfig>;
+  /**
+   * File sets the profile adds to the target's (n8n: its config file, which holds the key). For
+   * a backup, only what exists; for `restore`, where files may go back (a fresh server lacks them).
+   */
+  fileSets?(target: TargetConfig, configDir: string, purpose?: 'backup' | 'restore'): Record<string, FileSetConfig>;
   /**
    * Checks a backup's app state against the code deployed now (Django and Prisma migrations),
    * for restore's plan: a failing check blocks the restore unless --force.

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
+import { checkIntegrity } from '../../src/bundle/reader.ts';
+import { BundleWriter } from '../../src/bundle/writer.ts';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { asLifeboatError } from '../../src/errors.ts';
@@ -53,6 +56,28 @@ function regions(bytes: Buffer, encrypted: boolean): Record<string, [number, num
 }
 
 describe('corruption campaign', () => {
+  test('a changed size-frame magic is damage, found at once (it once read as a plain zstd stream and hung)', async () => {
+    const writer = await BundleWriter.create({ algorithm: 'zstd' }, undefined);
+    const chunks: Buffer[] = [];
+    const collecting = (async () => {
+      for await (const c of writer.output) chunks.push(c as Buffer);
+    })();
+    await writer.addBuffer('files/a/x', Buffer.from('hello '.repeat(1000)));
+    await writer.finish({ format: 'lifeboat-bundle', formatVersion: 1, id: 'a', target: 'a', lifeboatVersion: '0', startedAt: '', finishedAt: '', host: { hostname: '', platform: '' }, profile: 'generic', compression: { algorithm: 'zstd' }, encryption: { kind: 'none' }, files: [], skipped: [], app: { profile: 'generic', items: [], metadataMembers: [] }, warnings: [] });
+    await collecting;
+    for (const mask of [0x01, 0x0f]) {
+      const damaged = Buffer.concat(chunks);
+      damaged[0] = damaged[0]! ^ mask;
+      const report = await Promise.race([
+        checkIntegrity(Readable.from([damaged]), 'a.tar.zst', { identities: [], passphrases: [] }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the read hung')), 10_000).unref()),
+      ]);
+      assert.equal(report.ok, false);
+      assert.match(report.problems.join('; '), /a zstd frame without its size frame/);
+    }
+  });
+
+
   test(`${PER_BUNDLE} random byte changes in each of a zstd and a zstd+age bundle: all detected, none restored (seed ${SEED})`, async (t) => {
     t.diagnostic(`seed ${SEED} (replay with CORRUPTION_SEED=${SEED})`);
     const db = await suite.server.createDatabase('corrupt');

@@ -376,6 +376,34 @@ describe('file roots', () => {
   });
 });
 
+describe('profile file sets', () => {
+  test('n8n\'s config file goes back in place on a server that lacks it; nothing else of its set does', async () => {
+    const ws = workspace();
+    try {
+      const home = path.join(ws.dir, 'n8n-home');
+      mkdirSync(home);
+      ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  flows:\n    profile: n8n\n    n8n: { userFolder: ${home} }\n    files: { other: [${ws.dir}/other] }\n    storage: local\n`);
+      const loaded = loadConfig(ws.config, { ...process.env, LIFEBOAT_HOME: ws.home });
+      const catalog = Catalog.open(loaded.home);
+      try {
+        const config = path.join(home, '.n8n', 'config');
+        const key = '{"encryptionKey":"k"}';
+        const good = await forgeBundle(ws.storage, 'flows', new Date('2026-01-05T00:00:00Z'), [{ set: 'n8n-config', path: config, data: key }]);
+        const bad = await forgeBundle(ws.storage, 'flows', new Date('2026-01-05T00:00:01Z'), [{ set: 'n8n-config', path: path.join(home, '.bashrc'), data: 'pwned' }]);
+        await rebuildCatalog(loaded, catalog);
+        await assert.rejects(runRestore(loaded, catalog, bad.id, { yes: true }), /\.bashrc is outside the set's configured paths \(\S+\/\.n8n\/config\)/);
+        await runRestore(loaded, catalog, good.id, { yes: true });
+        assert.equal(readFileSync(config, 'utf8'), key);
+        assert.deepEqual(readdirSync(home), ['.n8n']);
+      } finally {
+        catalog.close();
+      }
+    } finally {
+      ws.remove();
+    }
+  });
+});
+
 describe('writing restored files', () => {
   test('a link that appears on the way after the plan is not written through', async () => {
     const ws = workspace();
