@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
+import { startScratchCluster } from '../../src/postgres/scratch-cluster.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
 
@@ -118,5 +124,45 @@ describe('restore plan: privileges', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /pass {2}space at the destination: [\d.]+ \w+ free in \/\S+, [\d.]+ \w+ to restore \(the source's size at backup time\)/);
     assert.match(r.stdout, /pass {2}connections: 4 free for postgres/);
+  });
+
+  test('a server whose disk cannot hold the restored database: refused at plan time, --force overrides', async (t) => {
+    // A server on a small file system of its own (a 60 MB tmpfs; mounting needs root).
+    const mnt = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-small-disk-'));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=60m,mode=0755', 'tmpfs', mnt], { stdio: 'ignore' });
+    } catch {
+      rmSync(mnt, { recursive: true, force: true });
+      t.skip('cannot mount a tmpfs here (needs root)');
+      return;
+    }
+    const templateDir = fileURLToPath(new URL('../../node_modules/.cache/lifeboat-initdb', import.meta.url));
+    const small = await startScratchCluster({ minMajor: 0, tempDir: mnt, templateDir }).catch(async (err: unknown) => {
+      execFileSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+      throw err;
+    });
+    try {
+      const db = await suite.server.createDatabase('big');
+      await suite.server.query(db, "create table blobs (id int, body text); insert into blobs select g, repeat(md5(g::text), 12) from generate_series(1, 100000) g");
+      const ws = suite.workspace();
+      ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+      const b = await ws.cli(['backup', 'app', '--json']);
+      assert.equal(b.code, 0, b.stderr);
+      const id = b.json<{ id: string }>().id;
+      const to = new URL(small.endpoint.url);
+      to.password = encodeURIComponent(small.endpoint.password ?? '');
+      to.pathname = '/copy';
+
+      const r = await ws.cli(['restore', id, '--to', to.toString(), '--dry-run']);
+      assert.equal(r.code, 3, r.stdout);
+      assert.match(r.stdout, new RegExp(`WARN {2}space at the destination: [\\d.]+ MB free in ${mnt}/\\S+, [\\d.]+ MB to restore \\(the source's size at backup time\\); free space there first, or restore elsewhere with --to`));
+      const forced = await ws.cli(['restore', id, '--to', to.toString(), '--dry-run', '--force']);
+      assert.equal(forced.code, 0, forced.stderr);
+    } finally {
+      await small.stop();
+      execFileSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
   });
 });
