@@ -83,20 +83,28 @@ async function replaceChecks(client: pg.Client, me: Me, database: string): Promi
 }
 
 /**
- * pg_restore makes each object's recorded owner its owner: the role must exist on the target
- * (or come from the backup's roles with --globals), and a non-superuser must be a member of it.
+ * pg_restore makes each object's recorded owner its owner and repeats its grants: those roles
+ * must exist on the target (or come from the backup's roles with --globals), and a non-superuser
+ * must be a member of each owner.
  */
 async function ownerChecks(ctx: RestoreContext, client: pg.Client, me: Me, databases: PlannedDatabase[], options: RestoreOptions): Promise<Check[]> {
   const owners = new Set<string>();
-  for (const d of databases) for (const o of ctx.selected.find((s) => s.name === d.source)?.owners ?? []) owners.add(o);
-  if (!owners.size) return [];
+  const grantees = new Set<string>();
+  for (const d of databases) {
+    const m = ctx.selected.find((s) => s.name === d.source);
+    for (const o of m?.owners ?? []) owners.add(o);
+    for (const g of m?.grantees ?? []) grantees.add(g);
+  }
+  for (const o of owners) grantees.delete(o);
+  if (!owners.size && !grantees.size) return [];
   const { rows } = await client.query<{ name: string; exists: boolean; member: boolean }>(
     `select o as name, r.oid is not null as exists, r.oid is not null and pg_has_role(current_user, r.oid, 'MEMBER') as member
        from unnest($1::text[]) o left join pg_roles r on r.rolname = o order by 1`,
-    [[...owners]],
+    [[...owners, ...grantees]],
   );
   const missing = rows.filter((r) => !r.exists).map((r) => r.name);
-  const foreign = me.superuser ? [] : rows.filter((r) => r.exists && !r.member).map((r) => r.name);
+  // Giving an object to a role needs membership in it; granting to one only needs it to exist.
+  const foreign = me.superuser ? [] : rows.filter((r) => owners.has(r.name) && r.exists && !r.member).map((r) => r.name);
   const created = options.globals && (me.superuser || me.createrole);
   const problems: string[] = [];
   if (missing.length && !created) {
@@ -108,8 +116,8 @@ async function ownerChecks(ctx: RestoreContext, client: pg.Client, me: Me, datab
     name: 'roles owning the restored objects',
     ok: problems.length === 0,
     detail: problems.length
-      ? `${problems.join('; ')}; or pass --no-owner to make ${me.name} the owner of everything`
-      : `${[...owners].join(', ')}${missing.length ? ` (${missing.join(', ')} created from the backup's roles)` : ''}`,
+      ? `${problems.join('; ')}; or pass --no-owner to make ${me.name} the owner of everything, without the grants`
+      : `${[...owners].join(', ') || 'none'}${grantees.size ? `; granted to ${[...grantees].join(', ')}` : ''}${missing.length ? ` (${missing.join(', ')} created from the backup's roles)` : ''}`,
   }];
 }
 

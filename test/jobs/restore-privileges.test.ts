@@ -89,20 +89,21 @@ describe('restore plan: privileges', () => {
 
   test('a role that owns restored objects and is gone from the target is refused, unless --no-owner', async () => {
     const owner = `lb_owner_${process.pid}`;
-    await suite.server.query('postgres', `create role ${owner}`);
+    const reader = `lb_reader_${process.pid}`;
+    await suite.server.query('postgres', `create role ${owner}; create role ${reader}`);
     const db = await suite.server.createDatabase('owned');
-    await suite.server.query(db, `create table things (id int); insert into things values (1); alter table things owner to ${owner}`);
+    await suite.server.query(db, `create table things (id int); insert into things values (1); alter table things owner to ${owner}; grant select on things to ${reader}`);
     const ws = suite.workspace();
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
     const b = await ws.cli(['backup', 'app', '--json']);
     assert.equal(b.code, 0, b.stderr);
     const id = b.json<{ id: string }>().id;
-    await suite.server.query(db, `alter table things owner to postgres`);
-    await suite.server.query('postgres', `drop role ${owner}`);
+    await suite.server.query(db, `alter table things owner to postgres; revoke select on things from ${reader}`);
+    await suite.server.query('postgres', `drop role ${owner}; drop role ${reader}`);
 
     const r = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_copy`)]);
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, new RegExp(`roles owning the restored objects: missing on the target: ${owner}; to grant it, run as a superuser: CREATE ROLE "${owner}";.*or pass --no-owner`));
+    assert.match(r.stderr, new RegExp(`roles owning the restored objects: missing on the target: ${owner}, ${reader}; to grant it, run as a superuser: CREATE ROLE "${owner}"; CREATE ROLE "${reader}";.*or pass --no-owner`));
     assert.doesNotMatch(r.stderr, /pg_restore/, 'refused before pg_restore ran');
     const forced = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_copy`), '--no-owner']);
     assert.equal(forced.code, 0, forced.stderr);
