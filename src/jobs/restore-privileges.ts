@@ -50,8 +50,7 @@ export async function privilegeChecks(ctx: RestoreContext, client: pg.Client, da
   for (const d of databases.filter((x) => x.action === 'replace')) checks.push(...(await replaceChecks(client, me, d.database)));
   if (databases.length && !options.noOwner) checks.push(...(await ownerChecks(ctx, client, me, databases, options)));
   for (const [database, planned] of groupBy(tables, (t) => t.database)) checks.push(...(await tableChecks(ctx, me, database, planned)));
-  const connections = await connectionCheck(client, me, tables.length ? [...new Set(tables.map((t) => t.database))] : []);
-  if (connections) checks.push(connections);
+  checks.push(await connectionCheck(client, me, [...new Set(tables.map((t) => t.database))]));
   if (databases.length) checks.push(await spaceCheck(ctx, client, me, databases));
   return checks;
 }
@@ -160,7 +159,7 @@ async function tableChecks(ctx: RestoreContext, me: Me, database: string, planne
  * (less the slots reserved for superusers), and under the limit of a live database that tables
  * are restored into. Counts change while the restore runs, so this one can be forced past.
  */
-async function connectionCheck(client: pg.Client, me: Me, liveDatabases: string[]): Promise<Check | undefined> {
+async function connectionCheck(client: pg.Client, me: Me, liveDatabases: string[]): Promise<Check> {
   const { rows } = await client.query<{ mine: number; total: number; max: number; reserved: number }>(
     `select (select count(*)::int from pg_stat_activity where usename = current_user and pid <> pg_backend_pid()) as mine,
             (select count(*)::int from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()) as total,
