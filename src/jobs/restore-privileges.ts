@@ -47,6 +47,13 @@ export async function privilegeChecks(ctx: RestoreContext, client: pg.Client, da
       detail: me.superuser ? `${me.name} is a superuser` : me.createdb ? `${me.name} has CREATEDB` : `${me.name} lacks CREATEDB, needed to create ${databases.map((d) => d.database).join(', ')} (each is restored into a new database first)${grant(`ALTER ROLE ${role} CREATEDB;`)}`,
     });
   }
+  if (options.globals) {
+    checks.push({
+      name: 'privilege to create roles',
+      ok: me.superuser || me.createrole,
+      detail: me.superuser || me.createrole ? `${me.name} may create the roles --globals restores` : `${me.name} lacks CREATEROLE, needed by --globals${grant(`ALTER ROLE ${role} CREATEROLE;`)}`,
+    });
+  }
   for (const d of databases.filter((x) => x.action === 'replace')) checks.push(...(await replaceChecks(client, me, d.database)));
   if (databases.length && !options.noOwner) checks.push(...(await ownerChecks(ctx, client, me, databases, options)));
   for (const [database, planned] of groupBy(tables, (t) => t.database)) checks.push(...(await tableChecks(ctx, me, database, planned)));
@@ -104,12 +111,11 @@ async function ownerChecks(ctx: RestoreContext, client: pg.Client, me: Me, datab
   const missing = rows.filter((r) => !r.exists).map((r) => r.name);
   // Giving an object to a role needs membership in it; granting to one only needs it to exist.
   const foreign = me.superuser ? [] : rows.filter((r) => owners.has(r.name) && r.exists && !r.member).map((r) => r.name);
-  const created = options.globals && (me.superuser || me.createrole);
   const problems: string[] = [];
-  if (missing.length && !created) {
+  // With --globals they come from the backup's roles (the check on CREATEROLE is the other one).
+  if (missing.length && !options.globals) {
     problems.push(`missing on the target: ${missing.join(', ')}${grant(missing.map((m) => `CREATE ROLE ${ident(m)};`).join(' '))}${ctx.manifest.postgres?.globals ? ' (or restore them with --globals)' : ''}`);
   }
-  if (missing.length && options.globals && !created) problems.push(`${me.name} may not create roles for --globals${grant(`ALTER ROLE ${ident(me.name)} CREATEROLE;`)}`);
   if (foreign.length) problems.push(`${me.name} is not a member of ${foreign.join(', ')}, so it cannot give them objects${grant(foreign.map((f) => `GRANT ${ident(f)} TO ${ident(me.name)};`).join(' '))}`);
   return [{
     name: 'roles owning the restored objects',

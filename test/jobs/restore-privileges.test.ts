@@ -109,6 +109,19 @@ describe('restore plan: privileges', () => {
     assert.equal(forced.code, 0, forced.stderr);
   });
 
+  test('--globals needs CREATEROLE', async () => {
+    const role = await plainRole();
+    await suite.server.query('postgres', `alter role ${role.name} createdb`);
+    const db = await suite.server.createDatabase('roles');
+    const ws = suite.workspace();
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}], globals: true }\n    storage: local\n`);
+    const b = await ws.cli(['backup', 'app', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--to', role.url(`${db}_copy`), '--globals', '--no-owner', '--dry-run']);
+    assert.equal(r.code, 3, r.stdout);
+    assert.match(r.stdout, new RegExp(`FAIL {2}privilege to create roles: ${role.name} lacks CREATEROLE, needed by --globals; to grant it, run as a superuser: ALTER ROLE "${role.name}" CREATEROLE;`));
+  });
+
   test('a role connection limit too low for the restore is a check that names the ALTER ROLE', async () => {
     const role = await plainRole();
     await suite.server.query('postgres', `alter role ${role.name} createdb connection limit 2`);
