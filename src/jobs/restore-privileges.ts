@@ -140,9 +140,28 @@ async function tableChecks(ctx: RestoreContext, me: Me, database: string, planne
         );
         const r = rows[0];
         if (!r) continue;
+        // The replace drops and re-adds the foreign keys that point at the table: altering a
+        // referencing table needs its owner too.
+        const { rows: referencing } = await client.query<{ schema: string; name: string; owner: string }>(
+          `select distinct n.nspname as schema, c.relname as name, pg_get_userbyid(c.relowner) as owner
+             from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = c.relnamespace
+            where k.contype = 'f' and k.confrelid = to_regclass($1) and k.conrelid <> k.confrelid
+              and not pg_has_role(current_user, c.relowner, 'MEMBER') order by 1, 2`,
+          [quoted(t.table)],
+        );
+        const problems: string[] = [];
+        const fixes: string[] = [];
+        if (!r.mine) {
+          problems.push(`${t.table} is owned by ${r.owner}; replacing its rows needs its owner or a superuser`);
+          fixes.push(`ALTER TABLE ${quoted(t.table)} OWNER TO ${ident(me.name)};`);
+        }
+        for (const x of referencing) {
+          problems.push(`${x.schema}.${x.name} (owned by ${x.owner}) has a foreign key to it, which the replace drops and adds back`);
+          fixes.push(`ALTER TABLE ${ident(x.schema)}.${ident(x.name)} OWNER TO ${ident(me.name)};`);
+        }
         checks.push({
-          name: `privilege to replace ${t.table}`, ok: r.mine,
-          detail: r.mine ? `${me.name} owns it (as ${r.owner})` : `${t.table} is owned by ${r.owner}; replacing its rows needs its owner or a superuser${grant(`ALTER TABLE ${quoted(t.table)} OWNER TO ${ident(me.name)};`)}`,
+          name: `privilege to replace ${t.table}`, ok: problems.length === 0,
+          detail: problems.length ? `${problems.join('; ')}${grant(fixes.join(' '))}` : `${me.name} owns it (as ${r.owner})`,
         });
       } else {
         const schema = t.as.slice(0, t.as.indexOf('.'));

@@ -85,6 +85,12 @@ describe('restore plan: privileges', () => {
     assert.equal(await runTheFix(table.stderr, 'privilege to replace public.items', db), `ALTER TABLE "public"."items" OWNER TO "${role.name}";`);
     const tablePlan = await ws.cli(['restore', id, '--database', db, '--table', 'public.items', '--dry-run', '--no-owner']);
     assert.match(tablePlan.stdout, new RegExp(`pass {2}privilege to replace public\\.items: ${role.name} owns it`));
+
+    // A table of another owner whose foreign key points at it: the replace alters that table too.
+    await suite.server.query(db, 'create table orders (id int primary key, item_id int references items (id))');
+    const referenced = await ws.cli(['restore', id, '--database', db, '--table', 'public.items', '--dry-run', '--no-owner']);
+    assert.equal(referenced.code, 3, referenced.stdout);
+    assert.match(referenced.stdout, new RegExp(`FAIL {2}privilege to replace public\\.items: public\\.orders \\(owned by postgres\\) has a foreign key to it, which the replace drops and adds back; to grant it, run as a superuser: ALTER TABLE "public"."orders" OWNER TO "${role.name}";`));
   });
 
   test('a role that owns restored objects and is gone from the target is refused, unless --no-owner', async () => {
