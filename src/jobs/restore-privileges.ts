@@ -47,11 +47,17 @@ export async function privilegeChecks(ctx: RestoreContext, client: pg.Client, da
       detail: me.superuser ? `${me.name} is a superuser` : me.createdb ? `${me.name} has CREATEDB` : `${me.name} lacks CREATEDB, needed to create ${databases.map((d) => d.database).join(', ')} (each is restored into a new database first)${grant(`ALTER ROLE ${role} CREATEDB;`)}`,
     });
   }
+  if (options.globals) {
+    checks.push({
+      name: 'privilege to create roles',
+      ok: me.superuser || me.createrole,
+      detail: me.superuser || me.createrole ? `${me.name} may create the roles --globals restores` : `${me.name} lacks CREATEROLE, needed by --globals${grant(`ALTER ROLE ${role} CREATEROLE;`)}`,
+    });
+  }
   for (const d of databases.filter((x) => x.action === 'replace')) checks.push(...(await replaceChecks(client, me, d.database)));
   if (databases.length && !options.noOwner) checks.push(...(await ownerChecks(ctx, client, me, databases, options)));
   for (const [database, planned] of groupBy(tables, (t) => t.database)) checks.push(...(await tableChecks(ctx, me, database, planned)));
-  const connections = await connectionCheck(client, me, tables.length ? [...new Set(tables.map((t) => t.database))] : []);
-  if (connections) checks.push(connections);
+  checks.push(await connectionCheck(client, me, [...new Set(tables.map((t) => t.database))]));
   if (databases.length) checks.push(await spaceCheck(ctx, client, me, databases));
   return checks;
 }
@@ -83,33 +89,40 @@ async function replaceChecks(client: pg.Client, me: Me, database: string): Promi
 }
 
 /**
- * pg_restore makes each object's recorded owner its owner: the role must exist on the target
- * (or come from the backup's roles with --globals), and a non-superuser must be a member of it.
+ * pg_restore makes each object's recorded owner its owner and repeats its grants: those roles
+ * must exist on the target (or come from the backup's roles with --globals), and a non-superuser
+ * must be a member of each owner.
  */
 async function ownerChecks(ctx: RestoreContext, client: pg.Client, me: Me, databases: PlannedDatabase[], options: RestoreOptions): Promise<Check[]> {
   const owners = new Set<string>();
-  for (const d of databases) for (const o of ctx.selected.find((s) => s.name === d.source)?.owners ?? []) owners.add(o);
-  if (!owners.size) return [];
+  const grantees = new Set<string>();
+  for (const d of databases) {
+    const m = ctx.selected.find((s) => s.name === d.source);
+    for (const o of m?.owners ?? []) owners.add(o);
+    for (const g of m?.grantees ?? []) grantees.add(g);
+  }
+  for (const o of owners) grantees.delete(o);
+  if (!owners.size && !grantees.size) return [];
   const { rows } = await client.query<{ name: string; exists: boolean; member: boolean }>(
     `select o as name, r.oid is not null as exists, r.oid is not null and pg_has_role(current_user, r.oid, 'MEMBER') as member
        from unnest($1::text[]) o left join pg_roles r on r.rolname = o order by 1`,
-    [[...owners]],
+    [[...owners, ...grantees]],
   );
   const missing = rows.filter((r) => !r.exists).map((r) => r.name);
-  const foreign = me.superuser ? [] : rows.filter((r) => r.exists && !r.member).map((r) => r.name);
-  const created = options.globals && (me.superuser || me.createrole);
+  // Giving an object to a role needs membership in it; granting to one only needs it to exist.
+  const foreign = me.superuser ? [] : rows.filter((r) => owners.has(r.name) && r.exists && !r.member).map((r) => r.name);
   const problems: string[] = [];
-  if (missing.length && !created) {
+  // With --globals they come from the backup's roles (the check on CREATEROLE is the other one).
+  if (missing.length && !options.globals) {
     problems.push(`missing on the target: ${missing.join(', ')}${grant(missing.map((m) => `CREATE ROLE ${ident(m)};`).join(' '))}${ctx.manifest.postgres?.globals ? ' (or restore them with --globals)' : ''}`);
   }
-  if (missing.length && options.globals && !created) problems.push(`${me.name} may not create roles for --globals${grant(`ALTER ROLE ${ident(me.name)} CREATEROLE;`)}`);
   if (foreign.length) problems.push(`${me.name} is not a member of ${foreign.join(', ')}, so it cannot give them objects${grant(foreign.map((f) => `GRANT ${ident(f)} TO ${ident(me.name)};`).join(' '))}`);
   return [{
     name: 'roles owning the restored objects',
     ok: problems.length === 0,
     detail: problems.length
-      ? `${problems.join('; ')}; or pass --no-owner to make ${me.name} the owner of everything`
-      : `${[...owners].join(', ')}${missing.length ? ` (${missing.join(', ')} created from the backup's roles)` : ''}`,
+      ? `${problems.join('; ')}; or pass --no-owner to make ${me.name} the owner of everything, without the grants`
+      : `${[...owners].join(', ') || 'none'}${grantees.size ? `; granted to ${[...grantees].join(', ')}` : ''}${missing.length ? ` (${missing.join(', ')} created from the backup's roles)` : ''}`,
   }];
 }
 
@@ -127,9 +140,28 @@ async function tableChecks(ctx: RestoreContext, me: Me, database: string, planne
         );
         const r = rows[0];
         if (!r) continue;
+        // The replace drops and re-adds the foreign keys that point at the table: altering a
+        // referencing table needs its owner too.
+        const { rows: referencing } = await client.query<{ schema: string; name: string; owner: string }>(
+          `select distinct n.nspname as schema, c.relname as name, pg_get_userbyid(c.relowner) as owner
+             from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = c.relnamespace
+            where k.contype = 'f' and k.confrelid = to_regclass($1) and k.conrelid <> k.confrelid
+              and not pg_has_role(current_user, c.relowner, 'MEMBER') order by 1, 2`,
+          [quoted(t.table)],
+        );
+        const problems: string[] = [];
+        const fixes: string[] = [];
+        if (!r.mine) {
+          problems.push(`${t.table} is owned by ${r.owner}; replacing its rows needs its owner or a superuser`);
+          fixes.push(`ALTER TABLE ${quoted(t.table)} OWNER TO ${ident(me.name)};`);
+        }
+        for (const x of referencing) {
+          problems.push(`${x.schema}.${x.name} (owned by ${x.owner}) has a foreign key to it, which the replace drops and adds back`);
+          fixes.push(`ALTER TABLE ${ident(x.schema)}.${ident(x.name)} OWNER TO ${ident(me.name)};`);
+        }
         checks.push({
-          name: `privilege to replace ${t.table}`, ok: r.mine,
-          detail: r.mine ? `${me.name} owns it (as ${r.owner})` : `${t.table} is owned by ${r.owner}; replacing its rows needs its owner or a superuser${grant(`ALTER TABLE ${quoted(t.table)} OWNER TO ${ident(me.name)};`)}`,
+          name: `privilege to replace ${t.table}`, ok: problems.length === 0,
+          detail: problems.length ? `${problems.join('; ')}${grant(fixes.join(' '))}` : `${me.name} owns it (as ${r.owner})`,
         });
       } else {
         const schema = t.as.slice(0, t.as.indexOf('.'));
@@ -152,7 +184,7 @@ async function tableChecks(ctx: RestoreContext, me: Me, database: string, planne
  * (less the slots reserved for superusers), and under the limit of a live database that tables
  * are restored into. Counts change while the restore runs, so this one can be forced past.
  */
-async function connectionCheck(client: pg.Client, me: Me, liveDatabases: string[]): Promise<Check | undefined> {
+async function connectionCheck(client: pg.Client, me: Me, liveDatabases: string[]): Promise<Check> {
   const { rows } = await client.query<{ mine: number; total: number; max: number; reserved: number }>(
     `select (select count(*)::int from pg_stat_activity where usename = current_user and pid <> pg_backend_pid()) as mine,
             (select count(*)::int from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()) as total,

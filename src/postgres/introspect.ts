@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { objectOwners } from './owners.ts';
+import { dumpRoles } from './owners.ts';
 
 /** What the manifest records of one table, read in the dump's snapshot. */
 export interface TableInfo {
@@ -23,6 +23,8 @@ export interface DatabaseInfo {
   extensions: { name: string; version: string }[];
   /** The roles owning the dumped objects (owners.ts), which pg_restore sets; absent in older bundles. */
   owners?: string[];
+  /** Other roles the dump grants privileges to; absent in older bundles. */
+  grantees?: string[];
 }
 
 export async function serverVersion(client: pg.Client): Promise<{ major: number; version: string }> {
@@ -102,7 +104,7 @@ export async function describeDatabase(client: pg.Client, signal?: AbortSignal, 
     tables: [...tables.values()],
     sequences: sequences.rows.map((s) => ({ schema: s.schema, name: s.name, lastValue: s.last_value })),
     extensions: extensions.rows,
-    owners: await objectOwners(client),
+    ...(await dumpRoles(client)),
   };
 }
 

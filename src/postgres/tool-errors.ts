@@ -21,6 +21,8 @@ export class ToolStderr {
   #first: string[] = [];
   #seen = new Set<string>();
   #more = 0;
+  /** The kept line the previous line of output added, which a DETAIL or HINT extends. */
+  #keptLast: number | undefined;
 
   /** Feeds a piece of stderr, in order. */
   push(chunk: string): void {
@@ -33,6 +35,15 @@ export class ToolStderr {
   }
 
   #line(line: string): void {
+    const kept = this.#keptLast;
+    this.#keptLast = undefined;
+    // The server's DETAIL or HINT right after a kept error says which row or what to do.
+    const note = /^(?:\S+:\d+: )?(DETAIL|HINT):\s+(.*)$/.exec(line);
+    if (note && kept !== undefined) {
+      this.#first[kept] = `${this.#first[kept]} (${note[1]}: ${note[2]!.replace(/\s+/g, ' ').trim().slice(0, MAX_LINE)})`;
+      this.#keptLast = kept;
+      return;
+    }
     const at = line.search(/\b(ERROR|FATAL|PANIC):/);
     if (at < 0) return;
     // From the severity on, with runs of spaces folded: the same error from another statement,
@@ -40,13 +51,16 @@ export class ToolStderr {
     const text = line.slice(at).replace(/\s+/g, ' ').trim().slice(0, MAX_LINE);
     if (this.#seen.has(text)) return;
     if (this.#seen.size < MAX_REMEMBERED) this.#seen.add(text);
-    if (this.#first.length < MAX_ERROR_LINES) this.#first.push(text);
-    else this.#more++;
+    if (this.#first.length < MAX_ERROR_LINES) {
+      this.#first.push(text);
+      this.#keptLast = this.#first.length - 1;
+    } else this.#more++;
   }
 
   /**
-   * One line for an error message: the distinct ERROR/FATAL lines joined by " | ", with a count
-   * of those left out; without any, the last three lines of output.
+   * One line for an error message: the distinct ERROR/FATAL lines (each with the DETAIL and HINT
+   * that followed it) joined by " | ", with a count of those left out; without any, the last
+   * three lines of output.
    */
   summary(): string {
     if (this.#partial) {

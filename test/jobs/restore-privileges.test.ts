@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
+import { startScratchCluster } from '../../src/postgres/scratch-cluster.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
 
@@ -79,27 +85,47 @@ describe('restore plan: privileges', () => {
     assert.equal(await runTheFix(table.stderr, 'privilege to replace public.items', db), `ALTER TABLE "public"."items" OWNER TO "${role.name}";`);
     const tablePlan = await ws.cli(['restore', id, '--database', db, '--table', 'public.items', '--dry-run', '--no-owner']);
     assert.match(tablePlan.stdout, new RegExp(`pass {2}privilege to replace public\\.items: ${role.name} owns it`));
+
+    // A table of another owner whose foreign key points at it: the replace alters that table too.
+    await suite.server.query(db, 'create table orders (id int primary key, item_id int references items (id))');
+    const referenced = await ws.cli(['restore', id, '--database', db, '--table', 'public.items', '--dry-run', '--no-owner']);
+    assert.equal(referenced.code, 3, referenced.stdout);
+    assert.match(referenced.stdout, new RegExp(`FAIL {2}privilege to replace public\\.items: public\\.orders \\(owned by postgres\\) has a foreign key to it, which the replace drops and adds back; to grant it, run as a superuser: ALTER TABLE "public"."orders" OWNER TO "${role.name}";`));
   });
 
   test('a role that owns restored objects and is gone from the target is refused, unless --no-owner', async () => {
     const owner = `lb_owner_${process.pid}`;
-    await suite.server.query('postgres', `create role ${owner}`);
+    const reader = `lb_reader_${process.pid}`;
+    await suite.server.query('postgres', `create role ${owner}; create role ${reader}`);
     const db = await suite.server.createDatabase('owned');
-    await suite.server.query(db, `create table things (id int); insert into things values (1); alter table things owner to ${owner}`);
+    await suite.server.query(db, `create table things (id int); insert into things values (1); alter table things owner to ${owner}; grant select on things to ${reader}`);
     const ws = suite.workspace();
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
     const b = await ws.cli(['backup', 'app', '--json']);
     assert.equal(b.code, 0, b.stderr);
     const id = b.json<{ id: string }>().id;
-    await suite.server.query(db, `alter table things owner to postgres`);
-    await suite.server.query('postgres', `drop role ${owner}`);
+    await suite.server.query(db, `alter table things owner to postgres; revoke select on things from ${reader}`);
+    await suite.server.query('postgres', `drop role ${owner}; drop role ${reader}`);
 
     const r = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_copy`)]);
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, new RegExp(`roles owning the restored objects: missing on the target: ${owner}; to grant it, run as a superuser: CREATE ROLE "${owner}";.*or pass --no-owner`));
+    assert.match(r.stderr, new RegExp(`roles owning the restored objects: missing on the target: ${owner}, ${reader}; to grant it, run as a superuser: CREATE ROLE "${owner}"; CREATE ROLE "${reader}";.*or pass --no-owner`));
     assert.doesNotMatch(r.stderr, /pg_restore/, 'refused before pg_restore ran');
     const forced = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_copy`), '--no-owner']);
     assert.equal(forced.code, 0, forced.stderr);
+  });
+
+  test('--globals needs CREATEROLE', async () => {
+    const role = await plainRole();
+    await suite.server.query('postgres', `alter role ${role.name} createdb`);
+    const db = await suite.server.createDatabase('roles');
+    const ws = suite.workspace();
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}], globals: true }\n    storage: local\n`);
+    const b = await ws.cli(['backup', 'app', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--to', role.url(`${db}_copy`), '--globals', '--no-owner', '--dry-run']);
+    assert.equal(r.code, 3, r.stdout);
+    assert.match(r.stdout, new RegExp(`FAIL {2}privilege to create roles: ${role.name} lacks CREATEROLE, needed by --globals; to grant it, run as a superuser: ALTER ROLE "${role.name}" CREATEROLE;`));
   });
 
   test('a role connection limit too low for the restore is a check that names the ALTER ROLE', async () => {
@@ -118,5 +144,45 @@ describe('restore plan: privileges', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /pass {2}space at the destination: [\d.]+ \w+ free in \/\S+, [\d.]+ \w+ to restore \(the source's size at backup time\)/);
     assert.match(r.stdout, /pass {2}connections: 4 free for postgres/);
+  });
+
+  test('a server whose disk cannot hold the restored database: refused at plan time, --force overrides', async (t) => {
+    // A server on a small file system of its own (a 60 MB tmpfs; mounting needs root).
+    const mnt = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-small-disk-'));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=60m,mode=0755', 'tmpfs', mnt], { stdio: 'ignore' });
+    } catch {
+      rmSync(mnt, { recursive: true, force: true });
+      t.skip('cannot mount a tmpfs here (needs root)');
+      return;
+    }
+    const templateDir = fileURLToPath(new URL('../../node_modules/.cache/lifeboat-initdb', import.meta.url));
+    const small = await startScratchCluster({ minMajor: 0, tempDir: mnt, templateDir }).catch(async (err: unknown) => {
+      execFileSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+      throw err;
+    });
+    try {
+      const db = await suite.server.createDatabase('big');
+      await suite.server.query(db, "create table blobs (id int, body text); insert into blobs select g, repeat(md5(g::text), 12) from generate_series(1, 100000) g");
+      const ws = suite.workspace();
+      ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+      const b = await ws.cli(['backup', 'app', '--json']);
+      assert.equal(b.code, 0, b.stderr);
+      const id = b.json<{ id: string }>().id;
+      const to = new URL(small.endpoint.url);
+      to.password = encodeURIComponent(small.endpoint.password ?? '');
+      to.pathname = '/copy';
+
+      const r = await ws.cli(['restore', id, '--to', to.toString(), '--dry-run']);
+      assert.equal(r.code, 3, r.stdout);
+      assert.match(r.stdout, new RegExp(`WARN {2}space at the destination: [\\d.]+ MB free in ${mnt}/\\S+, [\\d.]+ MB to restore \\(the source's size at backup time\\); free space there first, or restore elsewhere with --to`));
+      const forced = await ws.cli(['restore', id, '--to', to.toString(), '--dry-run', '--force']);
+      assert.equal(forced.code, 0, forced.stderr);
+    } finally {
+      await small.stop();
+      execFileSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
   });
 });

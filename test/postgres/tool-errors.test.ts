@@ -69,6 +69,11 @@ describe('pg tool failures', () => {
     assert.equal(parts[MAX_ERROR_LINES - 1], 'ERROR: relation "t19" already exists');
     assert.equal(parts[MAX_ERROR_LINES], 'and 10 more distinct error line(s)');
     assert.equal(summarizeToolStderr('psql:/tmp/g.sql:3: ERROR:  role "app" already exists\npsql:/tmp/g.sql:9: FATAL:  terminating connection'), 'ERROR: role "app" already exists | FATAL: terminating connection');
+    assert.equal(
+      summarizeToolStderr('pg_restore: error: could not execute query: ERROR:  could not create unique index "t_pkey"\nDETAIL:  Key (id)=(1) is duplicated.\nCommand was: ALTER TABLE ONLY t ADD CONSTRAINT t_pkey PRIMARY KEY (id);\nDETAIL:  not this one\n'),
+      'ERROR: could not create unique index "t_pkey" (DETAIL: Key (id)=(1) is duplicated.)',
+      'the DETAIL right after an error is kept with it',
+    );
     assert.equal(summarizeToolStderr('one\ntwo\npg_restore: error: could not open input file "x": No such file or directory\n'), 'one | two | pg_restore: error: could not open input file "x": No such file or directory');
   });
 });

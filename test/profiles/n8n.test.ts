@@ -197,7 +197,7 @@ describe('n8n: the encryption key at restore', () => {
     writeFileSync(path.join(userFolder, '.n8n', 'config'), JSON.stringify({ encryptionKey: 'a-different-key-altogether' }));
     assert.match(await plan(), /WARN {2}n8n encryption key: the key in .* is not the one the backup's credentials were encrypted with/);
     const refused = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_keycheck`), '--yes']);
-    assert.equal(refused.code, 2);
+    assert.equal(refused.code, 3, 'refused by the plan');
     assert.match(refused.stderr, /restore refused: n8n encryption key: .*\nhint: pass --force/);
   });
 });

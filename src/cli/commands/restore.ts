@@ -76,7 +76,8 @@ export function registerRestore(program: Command): void {
           if (refusal) {
             // The plan above shows each failed check once; this says what the real run would do.
             const failed = blockingChecks(plan.checks, o.force === true);
-            if (!opts.json) process.stderr.write(`error: dry run: the restore would be refused by ${failed.length} failed check(s): ${failed.map((c) => c.name).join(', ')}\nhint: ${refusal.hint}\n`);
+            const hint = failed.every((c) => c.overridable) ? 'pass --force to restore anyway' : 'each FAIL check above says what to change; --force overrides only the WARN ones';
+            if (!opts.json) process.stderr.write(`error: dry run: the restore would be refused by ${failed.length} failed check(s): ${failed.map((c) => c.name).join(', ')}\nhint: ${hint}\n`);
             process.exitCode = refusal.exitCode;
           }
         } finally {
