@@ -170,6 +170,8 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
         hint: 'pick one with --database, or point --to at the server alone to restore every database under its own name: postgres://user@host:port/',
       });
     }
+    // A template cannot be backed up first (backups leave templates out), so it is never replaced.
+    if (db === 'template0' || db === 'template1') throw new LifeboatError('E_USAGE', `--to names ${db}, a template database: it is never replaced`, { hint: 'restore into a database of another name' });
     for (const d of selected) destination.set(d.name, db ?? d.name);
     server = withDatabase(to, 'postgres');
   } else if (selected.length > 0) {

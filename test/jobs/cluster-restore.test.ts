@@ -117,6 +117,10 @@ describe('databases: all', () => {
       assert.match(named.stderr, /--to .* names one database, and the backup has 3/);
       assert.match(named.stderr, /hint: .*every database under its own name: postgres:\/\/user@host:port\//);
 
+      const template = await ws.cli(['restore', id, '--database', docs, '--to', other!.urlFor('template1'), '--yes']);
+      assert.equal(template.code, 2);
+      assert.match(template.stderr, /--to names template1, a template database: it is never replaced/);
+
       const plan = await ws.cli(['restore', id, '--to', `${other!.url}/`, '--dry-run']);
       assert.equal(plan.code, 0, plan.stderr);
       assert.match(plan.stdout, new RegExp(`REPLACE postgres on postgres://postgres@127\\.0\\.0\\.1:${other!.port}/postgres from postgres: 2 tables`));
