@@ -37,6 +37,12 @@ export interface RestoreReport {
   /** With --globals: roles created, and roles that existed and were left as they are. */
   roles?: { created: string[]; kept: string[] };
   safetyBackupId?: string;
+  /**
+   * With --to: the command that undoes the restore. The safety backup belongs to the backup's
+   * target, so restored without --to it would go to the target's own server, whose databases
+   * may bear the same names (a whole-cluster restore).
+   */
+  undo?: string;
 }
 
 /** A restore's plan and, when it ran, its report. */
@@ -181,6 +187,8 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
         hint: 'pick one with --database, or point --to at the server alone to restore every database under its own name: postgres://user@host:port/',
       });
     }
+    // A template cannot be backed up first (backups leave templates out), so it is never replaced.
+    if (db === 'template0' || db === 'template1') throw new LifeboatError('E_USAGE', `--to names ${db}, a template database: it is never replaced`, { hint: 'restore into a database of another name' });
     for (const d of selected) destination.set(d.name, db ?? d.name);
     server = withDatabase(to, 'postgres');
   } else if (selected.length > 0) {
@@ -260,6 +268,11 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
       job.log('info', `taking a safety backup of ${[...replaced, ...overwritten].join(', ')} before replacing anything`);
       report.safetyBackupId = await safetyBackup(ctx, replaced, overwritten, options.safetyDays ?? 7, signal);
       job.log('info', `safety backup ${report.safetyBackupId} is protected for ${options.safetyDays ?? 7} days`);
+      if (options.to && ctx.server) {
+        const server = new URL(withDatabase(ctx.server, '').url);
+        if (ctx.server.password !== undefined) server.password = '***'; // a placeholder: the password is never shown
+        report.undo = `lifeboat restore ${report.safetyBackupId} --to ${server.toString()} --yes`;
+      }
     }
 
     if (options.globals) report.roles = await restoreGlobals(ctx.server!, tools!, staged.get(GLOBALS_MEMBER)!, temp, job);

@@ -161,6 +161,12 @@ export async function runVerify(
     }
     const warnings = checks.filter((c) => c.warning).length;
     job.log(report.ok ? 'info' : 'warn', `verification ${report.ok ? 'passed' : 'FAILED'}: ${checks.filter((c) => c.ok).length} of ${checks.length} checks passed${warnings ? `, ${warnings} warning(s) about copies` : ''}`);
+    // What the failure means for the next restore, and the way back (never a catalog rebuild,
+    // which would mark the copies good without checking them).
+    const bad = catalog.resolveBackup(backup.id).locations.filter((l) => l.status === 'failed' || l.status === 'missing');
+    if (!report.ok && bad.length) {
+      job.log('warn', `restores skip the copies marked bad (${bad.map((l) => l.storage).join(', ')}) until \`lifeboat verify ${backup.id} --quick\` passes on one; \`lifeboat restore --force\` reads them anyway, checksums still checked`);
+    }
     return report;
   });
 }

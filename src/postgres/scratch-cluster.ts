@@ -231,8 +231,8 @@ async function prepareCluster(socketDir: string, port: number, password: string)
  * Makes `name` an empty database of `encoding` in a scratch cluster, built from template0 like
  * every database pg_dump's archives are meant for. A database of that name that exists already is
  * dropped first: the stock `postgres` and `template1` a fresh cluster starts with (both empty:
- * `databases: all` holds `postgres`, and a target may list `template1`), or what a failed attempt
- * left. Re-creating them rather than restoring into the stock ones gives them the source's
+ * `databases: all` holds `postgres`; backups leave templates out, but a bundle holding
+ * `template1` is handled alike), or what a failed attempt left. Re-creating them rather than restoring into the stock ones gives them the source's
  * encoding instead of the cluster's UTF8 and keeps their names, so a verification check naming
  * `database: postgres` runs where it expects; the cluster is ours and holds nothing else.
  * A template stays a template. Only for scratch clusters: it never asks before dropping.

@@ -117,6 +117,10 @@ describe('databases: all', () => {
       assert.match(named.stderr, /--to .* names one database, and the backup has 3/);
       assert.match(named.stderr, /hint: .*every database under its own name: postgres:\/\/user@host:port\//);
 
+      const template = await ws.cli(['restore', id, '--database', docs, '--to', other!.urlFor('template1'), '--yes']);
+      assert.equal(template.code, 2);
+      assert.match(template.stderr, /--to names template1, a template database: it is never replaced/);
+
       const plan = await ws.cli(['restore', id, '--to', `${other!.url}/`, '--dry-run']);
       assert.equal(plan.code, 0, plan.stderr);
       assert.match(plan.stdout, new RegExp(`REPLACE postgres on postgres://postgres@127\\.0\\.0\\.1:${other!.port}/postgres from postgres: 2 tables`));
@@ -128,12 +132,20 @@ describe('databases: all', () => {
       const r = await ws.cli(['restore', id, '--to', `${other!.url}/`, '--yes']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /restored postgres: 2 tables, row counts verified/);
-      assert.match(r.stdout, /safety backup: \S+/);
+      // The safety backup belongs to the target, whose own server has databases of the same names: undoing goes --to this one.
+      assert.match(r.stdout, new RegExp(`safety backup: (\\S+) \\(protected; to undo: lifeboat restore \\1 --to postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${other!.port}/ --yes\\)`));
       assert.deepEqual(await clusterFingerprint(other!), source, 'every table of every database equal to the source');
       const leftovers = await other!.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
       assert.deepEqual(leftovers, [], 'no scratch or old database left behind');
       const [{ n }] = (await suite.server.query<{ n: string }>('postgres', 'select count(*) as n from pg_database')) as [{ n: string }];
       assert.equal(Number(n), 3 + 2, 'the source server was not touched');
+
+      // The undo command brings the other server's postgres back as it was (empty); the source's stays.
+      const undo = /to undo: lifeboat (restore .*--yes)\)/.exec(r.stdout)![1]!.split(' ').map((a) => a.replace(/^postgres:\/\/.*/, `${other!.url}/`));
+      const undone = await ws.cli([...undo, '--force']);
+      assert.equal(undone.code, 0, undone.stderr);
+      assert.deepEqual(await tableFingerprints(other!, 'postgres'), {});
+      assert.deepEqual(await tableFingerprints(suite.server, 'postgres'), source.postgres);
     });
   });
 });

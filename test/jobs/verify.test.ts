@@ -98,7 +98,10 @@ describe('verify', () => {
     const { ws, db, id, key } = await backedUp();
     const file = path.join(ws.storage, key);
     flipByte(file, 0.6, 0x55);
-    assert.equal((await ws.cli(['verify', id, '--quick'])).code, 1);
+    const failed = await ws.cli(['verify', id, '--quick']);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, new RegExp(`restores skip the copies marked bad \\(local\\) until \`lifeboat verify ${id} --quick\` passes on one; \`lifeboat restore --force\` reads them anyway`));
+    assert.doesNotMatch(failed.stdout + failed.stderr, /catalog rebuild/);
     // The damage is repaired (a storage hiccup, a copy put back): the catalog still marks it bad.
     flipByte(file, 0.6, 0x55);
     const copy = `${db}_copy`;

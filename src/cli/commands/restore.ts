@@ -142,7 +142,7 @@ function describeReport(report: RestoreReport): string {
   }
   const files = report.files.filter((f) => f.verified);
   if (report.files.length) lines.push(`restored ${report.files.length} file-system entries (${files.length} verified)${report.files.length <= 10 ? ': ' + report.files.map((f) => f.destination).join(', ') : ''}`);
-  if (report.safetyBackupId) lines.push(`safety backup: ${report.safetyBackupId} (protected; restore it to undo)`);
+  if (report.safetyBackupId) lines.push(`safety backup: ${report.safetyBackupId} (protected; ${report.undo ? `to undo: ${report.undo}` : 'restore it to undo'})`);
   return lines.join('\n');
 }
 
