@@ -72,7 +72,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   if (config.tempDir) config.tempDir = path.resolve(dir, config.tempDir);
   const home = path.resolve(dir, env.LIFEBOAT_HOME ?? config.home ?? '.lifeboat');
-  const notes = checkPaths(config, { dir, home, where, env });
+  const notes = checkPaths(config, { dir, home, where, env, raw });
   return { file, config, home, notes, unresolved: unresolved.map((u) => u.error) };
 }
 
