@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -56,7 +56,8 @@ describe('installing like a real tool', () => {
     mkdirSync(work);
     writeFileSync(path.join(work, 'app.env'), 'A=1\n');
     writeFileSync(path.join(work, 'lifeboat.yaml'), 'storages:\n  local: { type: local, path: ./backups }\ntargets:\n  app:\n    files: { config: [./app.env] }\n    storage: local\n');
-    const run = (args: string[]) => spawnSync(process.execPath, [path.join(installed, 'bin', 'lifeboat.js'), ...args], { cwd: work, encoding: 'utf8', env: { ...process.env, LIFEBOAT_CONFIG: undefined, LIFEBOAT_HOME: undefined } });
+    const cache = path.join(scratch, 'cache');
+    const run = (args: string[]) => spawnSync(process.execPath, [path.join(installed, 'bin', 'lifeboat.js'), ...args], { cwd: work, encoding: 'utf8', env: { ...process.env, LIFEBOAT_CONFIG: undefined, LIFEBOAT_HOME: undefined, XDG_CACHE_HOME: cache } });
     const version = run(['--version']);
     assert.equal(version.status, 0, version.stderr);
     assert.equal(version.stdout.trim(), pkg.version);
@@ -64,6 +65,11 @@ describe('installing like a real tool', () => {
     const backup = run(['backup', 'app', '--json']);
     assert.equal(backup.status, 0, backup.stderr);
     assert.ok(existsSync(path.join(work, 'backups', 'app', `${(JSON.parse(backup.stdout) as { id: string }).id}.tar.zst`)));
+    // The stripped sources are kept for the next run, owner-only, in the user's cache.
+    const stripped = readdirSync(path.join(cache, 'lifeboat', 'stripped'));
+    assert.ok(stripped.length > 20, `${stripped.length} stripped sources cached`);
+    assert.equal(statSync(path.join(cache, 'lifeboat', 'stripped', stripped[0]!)).mode & 0o777, 0o600);
+    assert.equal(run(['--version']).status, 0, 'and a run from the cache works');
   });
 
   const oldNode = ['/usr/bin/node', '/usr/local/bin/node'].find((n) => existsSync(n) && Number(execFileSync(n, ['-p', 'process.versions.node'], { encoding: 'utf8' }).split('.')[0]) < 24);
