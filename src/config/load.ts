@@ -17,9 +17,9 @@ export interface LoadedConfig {
   /** The catalog's directory: LIFEBOAT_HOME, else `home` in the file, else `.lifeboat` beside the file. */
   home: string;
   /** What loading decided on the user's behalf (relative paths resolved), for `lifeboat config check`. */
-  notes: string[];
+  notes?: string[];
   /** Values whose `${VAR}` is not available: an error only for the commands that read them. */
-  unresolved: LifeboatError[];
+  unresolved?: LifeboatError[];
 }
 
 /** The config file named by --config, LIFEBOAT_CONFIG, or ./lifeboat.yaml. */
@@ -72,7 +72,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   if (config.tempDir) config.tempDir = path.resolve(dir, config.tempDir);
   const home = path.resolve(dir, env.LIFEBOAT_HOME ?? config.home ?? '.lifeboat');
-  const notes = checkPaths(config, { dir, home, where, env });
+  const notes = checkPaths(config, { dir, home, where, env, raw });
   return { file, config, home, notes, unresolved: unresolved.map((u) => u.error) };
 }
 

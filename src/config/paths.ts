@@ -2,7 +2,7 @@ import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LifeboatError } from '../errors.ts';
 import type { Config } from './schema.ts';
-import { isUnresolved, type Where } from './secrets.ts';
+import { getIn, isUnresolved, type Where } from './secrets.ts';
 
 /**
  * Kernel file systems: reading them never ends (a home under /proc spun at 100% CPU) or means
@@ -19,7 +19,7 @@ const ALLOWED_UNDER_KERNEL = ['/dev/shm'];
  * must be readable files now, not at 2 a.m. when the first backup needs them. Returns one note
  * per relative path resolved, for `lifeboat config check`.
  */
-export function checkPaths(config: Config, c: { dir: string; home: string; where: Where; env: NodeJS.ProcessEnv }): string[] {
+export function checkPaths(config: Config, c: { dir: string; home: string; where: Where; env: NodeJS.ProcessEnv; raw: unknown }): string[] {
   const notes: string[] = [];
   const { dir, where } = c;
   const absolute = (p: string, keyPath: PropertyKey[]) => {
@@ -44,7 +44,8 @@ export function checkPaths(config: Config, c: { dir: string; home: string; where
   for (const [name, t] of Object.entries(config.targets)) {
     for (const [set, fileSet] of Object.entries(t.files)) {
       fileSet.paths = fileSet.paths.map((p, i) => {
-        const keyPath = ['targets', name, 'files', set, i];
+        // As written: `set: [paths]` or `set: { paths: [paths] }`.
+        const keyPath = Array.isArray(getIn(c.raw, ['targets', name, 'files', set])) ? ['targets', name, 'files', set, i] : ['targets', name, 'files', set, 'paths', i];
         const resolved = absolute(p, keyPath);
         refuseKernelPath(resolved, where(keyPath), 'a file set');
         return resolved;

@@ -55,6 +55,8 @@ describe('config-time errors (exit 2 from config check and every command)', () =
     await refused(config('', 'tempDir: /sys/kernel\n'), /tempDir: \/sys\/kernel is under \/sys/);
     await refused(config().replace(ws.storage, '/dev/backups'), /storages\.local\.path: \/dev\/backups is under \/dev, a kernel file system: a storage cannot be there/);
     await refused(config().replace(`${ws.dir}/app.env`, '/dev/sda'), /targets\.app\.files\.config\.0: \/dev\/sda is under \/dev/);
+    await refused(config().replace(`[${ws.dir}/app.env]`, '{ paths: [/etc/hostname, /sys/class] }'), /lifeboat\.yaml:5:\d+: targets\.app\.files\.config\.paths\.1: \/sys\/class is under \/sys/);
+    await refused(config().replace(`[${ws.dir}/app.env]`, '{ paths: [/etc/hostname, /sys/class] }'), /lifeboat\.yaml:5:\d+: targets\.app\.files\.config\.paths\.1: \/sys\/class is under \/sys/);
     const link = path.join(ws.dir, 'looks-normal');
     symlinkSync('/proc', link);
     await refused(config(), /LIFEBOAT_HOME: .*looks-normal\/lifeboat is under \/proc/, { LIFEBOAT_HOME: path.join(link, 'lifeboat') });

@@ -44,7 +44,7 @@ describe('secrets are resolved only when read', () => {
     throwsUnset(() => s3.type === 's3' && s3.secretAccessKey, /storages\.s3\.secretAccessKey: environment variable S3_SECRET is not set/);
     throwsUnset(() => config.notifications!.ops!.type === 'webhook' && config.notifications!.ops!.secret, /HOOK_SECRET/);
     throwsUnset(() => ({ ...target.postgres }), /DB_PASSWORD/);
-    assert.deepEqual(unresolved.map((e) => e.message.replace(/^.*: environment variable (\w+) .*$/, '$1')), ['S3_SECRET', 'DB_PASSWORD', 'HOOK_SECRET']);
+    assert.deepEqual(unresolved!.map((e) => e.message.replace(/^.*: environment variable (\w+) .*$/, '$1')), ['S3_SECRET', 'DB_PASSWORD', 'HOOK_SECRET']);
     // A record of the config (the catalog's copy of a target) does not need the secret.
     assert.match(JSON.stringify(target), /"url":"\(unresolved\)"/);
   });

@@ -14,10 +14,12 @@ export function registerConfig(program: Command): void {
       const opts = globals(cmd);
       const loaded = loadConfig(configPath(opts.config));
       const warnings = exposureWarnings(loaded);
+      const notes = loaded.notes ?? [];
+      const unresolved = loaded.unresolved ?? [];
       // Other commands tolerate a missing secret they do not read; a check reports every one.
-      if (loaded.unresolved.length) {
-        throw new LifeboatError('E_CONFIG', loaded.unresolved.map((e) => e.message).join('\n'), {
-          hint: loaded.unresolved.map((e) => e.hint).find(Boolean),
+      if (unresolved.length) {
+        throw new LifeboatError('E_CONFIG', unresolved.map((e) => e.message).join('\n'), {
+          hint: unresolved.map((e) => e.hint).find(Boolean),
         });
       }
       const { config } = loaded;
@@ -26,9 +28,9 @@ export function registerConfig(program: Command): void {
         targets: Object.keys(config.targets).length,
         notifications: Object.keys(config.notifications ?? {}).length,
       };
-      print(opts, { file: loaded.file, ok: true, home: loaded.home, ...counts, notes: loaded.notes, warnings }, () =>
+      print(opts, { file: loaded.file, ok: true, home: loaded.home, ...counts, notes, warnings }, () =>
         [
-          ...loaded.notes.map((n) => `note: ${n}`),
+          ...notes.map((n) => `note: ${n}`),
           ...warnings.map((w) => `warn: ${w}`),
           `${loaded.file}: ok (${counts.storages} storage(s), ${counts.targets} target(s), ${counts.notifications} notification channel(s); home ${loaded.home})`,
         ].join('\n'),
