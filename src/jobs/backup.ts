@@ -203,11 +203,15 @@ export function summarize(m: Manifest, durationMs: number): BackupSummary {
   };
 }
 
-/** A target's config as the catalog may keep it: no passwords, no passphrases. */
+/** Keys whose values are secrets wherever they sit in a target's config. */
+const SECRET_KEYS = new Set(['password', 'passphrase', 'apiKey', 'secret', 'token', 'secretAccessKey']);
+
+/** A target's config as the catalog may keep it: no passwords, passphrases or API keys. */
 function publicTargetConfig(t: TargetConfig): unknown {
-  return {
-    ...t,
-    postgres: t.postgres && { ...t.postgres, url: parsePgUrl(t.postgres.url).url },
-    encryption: t.encryption && ('passphrase' in t.encryption ? { passphrase: '***' } : t.encryption),
+  const redact = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(redact);
+    if (!v || typeof v !== 'object') return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEYS.has(k) && x !== undefined ? '***' : redact(x)]));
   };
+  return redact({ ...t, postgres: t.postgres && { ...t.postgres, url: parsePgUrl(t.postgres.url).url } });
 }

@@ -55,6 +55,8 @@ export function retentionRules(target: TargetConfig): RetentionRules | undefined
   };
 }
 
+const vouched = (b: BackupRecord) => b.trust !== 'untrusted';
+
 function policyInput(b: BackupRecord, now: Date): RetentionBackup {
   const until = b.protectedUntil ? new Date(b.protectedUntil) : null;
   return {
@@ -144,9 +146,14 @@ async function pruneTarget(loaded: LoadedConfig, catalog: Catalog, name: string,
       await storage.close();
     }
   }
-  const decisions = decideRetention(backups.map((b) => policyInput(b, now)), rules, { now, timeZone: targetTimeZone(target), space });
+  // An untrusted backup (no key of this installation vouches for it) is neither counted nor
+  // deleted: forged "newest" bundles planted in storage must not push real ones out of keepLast.
+  const decisions = decideRetention(backups.filter(vouched).map((b) => policyInput(b, now)), rules, { now, timeZone: targetTimeZone(target), space });
   const notice = target.retention?.notifyBeforeDeleteHours ?? 0;
-  const outcomes: PruneOutcome[] = [];
+  const outcomes: PruneOutcome[] = backups.filter((b) => !vouched(b) && b.status !== 'deleted').map((b) => ({
+    id: b.id, action: 'keep', target: name, result: 'kept',
+    reasons: [`untrusted (${b.trustReason ?? 'no key of this installation vouches for it'}): retention neither counts nor deletes it; check it, then \`lifeboat delete ${b.id}\` or import its key`],
+  }));
   for (const d of decisions) {
     const b = backups.find((x) => x.id === d.id)!;
     const base = { ...d, target: name };
@@ -271,7 +278,7 @@ export async function freeSpaceFor(
   const now = new Date();
   const backups = catalog.listBackups(targetName);
   const rules = { ...(retentionRules(target) ?? {}), minFreeSpacePercent: percent };
-  const decisions = decideRetention(backups.map((b) => policyInput(b, now)), rules, { now, timeZone: targetTimeZone(target), space });
+  const decisions = decideRetention(backups.filter(vouched).map((b) => policyInput(b, now)), rules, { now, timeZone: targetTimeZone(target), space });
   const lock = `retention:${targetName}`;
   try {
     catalog.acquireLock(lock, job.id, `freeing space for a backup of "${targetName}"`);

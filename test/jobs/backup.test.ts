@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import type { Manifest } from '../../src/bundle/manifest.ts';
@@ -221,6 +222,21 @@ targets:
     const catalogBytes = readFileSync(path.join(ws.home, 'catalog.sqlite'));
     assert.equal(catalogBytes.includes(suite.server.password), false, 'no database password in the catalog');
     assert.equal(readFileSync(path.join(dir, 'manifest.json'), 'utf8').includes(suite.server.password), false, 'no password in the manifest');
+  });
+
+  test('the target config the catalog keeps holds no secret: API key, passwords, passphrase', async () => {
+    const db = await suite.server.createDatabase('redacted');
+    const ws = newWorkspace();
+    const apiKey = 'n8n-api-key-that-must-stay-secret';
+    const passphrase = 'passphrase-that-must-stay-secret';
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  red:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    n8n: { url: "http://127.0.0.1:5678", apiKey: ${apiKey} }\n    storage: local\n    encryption: { passphrase: ${passphrase} }\n`);
+    const r = await ws.cli(['backup', 'red', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const catalog = new DatabaseSync(path.join(ws.home, 'catalog.sqlite'), { readOnly: true });
+    const kept = String((catalog.prepare('select config_json from targets where name = ?').get('red') as { config_json: string }).config_json);
+    catalog.close();
+    assert.match(kept, /"apiKey":"\*\*\*"/, 'the key is named, its value hidden');
+    for (const secret of [apiKey, passphrase, suite.server.password]) assert.equal(kept.includes(secret), false, `${secret.slice(0, 12)}... stays out of the catalog`);
   });
 
   test('two backups in the same second get distinct ids; a unique prefix works, an ambiguous one is refused', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -254,5 +254,31 @@ describe('authenticated bundles', () => {
       catalog.close();
       rmSync(home, { recursive: true });
     }
+  });
+  test('retention neither counts nor deletes an untrusted backup: a forged newest bundle does not push real ones out of keepLast', async () => {
+    const { ws } = await setup('retained');
+    const oldest = await backup(ws);
+    const older = await backup(ws);
+    const newer = await backup(ws);
+    // A forger copies the newest bundle under a later id and drops the MAC it cannot make.
+    const forgedId = 'app-20991231T000000Z';
+    const forged = path.join(path.dirname(newer.file), path.basename(newer.file).replace(newer.id, forgedId));
+    copyFileSync(newer.file, forged);
+    await repack(forged, { edit: (m) => withoutMac({ ...m, id: forgedId, startedAt: '2099-12-31T00:00:00.000Z', finishedAt: '2099-12-31T00:00:01.000Z' }) });
+    const r = await ws.cli(['catalog', 'rebuild', '--json']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal((await listed(ws, forgedId)).trust, 'untrusted');
+
+    ws.writeConfig(readFileSync(ws.config, 'utf8').replace('    storage: local\n', '    storage: local\n    retention: { keepLast: 2 }\n'));
+    const pruned = await ws.cli(['prune', '--json']);
+    assert.equal(pruned.code, 0, pruned.stdout + pruned.stderr);
+    const outcomes = pruned.json<{ id: string; result: string; reasons: string[] }[]>();
+    assert.equal(outcomes.find((o) => o.id === newer.id)?.result, 'kept');
+    assert.equal(outcomes.find((o) => o.id === older.id)?.result, 'kept', 'keepLast 2 keeps the two newest real backups, not the forged one and one real');
+    assert.equal(outcomes.find((o) => o.id === oldest.id)?.result, 'deleted');
+    const untrusted = outcomes.find((o) => o.id === forgedId)!;
+    assert.equal(untrusted.result, 'kept');
+    assert.match(untrusted.reasons.join(' '), /untrusted .*retention neither counts nor deletes it/);
+    assert.ok(existsSync(newer.file) && existsSync(older.file) && existsSync(forged) && !existsSync(oldest.file));
   });
 });
