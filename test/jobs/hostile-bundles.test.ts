@@ -223,6 +223,9 @@ describe('hostile bundles', () => {
   let catalog: Catalog;
   let sandbox: string;
   const ids = new Map<string, string>();
+  const keys = new Map<string, string>();
+  /** Forged bundles `catalog rebuild` refused for a malformed manifest, with its message. */
+  const refusedAtRebuild = new Map<string, string>();
   const rootOf = (i: number) => path.join(sandbox, `root${i}`);
 
   before(async () => {
@@ -238,16 +241,25 @@ describe('hostile bundles', () => {
       yaml += `  h${i}:\n    files: { app: [${rootOf(i)}] }\n    storage: local\n`;
       // One bundle per mode: a refused corrupt copy is marked failed, and the next restore would say only that.
       for (const [m, mode] of MODES.entries()) {
-        const { id } = await forgeBundle(ws.storage, `h${i}`, new Date(Date.UTC(2026, 0, 2, 3, 4, m)), c.entries(rootOf(i), sandbox));
+        const { id, key } = await forgeBundle(ws.storage, `h${i}`, new Date(Date.UTC(2026, 0, 2, 3, 4, m)), c.entries(rootOf(i), sandbox), { signWith: ws.home });
         ids.set(`${mode} ${i}`, id);
+        keys.set(id, key);
       }
     }
     ws.writeConfig(yaml);
     loaded = loadConfig(ws.config, { ...process.env, LIFEBOAT_HOME: ws.home });
     catalog = Catalog.open(loaded.home);
     const rebuilt = await rebuildCatalog(loaded, catalog);
-    assert.deepEqual(rebuilt.unreadable, []);
-    assert.equal(rebuilt.added.length, cases.length * MODES.length, 'each forged bundle is listed like any other');
+    // The manifest schema turns some away before any restore can see them (a type that is not
+    // file, directory or symlink; a member or path with NUL or ".."); the rest are listed like
+    // any other backup, and the restore's own checks must refuse them.
+    for (const u of rebuilt.unreadable) {
+      assert.match(u.error, /malformed manifest: field files\[\d+\]\.\w+/, u.key);
+      const id = [...keys].find(([, key]) => u.error.startsWith(key))?.[0];
+      assert.ok(id, u.key);
+      refusedAtRebuild.set(id, u.error);
+    }
+    assert.equal(rebuilt.added.length + refusedAtRebuild.size, cases.length * MODES.length, 'each forged bundle is listed, or refused by name');
   });
 
   after(() => {
@@ -272,8 +284,9 @@ describe('hostile bundles', () => {
         const beforeAll = snapshot(ws.dir, [ws.storage, ws.home]);
         const beforeOutside = snapshot(ws.dir, [ws.storage, ws.home, target]);
         const listing = readdirSync(path.dirname(target)).sort();
-        const expected = toDir ? c.toDir : c.inPlace;
-        const run = runRestore(loaded, catalog, ids.get(`${mode} ${i}`)!, { toDir, yes: true });
+        const id = ids.get(`${mode} ${i}`)!;
+        const expected = refusedAtRebuild.has(id) ? /no backup/ : toDir ? c.toDir : c.inPlace;
+        const run = runRestore(loaded, catalog, id, { toDir, yes: true });
         if (expected === 'restored') {
           await run;
           c.check?.(base, sandbox);
@@ -294,7 +307,7 @@ describe('hostile bundles', () => {
 
   test('a target the config no longer names: refused in place, restored under --to-dir', async () => {
     const file = path.join(sandbox, 'root0', 'orphan');
-    const { id } = await forgeBundle(ws.storage, 'gone', new Date('2026-01-03T00:00:00Z'), [{ set: 'app', path: file, data: 'orphan' }]);
+    const { id } = await forgeBundle(ws.storage, 'gone', new Date('2026-01-03T00:00:00Z'), [{ set: 'app', path: file, data: 'orphan' }], { signWith: ws.home });
     await rebuildCatalog(loaded, catalog);
     await assert.rejects(runRestore(loaded, catalog, id, { yes: true }), /orphan cannot go back in place: target "gone" is not in \S+lifeboat\.yaml/);
     assert.equal(existsSync(file), false);
@@ -308,7 +321,7 @@ describe('hostile bundles', () => {
     assert.equal(existsSync(ESCAPE), false);
   });
 
-  test('sealed to the target\'s public age recipient, a forged bundle is refused all the same', async () => {
+  test('sealed to the target\'s public age recipient, a link-then-write chain is refused all the same', async () => {
     const identity = await generateIdentity();
     writeFileSync(path.join(ws.dir, 'key.txt'), identity + '\n');
     const recipient = await identityToRecipient(identity);
@@ -320,7 +333,7 @@ describe('hostile bundles', () => {
     const { id, key } = await forgeBundle(ws.storage, 'sealed', new Date('2026-01-04T00:00:00Z'), [
       { set: 'app', path: `${root}/etc`, type: 'symlink', linkTarget: '/' },
       { set: 'app', path: `${root}/etc${ESCAPE}`, data: 'pwned' },
-    ], { recipients: [recipient] });
+    ], { recipients: [recipient], signWith: ws.home });
     assert.match(key, /\.tar\.zst\.age$/);
     await rebuildCatalog(sealed, catalog);
     const before = snapshot(ws.dir, [ws.storage, ws.home]);
@@ -388,8 +401,8 @@ describe('profile file sets', () => {
       try {
         const config = path.join(home, '.n8n', 'config');
         const key = '{"encryptionKey":"k"}';
-        const good = await forgeBundle(ws.storage, 'flows', new Date('2026-01-05T00:00:00Z'), [{ set: 'n8n-config', path: config, data: key }]);
-        const bad = await forgeBundle(ws.storage, 'flows', new Date('2026-01-05T00:00:01Z'), [{ set: 'n8n-config', path: path.join(home, '.bashrc'), data: 'pwned' }]);
+        const good = await forgeBundle(ws.storage, 'flows', new Date('2026-01-05T00:00:00Z'), [{ set: 'n8n-config', path: config, data: key }], { signWith: ws.home });
+        const bad = await forgeBundle(ws.storage, 'flows', new Date('2026-01-05T00:00:01Z'), [{ set: 'n8n-config', path: path.join(home, '.bashrc'), data: 'pwned' }], { signWith: ws.home });
         await rebuildCatalog(loaded, catalog);
         await assert.rejects(runRestore(loaded, catalog, bad.id, { yes: true }), /\.bashrc is outside the set's configured paths \(\S+\/\.n8n\/config\)/);
         await runRestore(loaded, catalog, good.id, { yes: true });

@@ -1,12 +1,14 @@
 // Hostile bundles, forged the way anyone who can write to a storage could: Lifeboat's own bundle
 // writer, a manifest that says whatever the forger likes, checksums that all match, and a sidecar
 // so `catalog rebuild` lists the bundle like any other. Every hostile bundle of the tests is made
-// here, so that signing a forged manifest (once bundles carry a MAC) is one change in one place.
+// here; `signWith` signs one with an installation's key, as if that installation had made it.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { bundleSuffix, encrypt } from '../../src/bundle/codec.ts';
 import { serializeManifest, type FileRecord, type Manifest, type MemberRecord } from '../../src/bundle/manifest.ts';
+import { installationKey } from '../../src/bundle/installation-key.ts';
+import { signManifest } from '../../src/bundle/mac.ts';
 import { BundleWriter } from '../../src/bundle/writer.ts';
 import { VERSION } from '../../src/version.ts';
 import { retypeTarMember } from './tamper.ts';
@@ -38,7 +40,7 @@ export function backupId(target: string, at: Date): string {
  * Writes a forged bundle and its sidecar manifest into a local storage directory, under the
  * key a backup of `target` taken at `at` would have. Returns its id and key.
  */
-export async function forgeBundle(storageDir: string, target: string, at: Date, entries: HostileEntry[], options: { recipients?: string[] } = {}): Promise<{ id: string; key: string }> {
+export async function forgeBundle(storageDir: string, target: string, at: Date, entries: HostileEntry[], options: { recipients?: string[]; signWith?: string } = {}): Promise<{ id: string; key: string }> {
   const id = backupId(target, at);
   const algorithm = entries.some((e) => e.tarType) ? 'none' : 'zstd';
   // An age recipient is public: anyone can seal a bundle to it.
@@ -75,17 +77,20 @@ export async function forgeBundle(storageDir: string, target: string, at: Date, 
     compression: { algorithm }, encryption: encryption ? { kind: 'recipients', recipients: encryption.recipients } : { kind: 'none' },
     files, skipped: [], app: { profile: 'generic', items: [], metadataMembers: [] }, warnings: [],
   };
-  // Where a forger would sign the manifest, were it able to: the MAC goes into `manifest` here.
-  const full = await writer.finish(manifest);
+  // Signed with the key of the Lifeboat home `signWith`, when given: the bundle then passes the
+  // MAC check as one of that installation's own, which is what the containment tests need to
+  // reach (a forger holds no key; test/jobs/trust.test.ts covers the unsigned case).
+  const key = options.signWith ? installationKey(options.signWith, { create: true }) : undefined;
+  const full = await writer.finish(manifest, key ? (m) => signManifest(m, key) : undefined);
   await collecting;
   const bundle = Buffer.concat(chunks);
   for (const e of entries) if (e.tarType) retypeTarMember(bundle, `files/${e.set}${e.path}`, e.tarType, e.tarLink);
-  const key = `${target}/${id}${bundleSuffix(algorithm, encryption !== undefined)}`;
+  const stored = `${target}/${id}${bundleSuffix(algorithm, encryption !== undefined)}`;
   mkdirSync(path.join(storageDir, target), { recursive: true });
-  writeFileSync(path.join(storageDir, key), bundle);
+  writeFileSync(path.join(storageDir, stored), bundle);
   const sidecar = Readable.from([Buffer.from(serializeManifest(full))]);
   const sealed: Buffer[] = [];
   for await (const c of encryption ? await encrypt(sidecar, encryption) : sidecar) sealed.push(c as Buffer);
-  writeFileSync(path.join(storageDir, `${key}.manifest.json`), Buffer.concat(sealed));
-  return { id, key };
+  writeFileSync(path.join(storageDir, `${stored}.manifest.json`), Buffer.concat(sealed));
+  return { id, key: stored };
 }
