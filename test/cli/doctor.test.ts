@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import type { DoctorReport } from '../../src/jobs/doctor.ts';
@@ -92,6 +93,34 @@ describe('lifeboat doctor', () => {
     assert.equal(events.filter((e) => e.kind === 'resources_reaped').length, 1);
   });
 
+  test('the daemon removes what a killed run left at its next tick', async () => {
+    const child = ws.spawnCli(['serve', '--tick', '1'], { env: env() });
+    let log = '';
+    const seen = (re: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => re.test(log) && resolve();
+        child.stderr!.on('data', (d: Buffer) => {
+          log += d.toString();
+          check();
+        });
+        child.once('exit', () => reject(new Error(`serve exited before ${re}: ${log}`)));
+        check();
+      });
+    try {
+      await seen(/daemon started/);
+      const dir = path.join(ws.home, 'tmp', 'lifeboat-verify-0123456789ab');
+      mkdirSync(dir, { recursive: true });
+      const catalog = Catalog.open(ws.home);
+      catalog.addResource({ kind: 'dir', location: dir, ownerPid: deadPid() });
+      catalog.close();
+      await seen(new RegExp(`warn: removed 1 resource\\(s\\) left by killed Lifeboat process\\(es\\) \\d+: temp directory ${dir}`));
+      assert.equal(existsSync(dir), false);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+
   test('problems: a leftover nobody owns, one that cannot be removed, an unreachable storage, a home others can read; exit 1', async () => {
     const scratch = `${db}_lifeboat_feedf00d`;
     await suite.server.query('postgres', `create database ${scratch}`);
@@ -120,6 +149,8 @@ describe('lifeboat doctor', () => {
       assert.match(home.detail, /mode 0755: other users can read it/);
       const text = await ws.cli(['doctor'], { env: env() });
       assert.equal(text.code, 1);
+      assert.doesNotMatch(text.stderr, /could not remove/, 'a server that was down is not tried again at once');
+      assert.match(text.stdout, /^FAIL {2}resources: left by killed processes: scratch database gone_lifeboat_00000000/m);
       assert.match(text.stdout, /^FAIL {2}resources: scratch databases on target shop: /m);
       assert.match(text.stdout, /\d+ problem\(s\), \d+ warning\(s\)$/m);
     } finally {
