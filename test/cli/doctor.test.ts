@@ -124,6 +124,8 @@ describe('lifeboat doctor', () => {
   test('problems: a leftover nobody owns, one that cannot be removed, an unreachable storage, a home others can read; exit 1', async () => {
     const scratch = `${db}_lifeboat_feedf00d`;
     await suite.server.query('postgres', `create database ${scratch}`);
+    const aside = `${db}_lifeboat_old_12345678`;
+    await suite.server.query('postgres', `create database ${aside}`);
     const stray = path.join(tmp, 'lifeboat-verify-abc123');
     mkdirSync(stray);
     const catalog = Catalog.open(ws.home);
@@ -141,6 +143,10 @@ describe('lifeboat doctor', () => {
       assert.equal(left.status, 'fail');
       assert.match(left.detail, new RegExp(scratch));
       assert.match(left.hint!, new RegExp(`drop database "${scratch}" with \\(force\\);`));
+      assert.doesNotMatch(left.hint!, /_lifeboat_old_/, 'a database set aside by a swap is never offered to be dropped');
+      const setAside = find(report, 'resources', /databases set aside on target shop/)!;
+      assert.match(setAside.detail, new RegExp(aside));
+      assert.match(setAside.hint!, /rename it back/);
       assert.match(find(report, 'resources', /left by killed processes/)!.detail, /scratch database gone_lifeboat_00000000/);
       assert.match(find(report, 'resources', /unrecorded temp files/)!.detail, new RegExp(stray));
       assert.equal(find(report, 'storage', /storage gone/)!.status, 'fail');
@@ -155,6 +161,7 @@ describe('lifeboat doctor', () => {
       assert.match(text.stdout, /\d+ problem\(s\), \d+ warning\(s\)$/m);
     } finally {
       await suite.server.query('postgres', `drop database ${scratch}`);
+      await suite.server.query('postgres', `drop database ${aside}`);
       rmSync(stray, { recursive: true });
     }
   });

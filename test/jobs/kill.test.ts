@@ -4,7 +4,7 @@
 // dataset; each kill point is a log line (or a file appearing), never a sleep.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -210,6 +210,7 @@ describe('kill -9 leaves nothing behind', () => {
     const r = await cli(['restore', backupId, '--file', 'app', '--to-dir', path.join(ws.dir, 'out')]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(path.join(ws.dir, 'out', appDir, 'f3.txt'), 'utf8'), readFileSync(path.join(appDir, 'f3.txt'), 'utf8'));
+    assert.equal(statSync(path.join(ws.home, 'tmp')).mode & 0o777, 0o700, 'temp files live in the home\'s tmp/, 0700');
   });
 
   test('verify', async () => {
