@@ -3,17 +3,16 @@
 // is created (util/resource-ledger.ts), with its owner's pid and start mark; every command and
 // every daemon tick removes those whose owner is dead (reap), and `lifeboat doctor` lists what
 // could not be removed.
-import { readFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import type { Catalog, ResourceRecord } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { LifeboatError } from '../errors.ts';
-import pg from 'pg';
 import { parsePgUrl, pgError, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
 import { ident } from '../postgres/introspect.ts';
 import { openStorage } from '../storage/storage.ts';
@@ -141,7 +140,11 @@ export async function reapLeaked(loaded: LoadedConfig, catalog: Catalog): Promis
       catalog.removeResource(r.id);
     } catch (err) {
       leaked.error = (err as Error).message;
-      if (r.kind === 'database') catalog.updateResource(r.id, { location: r.location, detail: new Date().toISOString() });
+      try {
+        if (r.kind === 'database') catalog.updateResource(r.id, { location: r.location, detail: new Date().toISOString() });
+      } catch {
+        // Tried again at the next start instead of after the pause.
+      }
     }
     // A process record without a pid is one that was never started: not worth a mention.
     if (!(r.kind === 'process' && !r.location)) results.push(leaked);
@@ -149,12 +152,16 @@ export async function reapLeaked(loaded: LoadedConfig, catalog: Catalog): Promis
   if (results.length) {
     const removed = results.filter((r) => !r.error);
     const failed = results.filter((r) => r.error);
-    catalog.recordEvent({
-      kind: 'resources_reaped',
-      severity: failed.length ? 'error' : 'warning',
-      message: reapSummary(results),
-      data: { removed: removed.map(describe), failed: failed.map((f) => ({ resource: describe(f), error: f.error })) },
-    });
+    try {
+      catalog.recordEvent({
+        kind: 'resources_reaped',
+        severity: failed.length ? 'error' : 'warning',
+        message: reapSummary(results),
+        data: { removed: removed.map(describe), failed: failed.map((f) => ({ resource: describe(f), error: f.error })) },
+      });
+    } catch {
+      // The stderr line (or the daemon's log) still says it.
+    }
   }
   return results;
 }
