@@ -116,11 +116,22 @@ async function serverChecks(loaded: LoadedConfig, catalog: Catalog, majors: numb
       });
       const { rows } = await client.query<{ datname: string }>('select datname from pg_database where datname ~ $1 order by 1', [SCRATCH_DB]);
       const left = rows.map((r) => r.datname).filter((d) => !recorded.has(d));
-      if (left.length) {
+      // `<db>_lifeboat_old_*` is a live database renamed aside during a swap: if the swap was
+      // killed before the restored copy took its name, it holds the only copy of the data.
+      const old = left.filter((d) => d.includes('_lifeboat_old_'));
+      const scratch = left.filter((d) => !old.includes(d));
+      if (scratch.length) {
         checks.push({
           area: 'resources', name: `scratch databases on target ${name}`, status: 'fail',
-          detail: `${left.join(', ')}: left by a restore that was killed, no running job owns them`,
-          hint: left.map((d) => `drop database "${d}" with (force);`).join(' '),
+          detail: `${scratch.join(', ')}: left by a restore that was killed, no running job owns them`,
+          hint: scratch.map((d) => `drop database "${d}" with (force);`).join(' '),
+        });
+      }
+      if (old.length) {
+        checks.push({
+          area: 'resources', name: `databases set aside on target ${name}`, status: 'fail',
+          detail: `${old.join(', ')}: a live database renamed aside by a restore that was killed during its swap`,
+          hint: 'if the database it was renamed from (the name before _lifeboat_old_) is missing, rename it back (alter database ... rename to ...); drop it only once that database is there',
         });
       }
     } catch (err) {

@@ -3,17 +3,17 @@
 // is created (util/resource-ledger.ts), with its owner's pid and start mark; every command and
 // every daemon tick removes those whose owner is dead (reap), and `lifeboat doctor` lists what
 // could not be removed.
-import { readFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import type { Catalog, ResourceRecord } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { LifeboatError } from '../errors.ts';
-import { connect, parsePgUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
+import { parsePgUrl, pgError, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
 import { ident } from '../postgres/introspect.ts';
 import { openStorage } from '../storage/storage.ts';
 import { pidAlive, processStartMark, sameProcessAlive } from '../util/pid.ts';
@@ -87,6 +87,9 @@ export function releaseScratchDatabase(name: string): void {
   scratchDatabases.delete(name);
 }
 
+/** How long a scratch database that could not be dropped waits before the next try. */
+const RETRY_PAUSE_MS = 10 * 60_000;
+
 /** A resource a dead process left, and what became of it. */
 export interface LeakedResource {
   kind: string;
@@ -123,6 +126,9 @@ export async function reapLeaked(loaded: LoadedConfig, catalog: Catalog): Promis
   dead.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
   const swept = new Set<string>();
   for (const r of dead) {
+    // A scratch database whose server could not be reached is tried again after a pause, not
+    // at every command: each try may wait for the connection to time out.
+    if (r.kind === 'database' && r.detail && Date.now() - Date.parse(r.detail) < RETRY_PAUSE_MS) continue;
     const leaked: LeakedResource = { kind: r.kind, location: r.location, server: r.server, ownerPid: r.ownerPid, createdAt: r.createdAt };
     try {
       if (r.kind === 'upload') {
@@ -134,6 +140,11 @@ export async function reapLeaked(loaded: LoadedConfig, catalog: Catalog): Promis
       catalog.removeResource(r.id);
     } catch (err) {
       leaked.error = (err as Error).message;
+      try {
+        if (r.kind === 'database') catalog.updateResource(r.id, { location: r.location, detail: new Date().toISOString() });
+      } catch {
+        // Tried again at the next start instead of after the pause.
+      }
     }
     // A process record without a pid is one that was never started: not worth a mention.
     if (!(r.kind === 'process' && !r.location)) results.push(leaked);
@@ -141,12 +152,16 @@ export async function reapLeaked(loaded: LoadedConfig, catalog: Catalog): Promis
   if (results.length) {
     const removed = results.filter((r) => !r.error);
     const failed = results.filter((r) => r.error);
-    catalog.recordEvent({
-      kind: 'resources_reaped',
-      severity: failed.length ? 'error' : 'warning',
-      message: reapSummary(results),
-      data: { removed: removed.map(describe), failed: failed.map((f) => ({ resource: describe(f), error: f.error })) },
-    });
+    try {
+      catalog.recordEvent({
+        kind: 'resources_reaped',
+        severity: failed.length ? 'error' : 'warning',
+        message: reapSummary(results),
+        data: { removed: removed.map(describe), failed: failed.map((f) => ({ resource: describe(f), error: f.error })) },
+      });
+    } catch {
+      // The stderr line (or the daemon's log) still says it.
+    }
   }
   return results;
 }
@@ -270,8 +285,15 @@ async function dropScratch(loaded: LoadedConfig, r: ResourceRecord): Promise<voi
     const e = withDatabase(parsePgUrl(t.postgres.url), 'postgres');
     if (e.url === r.server) endpoint = e;
   }
-  const client = await connect(endpoint);
+  // A short timeout: this runs at the start of every command, which must not hang on a server that is down.
+  const url = new URL(endpoint.url);
+  if (endpoint.password !== undefined) url.password = encodeURIComponent(endpoint.password);
+  const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 3000, application_name: 'lifeboat' });
+  client.on('error', () => undefined);
   try {
+    await client.connect().catch((err: unknown) => {
+      throw pgError(err, endpoint);
+    });
     await client.query(`drop database if exists ${ident(r.location)} with (force)`);
   } finally {
     await client.end().catch(() => undefined);

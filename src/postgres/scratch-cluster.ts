@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { LifeboatError } from '../errors.ts';
-import { onParentDeath } from '../util/process-group.ts';
+import { onParentDeath, runGuarded } from '../util/process-group.ts';
 import { track } from '../util/resource-ledger.ts';
 import { connect, parsePgUrl, withDatabase, type PgEndpoint } from './connection.ts';
 import { ident } from './introspect.ts';
@@ -117,8 +117,12 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
   });
   const guard = onParentDeath(['/bin/sh', '-c', `${asRoot ? 'runuser -u postgres -- ' : ''}"$0" -D "$1" -m immediate stop >/dev/null 2>&1; rm -rf -- "$2"`, path.join(fit.dir, 'pg_ctl'), data, dir]);
   const password = randomBytes(18).toString('base64url');
-  const exec = (bin: string, args: string[]) =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(fit.dir, bin), ...args], { timeout: 120_000 }) : run(path.join(fit.dir, bin), args, { timeout: 120_000 });
+  // initdb in a guarded process group: it would go on filling a removed directory after a kill.
+  // Not pg_ctl: the server it starts must outlive it (the watchdog above stops that one).
+  const exec = (bin: string, args: string[]) => {
+    const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', path.join(fit.dir, bin), ...args]] : [path.join(fit.dir, bin), args];
+    return bin === 'initdb' ? runGuarded(cmd, argv, { timeout: 120_000 }) : run(cmd, argv, { timeout: 120_000 });
+  };
   let started = false;
   const stop = async () => {
     guard.disarm();
@@ -139,7 +143,7 @@ export async function startScratchCluster(options: { minMajor: number; binDir?: 
     const template = options.templateDir ? await templatePath(options.templateDir, fit.dir, fit.major).catch(() => undefined) : undefined;
     let fromTemplate = false;
     if (template && existsSync(path.join(template, 'PG_VERSION'))) {
-      fromTemplate = await run('cp', ['-a', template, data]).then(() => true, async () => {
+      fromTemplate = await runGuarded('cp', ['-a', template, data]).then(() => true, async () => {
         await fs.rm(data, { recursive: true, force: true });
         return false;
       });

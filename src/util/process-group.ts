@@ -73,3 +73,27 @@ function executable(file: string): boolean {
     return false;
   }
 }
+
+/**
+ * Runs a command to its end in a guarded process group (see spawnGuarded), like execFile:
+ * resolves with its output, rejects with "Command failed: ..." and its stderr otherwise.
+ */
+export function runGuarded(bin: string, args: string[], options: { timeout?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawnGuarded(bin, args, { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = options.timeout ? setTimeout(() => child.kill('SIGKILL'), options.timeout) : undefined;
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve({ stdout, stderr });
+      reject(Object.assign(new Error(`Command failed: ${[bin, ...args].join(' ')}\n${stderr}`), { code, signal, stdout, stderr }));
+    });
+  });
+}

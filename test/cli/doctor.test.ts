@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import type { DoctorReport } from '../../src/jobs/doctor.ts';
@@ -92,9 +93,39 @@ describe('lifeboat doctor', () => {
     assert.equal(events.filter((e) => e.kind === 'resources_reaped').length, 1);
   });
 
+  test('the daemon removes what a killed run left at its next tick', async () => {
+    const child = ws.spawnCli(['serve', '--tick', '1'], { env: env() });
+    let log = '';
+    const seen = (re: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => re.test(log) && resolve();
+        child.stderr!.on('data', (d: Buffer) => {
+          log += d.toString();
+          check();
+        });
+        child.once('exit', () => reject(new Error(`serve exited before ${re}: ${log}`)));
+        check();
+      });
+    try {
+      await seen(/daemon started/);
+      const dir = path.join(ws.home, 'tmp', 'lifeboat-verify-0123456789ab');
+      mkdirSync(dir, { recursive: true });
+      const catalog = Catalog.open(ws.home);
+      catalog.addResource({ kind: 'dir', location: dir, ownerPid: deadPid() });
+      catalog.close();
+      await seen(new RegExp(`warn: removed 1 resource\\(s\\) left by killed Lifeboat process\\(es\\) \\d+: temp directory ${dir}`));
+      assert.equal(existsSync(dir), false);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+
   test('problems: a leftover nobody owns, one that cannot be removed, an unreachable storage, a home others can read; exit 1', async () => {
     const scratch = `${db}_lifeboat_feedf00d`;
     await suite.server.query('postgres', `create database ${scratch}`);
+    const aside = `${db}_lifeboat_old_12345678`;
+    await suite.server.query('postgres', `create database ${aside}`);
     const stray = path.join(tmp, 'lifeboat-verify-abc123');
     mkdirSync(stray);
     const catalog = Catalog.open(ws.home);
@@ -112,6 +143,10 @@ describe('lifeboat doctor', () => {
       assert.equal(left.status, 'fail');
       assert.match(left.detail, new RegExp(scratch));
       assert.match(left.hint!, new RegExp(`drop database "${scratch}" with \\(force\\);`));
+      assert.doesNotMatch(left.hint!, /_lifeboat_old_/, 'a database set aside by a swap is never offered to be dropped');
+      const setAside = find(report, 'resources', /databases set aside on target shop/)!;
+      assert.match(setAside.detail, new RegExp(aside));
+      assert.match(setAside.hint!, /rename it back/);
       assert.match(find(report, 'resources', /left by killed processes/)!.detail, /scratch database gone_lifeboat_00000000/);
       assert.match(find(report, 'resources', /unrecorded temp files/)!.detail, new RegExp(stray));
       assert.equal(find(report, 'storage', /storage gone/)!.status, 'fail');
@@ -120,10 +155,13 @@ describe('lifeboat doctor', () => {
       assert.match(home.detail, /mode 0755: other users can read it/);
       const text = await ws.cli(['doctor'], { env: env() });
       assert.equal(text.code, 1);
+      assert.doesNotMatch(text.stderr, /could not remove/, 'a server that was down is not tried again at once');
+      assert.match(text.stdout, /^FAIL {2}resources: left by killed processes: scratch database gone_lifeboat_00000000/m);
       assert.match(text.stdout, /^FAIL {2}resources: scratch databases on target shop: /m);
       assert.match(text.stdout, /\d+ problem\(s\), \d+ warning\(s\)$/m);
     } finally {
       await suite.server.query('postgres', `drop database ${scratch}`);
+      await suite.server.query('postgres', `drop database ${aside}`);
       rmSync(stray, { recursive: true });
     }
   });
