@@ -87,6 +87,14 @@ export function releaseScratchDatabase(name: string): void {
   scratchDatabases.delete(name);
 }
 
+/**
+ * Records the staging schema a table restore makes in a live database, before it exists; the
+ * caller releases it once the schema is dropped.
+ */
+export function trackStagingSchema(server: PgEndpoint, database: string, schema: string): TrackedResource {
+  return track({ kind: 'schema', location: schema, server: withDatabase(server, database).url });
+}
+
 /** How long a scratch database that could not be dropped waits before the next try. */
 const RETRY_PAUSE_MS = 10 * 60_000;
 
@@ -122,13 +130,13 @@ export async function reapLeaked(loaded: LoadedConfig, catalog: Catalog): Promis
   if (!dead.length) return [];
   const results: LeakedResource[] = [];
   // Processes first: a pg_restore still writing into a directory or database holds it.
-  const order = ['process', 'cluster', 'database', 'fifo', 'dir', 'upload'];
+  const order = ['process', 'cluster', 'schema', 'database', 'fifo', 'dir', 'upload'];
   dead.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
   const swept = new Set<string>();
   for (const r of dead) {
     // A scratch database whose server could not be reached is tried again after a pause, not
     // at every command: each try may wait for the connection to time out.
-    if (r.kind === 'database' && r.detail && Date.now() - Date.parse(r.detail) < RETRY_PAUSE_MS) continue;
+    if ((r.kind === 'database' || r.kind === 'schema') && r.detail && Date.now() - Date.parse(r.detail) < RETRY_PAUSE_MS) continue;
     const leaked: LeakedResource = { kind: r.kind, location: r.location, server: r.server, ownerPid: r.ownerPid, createdAt: r.createdAt };
     try {
       if (r.kind === 'upload') {
@@ -141,7 +149,7 @@ export async function reapLeaked(loaded: LoadedConfig, catalog: Catalog): Promis
     } catch (err) {
       leaked.error = (err as Error).message;
       try {
-        if (r.kind === 'database') catalog.updateResource(r.id, { location: r.location, detail: new Date().toISOString() });
+        if (r.kind === 'database' || r.kind === 'schema') catalog.updateResource(r.id, { location: r.location, detail: new Date().toISOString() });
       } catch {
         // Tried again at the next start instead of after the pause.
       }
@@ -182,6 +190,8 @@ export function describe(r: { kind: string; location: string; server: string | n
   switch (r.kind) {
     case 'database':
       return `scratch database ${r.location}${r.server ? ` on ${new URL(r.server).host}` : ''}`;
+    case 'schema':
+      return `staging schema ${r.location}${r.server ? ` in database ${decodeURIComponent(new URL(r.server).pathname.slice(1))} on ${new URL(r.server).host}` : ''}`;
     case 'cluster':
       return `scratch cluster ${r.location}`;
     case 'dir':
@@ -209,6 +219,8 @@ async function remove(loaded: LoadedConfig, r: ResourceRecord): Promise<void> {
       return removeDir(r.location);
     case 'database':
       return dropScratch(loaded, r);
+    case 'schema':
+      return dropStagingSchema(loaded, r);
     default:
       throw new Error(`unknown resource kind ${r.kind}`);
   }
@@ -278,11 +290,26 @@ async function removeDir(dir: string): Promise<void> {
  */
 async function dropScratch(loaded: LoadedConfig, r: ResourceRecord): Promise<void> {
   if (!/_lifeboat_|^lifeboat_/.test(r.location)) throw new Error(`refusing to drop ${r.location}: not a Lifeboat scratch database`);
+  await onRecordedServer(loaded, r, (client) => client.query(`drop database if exists ${ident(r.location)} with (force)`));
+}
+
+/** A table restore's staging schema in a live database: only the schema, never anything else. */
+async function dropStagingSchema(loaded: LoadedConfig, r: ResourceRecord): Promise<void> {
+  if (!/^lifeboat_staging_[0-9a-f]+$/.test(r.location)) throw new Error(`refusing to drop schema ${r.location}: not a Lifeboat staging schema`);
+  await onRecordedServer(loaded, r, (client) => client.query(`drop schema if exists ${ident(r.location)} cascade`));
+}
+
+/**
+ * Runs `work` connected to the database a resource was recorded on, with the password of the
+ * configured target on that server when there is one (the record holds no secret).
+ */
+async function onRecordedServer(loaded: LoadedConfig, r: ResourceRecord, work: (client: pg.Client) => Promise<unknown>): Promise<void> {
   if (!r.server) throw new Error('no server recorded');
+  const database = decodeURIComponent(new URL(r.server).pathname.slice(1)) || 'postgres';
   let endpoint: PgEndpoint = { url: r.server, password: process.env.PGPASSWORD };
   for (const t of Object.values(loaded.config.targets)) {
     if (!t.postgres) continue;
-    const e = withDatabase(parsePgUrl(t.postgres.url), 'postgres');
+    const e = withDatabase(parsePgUrl(t.postgres.url), database);
     if (e.url === r.server) endpoint = e;
   }
   // A short timeout: this runs at the start of every command, which must not hang on a server that is down.
@@ -294,7 +321,7 @@ async function dropScratch(loaded: LoadedConfig, r: ResourceRecord): Promise<voi
     await client.connect().catch((err: unknown) => {
       throw pgError(err, endpoint);
     });
-    await client.query(`drop database if exists ${ident(r.location)} with (force)`);
+    await work(client);
   } finally {
     await client.end().catch(() => undefined);
   }

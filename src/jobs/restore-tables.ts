@@ -13,6 +13,7 @@ import { readTocWithLength, type TocEntry } from '../postgres/dump-index.ts';
 import { runTool } from '../postgres/dump.ts';
 import { ident } from '../postgres/introspect.ts';
 import type { Job } from './job.ts';
+import { trackStagingSchema } from './resources.ts';
 import { compareNeeds, compareTree, liveTree, renamed, treeObjectNames } from './restore-table-checks.ts';
 import { entryName, foreignKeyDefinition, tableClosure, type TableClosure, type TableRef } from './restore-table-closure.ts';
 import { restoreEntries, scratchDatabase, scratchIds, treeRows } from './restore-table-plan.ts';
@@ -98,6 +99,7 @@ export async function restoreTables(
   const target = await connect(withDatabase(server, database));
   let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
   let scratchClient: pg.Client | undefined;
+  let stagingRecord: ReturnType<typeof trackStagingSchema> | undefined;
   const created: string[] = [];
   try {
     scratch = await scratchDatabase(server, m.encoding, 'tables');
@@ -157,6 +159,7 @@ export async function restoreTables(
       job.log('info', `created what ${database} lacked: ${created.join(', ')}`);
     }
     job.log('info', `staging the restored rows in schema ${staging} of ${database}`);
+    stagingRecord = trackStagingSchema(server, database, staging); // before pg_restore makes it: a kill leaves it recorded
     const load = runTool(tools.pgRestore, ['--dbname', withDatabase(server, database).url, '--exit-on-error', '--no-password', ...(noOwner ? ['--no-owner', '--no-acl'] : []), stagedDump], server, signal);
     load.stdout.resume();
     await load.done;
@@ -176,7 +179,7 @@ export async function restoreTables(
     const message = e.code === 'E_RESTORE_CHECK' || /nothing was changed/.test(e.message) ? e.message : `restoring the tables failed, the live tables were not changed: ${e.message}`;
     throw new LifeboatError(e.code === 'E_ABORTED' ? 'E_ABORTED' : e.code === 'E_RESTORE_CHECK' ? 'E_RESTORE_CHECK' : 'E_RESTORE_FAILED', message + left, { cause: err, hint: e.hint });
   } finally {
-    await target.query(`drop schema if exists ${ident(staging)} cascade`).catch(() => undefined);
+    await target.query(`drop schema if exists ${ident(staging)} cascade`).then(() => stagingRecord?.release(), () => undefined);
     await target.end().catch(() => undefined);
     await scratchClient?.end().catch(() => undefined);
     await scratch?.drop().catch(() => undefined);

@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * `dir`: a temp directory; `fifo`: the directory a pipe was made in; `process`: a tool's
  * process group; `upload`: an object being written to a storage under a temporary name.
  */
-export type ResourceKind = 'database' | 'cluster' | 'dir' | 'fifo' | 'process' | 'upload';
+export type ResourceKind = 'database' | 'schema' | 'cluster' | 'dir' | 'fifo' | 'process' | 'upload';
 
 /** One resource as the ledger records it. */
 export interface ResourceSpec {

@@ -95,6 +95,8 @@ async function assertCleanAfter(label: string): Promise<void> {
   assert.equal(r.code, 0, `${label}: ${r.stderr}`);
   const scratch = await suite.server.query<{ datname: string }>('postgres', "select datname from pg_database where datname ~ '_lifeboat_|^lifeboat_'");
   assert.deepEqual(scratch.map((s) => s.datname), [], `${label}: scratch databases left`);
+  const staging = await suite.server.query<{ nspname: string }>(db, "select nspname from pg_namespace where nspname like 'lifeboat\\_staging\\_%'");
+  assert.deepEqual(staging.map((n) => n.nspname), [], `${label}: staging schemas left in the live database`);
   assert.deepEqual(walk(path.join(ws.home, 'tmp')), [], `${label}: files left in the home's tmp/`);
   assert.deepEqual(readdirSync(tmp).filter((n) => n.startsWith('lifeboat-')), [], `${label}: files left in the system temp directory`);
   assert.deepEqual(strayProcesses(), [], `${label}: processes left`);
@@ -189,7 +191,9 @@ describe('kill -9 leaves nothing behind', () => {
       /^check passed: table /m,
       /^reading the TOC/m,
       /^read \S+ MB of/m,
-      /^restoring \S+ alone into scratch database/m,
+      /^restoring \S+ .*alone into scratch database/m,
+      /^staging the restored rows in schema/m,
+      /^putting \S+ in place in one transaction/m,
       /^restored \S+ as /m,
     ]);
     const r = await cli(['restore', backupId, '--table', 'sales.orders', '--rename-to', 'orders_copy']);

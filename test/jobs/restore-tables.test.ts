@@ -189,7 +189,7 @@ describe('restore of single tables with what they depend on', () => {
     await suite.server.query(db, "alter type mood add value 'angry'");
     const before = await tableContents(suite.server, db, 'book');
     const r = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--rename-to', 'book_copy', '--force']);
-    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /type public\.mood: public\.book needs it, and the database has another one: the backup has enum \('sad', 'ok', 'happy'\), the database has enum \('sad', 'ok', 'happy', 'angry'\)/);
     assert.deepEqual(await tableContents(suite.server, db, 'book'), before);
     const [copy] = await suite.server.query<{ r: string | null }>(db, "select to_regclass('book_copy')::text as r");
@@ -197,7 +197,7 @@ describe('restore of single tables with what they depend on', () => {
 
     await suite.server.query(db, 'alter table measurement_2024_eu add constraint positive check (value > 0) not valid');
     const table = await ws.cli(['restore', id, '--database', db, '--table', 'measurement', '--yes', '--force']);
-    assert.equal(table.code, 1);
+    assert.equal(table.code, 3);
     assert.match(table.stderr, /table public\.measurement: differs from the backup, its rows cannot replace the live ones: public\.measurement_2024_eu: the backup has constraints PRIMARY KEY \(id, at, region\), the database has constraints CHECK \(\(value > \(0\)::numeric\)\) NOT VALID/);
   });
 
@@ -206,7 +206,7 @@ describe('restore of single tables with what they depend on', () => {
     await suite.server.query(db, "insert into book (author_id, title) values (1, 'after the backup'); insert into review (book_id, stars) select max(id), 5 from book");
     const before = await tableContents(suite.server, db, 'book');
     const r = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--yes']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 3, 'refused: nothing changed');
     assert.match(r.stderr, /restored rows would break foreign key review_book_id_fkey: 1 row\(s\) of public\.review reference rows of public\.book that the backup does not have; nothing was changed/);
     assert.deepEqual(await tableContents(suite.server, db, 'book'), before);
     const both = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--table', 'review', '--yes']);
@@ -216,7 +216,7 @@ describe('restore of single tables with what they depend on', () => {
 
     await suite.server.query(db, 'delete from review where book_id = (select max(id) from book); delete from book where author_id = 20; delete from author where id = 20');
     const out = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--yes']);
-    assert.equal(out.code, 1);
+    assert.equal(out.code, 3);
     assert.match(out.stderr, /foreign key book_author_id_fkey: \d+ row\(s\) of public\.book in the backup reference rows of public\.author that the database no longer has/);
     assert.deepEqual(await leftovers(db), []);
   });
