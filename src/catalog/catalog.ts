@@ -32,7 +32,9 @@ export class Catalog extends ScheduleQueries {
         hint: 'set LIFEBOAT_HOME (or home: in lifeboat.yaml) to a writable directory',
       });
     }
-    db.exec('pragma journal_mode = wal; pragma busy_timeout = 10000; pragma foreign_keys = on; pragma synchronous = normal');
+    // The busy timeout first: setting WAL mode takes a lock, and another process (the daemon, a
+    // running job) may hold one; without the timeout the open fails at once with "database is locked".
+    db.exec('pragma busy_timeout = 10000; pragma journal_mode = wal; pragma foreign_keys = on; pragma synchronous = normal');
     const catalog = new Catalog(db, file);
     catalog.migrate();
     return catalog;
