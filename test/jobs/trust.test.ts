@@ -99,9 +99,12 @@ describe('authenticated bundles', () => {
     assert.deepEqual(await tableFingerprints(suite.server, db), before, 'the refused restores changed no database');
 
     const out = path.join(ws.dir, 'look');
+    // Even under --to-dir, the file plan sees the forger's seam: the record's path no longer
+    // matches the member its data is in (a forger who made them agree would restore under out/).
     const toDir = await ws.cli(['restore', id, '--file', 'config', '--to-dir', out, '--trust-foreign']);
-    assert.equal(toDir.code, 0, toDir.stderr);
-    assert.equal(readFileSync(path.join(out, elsewhere), 'utf8'), 'SECRET_KEY=original\n');
+    assert.equal(toDir.code, 3, toDir.stderr);
+    assert.match(toDir.stderr, /names its data files\/config\S+, which the manifest does not list for it/);
+    assert.equal(existsSync(out), false, 'nothing written under --to-dir either');
     assert.equal(existsSync(path.dirname(elsewhere)), false);
     const copy = `${db}_copy`;
     const dbRestore = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(copy), '--yes', '--trust-foreign']);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { Manifest } from '../../src/bundle/manifest.ts';
@@ -69,7 +69,8 @@ describe('n8n profile', () => {
     const everywhere = [
       readFileSync(path.join(ws.storage, `${key}.manifest.json`), 'utf8'),
       ...readdirSync(out, { recursive: true }).map(String).filter((f) => !f.startsWith('databases')).map((f) => { try { return readFileSync(path.join(out, f), 'latin1'); } catch { return ''; } }),
-      ...readdirSync(ws.home).map((f) => readFileSync(path.join(ws.home, f), 'latin1')),
+      // Every file in the home, its tmp/ and keys included.
+      ...readdirSync(ws.home, { recursive: true }).map((f) => path.join(ws.home, String(f))).filter((f) => statSync(f).isFile()).map((f) => readFileSync(f, 'latin1')),
       (await ws.cli(['contents', id, '--json'])).stdout,
     ].join('\n');
     assert.ok(!everywhere.includes(CREDENTIAL_SECRET), 'credential data leaked outside the dump');
