@@ -168,12 +168,7 @@ export async function checkIntegrity(source: Readable, bundleName: string, keys:
   return { ok: problems.length === 0, manifest, members: seen, problems };
 }
 
-/** Reads the manifest from inside a bundle (the last member): for bundles whose sidecar is lost. */
-export async function readInnerManifest(source: Readable, bundleName: string, keys: DecryptionKeys): Promise<Manifest> {
-  return parseManifest(await readInnerManifestText(source, bundleName, keys), `${bundleName}: manifest.json`);
-}
-
-/** The text of the manifest inside a bundle, unchecked: for callers that check its MAC too. */
+/** The text of the manifest inside a bundle (the last member), unchecked: its callers check the MAC and parse it. */
 export async function readInnerManifestText(source: Readable, bundleName: string, keys: DecryptionKeys): Promise<string> {
   for await (const entry of readBundle(source, bundleName, keys)) {
     if (entry.name !== MANIFEST_MEMBER) continue;
