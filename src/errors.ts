@@ -29,6 +29,16 @@ export type ErrorCode =
   | 'E_RESTORE_CHECK'
   | 'E_RESTORE_FAILED'
   | 'E_ABORTED'
+  /** The HTTP API: no valid session or token (401). */
+  | 'E_UNAUTHENTICATED'
+  /** The HTTP API: the caller's role or token scopes do not allow this (403). */
+  | 'E_FORBIDDEN'
+  /** The state changed under the request: a stale restore plan, a running backup (409). */
+  | 'E_CONFLICT'
+  /** Too many attempts (logins); the answer says when to try again (429). */
+  | 'E_RATE_LIMITED'
+  /** A request body over the server's limit (413). */
+  | 'E_TOO_LARGE'
   | 'E_INTERNAL';
 
 /** Codes that mean "the request was wrong", not "the operation failed": exit status 2. */
