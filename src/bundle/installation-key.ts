@@ -1,9 +1,10 @@
 import { randomBytes, hkdfSync } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load.ts';
 import type { TargetConfig } from '../config/schema.ts';
 import { LifeboatError } from '../errors.ts';
+import { createKeyFileOnce } from '../util/key-file.ts';
 import { age } from './age.ts';
 import { keysFor } from './codec.ts';
 import { keyId, type MacKey } from './mac.ts';
@@ -27,7 +28,7 @@ export function installationKey(home: string, options: { create: boolean }): Mac
   const file = path.join(home, KEY_FILE);
   if (!existsSync(file)) {
     if (!options.create) return undefined;
-    createKeyFile(home, file, randomBytes(32));
+    createKeyFile(file, randomBytes(32));
   }
   return readKeyFile(file);
 }
@@ -115,7 +116,7 @@ export function importKey(home: string, key: MacKey, options: { replace?: boolea
   const file = path.join(home, KEY_FILE);
   const current = installationKey(home, { create: false });
   if (!current) {
-    createKeyFile(home, file, key.secret);
+    createKeyFile(file, key.secret);
     return 'installed';
   }
   if (current.id === key.id) return 'known';
@@ -126,7 +127,7 @@ export function importKey(home: string, key: MacKey, options: { replace?: boolea
   }
   writeTrusted(dir, current);
   unlinkSync(file);
-  createKeyFile(home, file, key.secret);
+  createKeyFile(file, key.secret);
   return 'replaced';
 }
 
@@ -135,22 +136,8 @@ function writeTrusted(dir: string, key: MacKey): void {
   writeFileSync(path.join(dir, `${key.id}.key`), formatKey(key), { mode: 0o600 });
 }
 
-/**
- * Writes the key file whole, then links it into place: two processes creating it at once both
- * end up with the one that linked first, never with a half-written file.
- */
-function createKeyFile(home: string, file: string, secret: Buffer): void {
-  if (!existsSync(home)) mkdirSync(home, { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, formatKey({ kind: 'installation', id: keyId(secret), secret, source: file }), { mode: 0o600 });
-  chmodSync(temp, 0o600); // the umask cannot widen it, but a pre-existing temp file could be wider
-  try {
-    linkSync(temp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new LifeboatError('E_CONFIG', `cannot create the installation key ${file}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    unlinkSync(temp);
-  }
+function createKeyFile(file: string, secret: Buffer): void {
+  createKeyFileOnce(file, formatKey({ kind: 'installation', id: keyId(secret), secret, source: file }), 'the installation key');
 }
 
 function readKeyFile(file: string): MacKey {
