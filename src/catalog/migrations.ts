@@ -234,4 +234,19 @@ export const migrations: readonly string[] = [
     created_at  text not null
   );
   `,
+  // 12 (numbered by issue #19; the lead orders the chain): targets, storages and notification
+  // channels created over the API. config_json is the object as its creator wrote it, with each
+  // secret replaced by {"$sealed": "v1:..."} (config/secret-box.ts): no secret is stored in clear.
+  `
+  create table config_objects (
+    kind        text not null check (kind in ('target', 'storage', 'channel')),
+    name        text not null,
+    config_json text not null,
+    created_at  text not null,
+    updated_at  text not null,
+    created_by  text not null,
+    updated_by  text not null,
+    primary key (kind, name)
+  );
+  `,
 ];

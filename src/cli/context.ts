@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { Catalog } from '../catalog/catalog.ts';
 import { exposureWarnings } from '../config/exposure.ts';
 import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
+import { effectiveConfig, objectProblems } from '../config/objects-merge.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { reapLeaked, reapSummary } from '../jobs/resources.ts';
 import { flushNotifications } from '../notify/deliver.ts';
@@ -20,8 +21,17 @@ export interface GlobalOptions {
  * said on stderr and retried later, never failing the command.
  */
 export async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedConfig, catalog: Catalog) => Promise<T>): Promise<T> {
-  const loaded = loadConfig(configPath(opts.config));
-  const catalog = Catalog.open(loaded.home);
+  const file = loadConfig(configPath(opts.config));
+  const catalog = Catalog.open(file.home);
+  let loaded: LoadedConfig;
+  try {
+    // Targets, storages and channels created over the API count as much as the file's.
+    loaded = effectiveConfig(file, catalog);
+  } catch (err) {
+    catalog.close();
+    throw err;
+  }
+  for (const p of objectProblems(loaded)) if (p.reason === 'invalid') process.stderr.write(`warn: ${p.message} (left out)\n`);
   for (const warning of exposureWarnings(loaded)) process.stderr.write(`warn: ${warning}\n`);
   try {
     catalog.recoverInterrupted();

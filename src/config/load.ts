@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { age } from '../bundle/age.ts';
 import { x25519Recipient } from '../bundle/age-header.ts';
 import { LifeboatError } from '../errors.ts';
+import { indirectPaths } from './objects-secrets.ts';
 import { checkPaths } from './paths.ts';
 import { configSchema, type Config } from './schema.ts';
 import { deferUnresolved, getIn, interpolate, type Unresolved, type Where } from './secrets.ts';
@@ -20,6 +21,8 @@ export interface LoadedConfig {
   notes?: string[];
   /** Values whose `${VAR}` is not available: an error only for the commands that read them. */
   unresolved?: LifeboatError[];
+  /** Dotted key paths whose value the file writes with `${VAR}`: shown as secrets (objects-secrets.ts). */
+  indirect?: string[];
 }
 
 /** The config file named by --config, LIFEBOAT_CONFIG, or ./lifeboat.yaml. */
@@ -51,7 +54,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const where = (keyPath: readonly PropertyKey[]) => locate(doc, lines, keyPath, file);
   const unresolved: Unresolved[] = [];
-  const raw = interpolate(doc.toJS() ?? {}, [], env, where, unresolved);
+  const written: unknown = doc.toJS() ?? {};
+  const raw = interpolate(written, [], env, where, unresolved);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => {
@@ -73,7 +77,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (config.tempDir) config.tempDir = path.resolve(dir, config.tempDir);
   const home = path.resolve(dir, env.LIFEBOAT_HOME ?? config.home ?? '.lifeboat');
   const notes = checkPaths(config, { dir, home, where, env, raw });
-  return { file, config, home, notes, unresolved: unresolved.map((u) => u.error) };
+  return { file, config, home, notes, unresolved: unresolved.map((u) => u.error), indirect: indirectPaths(written) };
 }
 
 function sameKeyPath(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean {
@@ -94,7 +98,8 @@ function locate(doc: Document, lines: LineCounter, keyPath: readonly PropertyKey
   return `${file}: ${dotted}`;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: Where): string {
+/** One zod issue as a line a person can act on: where, what was expected, what was found. */
+export function describeIssue(issue: z.core.$ZodIssue, raw: unknown, where: Where): string {
   const keyPath = issue.path;
   if (issue.code === 'unrecognized_keys') {
     return issue.keys
@@ -127,7 +132,8 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-function checkReferences(config: Config, where: Where): void {
+/** Storages that targets name exist; a target has something to back up; age recipients parse. */
+export function checkReferences(config: Config, where: Where): void {
   const storages = Object.keys(config.storages);
   for (const [target, t] of Object.entries(config.targets)) {
     const refs = [t.storage.primary, ...t.storage.replicas];

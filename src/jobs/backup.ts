@@ -7,6 +7,7 @@ import { serializeManifest, type Manifest } from '../bundle/manifest.ts';
 import { newBackupId, sidecarKey } from '../bundle/names.ts';
 import { BundleWriter } from '../bundle/writer.ts';
 import type { LoadedConfig } from '../config/load.ts';
+import { SECRET_KEYS } from '../config/objects-secrets.ts';
 import type { TargetConfig } from '../config/schema.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { parsePgUrl } from '../postgres/connection.ts';
@@ -202,9 +203,6 @@ export function summarize(m: Manifest, durationMs: number): BackupSummary {
     warnings: m.warnings.length,
   };
 }
-
-/** Keys whose values are secrets wherever they sit in a target's config. */
-const SECRET_KEYS = new Set(['password', 'passphrase', 'apiKey', 'secret', 'token', 'secretAccessKey']);
 
 /** A target's config as the catalog may keep it: no passwords, passphrases or API keys. */
 function publicTargetConfig(t: TargetConfig): unknown {

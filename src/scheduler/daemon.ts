@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
+import { refreshObjects } from '../config/objects-merge.ts';
 import { runBackupFlow } from '../jobs/backup-flow.ts';
 import { runPrune } from '../jobs/prune.ts';
 import { reapLeaked, reapSummary } from '../jobs/resources.ts';
@@ -72,6 +73,8 @@ export async function runDaemon(loaded: LoadedConfig, catalog: Catalog, signal: 
   options.log?.('info', `lifeboat daemon started (${scheduler.holder}); scheduler mode ${loaded.config.daemon.schedulerMode}, concurrency ${loaded.config.daemon.concurrency}`);
   while (!signal.aborted) {
     try {
+      // Objects created, changed or removed over the API (or by another process) since the last tick.
+      refreshObjects(loaded, catalog);
       // Resources of killed processes; this daemon's own running jobs are alive and kept.
       const reaped = await reapLeaked(loaded, catalog);
       if (reaped.length) options.log?.('warn', reapSummary(reaped));

@@ -1,15 +1,20 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
+import { Catalog } from '../../catalog/catalog.ts';
 import { exposureWarnings } from '../../config/exposure.ts';
 import { configPath, loadConfig } from '../../config/load.ts';
+import { effectiveConfig, listObjects, OBJECT_KINDS, objectProblems, type ConfigObjectView, type ObjectKind, type ObjectProblem } from '../../config/objects.ts';
 import { LifeboatError } from '../../errors.ts';
-import { globals, print } from '../context.ts';
+import { catalogAction, globals, print } from '../context.ts';
+import { table } from '../output.ts';
 
-/** `lifeboat config check`: the whole file, secrets included, without touching the catalog. */
+/** `lifeboat config check`: the whole file, secrets included; `lifeboat config list`: every object and where it comes from. */
 export function registerConfig(program: Command): void {
-  const configCmd = program.command('config').description('lifeboat.yaml');
+  const configCmd = program.command('config').description('lifeboat.yaml and the objects created over the API');
   configCmd
     .command('check')
-    .description('check lifeboat.yaml: keys, values, paths, key files and every ${VAR} it uses; exit 2 on a problem')
+    .description('check lifeboat.yaml: keys, values, paths, key files and every ${VAR} it uses, then the objects created over the API; exit 2 on a problem')
     .action((_o: unknown, cmd: Command) => {
       const opts = globals(cmd);
       const loaded = loadConfig(configPath(opts.config));
@@ -22,18 +27,61 @@ export function registerConfig(program: Command): void {
           hint: unresolved.map((e) => e.hint).find(Boolean),
         });
       }
+      // The file first and on its own; then the catalog's objects, only when a catalog exists
+      // (a check never creates one).
+      const { api, problems } = catalogObjects(loaded);
+      const invalid = problems.filter((p) => p.reason === 'invalid');
+      if (invalid.length) {
+        throw new LifeboatError('E_CONFIG', invalid.map((p) => `catalog: ${p.message}`).join('\n'), {
+          hint: 'fix them over the API (or remove them); until then they are left out',
+        });
+      }
+      for (const p of problems) warnings.push(p.message);
       const { config } = loaded;
       const counts = {
         storages: Object.keys(config.storages).length,
         targets: Object.keys(config.targets).length,
         notifications: Object.keys(config.notifications ?? {}).length,
       };
-      print(opts, { file: loaded.file, ok: true, home: loaded.home, ...counts, notes, warnings }, () =>
+      print(opts, { file: loaded.file, ok: true, home: loaded.home, ...counts, apiObjects: api, notes, warnings }, () =>
         [
           ...notes.map((n) => `note: ${n}`),
           ...warnings.map((w) => `warn: ${w}`),
           `${loaded.file}: ok (${counts.storages} storage(s), ${counts.targets} target(s), ${counts.notifications} notification channel(s); home ${loaded.home})`,
+          ...(api ? [`catalog: ${api} object(s) created over the API in effect`] : []),
         ].join('\n'),
       );
     });
+
+  configCmd
+    .command('list')
+    .description('targets, storages and notification channels, from lifeboat.yaml (source file) and created over the API (source api); secrets show as "set"')
+    .argument('[kind]', 'target, storage or channel (default: all three)')
+    .action(
+      catalogAction(async ({ opts, loaded, catalog }, kind: string | undefined) => {
+        if (kind !== undefined && !OBJECT_KINDS.includes(kind as ObjectKind)) {
+          throw new LifeboatError('E_USAGE', `"${kind}" is not a kind of object`, { hint: 'one of: target, storage, channel' });
+        }
+        const kinds = kind ? [kind as ObjectKind] : (['target', 'storage', 'channel'] as const);
+        const objects: ConfigObjectView[] = kinds.flatMap((k) => listObjects(loaded, catalog, k));
+        print(opts, objects, () =>
+          objects.length === 0
+            ? 'no objects'
+            : table(['KIND', 'NAME', 'TYPE', 'SOURCE', 'STATE'], objects.map((o) => [o.kind, o.name, String(o.config.type ?? '-'), o.source, o.shadowed ? 'shadowed by the file' : o.problem ? `invalid: ${o.problem}` : 'in effect'])),
+        );
+      }),
+    );
+}
+
+/** The catalog's objects as the other commands would see them, without creating a catalog. */
+function catalogObjects(loaded: ReturnType<typeof loadConfig>): { api: number; problems: ObjectProblem[] } {
+  if (!existsSync(path.join(loaded.home, 'catalog.sqlite'))) return { api: 0, problems: [] };
+  const catalog = Catalog.open(loaded.home);
+  try {
+    const merged = effectiveConfig(loaded, catalog);
+    const problems = objectProblems(merged);
+    return { api: catalog.listConfigObjects().length - problems.length, problems };
+  } finally {
+    catalog.close();
+  }
 }

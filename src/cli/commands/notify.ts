@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { LifeboatError } from '../../errors.ts';
-import { flushNotifications } from '../../notify/deliver.ts';
+import { sendTestNotification } from '../../notify/test-send.ts';
 import { table } from '../output.ts';
 import { print, catalogAction } from '../context.ts';
 
@@ -10,18 +9,13 @@ export function registerNotify(program: Command): void {
   notifyCmd
     .command('test')
     .description('send a test event to one channel now and print the outcome')
-    .argument('<channel>', 'channel name under notifications: in lifeboat.yaml')
+    .argument('<channel>', 'channel name under notifications: in lifeboat.yaml, or created over the API')
     .action(
       catalogAction(async ({ opts, loaded, catalog }, name: string) => {
-        const channel = loaded.config.notifications?.[name];
-        if (!channel) {
-          const names = Object.keys(loaded.config.notifications ?? {});
-          throw new LifeboatError('E_NOT_FOUND', `no notification channel named "${name}" in ${loaded.file}`, { hint: names.length ? `configured channels: ${names.join(', ')}` : 'add one under notifications:' });
-        }
-        const { eventId } = catalog.recordDirectEvent({ kind: 'test', severity: 'info', message: `test notification from lifeboat to channel ${name} (${channel.type})` }, name, 1);
-        const [outcome] = await flushNotifications(loaded, catalog, { only: { eventId } });
-        print(opts, outcome, () => (outcome!.ok ? `sent a test event to ${name} (${channel.type})${outcome!.statusCode ? `: HTTP ${outcome!.statusCode}` : ''}` : `FAILED to send to ${name} (${channel.type}): ${outcome!.error}`));
-        if (!outcome!.ok) process.exitCode = 1;
+        const outcome = await sendTestNotification(loaded, catalog, name);
+        const channel = loaded.config.notifications![name]!;
+        print(opts, outcome, () => (outcome.ok ? `sent a test event to ${name} (${channel.type})${outcome.statusCode ? `: HTTP ${outcome.statusCode}` : ''}` : `FAILED to send to ${name} (${channel.type}): ${outcome.error}`));
+        if (!outcome.ok) process.exitCode = 1;
       }),
     );
 
