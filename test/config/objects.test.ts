@@ -66,7 +66,7 @@ describe('config objects created over the API', () => {
     ws.writeConfig(`
 storages:
   nas: { type: local, path: ./storage }
-  s3file: { type: s3, bucket: acme, endpoint: "http://127.0.0.1:9", accessKeyId: AKIAFILE, secretAccessKey: "\${FILE_S3_SECRET}" }
+  s3file: { type: s3, bucket: acme, endpoint: "http://127.0.0.1:9", accessKeyId: AKIAFILE, secretAccessKey: "\${FILE_S3_SECRET}", region: "\${FILE_S3_REGION:-eu-central-1}" }
 targets: {}
 `);
   });
@@ -117,6 +117,8 @@ targets: {}
     assert.equal(by('storage', 's3').config.secretAccessKey, 'set');
     assert.equal(by('storage', 's3').config.accessKeyId, 'AKIAAPI');
     assert.equal(by('storage', 's3file').config.secretAccessKey, 'set', 'a file secret is "set" too');
+    assert.equal(by('storage', 's3file').config.region, 'set', 'so is any value the file takes from ${VAR}');
+    assert.equal(by('storage', 's3file').config.accessKeyId, 'AKIAFILE');
     assert.equal(by('channel', 'hook').config.secret, 'set');
     const shopPg = by('target', 'shop').config.postgres as { url: string; databases: string[] };
     assert.match(shopPg.url, /^postgres:\/\/lb_objects:\*\*\*@127\.0\.0\.1:\d+\//);
@@ -279,6 +281,27 @@ targets: {}
     } finally {
       close();
     }
+  });
+
+  test('an object the file no longer supports is left out, and said by every command', async () => {
+    const base = readFileSync(ws.config, 'utf8');
+    ws.writeConfig(base.replace('storages:\n', 'storages:\n  spare: { type: local, path: ./storage }\n'));
+    const { loaded, catalog, close } = open(ws);
+    try {
+      createObject(loaded, catalog, 'target', 'orphan', { files: { cfg: [ws.config] }, storage: 'spare' }, 'admin');
+    } finally {
+      close();
+    }
+    ws.writeConfig(base);
+    const list = await ws.cli(['list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stderr, /warn: target "orphan": storage\.primary: no storage named "spare"; configured storages: .* \(left out\)/);
+    const check = await ws.cli(['config', 'check'], { env: { FILE_S3_SECRET: 'x' } });
+    assert.equal(check.code, 2);
+    assert.match(check.stderr, /catalog: target "orphan": storage\.primary: no storage named "spare"/);
+    const objects = (await ws.cli(['config', 'list', 'target', '--json'])).json<{ name: string; problem?: string }[]>();
+    assert.match(objects.find((o) => o.name === 'orphan')?.problem ?? '', /no storage named "spare"/);
+    assert.equal((await ws.cli(['backup', 'orphan'])).code, 2);
   });
 
   test('a wrong LIFEBOAT_SECRET_KEY is a clear error naming what to do', async () => {
