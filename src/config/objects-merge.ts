@@ -120,6 +120,16 @@ export function refreshObjects(loaded: LoadedConfig, catalog: Catalog): void {
   state.api = api;
 }
 
+/**
+ * A string that changes whenever the API objects in effect change (one is created, changed or
+ * removed): what the daemon compares to know when to seed schedules again.
+ */
+export function objectsVersion(loaded: LoadedConfig): string {
+  const state = states.get(loaded);
+  if (!state) return '';
+  return [...state.api].sort().map((key) => `${key}@${state.validated.get(key)?.updatedAt ?? ''}`).join(',');
+}
+
 /** The catalog objects left out at the last refresh: shadowed by the file, or invalid. */
 export function objectProblems(loaded: LoadedConfig): ObjectProblem[] {
   return states.get(loaded)?.problems ?? [];

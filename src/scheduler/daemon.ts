@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
-import { refreshObjects } from '../config/objects-merge.ts';
+import { objectsVersion, refreshObjects } from '../config/objects-merge.ts';
 import { runBackupFlow } from '../jobs/backup-flow.ts';
 import { runPrune } from '../jobs/prune.ts';
 import { reapLeaked, reapSummary } from '../jobs/resources.ts';
@@ -9,7 +9,7 @@ import { flushNotifications } from '../notify/deliver.ts';
 import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
 import { formatBytes } from '../util/format.ts';
 import { pendingVerifications, runVerify } from '../jobs/verify.ts';
-import { Scheduler, type Clock } from './scheduler.ts';
+import { configSchedules, Scheduler, type Clock } from './scheduler.ts';
 
 export interface DaemonOptions {
   clock?: Clock;
@@ -70,11 +70,17 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
 export async function runDaemon(loaded: LoadedConfig, catalog: Catalog, signal: AbortSignal, options: DaemonOptions = {}): Promise<void> {
   catalog.recoverInterrupted();
   const scheduler = makeScheduler(loaded, catalog, options);
+  let objects = objectsVersion(loaded);
   options.log?.('info', `lifeboat daemon started (${scheduler.holder}); scheduler mode ${loaded.config.daemon.schedulerMode}, concurrency ${loaded.config.daemon.concurrency}`);
   while (!signal.aborted) {
     try {
-      // Objects created, changed or removed over the API (or by another process) since the last tick.
+      // Objects created, changed or removed over the API (or by another process) since the last
+      // tick; a target's schedules come and go with it.
       refreshObjects(loaded, catalog);
+      if (objectsVersion(loaded) !== objects) {
+        objects = objectsVersion(loaded);
+        catalog.syncSchedules(configSchedules(loaded));
+      }
       // Resources of killed processes; this daemon's own running jobs are alive and kept.
       const reaped = await reapLeaked(loaded, catalog);
       if (reaped.length) options.log?.('warn', reapSummary(reaped));
