@@ -3,13 +3,23 @@ import type { ObjectKind } from '../catalog/objects.ts';
 import { LifeboatError } from '../errors.ts';
 import { checkReferences, describeIssue, type LoadedConfig } from './load.ts';
 import { checkPaths } from './paths.ts';
-import { configSchema, type ChannelConfig, type Config, type StorageConfig, type TargetConfig } from './schema.ts';
+import { configSchema, storageSchema, targetSchema, type ChannelConfig, type Config, type StorageConfig, type TargetConfig } from './schema.ts';
 
 /** The section of lifeboat.yaml each kind of object lives in. */
 export const SECTION = { target: 'targets', storage: 'storages', channel: 'notifications' } as const satisfies Record<ObjectKind, keyof Config>;
 
 /** A validated object of each kind, as the rest of Lifeboat reads it from `loaded.config`. */
 export type ObjectConfig<K extends ObjectKind> = K extends 'target' ? TargetConfig : K extends 'storage' ? StorageConfig : ChannelConfig;
+
+/**
+ * The zod schema of one object's body, as lifeboat.yaml takes it under its section: for the
+ * API's OpenAPI document. Validation itself goes through `validateObject`, which adds the
+ * file's path and reference checks.
+ */
+export function objectSchema(kind: ObjectKind) {
+  if (kind === 'channel') return configSchema.shape.notifications.unwrap().valueType;
+  return kind === 'target' ? targetSchema : storageSchema;
+}
 
 /**
  * `storage "nas": path` for a key path inside an object (or inside its section, as the loader's

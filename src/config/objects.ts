@@ -10,6 +10,7 @@ import { secretBox, type SecretBox } from './secret-box.ts';
 export { effectiveConfig, objectProblems, refreshObjects, OBJECT_KINDS, type ObjectProblem } from './objects-merge.ts';
 export type { ObjectKind } from '../catalog/objects.ts';
 export { testObject, type ObjectTestReport, type ProbeCheck } from './objects-probe.ts';
+export { objectSchema } from './objects-validate.ts';
 
 /**
  * Targets, storages and notification channels as the API and the CLI list them: from

@@ -175,6 +175,15 @@ targets: {}
       }
       refreshObjects(loaded, catalog);
       assert.deepEqual(loaded.config.notifications?.hook?.on, ['failure']);
+      // Mappings merge key by key: the URL (a secret) stays when another postgres key changes.
+      const url = loaded.config.targets.shop!.postgres!.url;
+      updateObject(loaded, catalog, 'target', 'shop', { postgres: { globals: false, databases: [db] } }, 'ops');
+      assert.equal(loaded.config.targets.shop!.postgres!.url, url);
+      // A new type starts afresh: the local path does not linger into the s3 storage.
+      createObject(loaded, catalog, 'storage', 'tmpx', { type: 'local', path: vault, quota: '1GB' }, 'ops');
+      updateObject(loaded, catalog, 'storage', 'tmpx', { type: 's3', bucket: 'acme' }, 'ops');
+      assert.deepEqual(getObject(loaded, catalog, 'storage', 'tmpx').config, { type: 's3', bucket: 'acme', prefix: '', region: 'us-east-1', pathStyle: false, partSize: '16MB', retry: { attempts: 4, delayMs: 500 } });
+      removeObject(loaded, catalog, 'storage', 'tmpx');
       assert.equal(loaded.config.notifications?.hook?.type === 'webhook' && loaded.config.notifications.hook.secret, HOOK_SECRET);
     } finally {
       close();
