@@ -103,7 +103,7 @@ export function resolveToken(catalog: Catalog, bearer: string, address: string |
 export function listTokens(catalog: Catalog, by: Principal, o: { owner?: string; includeRevoked?: boolean } = {}, now = new Date()): TokenSummary[] {
   const manage = can(by, 'tokens.manage');
   let ownerId = manage ? undefined : by.userId;
-  if (!manage && ownerId === undefined) return [];
+  if (!manage && (ownerId === undefined || !can(by, 'tokens.own'))) return [];
   if (o.owner !== undefined) {
     const owner = normalName(o.owner) === undefined ? undefined : catalog.findUser(normalName(o.owner)!);
     if (!owner || (!manage && owner.id !== by.userId)) throw new LifeboatError('E_NOT_FOUND', `no user named ${o.owner}`, { hint: 'run `lifeboat user list`' });
