@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -31,6 +32,26 @@ function withCatalog<T>(fn: (c: Catalog) => T): T {
     c.close();
   }
 }
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), typing each answer once its prompt is
+ * shown (typed earlier, the terminal would still echo it); returns what the terminal showed.
+ */
+function onTerminal(args: string[], answers: string[]): Promise<{ code: number | null; screen: string }> {
+  const bin = path.resolve(import.meta.dirname, '../../bin/lifeboat.js');
+  const command = [process.execPath, bin, ...args].map((a) => `'${a}'`).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, LIFEBOAT_CONFIG: ws.config, LIFEBOAT_HOME: ws.home }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  let prompts = 0;
+  child.stdout.on('data', (d: Buffer) => {
+    screen += d.toString();
+    const shown = screen.split('password for').length - 1;
+    while (prompts < shown && prompts < answers.length) child.stdin.write(`${answers[prompts++]}\r`);
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, screen })));
+}
+
+const hasScript = (process.env.PATH ?? '').split(':').some((d) => existsSync(path.join(d, 'script')));
 
 describe('lifeboat user and token', () => {
   test('user add: --password-stdin, or refused without a terminal (exit 2); bad input exits 2', async () => {
@@ -66,6 +87,24 @@ describe('lifeboat user and token', () => {
     const users = list.json<{ name: string; role: string; disabled: boolean }[]>();
     assert.deepEqual(users.map((u) => [u.name, u.role, u.disabled]), [['alice', 'admin', false]]);
     assert.doesNotMatch(list.stdout, /argon2|hash/i);
+  });
+
+  test('on a terminal the password is asked twice with echo off; two different answers change nothing', { skip: !hasScript && 'needs util-linux script for a pseudo-terminal' }, async () => {
+    const typed = 'typed on a terminal, unseen';
+    const r = await onTerminal(['user', 'add', 'terry', '--role', 'viewer'], [typed, typed]);
+    assert.equal(r.code, 0, r.screen);
+    assert.match(r.screen, /password for terry: \r?\n.*password for terry \(again\): \r?\n.*created terry \(viewer\)/s);
+    assert.equal(r.screen.includes(typed), false, 'not echoed');
+    assert.equal((await withCatalogAsync((c) => login(c, 'terry', typed, null))).ok, true);
+    const differ = await onTerminal(['user', 'passwd', 'terry'], ['one new long passphrase', 'another long passphrase']);
+    assert.equal(differ.code, 2);
+    assert.match(differ.screen, /the two passwords differ; nothing was changed/);
+    assert.equal((await withCatalogAsync((c) => login(c, 'terry', typed, null))).ok, true);
+    const pasted = await onTerminal(['user', 'passwd', 'terry'], ['pasted long passphrase\r\npasted long passphrase']);
+    assert.equal(pasted.code, 0, pasted.screen);
+    assert.equal(pasted.screen.includes('pasted'), false);
+    assert.equal((await withCatalogAsync((c) => login(c, 'terry', 'pasted long passphrase', null))).ok, true, 'both lines of one paste answer both prompts');
+    assert.equal((await ws.cli(['user', 'remove', 'terry'])).code, 0);
   });
 
   test('token create prints lb_... once; neither it nor a password is in the catalog file', async () => {

@@ -135,10 +135,9 @@ async function readPassword(o: { passwordStdin?: boolean }, prompt: string): Pro
   if (!process.stdin.isTTY) {
     throw new LifeboatError('E_USAGE', 'no terminal to ask for the password on', { hint: 'pass --password-stdin and write the password to stdin' });
   }
-  const first = await askHidden(`${prompt}: `);
-  const again = await askHidden(`${prompt} (again): `);
+  const [first, again] = await askHidden([`${prompt}: `, `${prompt} (again): `]);
   if (first !== again) throw new LifeboatError('E_USAGE', 'the two passwords differ; nothing was changed');
-  return first;
+  return first!;
 }
 
 function firstLine(): Promise<string> {
@@ -153,34 +152,53 @@ function firstLine(): Promise<string> {
   });
 }
 
-/** Reads a line from the terminal without echoing it. */
-function askHidden(prompt: string): Promise<string> {
+/**
+ * Asks each prompt in turn and reads one line for each from the terminal, without echo. Raw mode
+ * is set before the first prompt shows and kept until the last answer, so nothing typed after a
+ * prompt is echoed, and a paste of both lines at once answers both prompts.
+ */
+function askHidden(prompts: string[]): Promise<string[]> {
   return new Promise((resolve) => {
     const stdin = process.stdin;
-    process.stderr.write(prompt);
-    stdin.setRawMode(true);
-    stdin.resume();
+    const answers: string[] = [];
     let value = '';
-    const done = () => {
+    let afterCR = false;
+    stdin.setRawMode(true);
+    const finish = () => {
+      stdin.off('data', onData);
       stdin.setRawMode(false);
       stdin.pause();
-      stdin.off('data', onData);
-      process.stderr.write('\n');
     };
     const onData = (chunk: Buffer) => {
       for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') {
-          done();
-          return resolve(value);
-        }
+        // A pasted CRLF is one line end, not an empty second answer.
+        const crlf = afterCR && ch === '\n';
+        afterCR = ch === '\r';
+        if (crlf) continue;
         if (ch === '\u0003') {
-          done();
+          finish();
+          process.stderr.write('\n');
           process.exit(130);
         }
-        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
-        else if (ch >= ' ') value += ch;
+        if (ch === '\r' || ch === '\n') {
+          if (answers.length === prompts.length) break;
+          answers.push(value);
+          value = '';
+          process.stderr.write('\n');
+          if (answers.length === prompts.length) {
+            finish();
+            return resolve(answers);
+          }
+          process.stderr.write(prompts[answers.length]!);
+        } else if (ch === '\u007f' || ch === '\b') {
+          value = [...value].slice(0, -1).join('');
+        } else if (ch >= ' ') {
+          value += ch;
+        }
       }
     };
+    process.stderr.write(prompts[0]!);
     stdin.on('data', onData);
+    stdin.resume();
   });
 }
