@@ -9,11 +9,11 @@ export {
 } from './roles.ts';
 export { can, cliPrincipal, DAEMON, userPrincipal, type Principal } from './principal.ts';
 export { checkPasswordPolicy, dummyHash, hashPassword, needsRehash, verifyPassword, MIN_PASSWORD_LENGTH } from './passwords.ts';
-export { createUser, getUser, listUsers, removeUser, setDisabled, setPassword, setRole, type UserRecord } from './users.ts';
+export { changeOwnPassword, createUser, getUser, listUsers, removeUser, setDisabled, setPassword, setRole, type UserRecord } from './users.ts';
 export {
-  createSession, csrfMatches, DEFAULT_SESSION_POLICY, endAllSessions, endSession, endSessionByHandle, listSessions, resolveSession, sessionPolicy,
+  createSession, csrfMatches, DEFAULT_SESSION_POLICY, endAllSessions, endSession, endSessionByHandle, listSessions, purgeSessions, resolveSession, sessionPolicy,
   type NewSession, type ResolvedSession, type SessionPolicy, type SessionSummary,
 } from './sessions.ts';
 export { createToken, listTokens, parseExpiry, resolveToken, revokeToken, type TokenSummary } from './tokens.ts';
-export { delaySeconds, login, THROTTLE, type LoginResult } from './throttle.ts';
+export { delaySeconds, login, purgeLoginAttempts, THROTTLE, type LoginResult } from './throttle.ts';
 export { claimSetup, setupPending, setupToken } from './setup.ts';

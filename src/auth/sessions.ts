@@ -134,3 +134,8 @@ export function listSessions(catalog: Catalog, userId: number, now = new Date())
       address: s.address, userAgent: s.userAgent,
     }));
 }
+
+/** Deletes expired sessions (idle or absolute): the server calls it now and then; returns how many. */
+export function purgeSessions(catalog: Catalog, now = new Date()): number {
+  return catalog.purgeExpiredSessions(now.toISOString());
+}

@@ -92,3 +92,8 @@ export async function login(catalog: Catalog, name: string, password: string, ad
   if (await needsRehash(stored)) catalog.rehashUserPassword(user.id, await hashPassword(password));
   return { ok: true, user: catalog.findUserById(user.id)! };
 }
+
+/** Deletes throttle counts old enough to be forgotten anyway: the server calls it now and then. */
+export function purgeLoginAttempts(catalog: Catalog, now = new Date()): void {
+  catalog.purgeLoginAttempts(new Date(now.getTime() - THROTTLE.forgetAfterMs).toISOString());
+}

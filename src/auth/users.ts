@@ -2,7 +2,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { UserRecord } from '../catalog/users.ts';
 import { LifeboatError } from '../errors.ts';
 import { parseName, normalName } from './names.ts';
-import { checkPasswordPolicy, hashPassword } from './passwords.ts';
+import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.ts';
 import type { Role } from './roles.ts';
 
 export type { UserRecord };
@@ -40,6 +40,20 @@ export async function setPassword(catalog: Catalog, name: string, password: stri
   const user = getUser(catalog, name);
   checkPasswordPolicy(password, user.name);
   catalog.updateUserPassword(user.id, await hashPassword(password), now.toISOString());
+}
+
+/**
+ * A user changing their own password: the current one must be given (a session left open on a
+ * shared screen must not be enough to take the account over). Ends all their sessions, this one
+ * too: the caller starts a new one for the browser that asked.
+ */
+export async function changeOwnPassword(catalog: Catalog, userId: number, current: string, next: string, now = new Date()): Promise<void> {
+  const user = catalog.findUserById(userId);
+  const stored = user && catalog.userPasswordHash(user.id);
+  if (!user || !stored) throw new LifeboatError('E_NOT_FOUND', `no user with id ${userId}`);
+  if (!(await verifyPassword(stored, current))) throw new LifeboatError('E_FORBIDDEN', 'the current password is wrong; nothing was changed');
+  checkPasswordPolicy(next, user.name);
+  catalog.updateUserPassword(user.id, await hashPassword(next), now.toISOString());
 }
 
 /** Disables (or enables) a user: a disabled one cannot log in, loses their sessions, and their tokens stop working. */

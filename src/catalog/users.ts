@@ -203,11 +203,17 @@ export class UserQueries extends ScheduleQueries {
     return this.all('select * from sessions where user_id = ? order by last_seen_at desc', userId).map(toSession);
   }
 
-  /** Drops sessions past their absolute limit (idle ones are dropped when next presented). */
+  /** Drops sessions past their absolute or their idle limit; returns how many. */
   purgeExpiredSessions(at: string): number {
-    const n = Number(this.one('select count(*) as n from sessions where expires_at <= ?', at)!.n);
-    this.run('delete from sessions where expires_at <= ?', at);
+    const where = "expires_at <= ?1 or unixepoch(last_seen_at) + idle_seconds <= unixepoch(?1)";
+    const n = Number(this.one(`select count(*) as n from sessions where ${where}`, at)!.n);
+    this.run(`delete from sessions where ${where}`, at);
     return n;
+  }
+
+  /** Drops login-throttle counts whose last failure is before `before`. */
+  purgeLoginAttempts(before: string): void {
+    this.run('delete from login_attempts where last_failure_at < ?', before);
   }
 
   insertToken(t: { ownerId: number; name: string; tokenHash: string; scopes: string[]; createdAt: string; createdBy: string; expiresAt: string | null }): TokenRecord {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
-import { createSession, csrfMatches, endAllSessions, endSession, endSessionByHandle, listSessions, resolveSession, sessionPolicy } from '../../src/auth/sessions.ts';
+import { createSession, csrfMatches, endAllSessions, endSession, endSessionByHandle, listSessions, purgeSessions, resolveSession, sessionPolicy } from '../../src/auth/sessions.ts';
 import { setDisabled, setPassword } from '../../src/auth/users.ts';
 import { addUser, catalogBytes, tempCatalog } from './fixture.ts';
 
@@ -106,5 +106,20 @@ describe('sessions', () => {
     assert.equal(resolveSession(catalog, s2.id), undefined);
     setDisabled(catalog, 'alice', false);
     assert.equal(resolveSession(catalog, s2.id), undefined, 'enabling does not revive ended sessions');
+  });
+
+  test('purging drops idle and absolutely expired sessions, and only those', async () => {
+    const catalog = tempCatalog();
+    const alice = await addUser(catalog, 'alice', 'viewer');
+    const idle = createSession(catalog, alice.id, { now: T0 });
+    const busy = createSession(catalog, alice.id, { now: T0 });
+    // Never idle long enough to end that way: only its absolute limit ends it.
+    const old = createSession(catalog, alice.id, { now: at(-7 * 24 * H + 60_000), policy: { idleHours: 24 * 30, absoluteDays: 7 } });
+    resolveSession(catalog, busy.id, at(11 * H));
+    assert.ok(resolveSession(catalog, old.id, at(0)));
+    assert.equal(purgeSessions(catalog, at(12 * H)), 2, 'the idle one and the one past 7 days');
+    assert.ok(resolveSession(catalog, busy.id, at(12 * H)));
+    assert.equal(catalog.listUserSessions(alice.id).length, 1);
+    assert.equal(resolveSession(catalog, idle.id, at(1000)), undefined);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, test } from 'node:test';
-import { delaySeconds, login, THROTTLE, type LoginResult } from '../../src/auth/throttle.ts';
+import { delaySeconds, login, purgeLoginAttempts, THROTTLE, type LoginResult } from '../../src/auth/throttle.ts';
 import { dummyHash } from '../../src/auth/passwords.ts';
 import { setDisabled } from '../../src/auth/users.ts';
 import { addUser, PASSWORD, tempCatalog } from './fixture.ts';
@@ -110,5 +110,17 @@ describe('login throttling', () => {
     assert.equal((await login(catalog, 'alice', PASSWORD, null, T0)).ok, true);
     assert.match(catalog.userPasswordHash(alice.id)!, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     assert.equal((await login(catalog, 'alice', PASSWORD, null, at(1))).ok, true);
+  });
+
+  test('counts are forgotten a day after the last failure, and purged then', async () => {
+    const catalog = tempCatalog();
+    await failRepeatedly(catalog, 'alice', '192.0.2.1', 8);
+    const day = 24 * 3600;
+    assert.deepEqual(await login(catalog, 'alice', 'wrong password, long enough', '192.0.2.1', at(day + 60)), { ok: false }, 'a fresh start after a day');
+    purgeLoginAttempts(catalog, at(day + 60));
+    assert.equal(catalog.getLoginAttempt('address:192.0.2.1')!.failures, 1, 'the fresh count stays');
+    purgeLoginAttempts(catalog, at(3 * day));
+    assert.equal(catalog.getLoginAttempt('address:192.0.2.1'), undefined);
+    assert.equal(catalog.getLoginAttempt('account:alice'), undefined);
   });
 });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createUser, getUser, listUsers, removeUser, setDisabled, setRole } from '../../src/auth/users.ts';
+import { changeOwnPassword, createUser, getUser, listUsers, removeUser, setDisabled, setRole } from '../../src/auth/users.ts';
 import { createSession, resolveSession } from '../../src/auth/sessions.ts';
 import { createToken, resolveToken } from '../../src/auth/tokens.ts';
+import { login } from '../../src/auth/throttle.ts';
 import { addUser, PASSWORD, tempCatalog } from './fixture.ts';
 
 const code = (c: string, re?: RegExp) => (e: Error & { code: string }) => e.code === c && (!re || re.test(e.message));
@@ -53,5 +54,18 @@ describe('users', () => {
     await addUser(catalog, 'bob', 'operator');
     assert.equal(resolveToken(catalog, token, null), undefined);
     assert.equal(catalog.listTokens({ includeRevoked: true }).length, 0);
+  });
+
+  test('changing one\'s own password needs the current one and ends one\'s sessions', async () => {
+    const catalog = tempCatalog();
+    const alice = await addUser(catalog, 'alice', 'viewer');
+    const session = createSession(catalog, alice.id);
+    await assert.rejects(changeOwnPassword(catalog, alice.id, 'not the password at all', 'a new long passphrase'), code('E_FORBIDDEN', /current password is wrong/));
+    assert.ok(resolveSession(catalog, session.id), 'nothing changed');
+    await assert.rejects(changeOwnPassword(catalog, alice.id, PASSWORD, 'short'), code('E_USAGE', /too short/));
+    await changeOwnPassword(catalog, alice.id, PASSWORD, 'a new long passphrase');
+    assert.equal(resolveSession(catalog, session.id), undefined);
+    assert.equal((await login(catalog, 'alice', 'a new long passphrase', null)).ok, true);
+    assert.equal((await login(catalog, 'alice', PASSWORD, null)).ok, false);
   });
 });
