@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { LoginAttemptRecord, UserRecord } from '../catalog/users.ts';
 import { normalName } from './names.ts';
@@ -29,9 +30,26 @@ export function delaySeconds(failures: number, free: number): number {
   return failures <= free ? 0 : Math.min(2 ** (failures - free - 1), THROTTLE.maxDelaySeconds);
 }
 
+/**
+ * The throttle's key for an address: an IPv4 address as it is (also when IPv4-mapped), an IPv6
+ * address by its /64, since one host commonly holds a whole /64 and could rotate through it.
+ */
+export function addressKey(address: string | null): string {
+  if (!address) return 'unknown';
+  const plain = address.replace(/%.*$/, '').toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(plain);
+  if (mapped) return mapped[1]!;
+  if (isIPv4(plain) || !isIPv6(plain)) return plain.slice(0, 64);
+  const [head = '', tail] = plain.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 const keys = (name: string, address: string | null) => [
   { key: `account:${name.trim().toLowerCase().slice(0, 128)}`, free: THROTTLE.accountFree },
-  { key: `address:${address ?? 'unknown'}`, free: THROTTLE.addressFree },
+  { key: `address:${addressKey(address)}`, free: THROTTLE.addressFree },
 ];
 
 function current(catalog: Catalog, key: string, now: Date): LoginAttemptRecord | undefined {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, test } from 'node:test';
-import { delaySeconds, login, purgeLoginAttempts, THROTTLE, type LoginResult } from '../../src/auth/throttle.ts';
+import { addressKey, delaySeconds, login, purgeLoginAttempts, THROTTLE, type LoginResult } from '../../src/auth/throttle.ts';
 import { dummyHash } from '../../src/auth/passwords.ts';
 import { setDisabled } from '../../src/auth/users.ts';
 import { addUser, PASSWORD, tempCatalog } from './fixture.ts';
@@ -24,6 +24,17 @@ async function failRepeatedly(catalog: ReturnType<typeof tempCatalog>, name: str
 describe('login throttling', () => {
   test('the delay: free for 5 failures, then doubling from 1 s, at most 15 min', () => {
     assert.deepEqual([1, 5, 6, 7, 8, 9, 15, 16, 40].map((f) => delaySeconds(f, 5)), [0, 0, 1, 2, 4, 8, 512, 900, 900]);
+  });
+
+  test('addresses: IPv4 as is, IPv4-mapped as IPv4, IPv6 by its /64', () => {
+    assert.equal(addressKey('192.0.2.1'), '192.0.2.1');
+    assert.equal(addressKey('::ffff:192.0.2.1'), '192.0.2.1');
+    assert.equal(addressKey('2001:db8:aa:bb:1:2:3:4'), '2001:db8:aa:bb::/64');
+    assert.equal(addressKey('2001:DB8:aa:bb::9'), '2001:db8:aa:bb::/64');
+    assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+    assert.equal(addressKey('::1'), '0:0:0:0::/64');
+    assert.equal(addressKey(null), 'unknown');
   });
 
   test('failures grow the wait (a 429 with Retry-After); unknown and known users get the same answers', async () => {
@@ -64,6 +75,11 @@ describe('login throttling', () => {
     assert.equal((await login(catalog, 'alice', PASSWORD, '198.51.100.2', T0)).ok, true);
     const secondsLater = await login(catalog, 'alice', PASSWORD, '198.51.100.1', at(1));
     assert.equal(secondsLater.ok, true);
+    // One host rotating through its IPv6 /64 is one address.
+    for (let i = 0; i < THROTTLE.addressFree + 1; i++) last = await login(catalog, `user${i}`, 'wrong password, long enough', `2001:db8:1:2::${i.toString(16)}`, at(10));
+    assert.deepEqual(last, { ok: false, retryAfterSeconds: 1 });
+    assert.deepEqual(await login(catalog, 'alice', PASSWORD, '2001:db8:1:2:ffff::1', at(10)), { ok: false, retryAfterSeconds: 1 });
+    assert.equal((await login(catalog, 'alice', PASSWORD, '2001:db8:1:3::1', at(10))).ok, true, 'the next /64 is another');
   });
 
   test('parallel guesses cannot all slip in before the first failure is counted', async () => {
