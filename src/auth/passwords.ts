@@ -109,7 +109,11 @@ export async function verifyPassword(stored: string, password: string): Promise<
     const { m, t, p } = parsed.params as { m: number; t: number; p: number };
     // Parameters come from the catalog, but a forged row must not make a login take gigabytes.
     if (m > 1_048_576 || t > 20 || p > 16 || parsed.hash.length < 16) return false;
-    computed = await argon2(parsed.algorithm, password, parsed.salt, { memory: m, passes: t, parallelism: p, tagLength: parsed.hash.length });
+    try {
+      computed = await argon2(parsed.algorithm, password, parsed.salt, { memory: m, passes: t, parallelism: p, tagLength: parsed.hash.length });
+    } catch {
+      return false; // parameters argon2 refuses (memory below 8 x lanes): not a hash this code wrote
+    }
   }
   return computed.length === parsed.hash.length && crypto.timingSafeEqual(computed, parsed.hash);
 }

@@ -56,8 +56,11 @@ export function createToken(
 ): { token: string; summary: TokenSummary } {
   const owner = catalog.findUserById(t.ownerId);
   if (!owner) throw new LifeboatError('E_NOT_FOUND', `no user with id ${t.ownerId}`);
+  if (t.by?.kind === 'token') {
+    throw new LifeboatError('E_FORBIDDEN', 'an API token cannot create tokens', { hint: 'sign in, or run `lifeboat token create` on the server' });
+  }
   if (t.by && !can(t.by, t.by.userId === owner.id ? 'tokens.own' : 'tokens.manage')) {
-    throw new LifeboatError('E_FORBIDDEN', t.by.userId === owner.id ? 'creating tokens is not allowed for this principal' : 'only an admin can create tokens for another user');
+    throw new LifeboatError('E_FORBIDDEN', 'only an admin can create tokens for another user');
   }
   if (owner.disabled) throw new LifeboatError('E_CONFLICT', `${owner.name} is disabled: a token of theirs would not work`, { hint: `enable the user first (\`lifeboat user enable ${owner.name}\`)` });
   const name = parseName('token', t.name);

@@ -27,6 +27,7 @@ describe('password hashing', () => {
     assert.equal(await verifyPassword(h, ''), false);
     assert.equal(await verifyPassword('not a hash', 'correct horse battery staple'), false);
     assert.equal(await verifyPassword(h.slice(0, -4), 'correct horse battery staple'), false, 'a truncated hash');
+    assert.equal(await verifyPassword('$argon2id$v=19$m=1,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$' + 'A'.repeat(43), 'x'), false, 'parameters argon2 refuses');
   });
 
   test('reads PHC strings made by other argon2 implementations (the reference argon2i vector)', async () => {
