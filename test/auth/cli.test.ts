@@ -4,7 +4,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Catalog } from '../../src/catalog/catalog.ts';
-import { createSession } from '../../src/auth/sessions.ts';
+import { createSession, resolveSession } from '../../src/auth/sessions.ts';
 import { login } from '../../src/auth/throttle.ts';
 import { resolveToken } from '../../src/auth/tokens.ts';
 import { workspace, type Workspace } from '../support/workspace.ts';
@@ -191,14 +191,21 @@ describe('lifeboat user and token', () => {
     assert.equal((await ws.cli(['user', 'remove', 'alice'])).code, 1);
     assert.equal((await ws.cli(['user', 'role', 'bob', 'root'])).code, 2);
 
-    withCatalog((c) => {
+    const [, , third] = withCatalog((c) => {
       const bob = c.findUser('bob')!;
-      createSession(c, bob.id, { address: '192.0.2.44', userAgent: 'Firefox/140' });
-      createSession(c, bob.id, { address: '192.0.2.45', userAgent: 'curl' });
+      return [
+        createSession(c, bob.id, { address: '192.0.2.44', userAgent: 'Firefox/140' }),
+        createSession(c, bob.id, { address: '192.0.2.45', userAgent: 'curl' }),
+        createSession(c, bob.id, { address: '192.0.2.46', userAgent: 'wget' }),
+      ];
     });
     const sessions = await ws.cli(['user', 'sessions', 'bob']);
     assert.equal(sessions.code, 0, sessions.stderr);
     assert.match(sessions.stdout, /192\.0\.2\.44 +Firefox\/140/);
+    const one = await ws.cli(['user', 'signout', 'bob', '--session', third!.handle]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(withCatalog((c) => resolveSession(c, third!.id)), undefined);
+    assert.equal((await ws.cli(['user', 'signout', 'bob', '--session', third!.handle])).code, 2, 'already ended');
     const signout = await ws.cli(['user', 'signout', 'bob', '--json']);
     assert.deepEqual(signout.json(), { name: 'bob', ended: 2 });
     assert.equal((await ws.cli(['user', 'sessions', 'bob'])).stdout, 'bob has no sessions\n');

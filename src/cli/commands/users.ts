@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import { ROLES, parseRole } from '../../auth/roles.ts';
-import { endAllSessions, listSessions } from '../../auth/sessions.ts';
+import { endAllSessions, endSessionByHandle, listSessions } from '../../auth/sessions.ts';
 import { createUser, getUser, listUsers, removeUser, setDisabled, setPassword, setRole } from '../../auth/users.ts';
 import { LifeboatError } from '../../errors.ts';
 import { catalogAction, print } from '../context.ts';
@@ -111,12 +111,16 @@ export function registerUsers(program: Command): void {
 
   user
     .command('signout')
-    .description('end all of a user\'s sessions ("sign out everywhere"); their API tokens stay')
+    .description('end all of a user\'s sessions ("sign out everywhere"), or one; their API tokens stay')
     .argument('<name>')
+    .option('--session <handle>', 'only this session (user sessions lists them)')
     .action(
-      catalogAction(({ opts, catalog }, name: string) => {
+      catalogAction(({ opts, catalog }, name: string, o: { session?: string }) => {
         const u = getUser(catalog, name);
-        const ended = endAllSessions(catalog, u.id);
+        if (o.session !== undefined && !endSessionByHandle(catalog, u.id, o.session)) {
+          throw new LifeboatError('E_NOT_FOUND', `${u.name} has no session ${o.session}`, { hint: `run \`lifeboat user sessions ${u.name}\`` });
+        }
+        const ended = o.session !== undefined ? 1 : endAllSessions(catalog, u.id);
         print(opts, { name: u.name, ended }, () => `ended ${ended} session(s) of ${u.name}`);
       }),
     );
