@@ -11,6 +11,7 @@ export type { RestoreRecord, StorageUsage } from './history.ts';
 export type { ResourceRecord } from './jobs.ts';
 export type { ScheduleRecord, ScheduleRun } from './schedules.ts';
 export type { ConfigObjectRecord, ObjectKind } from './objects.ts';
+export type { LoginAttemptRecord, SessionRecord, TokenRecord, UserRecord } from './users.ts';
 
 /**
  * Lifeboat's metadata: an index over what storage holds, in one SQLite file. Every read and

@@ -234,6 +234,54 @@ export const migrations: readonly string[] = [
     created_at  text not null
   );
   `,
+  // 9: users, their browser sessions and API tokens (stored as sha256 only), and the login
+  // throttle's failure counts (src/auth/).
+  `
+  create table users (
+    id                   integer primary key autoincrement,
+    name                 text not null unique,
+    role                 text not null check (role in ('viewer', 'operator', 'admin')),
+    password_hash        text not null,
+    disabled             integer not null default 0,
+    created_at           text not null,
+    updated_at           text not null,
+    password_changed_at  text not null,
+    last_login_at        text
+  );
+  create table sessions (
+    id            integer primary key autoincrement,
+    user_id       integer not null references users (id) on delete cascade,
+    id_hash       text not null unique,
+    handle        text not null unique,
+    created_at    text not null,
+    last_seen_at  text not null,
+    idle_seconds  integer not null,
+    expires_at    text not null,
+    address       text,
+    user_agent    text
+  );
+  create index sessions_user on sessions (user_id);
+  create table api_tokens (
+    id                 integer primary key autoincrement,
+    owner_id           integer not null references users (id) on delete cascade,
+    name               text not null,
+    token_hash         text not null unique,
+    scopes_json        text not null,
+    created_at         text not null,
+    created_by         text not null,
+    expires_at         text,
+    last_used_at       text,
+    last_used_address  text,
+    revoked_at         text
+  );
+  create unique index api_tokens_owner_name on api_tokens (owner_id, name) where revoked_at is null;
+  create table login_attempts (
+    key              text primary key,
+    failures         integer not null,
+    last_failure_at  text not null,
+    locked_until     text
+  );
+  `,
   // 12 (numbered by issue #19; the lead orders the chain): targets, storages and notification
   // channels created over the API. config_json is the object as its creator wrote it, with each
   // secret replaced by {"$sealed": "v1:..."} (config/secret-box.ts): no secret is stored in clear.

@@ -13,6 +13,8 @@ import { releaseHeld, setQuiet } from './output.ts';
 import { registerKey } from './commands/key.ts';
 import { registerImport } from './commands/import.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerUsers } from './commands/users.ts';
+import { registerTokens } from './commands/tokens.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
   registerKey(program);
   registerImport(program);
   registerDoctor(program);
+  registerUsers(program);
+  registerTokens(program);
   return program;
 }
 

@@ -295,6 +295,15 @@ export const configSchema = z.strictObject({
       pruneEvery: interval.default('1h'),
     })
     .default({ schedulerMode: 'internal', concurrency: 1, catchUp: 'one', retry: { attempts: 2, delay: '10m' }, pruneEvery: '1h' }),
+  /** `lifeboat serve` (README, "Users and API tokens"). */
+  server: z
+    .strictObject({
+      /** Browser sessions end after `idleHours` without a request, and `absoluteDays` after login whatever their use. */
+      sessions: z
+        .strictObject({ idleHours: z.number().positive().max(720).default(12), absoluteDays: z.number().positive().max(365).default(7) })
+        .default({ idleHours: 12, absoluteDays: 7 }),
+    })
+    .default({ sessions: { idleHours: 12, absoluteDays: 7 } }),
 });
 
 export type Config = z.infer<typeof configSchema>;
