@@ -2,8 +2,10 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { LifeboatError } from '../errors.ts';
-import { ScheduleQueries } from './schedules.ts';
+import { AuditQueries } from './audit.ts';
 
+export type { AuditContent, AuditRow, ChainLink } from './audit.ts';
+export { AUDIT_GENESIS } from './audit.ts';
 export type { BackupRecord, BackupStatus, BackupSummary, LocationRecord, Trust } from './backups.ts';
 export { restorable } from './backups.ts';
 export type { EventRecord, EventSeverity } from './events.ts';
@@ -15,7 +17,7 @@ export type { ScheduleRecord, ScheduleRun } from './schedules.ts';
  * Lifeboat's metadata: an index over what storage holds, in one SQLite file. Every read and
  * write of the catalog goes through this class, so moving it to PostgreSQL stays local.
  */
-export class Catalog extends ScheduleQueries {
+export class Catalog extends AuditQueries {
   /** Opens (creating if needed) the catalog under `home` and applies pending migrations. */
   static open(home: string): Catalog {
     let db: DatabaseSync;

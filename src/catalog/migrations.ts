@@ -234,4 +234,22 @@ export const migrations: readonly string[] = [
     created_at  text not null
   );
   `,
+  // 10: the audit log (audit/): append-only, each row chained to the one before by its hash. Ids
+  // are given by the writer (the previous id + 1), so a gap always means a removed row.
+  `
+  create table audit (
+    id           integer primary key,
+    at           text not null,
+    actor        text not null,
+    action       text not null,
+    object       text,
+    address      text,
+    user_agent   text,
+    outcome      text not null check (outcome in ('ok', 'failed', 'refused')),
+    detail_json  text,
+    prev_hash    text not null,
+    hash         text not null
+  );
+  create index audit_at on audit (at);
+  `,
 ];

@@ -13,6 +13,7 @@ import { releaseHeld, setQuiet } from './output.ts';
 import { registerKey } from './commands/key.ts';
 import { registerImport } from './commands/import.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerAudit } from './commands/audit.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerKey(program);
   registerImport(program);
   registerDoctor(program);
+  registerAudit(program);
   return program;
 }
 

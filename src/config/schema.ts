@@ -295,6 +295,13 @@ export const configSchema = z.strictObject({
       pruneEvery: interval.default('1h'),
     })
     .default({ schedulerMode: 'internal', concurrency: 1, catchUp: 'one', retry: { attempts: 2, delay: '10m' }, pruneEvery: '1h' }),
+  /** The audit log (README, "Audit log"). */
+  audit: z
+    .strictObject({
+      /** Rows older than this are removed by the daemon's hourly retention; the chain still verifies. */
+      retentionDays: z.number().int().min(1).max(36_500).default(365),
+    })
+    .default({ retentionDays: 365 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

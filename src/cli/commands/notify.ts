@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import { flushNotifications } from '../../notify/deliver.ts';
 import { table } from '../output.ts';
-import { print, catalogAction } from '../context.ts';
+import { print, catalogAction, auditedAction } from '../context.ts';
 
 /** Notifications: notify test, events. */
 export function registerNotify(program: Command): void {
@@ -12,7 +12,7 @@ export function registerNotify(program: Command): void {
     .description('send a test event to one channel now and print the outcome')
     .argument('<channel>', 'channel name under notifications: in lifeboat.yaml')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, name: string) => {
+      auditedAction({ action: 'channel.test' }, async ({ opts, loaded, catalog, audit }, name: string) => {
         const channel = loaded.config.notifications?.[name];
         if (!channel) {
           const names = Object.keys(loaded.config.notifications ?? {});
@@ -21,7 +21,10 @@ export function registerNotify(program: Command): void {
         const { eventId } = catalog.recordDirectEvent({ kind: 'test', severity: 'info', message: `test notification from lifeboat to channel ${name} (${channel.type})` }, name, 1);
         const [outcome] = await flushNotifications(loaded, catalog, { only: { eventId } });
         print(opts, outcome, () => (outcome!.ok ? `sent a test event to ${name} (${channel.type})${outcome!.statusCode ? `: HTTP ${outcome!.statusCode}` : ''}` : `FAILED to send to ${name} (${channel.type}): ${outcome!.error}`));
-        if (!outcome!.ok) process.exitCode = 1;
+        if (!outcome!.ok) {
+          audit.detail.error = outcome!.error;
+          process.exitCode = 1;
+        }
       }),
     );
 
