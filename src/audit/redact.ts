@@ -10,7 +10,7 @@ const HARMLESS_ENDINGS = ['id', 'ids', 'name', 'names', 'count', 'scope', 'scope
 /** True when a detail key looks like it holds a secret. */
 export function isSecretKey(name: string): boolean {
   const n = name.toLowerCase().replace(/[-_]/g, '');
-  if (SECRET_NAMES.has(n)) return true;
+  if (SECRET_NAMES.has(n) || n.endsWith('pass') || n.endsWith('pwd')) return true;
   if (!SECRET_PARTS.some((p) => n.includes(p))) return false;
   return !HARMLESS_ENDINGS.some((e) => n.endsWith(e) && n.length > e.length);
 }

@@ -34,8 +34,8 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
       const listener = { onLog: (level: 'info' | 'warn' | 'error', message: string) => options.log?.(level, `[${target}] ${message}`) };
       return withAudit(catalog, { actor: 'daemon', action: 'backup.start', object: target, at: auditAt(o.now) }, async (audit) => {
         const flow = await runBackupFlow(loaded, catalog, target, { trigger: o.trigger, signal: o.signal, now: options.clock ? o.now : undefined, listener });
-        audit.detail.backup = flow.backup.id;
-        audit.detail.trigger = o.trigger;
+        const pruned = flow.prune?.filter((x) => x.result === 'deleted').map((x) => x.id);
+        Object.assign(audit.detail, { backup: flow.backup.id, trigger: o.trigger, pruned: pruned?.length ? pruned : undefined });
         return { backupId: flow.backup.id };
       });
     },
