@@ -76,7 +76,10 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
         const report = await withAudit(catalog, { actor: 'daemon', action: 'verify.run', object: id, at: auditAt(o.now) }, async (audit) => {
           const r = await runVerify(loaded, catalog, id, { signal: o.signal, listener, trigger: 'schedule' });
           audit.detail.verified = `${r.level} ${r.ok ? 'passed' : 'FAILED'}`;
-          if (!r.ok) audit.outcome = 'failed';
+          if (!r.ok) {
+            audit.outcome = 'failed';
+            audit.detail.failedChecks = r.checks.filter((c) => !c.ok && !c.warning).map((c) => `${c.name}: ${c.actual ?? '-'}`);
+          }
           return r;
         });
         options.log?.(report.ok ? 'info' : 'error', `verification of ${id} ${report.ok ? 'passed' : 'FAILED'}`);

@@ -106,9 +106,9 @@ describe('audit rows from the CLI and the daemon', () => {
     assert.match(bad.stderr, /since "yesterday": give an ISO time/);
   });
 
-  test('the daemon records its scheduled backups and prunes as `daemon`, and applies the log\'s retention', async () => {
+  test('the daemon records its scheduled backups, verifications and prunes as `daemon`, and applies the log\'s retention', async () => {
     const { ws } = await setup('daemon: { catchUp: none }\naudit: { retentionDays: 30 }');
-    const schedule = '    schedule: { cron: "0 * * * *", timezone: UTC }\n    verification: { quickAfterEachBackup: false }\n';
+    const schedule = '    schedule: { cron: "0 * * * *", timezone: UTC }\n    verification: { every: 1, quickAfterEachBackup: false }\n';
     ws.writeConfig(readFileSync(ws.config, 'utf8').replace('    storage: local\n  broken:', `    storage: local\n${schedule}    retention: { keepLast: 5 }\n  broken:`));
     for (let i = 0; i < 2; i++) assert.equal((await ws.cli(['backup', 'app'])).code, 0, 'rows written now, by the CLI');
     // The hourly retention has one backup to delete.
@@ -138,6 +138,14 @@ describe('audit rows from the CLI and the daemon', () => {
     assert.ok(backups.length >= 2);
     assert.deepEqual([backups[0]!.object, backups[0]!.outcome, backups[0]!.detail!.trigger], ['app', 'ok', 'schedule']);
     assert.equal((backups[1]!.detail!.pruned as string[]).length, 1, 'the backup\'s own retention');
+    const verified = rows.filter((r) => r.action === 'verify.run');
+    assert.ok(verified.length >= 1, JSON.stringify(brief(rows)));
+    // Retention (keepLast: 1) may delete a backup before its turn comes: that verification fails, and says why.
+    for (const v of verified) {
+      assert.match(v.object!, /^app-\d{8}T\d{6}Z$/);
+      assert.equal(v.outcome, v.detail!.verified === 'full passed' ? 'ok' : 'failed');
+      if (v.outcome === 'failed') assert.ok(Array.isArray(v.detail!.failedChecks));
+    }
     const verify = await ws.cli(['audit', 'verify']);
     assert.equal(verify.code, 0, verify.stderr);
     assert.match(verify.stdout, /continues rows removed by retention up to 2/);
