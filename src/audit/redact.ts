@@ -1,7 +1,7 @@
 export const REDACTED = '[redacted]';
 
 /** Key names (lower case, without `-` and `_`) that hold secrets wherever they appear. */
-const SECRET_NAMES = new Set(['key', 'pass', 'pwd', 'pin', 'otp', 'plantoken', 'csrf']);
+const SECRET_NAMES = new Set(['key', 'pass', 'pwd', 'pin', 'otp', 'csrf']);
 /** Parts of key names that hold secrets: password, apiKey, secretAccessKey, botToken, ... */
 const SECRET_PARTS = ['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey', 'privatekey', 'accesskey', 'signingkey', 'encryptionkey', 'identity', 'authorization', 'cookie'];
 /** Endings that name something about a secret rather than the secret: tokenName, keyId, passwordSet. */
@@ -16,12 +16,15 @@ export function isSecretKey(name: string): boolean {
 }
 
 /**
- * Secrets that can sit inside a harmless key's text: a password in a URL, an API token, a
- * Lifeboat or age key, a bearer credential.
+ * Secrets that can sit inside a harmless key's text: a password in a URL or a `key=value`
+ * connection string, a JSON body echoed in an error, an API token, a Lifeboat or age key, a
+ * bearer credential.
  */
 const SECRET_TEXT: [RegExp, string][] = [
   [/(\/\/[^:/@\s]*:)[^@\s/]*@/g, `$1${REDACTED}@`],
   [/([?&](?:password|sslpassword|pass|passphrase|secret|token|key|apikey|api_key|access_token)=)[^&#\s]*/gi, `$1${REDACTED}`],
+  [/\b(password|passwd|pwd|passphrase|secret|token|apikey|api_key)=(?!\[redacted\])[^\s&#,;]+/gi, `$1=${REDACTED}`],
+  [/"(password|passwd|passphrase|secret|token|apiKey|api_key|secretAccessKey|privateKey)"\s*:\s*"(?:[^"\\]|\\.)*"/g, `"$1":"${REDACTED}"`],
   [/\blb_[A-Za-z0-9_-]{16,}/g, `lb_${REDACTED}`],
   [/AGE-SECRET-KEY-[A-Z0-9]+/gi, REDACTED],
   [/LIFEBOAT-KEY-1:[A-Za-z0-9_-]+/g, REDACTED],

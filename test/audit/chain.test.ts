@@ -156,18 +156,21 @@ describe('audit chain', () => {
 
   test('secrets in a detail never reach the catalog file, under any key or inside text', () => {
     const { ws, catalog } = setup(0);
-    const secrets = ['S3cr3t-pw-111', 'lb_S3cr3tTokenValue0123456789abcdef', 'AK-S3cr3t-222', 'S3cr3t-url-333', 'S3cr3t.bearer.444', 'sak-S3cr3t-555', 'S3cr3t-q-666', 'S3cr3t-pass-777'];
+    const secrets = ['S3cr3t-pw-111', 'lb_S3cr3tTokenValue0123456789abcdef', 'AK-S3cr3t-222', 'S3cr3t-url-333', 'S3cr3t.bearer.444', 'sak-S3cr3t-555', 'S3cr3t-q-666', 'S3cr3t-pass-777', 'S3cr3t-dsn-888', 'S3cr3t-json-999'];
     const row = recordAudit(catalog, {
       actor: 'alice', action: 'target.create', object: 'app', outcome: 'ok',
       detail: {
         password: secrets[0], token: secrets[1], nested: { apiKey: secrets[2], keyId: 'k-1', tokenName: 'ci' },
         url: `postgres://app:${secrets[3]}@db.example:5432/app`, note: `Authorization: Bearer ${secrets[4]}`,
         list: [{ secretAccessKey: secrets[5] }], webhook: `https://hooks.example/x?token=${secrets[6]}`, 'db-pass': secrets[7],
+        dsn: `host=db password=${secrets[8]} user=app`, error: `rejected {"name":"ci","secret":"${secrets[9]}"}`,
       },
     });
     const detail = JSON.parse(row.detailJson!) as Record<string, unknown>;
     assert.deepEqual(detail.nested, { apiKey: '[redacted]', keyId: 'k-1', tokenName: 'ci' }, 'names about secrets are kept');
     assert.equal(detail.url, 'postgres://app:[redacted]@db.example:5432/app');
+    assert.equal(detail.dsn, 'host=db password=[redacted] user=app');
+    assert.equal(detail.error, 'rejected {"name":"ci","secret":"[redacted]"}');
     assert.equal(verifyAuditChain(catalog).ok, true);
     catalog.close();
     const bytes = ['catalog.sqlite', 'catalog.sqlite-wal'].map((f) => path.join(ws.home, f)).filter(existsSync).map((f) => readFileSync(f).toString('latin1')).join('');
