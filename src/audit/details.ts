@@ -1,4 +1,7 @@
+import type { PruneOutcome } from '../jobs/prune.ts';
 import type { RestorePlan, RestoreReport } from '../jobs/restore.ts';
+import type { VerifyReport } from '../jobs/verify.ts';
+import type { AuditNote } from './audit.ts';
 
 /** What a restore was asked to do, before any plan: the backup, what, to where (URLs without passwords: redact.ts). */
 export function restoreRequestDetail(backup: string, o: { databases?: string[]; tables?: string[]; renameTo?: string; files?: string[]; toDir?: string; to?: string; globals?: boolean; force?: boolean; trustForeign?: boolean }): Record<string, unknown> {
@@ -27,4 +30,21 @@ export function restorePlanDetail(plan: RestorePlan, report?: RestoreReport): Re
     failedChecks: plan.checks.filter((c) => !c.ok).map((c) => c.name),
     safetyBackup: report?.safetyBackupId,
   };
+}
+
+/** A prune's changes: the ids deleted, announced, cancelled and failed; empty when it changed nothing (skipped then). */
+export function notePrune(audit: AuditNote, outcomes: PruneOutcome[]): void {
+  for (const result of ['deleted', 'pending', 'cancelled', 'failed'] as const) {
+    const ids = outcomes.filter((x) => x.result === result).map((x) => x.id);
+    if (ids.length) audit.detail[result] = ids;
+  }
+  if (audit.detail.failed) audit.outcome = 'failed';
+}
+
+/** A verification's level and result, with the checks that failed; outcome failed when it did not pass. */
+export function noteVerification(audit: AuditNote, r: VerifyReport): void {
+  audit.detail.verified = `${r.level} ${r.ok ? 'passed' : 'FAILED'}`;
+  if (r.ok) return;
+  audit.outcome = 'failed';
+  audit.detail.failedChecks = r.checks.filter((c) => !c.ok && !c.warning).map((c) => `${c.name}: ${c.actual ?? '-'}`);
 }

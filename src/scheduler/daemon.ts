@@ -10,6 +10,7 @@ import { formatBytes } from '../util/format.ts';
 import { pendingVerifications, runVerify } from '../jobs/verify.ts';
 import { Scheduler, type Clock } from './scheduler.ts';
 import { pruneAuditLog, withAudit } from '../audit/audit.ts';
+import { notePrune, noteVerification } from '../audit/details.ts';
 
 export interface DaemonOptions {
   clock?: Clock;
@@ -43,14 +44,9 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
       // The audit log's own retention rides on this hourly cycle, and on no API.
       pruneAuditLog(catalog, loaded.config.audit.retentionDays, o.now);
       await withAudit(catalog, { actor: 'daemon', action: 'prune.run', at: auditAt(o.now) }, async (audit) => {
-        const outcomes = await runPrune(loaded, catalog, { trigger: 'schedule', signal: o.signal, now: options.clock ? o.now : undefined });
-        for (const result of ['deleted', 'pending', 'cancelled', 'failed'] as const) {
-          const ids = outcomes.filter((x) => x.result === result).map((x) => x.id);
-          if (ids.length) audit.detail[result] = ids;
-        }
+        notePrune(audit, await runPrune(loaded, catalog, { trigger: 'schedule', signal: o.signal, now: options.clock ? o.now : undefined }));
         // An hour that changed nothing is not worth a row.
         audit.skip = Object.keys(audit.detail).length === 0;
-        if (audit.detail.failed) audit.outcome = 'failed';
       });
       // What each storage holds and has free, for `lifeboat status` and retention's space rules.
       for (const name of Object.keys(loaded.config.storages)) {
@@ -75,11 +71,7 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
         const listener = { onLog: (level: 'info' | 'warn' | 'error', message: string) => options.log?.(level, `[verify ${id}] ${message}`) };
         const report = await withAudit(catalog, { actor: 'daemon', action: 'verify.run', object: id, at: auditAt(o.now) }, async (audit) => {
           const r = await runVerify(loaded, catalog, id, { signal: o.signal, listener, trigger: 'schedule' });
-          audit.detail.verified = `${r.level} ${r.ok ? 'passed' : 'FAILED'}`;
-          if (!r.ok) {
-            audit.outcome = 'failed';
-            audit.detail.failedChecks = r.checks.filter((c) => !c.ok && !c.warning).map((c) => `${c.name}: ${c.actual ?? '-'}`);
-          }
+          noteVerification(audit, r);
           return r;
         });
         options.log?.(report.ok ? 'info' : 'error', `verification of ${id} ${report.ok ? 'passed' : 'FAILED'}`);

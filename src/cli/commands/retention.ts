@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import { runDelete, runPrune, type PruneOutcome } from '../../jobs/prune.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
+import { notePrune } from '../../audit/details.ts';
 import { print, interruptSignal, auditedAction } from '../context.ts';
 
 interface PruneOptions {
@@ -30,10 +31,7 @@ export function registerRetention(program: Command): void {
           interrupt.dispose();
         }
         listener.end();
-        for (const result of ['deleted', 'pending', 'cancelled', 'failed'] as const) {
-          const ids = outcomes.filter((x) => x.result === result).map((x) => x.id);
-          if (ids.length) audit.detail[result] = ids;
-        }
+        notePrune(audit, outcomes);
         const label: Record<PruneOutcome['result'], string> = { kept: 'keep', deleted: 'DELETED', pending: 'PENDING', cancelled: 'keep (cancelled)', 'would-delete': 'DELETE', failed: 'FAILED' };
         print(opts, outcomes, () =>
           outcomes.length === 0
