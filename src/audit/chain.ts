@@ -52,6 +52,10 @@ export type ChainReport =
  * last `audit.prune` row recorded. Stops at the first broken row.
  */
 export function verifyAuditChain(catalog: Catalog): ChainReport {
+  return catalog.readAuditSnapshot(() => walk(catalog));
+}
+
+function walk(catalog: Catalog): ChainReport {
   const anchor = catalog.auditAnchor() ?? null;
   let prev: ChainLink = anchor ?? { id: 0, hash: AUDIT_GENESIS };
   let rows = 0;

@@ -93,6 +93,19 @@ export class AuditQueries extends ScheduleQueries {
     return this.getSetting<ChainLink>(HEAD);
   }
 
+  /**
+   * Runs `fn` in one read transaction: the rows, head and anchor it reads are one snapshot
+   * (WAL), so a row appended meanwhile by the daemon or the API does not look like a gap.
+   */
+  readAuditSnapshot<T>(fn: () => T): T {
+    this.db.exec('begin');
+    try {
+      return fn();
+    } finally {
+      this.db.exec('commit');
+    }
+  }
+
   /** Every row, oldest first, read one at a time (verification walks the whole log). */
   *auditRows(): Generator<AuditRow> {
     for (const r of this.db.prepare('select * from audit order by id').iterate()) yield toAuditRow(r as Row);

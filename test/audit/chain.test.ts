@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -229,5 +230,34 @@ describe('audit chain', () => {
       ['db-pass', true], ['pwd', true], ['keyId', false], ['tokenName', false], ['passwordSet', false], ['identityFile', false], ['target', false], ['backup', false], ['scopes', false],
     ];
     for (const [name, secret] of cases) assert.equal(isSecretKey(name), secret, name);
+  });
+});
+
+describe('audit chain under a writer', () => {
+  test('verification reads one snapshot: rows appended meanwhile by another process never look like a gap', async () => {
+    const { ws, catalog } = setup(200);
+    const script = `
+      import { Catalog } from ${JSON.stringify(new URL('../../src/catalog/catalog.ts', import.meta.url).href)};
+      import { recordAudit } from ${JSON.stringify(new URL('../../src/audit/audit.ts', import.meta.url).href)};
+      const c = Catalog.open(process.argv[1]);
+      const end = Date.now() + 3000;
+      while (Date.now() < end) recordAudit(c, { actor: 'daemon', action: 'prune.run', outcome: 'ok', detail: { deleted: ['x'] } });
+      c.close();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, ws.home], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    let checks = 0;
+    let running = true;
+    void exited.then(() => (running = false));
+    while (running) {
+      const report = verifyAuditChain(catalog);
+      assert.ok(report.ok, JSON.stringify(report));
+      checks++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(await exited, 0);
+    assert.ok(checks > 10, `${checks} verifications`);
+    const last = verifyAuditChain(catalog);
+    assert.ok(last.ok && last.rows > 300, JSON.stringify(last));
+    catalog.close();
   });
 });
