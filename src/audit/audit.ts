@@ -31,7 +31,8 @@ export interface AuditInput {
 
 /**
  * Appends one row to the audit log, chained to the last one. The detail is redacted first
- * (redact.ts): secret-looking keys and secrets inside text never reach the catalog.
+ * (redact.ts): secret-looking keys and secrets inside text never reach the catalog. It takes
+ * its own write transaction: call it outside any other catalog transaction.
  */
 export function recordAudit(catalog: Catalog, input: AuditInput): AuditRow {
   if (!isAuditAction(input.action)) throw new TypeError(`unknown audit action ${String(input.action)}`);
