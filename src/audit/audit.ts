@@ -86,6 +86,7 @@ export async function withAudit<T>(catalog: Catalog, base: Omit<AuditInput, 'out
   } catch (err) {
     const e = asLifeboatError(err);
     note.detail.error = { code: e.code, message: e.message };
+    note.outcome = undefined;
     try {
       write(outcomeOf(e));
     } catch {

@@ -209,7 +209,9 @@ describe('audit chain', () => {
     await assert.rejects(withAudit(catalog, { actor: 'x', action: 'backup.start', object: 'app' }, () => {
       throw new LifeboatError('E_PG_CONNECT', 'cannot reach postgres://u:pw-in-error@h/db');
     }), /cannot reach/);
-    await assert.rejects(withAudit(catalog, { actor: 'x', action: 'backup.delete', object: 'a' }, () => {
+    await assert.rejects(withAudit(catalog, { actor: 'x', action: 'backup.delete', object: 'a' }, (note) => {
+      // An outcome noted before the error does not hide it.
+      note.outcome = 'ok';
       throw new LifeboatError('E_USAGE', 'not confirmed');
     }));
     await withAudit(catalog, { actor: 'x', action: 'prune.run' }, (note) => {
