@@ -4,6 +4,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { LifeboatError } from '../errors.ts';
 import { ObjectQueries } from './objects.ts';
 
+export type { AuditContent, AuditRow, ChainLink } from './audit.ts';
+export { AUDIT_GENESIS } from './audit.ts';
 export type { BackupRecord, BackupStatus, BackupSummary, LocationRecord, Trust } from './backups.ts';
 export { restorable } from './backups.ts';
 export type { EventRecord, EventSeverity } from './events.ts';

@@ -282,6 +282,24 @@ export const migrations: readonly string[] = [
     locked_until     text
   );
   `,
+  // 10: the audit log (audit/): append-only, each row chained to the one before by its hash. Ids
+  // are given by the writer (the previous id + 1), so a gap always means a removed row.
+  `
+  create table audit (
+    id           integer primary key,
+    at           text not null,
+    actor        text not null,
+    action       text not null,
+    object       text,
+    address      text,
+    user_agent   text,
+    outcome      text not null check (outcome in ('ok', 'failed', 'refused')),
+    detail_json  text,
+    prev_hash    text not null,
+    hash         text not null
+  );
+  create index audit_at on audit (at);
+  `,
   // 12 (numbered by issue #19; the lead orders the chain): targets, storages and notification
   // channels created over the API. config_json is the object as its creator wrote it, with each
   // secret replaced by {"$sealed": "v1:..."} (config/secret-box.ts): no secret is stored in clear.

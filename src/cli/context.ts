@@ -1,9 +1,11 @@
+import os from 'node:os';
 import { Command } from 'commander';
+import { withAudit, type AuditAction, type AuditNote } from '../audit/audit.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { exposureWarnings } from '../config/exposure.ts';
 import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { effectiveConfig, objectProblems } from '../config/objects-merge.ts';
-import { asLifeboatError, LifeboatError } from '../errors.ts';
+import { asLifeboatError, EXIT, LifeboatError } from '../errors.ts';
 import { reapLeaked, reapSummary } from '../jobs/resources.ts';
 import { flushNotifications } from '../notify/deliver.ts';
 import { emit } from './output.ts';
@@ -112,4 +114,61 @@ export function catalogAction<A extends unknown[]>(fn: (ctx: CommandContext, ...
       await fn({ opts, loaded, catalog }, ...(args.slice(0, -1) as A));
     });
   };
+}
+
+/** The audit log's actor for this CLI: `cli:<os user>`. */
+export function cliActor(): string {
+  try {
+    return `cli:${os.userInfo().username}`;
+  } catch {
+    // A uid without a passwd entry (some containers).
+    return `cli:${process.env.USER ?? `uid ${process.getuid?.() ?? '?'}`}`;
+  }
+}
+
+/**
+ * Runs a command's change under one audit row (actor `cli:<os user>`): `ok`, or `refused` /
+ * `failed` from the error it throws or the exit status it sets (3 refused, other non-zero
+ * failed). `fn` names the object once it knows it and adds a small detail through the note.
+ */
+export async function audited<T>(catalog: Catalog, what: { action: AuditAction; object?: string | null }, fn: (note: AuditNote) => Promise<T> | T): Promise<T> {
+  return withAudit(catalog, { actor: cliActor(), action: what.action, object: what.object }, async (note) => {
+    const before = process.exitCode;
+    const result = await fn(note);
+    const code = Number(process.exitCode ?? 0);
+    if (note.outcome === undefined && process.exitCode !== before && code !== EXIT.ok) note.outcome = code === EXIT.refused ? 'refused' : 'failed';
+    return result;
+  });
+}
+
+/** The same, for a command that needs only the home (the key commands): the catalog is opened for the row. */
+export async function auditedInHome<T>(home: string, what: { action: AuditAction; object?: string | null }, fn: (note: AuditNote) => Promise<T> | T): Promise<T> {
+  const catalog = Catalog.open(home);
+  try {
+    return await audited(catalog, what, fn);
+  } finally {
+    catalog.close();
+  }
+}
+
+/** What a command that changes something is given: the context and its audit row's note. */
+export interface AuditedContext extends CommandContext {
+  audit: AuditNote;
+}
+
+/**
+ * catalogAction for a command that changes something: one audit row per run (see audited).
+ * `action` may depend on the arguments (undefined: nothing to record, e.g. a dry run); the
+ * object defaults to the first argument when it is a string (a backup prefix, a target).
+ */
+export function auditedAction<A extends unknown[]>(
+  what: { action: AuditAction | ((...args: A) => AuditAction | undefined); object?: (...args: A) => string | undefined },
+  fn: (ctx: AuditedContext, ...args: A) => Promise<void> | void,
+): (...args: unknown[]) => Promise<void> {
+  return catalogAction<A>(async (ctx, ...args) => {
+    const action = typeof what.action === 'function' ? what.action(...args) : what.action;
+    if (!action) return fn({ ...ctx, audit: { detail: {}, skip: true } }, ...args);
+    const object = what.object ? what.object(...args) : typeof args[0] === 'string' ? args[0] : undefined;
+    await audited(ctx.catalog, { action, object }, (audit) => fn({ ...ctx, audit }, ...args));
+  });
 }

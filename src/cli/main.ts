@@ -15,6 +15,7 @@ import { registerImport } from './commands/import.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerUsers } from './commands/users.ts';
 import { registerTokens } from './commands/tokens.ts';
+import { registerAudit } from './commands/audit.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerUsers(program);
   registerTokens(program);
+  registerAudit(program);
   return program;
 }
 

@@ -304,6 +304,13 @@ export const configSchema = z.strictObject({
         .default({ idleHours: 12, absoluteDays: 7 }),
     })
     .default({ sessions: { idleHours: 12, absoluteDays: 7 } }),
+  /** The audit log (README, "Audit log"). */
+  audit: z
+    .strictObject({
+      /** Rows older than this are removed by the daemon's hourly retention; the chain still verifies. */
+      retentionDays: z.number().int().min(1).max(36_500).default(365),
+    })
+    .default({ retentionDays: 365 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -10,6 +10,8 @@ import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
 import { formatBytes } from '../util/format.ts';
 import { pendingVerifications, runVerify } from '../jobs/verify.ts';
 import { configSchedules, Scheduler, type Clock } from './scheduler.ts';
+import { pruneAuditLog, withAudit } from '../audit/audit.ts';
+import { notePrune, noteVerification } from '../audit/details.ts';
 
 export interface DaemonOptions {
   clock?: Clock;
@@ -22,6 +24,8 @@ export interface DaemonOptions {
 
 /** A scheduler wired to the real operations: backups (with check and retention) and prunes. */
 export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: DaemonOptions = {}): Scheduler {
+  // Audit rows carry the time they are written, or the test clock's.
+  const auditAt = (now: Date) => (options.clock ? now : undefined);
   return new Scheduler({
     loaded,
     catalog,
@@ -30,11 +34,21 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
     runBackup: async (target, o) => {
       // The backup's own log lines go to the daemon's log, progress does not.
       const listener = { onLog: (level: 'info' | 'warn' | 'error', message: string) => options.log?.(level, `[${target}] ${message}`) };
-      const flow = await runBackupFlow(loaded, catalog, target, { trigger: o.trigger, signal: o.signal, now: options.clock ? o.now : undefined, listener });
-      return { backupId: flow.backup.id };
+      return withAudit(catalog, { actor: 'daemon', action: 'backup.start', object: target, at: auditAt(o.now) }, async (audit) => {
+        const flow = await runBackupFlow(loaded, catalog, target, { trigger: o.trigger, signal: o.signal, now: options.clock ? o.now : undefined, listener });
+        const pruned = flow.prune?.filter((x) => x.result === 'deleted').map((x) => x.id);
+        Object.assign(audit.detail, { backup: flow.backup.id, trigger: o.trigger, pruned: pruned?.length ? pruned : undefined });
+        return { backupId: flow.backup.id };
+      });
     },
     runPrune: async (o) => {
-      await runPrune(loaded, catalog, { trigger: 'schedule', signal: o.signal, now: options.clock ? o.now : undefined });
+      // The audit log's own retention rides on this hourly cycle, and on no API.
+      pruneAuditLog(catalog, loaded.config.audit.retentionDays, o.now);
+      await withAudit(catalog, { actor: 'daemon', action: 'prune.run', at: auditAt(o.now) }, async (audit) => {
+        notePrune(audit, await runPrune(loaded, catalog, { trigger: 'schedule', signal: o.signal, now: options.clock ? o.now : undefined }));
+        // An hour that changed nothing is not worth a row.
+        audit.skip = Object.keys(audit.detail).length === 0;
+      });
       // What each storage holds and has free, for `lifeboat status` and retention's space rules.
       for (const name of Object.keys(loaded.config.storages)) {
         const h = await checkStorage(loaded, catalog, name);
@@ -56,7 +70,11 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
       for (const id of due) {
         o.signal.throwIfAborted();
         const listener = { onLog: (level: 'info' | 'warn' | 'error', message: string) => options.log?.(level, `[verify ${id}] ${message}`) };
-        const report = await runVerify(loaded, catalog, id, { signal: o.signal, listener, trigger: 'schedule' });
+        const report = await withAudit(catalog, { actor: 'daemon', action: 'verify.run', object: id, at: auditAt(o.now) }, async (audit) => {
+          const r = await runVerify(loaded, catalog, id, { signal: o.signal, listener, trigger: 'schedule' });
+          noteVerification(audit, r);
+          return r;
+        });
         options.log?.(report.ok ? 'info' : 'error', `verification of ${id} ${report.ok ? 'passed' : 'FAILED'}`);
       }
     },

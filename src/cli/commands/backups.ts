@@ -6,7 +6,7 @@ import { initialConfig } from '../../config/template.ts';
 import { LifeboatError } from '../../errors.ts';
 import { runBackupFlow } from '../../jobs/backup-flow.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
-import { print, interruptSignal, globals, indent, catalogAction } from '../context.ts';
+import { print, interruptSignal, globals, indent, catalogAction, auditedAction } from '../context.ts';
 import { describeOutcome } from './retention.ts';
 
 /** Backing up and looking: init, backup, list, show, contents. */
@@ -33,12 +33,13 @@ export function registerBackups(program: Command): void {
     .description('back up a target now')
     .argument('<target>', 'target name from lifeboat.yaml')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, targetName: string) => {
+      auditedAction({ action: 'backup.start' }, async ({ opts, loaded, catalog, audit }, targetName: string) => {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
           const flow = await runBackupFlow(loaded, catalog, targetName, { signal: interrupt.signal, listener });
           const r = flow.backup;
+          audit.detail.backup = { id: r.id, size: r.size, storage: r.storage, replicas: r.replicas.map((c) => `${c.storage}: ${c.status}`), pruned: flow.prune?.filter((o) => o.result === 'deleted').map((o) => o.id) };
           if (flow.check && !flow.check.ok) {
             process.exitCode = 1;
             listener.onLog?.('warn', `the new backup failed its integrity check: ${flow.check.checks.filter((c) => !c.ok && !c.warning).map((c) => `${c.name}: ${c.actual ?? ''}`).join('; ')}`);

@@ -7,7 +7,7 @@ import { runDaemon } from '../../scheduler/daemon.ts';
 import { configSchedules, LEASE, Scheduler } from '../../scheduler/scheduler.ts';
 import { toCron } from '../../scheduler/schedule.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
-import { print, interruptSignal, usageError, catalogAction } from '../context.ts';
+import { print, interruptSignal, usageError, catalogAction, auditedAction } from '../context.ts';
 
 /** The daemon: serve, status, schedule. */
 export function registerDaemon(program: Command): void {
@@ -107,10 +107,12 @@ export function registerDaemon(program: Command): void {
     .argument('<schedule>', 'cron expression or preset')
     .option('--timezone <zone>', 'IANA time zone (default: the system\'s)')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, target: string, spec: string, o: { timezone?: string }) => {
+      auditedAction({ action: 'schedule.add' }, async ({ opts, loaded, catalog, audit }, target: string, spec: string, o: { timezone?: string }) => {
+        Object.assign(audit.detail, { target, schedule: spec });
         if (!loaded.config.targets[target]) throw new LifeboatError('E_NOT_FOUND', `no target named "${target}"`, { hint: `configured targets: ${Object.keys(loaded.config.targets).join(', ')}` });
         const cron = usageError(() => toCron(spec));
         const id = catalog.addSchedule({ target, spec, cron, timezone: zoneOf(o.timezone) });
+        audit.object = String(id);
         print(opts, catalog.getSchedule(id), () => `added schedule ${id}: ${target} ${spec} (${cron}); next run ${Scheduler.upcoming(catalog, new Date()).find((u) => u.schedule.id === id)!.next!.toISOString()}`);
       }),
     );
@@ -121,7 +123,8 @@ export function registerDaemon(program: Command): void {
     .argument('[schedule]', 'new cron expression or preset')
     .option('--timezone <zone>', 'new IANA time zone')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, idText: string, spec: string | undefined, o: { timezone?: string }) => {
+      auditedAction({ action: 'schedule.edit' }, async ({ opts, loaded, catalog, audit }, idText: string, spec: string | undefined, o: { timezone?: string }) => {
+        audit.detail.to = { schedule: spec, timezone: o.timezone };
         schedules(catalog, loaded);
         const id = scheduleId(idText);
         if (spec === undefined && o.timezone === undefined) throw new LifeboatError('E_USAGE', 'give a new schedule, --timezone, or both');
@@ -135,7 +138,7 @@ export function registerDaemon(program: Command): void {
       .description(paused ? 'stop a schedule from starting backups (its missed runs are not caught up)' : 'let a paused schedule start backups again')
       .argument('<id>', 'schedule id')
       .action(
-        catalogAction(async ({ opts, loaded, catalog }, idText: string) => {
+        auditedAction({ action: paused ? 'schedule.pause' : 'schedule.resume' }, async ({ opts, loaded, catalog }, idText: string) => {
           schedules(catalog, loaded);
           const id = scheduleId(idText);
           catalog.updateSchedule(id, { paused });
@@ -148,9 +151,10 @@ export function registerDaemon(program: Command): void {
     .description('remove a schedule added here (one from lifeboat.yaml: remove it there, or pause it)')
     .argument('<id>', 'schedule id')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, idText: string) => {
+      auditedAction({ action: 'schedule.remove' }, async ({ opts, loaded, catalog, audit }, idText: string) => {
         schedules(catalog, loaded);
         const id = scheduleId(idText);
+        audit.detail.was = (({ target, spec, timezone }) => ({ target, schedule: spec, timezone }))(catalog.getSchedule(id));
         if (catalog.getSchedule(id).configKey) throw new LifeboatError('E_USAGE', `schedule ${id} comes from ${loaded.file}`, { hint: `remove it there, or \`lifeboat schedule pause ${id}\`` });
         catalog.removeSchedule(id);
         print(opts, { id, removed: true }, () => `removed schedule ${id}`);
@@ -161,13 +165,15 @@ export function registerDaemon(program: Command): void {
     .description('run a schedule\'s backup now, in this process (with its check and retention), as the daemon would')
     .argument('<id>', 'schedule id')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, idText: string) => {
+      auditedAction({ action: 'schedule.run' }, async ({ opts, loaded, catalog, audit }, idText: string) => {
         schedules(catalog, loaded);
         const s = catalog.getSchedule(scheduleId(idText));
+        audit.detail.target = s.target;
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
           const flow = await runBackupFlow(loaded, catalog, s.target, { trigger: 'schedule', signal: interrupt.signal, listener });
+          audit.detail.backup = flow.backup.id;
           listener.end();
           print(opts, { id: flow.backup.id, schedule: s.id }, () => `backup ${flow.backup.id} of ${s.target} (schedule ${s.id})`);
         } finally {

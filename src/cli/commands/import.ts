@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { parseKey } from '../../bundle/installation-key.ts';
 import { LifeboatError } from '../../errors.ts';
 import { importBundle } from '../../jobs/import.ts';
-import { catalogAction, interruptSignal, print } from '../context.ts';
+import { auditedAction, interruptSignal, print } from '../context.ts';
 
 /** `lifeboat import`: a bundle from elsewhere into a storage and the catalog. */
 export function registerImport(program: Command): void {
@@ -15,7 +15,8 @@ export function registerImport(program: Command): void {
     .option('--key <file>', 'the key of the installation that made it: its `lifeboat key export`, or the age identity file of its recipients')
     .option('--trust-foreign', 'import it though no key vouches for it: it is listed as untrusted')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, file: string, o: { storage?: string; key?: string; trustForeign?: boolean }) => {
+      auditedAction({ action: 'backup.import' }, async ({ opts, loaded, catalog, audit }, file: string, o: { storage?: string; key?: string; trustForeign?: boolean }) => {
+        audit.detail.file = file;
         let key;
         if (o.key) {
           let text: string;
@@ -29,6 +30,8 @@ export function registerImport(program: Command): void {
         const interrupt = interruptSignal();
         try {
           const r = await importBundle(loaded, catalog, file, { storage: o.storage, key, trustForeign: o.trustForeign, signal: interrupt.signal });
+          audit.object = r.id;
+          Object.assign(audit.detail, { storage: r.storage, trust: r.trust });
           print(opts, r, () => `imported ${r.id} into storage ${r.storage} as ${r.key}: ${r.trust === 'trusted' ? 'trusted' : `UNTRUSTED (${r.trustReason}); restore needs --trust-foreign, files only with --to-dir`}`);
         } finally {
           interrupt.dispose();

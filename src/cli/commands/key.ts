@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { formatKey, importKey, installationKey, KEY_FILE, parseKey, verifyingKeys } from '../../bundle/installation-key.ts';
 import { configPath, loadConfig } from '../../config/load.ts';
 import { LifeboatError } from '../../errors.ts';
-import { globals, print } from '../context.ts';
+import { auditedInHome, globals, print } from '../context.ts';
 import { table } from '../output.ts';
 
 /**
@@ -17,12 +17,15 @@ export function registerKey(program: Command): void {
   key
     .command('export')
     .description('print the installation key (created if there is none yet): keep it safe, apart from the backups')
-    .action((_o: unknown, cmd: Command) => {
+    .action(async (_o: unknown, cmd: Command) => {
       const opts = globals(cmd);
       const { home } = loadConfig(configPath(opts.config));
-      const k = installationKey(home, { create: true })!;
-      // The one place a secret is printed: this is what the user asked for, on stdout only.
-      print(opts, { keyId: k.id, key: formatKey(k) }, () => formatKey(k).trimEnd());
+      await auditedInHome(home, { action: 'key.export' }, (audit) => {
+        const k = installationKey(home, { create: true })!;
+        audit.object = k.id;
+        // The one place a secret is printed: this is what the user asked for, on stdout only.
+        print(opts, { keyId: k.id, key: formatKey(k) }, () => formatKey(k).trimEnd());
+      });
     });
 
   key
@@ -30,24 +33,28 @@ export function registerKey(program: Command): void {
     .description('install a key exported by `lifeboat key export` (this installation\'s, from before a rebuild, or another one\'s)')
     .argument('<file>', 'the exported key file, or - for stdin')
     .option('--replace', 'sign new backups with it too (the current key is kept, to verify older backups)')
-    .action((file: string, o: { replace?: boolean }, cmd: Command) => {
+    .action(async (file: string, o: { replace?: boolean }, cmd: Command) => {
       const opts = globals(cmd);
       const { home } = loadConfig(configPath(opts.config));
-      let text: string;
-      try {
-        text = readFileSync(file === '-' ? 0 : file, 'utf8');
-      } catch (err) {
-        throw new LifeboatError('E_USAGE', `cannot read ${file}: ${(err as Error).message}`);
-      }
-      const k = parseKey(text, file === '-' ? 'stdin' : file);
-      const outcome = importKey(home, k, { replace: o.replace });
-      const said = {
-        installed: `installed key ${k.id} as this installation's key (${path.join(home, KEY_FILE)}): it signs new backups`,
-        trusted: `added key ${k.id}: backups it signed are trusted; new backups are still signed with this installation's own key (--replace to change that)`,
-        replaced: `key ${k.id} now signs new backups; the previous key is kept to verify older ones`,
-        known: `key ${k.id} is already this installation's key`,
-      }[outcome];
-      print(opts, { keyId: k.id, outcome }, () => `${said}\nrun \`lifeboat catalog rebuild\` to re-check backups already listed as untrusted`);
+      await auditedInHome(home, { action: 'key.import' }, (audit) => {
+        let text: string;
+        try {
+          text = readFileSync(file === '-' ? 0 : file, 'utf8');
+        } catch (err) {
+          throw new LifeboatError('E_USAGE', `cannot read ${file}: ${(err as Error).message}`);
+        }
+        const k = parseKey(text, file === '-' ? 'stdin' : file);
+        const outcome = importKey(home, k, { replace: o.replace });
+        audit.object = k.id;
+        audit.detail.outcome = outcome;
+        const said = {
+          installed: `installed key ${k.id} as this installation's key (${path.join(home, KEY_FILE)}): it signs new backups`,
+          trusted: `added key ${k.id}: backups it signed are trusted; new backups are still signed with this installation's own key (--replace to change that)`,
+          replaced: `key ${k.id} now signs new backups; the previous key is kept to verify older ones`,
+          known: `key ${k.id} is already this installation's key`,
+        }[outcome];
+        print(opts, { keyId: k.id, outcome }, () => `${said}\nrun \`lifeboat catalog rebuild\` to re-check backups already listed as untrusted`);
+      });
     });
 
   key

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { sendTestNotification } from '../../notify/test-send.ts';
 import { table } from '../output.ts';
-import { print, catalogAction } from '../context.ts';
+import { print, catalogAction, auditedAction } from '../context.ts';
 
 /** Notifications: notify test, events. */
 export function registerNotify(program: Command): void {
@@ -11,11 +11,14 @@ export function registerNotify(program: Command): void {
     .description('send a test event to one channel now and print the outcome')
     .argument('<channel>', 'channel name under notifications: in lifeboat.yaml, or created over the API')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, name: string) => {
+      auditedAction({ action: 'channel.test' }, async ({ opts, loaded, catalog, audit }, name: string) => {
         const outcome = await sendTestNotification(loaded, catalog, name);
         const channel = loaded.config.notifications![name]!;
         print(opts, outcome, () => (outcome.ok ? `sent a test event to ${name} (${channel.type})${outcome.statusCode ? `: HTTP ${outcome.statusCode}` : ''}` : `FAILED to send to ${name} (${channel.type}): ${outcome.error}`));
-        if (!outcome.ok) process.exitCode = 1;
+        if (!outcome.ok) {
+          audit.detail.error = outcome.error;
+          process.exitCode = 1;
+        }
       }),
     );
 

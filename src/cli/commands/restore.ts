@@ -7,7 +7,8 @@ import { runRestore, type RestorePlan, type RestoreReport } from '../../jobs/res
 import { blockingChecks } from '../../jobs/plan-refusal.ts';
 import { exportWorkflows, restoreWorkflowsToN8n } from '../../jobs/restore-workflow.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
-import { withCatalog, print, interruptSignal, globals, catalogAction } from '../context.ts';
+import { restorePlanDetail, restoreRequestDetail } from '../../audit/details.ts';
+import { withCatalog, print, interruptSignal, globals, catalogAction, audited } from '../context.ts';
 
 /** Restore, and its history. */
 export function registerRestore(program: Command): void {
@@ -37,20 +38,25 @@ export function registerRestore(program: Command): void {
     .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; trustForeign?: boolean; owner: boolean; toastCompression: ToastChoice; workflow?: string[]; allWorkflows?: boolean; asFile?: string; toN8n?: boolean; name?: string; workflowVersion?: string }, cmd: Command) => {
       const opts = globals(cmd);
       if ((o.workflow || o.allWorkflows) && o.toN8n) {
-        await withCatalog(opts, async (loaded, catalog) => {
+        await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'workflow.restore', object: prefix }, async (audit) => {
           const listener = progressListener({ json: opts.json === true });
+          audit.detail.workflows = o.allWorkflows ? 'all' : o.workflow;
           const r = await restoreWorkflowsToN8n(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { name: o.name, version: o.workflowVersion, listener });
           listener.end();
+          audit.object = r.backupId;
+          audit.detail.created = r.created.map((c) => `${c.name} (${c.id}) from ${c.from}`);
           print(opts, r, () => r.created.map((c) => `created "${c.name}" (${c.id}) in n8n from workflow ${c.from} of ${r.backupId}, inactive`).join('\n'));
-        });
+        }));
         return;
       }
       if (o.workflow || o.allWorkflows) {
         if (!o.asFile) throw new LifeboatError('E_USAGE', '--workflow needs --as-file <path> (or - for stdout) or --to-n8n', { hint: 'e.g. lifeboat restore <backup> --workflow "My flow" --as-file flow.json, then n8n import:workflow --input=flow.json' });
-        await withCatalog(opts, async (loaded, catalog) => {
+        await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'workflow.export', object: prefix }, async (audit) => {
           const listener = progressListener({ json: opts.json === true || o.asFile === '-' });
           const { backupId, workflows } = await exportWorkflows(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { listener, version: o.workflowVersion });
           listener.end();
+          audit.object = backupId;
+          Object.assign(audit.detail, { workflows: workflows.map((w) => `${w.name} (${w.id})`), to: o.asFile === '-' ? 'stdout' : o.asFile });
           const body = JSON.stringify(workflows.length === 1 && !o.allWorkflows ? workflows[0] : workflows, null, 2) + '\n';
           if (o.asFile === '-') process.stdout.write(body);
           else {
@@ -58,10 +64,13 @@ export function registerRestore(program: Command): void {
             print(opts, { backupId, file: o.asFile, workflows: workflows.map((w) => ({ id: w.id, name: w.name })) }, () =>
               `wrote ${workflows.length} workflow(s) from ${backupId} to ${o.asFile} (inactive; checksums match the backup)\nimport them with: n8n import:workflow --input=${o.asFile}`);
           }
-        });
+        }));
         return;
       }
-      await withCatalog(opts, async (loaded, catalog) => {
+      // A dry run changes nothing: it is not recorded (the API records the plans it hands out).
+      await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'restore.run', object: prefix }, async (audit) => {
+        audit.skip = o.dryRun === true;
+        audit.detail.request = restoreRequestDetail(prefix, { databases: o.database, tables: o.table, renameTo: o.renameTo, files: o.file, toDir: o.toDir, to: o.to, globals: o.globals, force: o.force, trustForeign: o.trustForeign });
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
@@ -71,6 +80,8 @@ export function registerRestore(program: Command): void {
             confirm: process.stdin.isTTY && !opts.json ? (p) => confirmOnTerminal(p) : undefined,
           });
           listener.end();
+          audit.object = plan.backupId;
+          audit.detail.plan = restorePlanDetail(plan, report);
           const refused = refusal && { code: refusal.code, message: refusal.message, hint: refusal.hint };
           print(opts, report ?? { plan, ...(refused ? { refused } : {}) }, () => (report ? describeReport(report) : describePlan(plan)));
           if (refusal) {
@@ -84,7 +95,7 @@ export function registerRestore(program: Command): void {
           listener.end();
           interrupt.dispose();
         }
-      });
+      }));
     });
 
   program

@@ -3,7 +3,14 @@ import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import { runDelete, runPrune, type PruneOutcome } from '../../jobs/prune.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
-import { print, catalogAction, interruptSignal } from '../context.ts';
+import { notePrune } from '../../audit/details.ts';
+import { print, interruptSignal, auditedAction } from '../context.ts';
+
+interface PruneOptions {
+  target?: string;
+  dryRun?: boolean;
+  wait: boolean;
+}
 
 /** Retention: prune, delete, protect, unprotect, cancel-deletion. */
 export function registerRetention(program: Command): void {
@@ -14,7 +21,7 @@ export function registerRetention(program: Command): void {
     .option('--dry-run', 'show each backup\'s decision and its reasons; change nothing')
     .option('--no-wait', 'when a restore of the target holds its lock, fail at once (E_LOCKED) instead of waiting for it')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, o: { target?: string; dryRun?: boolean; wait: boolean }) => {
+      auditedAction({ action: (o: PruneOptions) => (o.dryRun ? undefined : 'prune.run'), object: (o: PruneOptions) => o.target }, async ({ opts, loaded, catalog, audit }, o: PruneOptions) => {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         let outcomes: PruneOutcome[];
@@ -24,6 +31,7 @@ export function registerRetention(program: Command): void {
           interrupt.dispose();
         }
         listener.end();
+        notePrune(audit, outcomes);
         const label: Record<PruneOutcome['result'], string> = { kept: 'keep', deleted: 'DELETED', pending: 'PENDING', cancelled: 'keep (cancelled)', 'would-delete': 'DELETE', failed: 'FAILED' };
         print(opts, outcomes, () =>
           outcomes.length === 0
@@ -41,8 +49,9 @@ export function registerRetention(program: Command): void {
     .argument('<backup>', 'backup id or a unique prefix of it')
     .option('--yes', 'do not ask')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, prefix: string, o: { yes?: boolean }) => {
+      auditedAction({ action: 'backup.delete' }, async ({ opts, loaded, catalog, audit }, prefix: string, o: { yes?: boolean }) => {
         const b = catalog.resolveBackup(prefix);
+        audit.object = b.id;
         if (!o.yes) {
           if (!process.stdin.isTTY || opts.json) throw new LifeboatError('E_USAGE', `deleting ${b.id} cannot be undone`, { hint: 'pass --yes to confirm, or run it on a terminal to be asked' });
           const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -60,13 +69,15 @@ export function registerRetention(program: Command): void {
     .argument('<backup>', 'backup id or a unique prefix of it')
     .option('--days <n>', 'only for this many days (default: until unprotected)')
     .action(
-      catalogAction(async ({ opts, catalog }, prefix: string, o: { days?: string }) => {
+      auditedAction({ action: 'backup.protect' }, async ({ opts, catalog, audit }, prefix: string, o: { days?: string }) => {
         const b = catalog.resolveBackup(prefix);
+        audit.object = b.id;
         if (b.status === 'deleted') throw new LifeboatError('E_USAGE', `backup ${b.id} is deleted`);
         const days = o.days === undefined ? undefined : Number(o.days);
         if (days !== undefined && !(days > 0)) throw new LifeboatError('E_USAGE', `--days ${o.days}: give a positive number of days`);
         const until = days === undefined ? null : new Date(Date.now() + days * 86_400_000);
         catalog.setProtection(b.id, until);
+        audit.detail.until = until?.toISOString() ?? null;
         print(opts, { id: b.id, protected: true, protectedUntil: until?.toISOString() ?? null }, () => `protected ${b.id}${until ? ` until ${until.toISOString()}` : ''}`);
       }),
     );
@@ -76,8 +87,9 @@ export function registerRetention(program: Command): void {
     .description('let retention decide about a backup again')
     .argument('<backup>', 'backup id or a unique prefix of it')
     .action(
-      catalogAction(async ({ opts, catalog }, prefix: string) => {
+      auditedAction({ action: 'backup.unprotect' }, async ({ opts, catalog, audit }, prefix: string) => {
         const b = catalog.resolveBackup(prefix);
+        audit.object = b.id;
         catalog.unprotect(b.id);
         print(opts, { id: b.id, protected: false }, () => `unprotected ${b.id}: retention decides about it again at the next prune`);
       }),
@@ -88,8 +100,9 @@ export function registerRetention(program: Command): void {
     .description('keep a backup whose deletion is pending: it is protected, so retention leaves it alone until `unprotect`')
     .argument('<backup>', 'backup id or a unique prefix of it')
     .action(
-      catalogAction(async ({ opts, catalog }, prefix: string) => {
+      auditedAction({ action: 'backup.cancel-deletion' }, async ({ opts, catalog, audit }, prefix: string) => {
         const b = catalog.resolveBackup(prefix);
+        audit.object = b.id;
         if (b.deletionStatus !== 'pending') throw new LifeboatError('E_USAGE', `backup ${b.id} has no pending deletion`);
         // Only cancelling would let the next prune announce it again: keeping it means protecting it.
         catalog.setProtection(b.id, null);

@@ -3,7 +3,7 @@ import { rebuildCatalog } from '../../jobs/rebuild.ts';
 import { runReplicatePending } from '../../jobs/replicate.ts';
 import { checkStorage, type StorageHealth } from '../../jobs/storage-health.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
-import { print, interruptSignal, catalogAction } from '../context.ts';
+import { print, interruptSignal, catalogAction, auditedAction } from '../context.ts';
 
 /** Storages: storage list and test, replicate, catalog rebuild. */
 export function registerStorage(program: Command): void {
@@ -12,10 +12,13 @@ export function registerStorage(program: Command): void {
     .command('rebuild')
     .description('recreate the catalog from the manifests in every configured storage')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }) => {
+      auditedAction({ action: 'catalog.rebuild' }, async ({ opts, loaded, catalog, audit }) => {
         const listener = progressListener({ json: opts.json === true });
         const report = await rebuildCatalog(loaded, catalog, { listener });
         listener.end();
+        audit.detail.added = report.added.length;
+        audit.detail.untrusted = report.untrusted.map((u) => u.id);
+        audit.detail.skipped = report.unreadable.length + report.unreachable.length;
         print(opts, report, () =>
           [`read ${report.storages.length} storage(s): ${report.added.length} backup(s) added, ${report.updated.length} already known${report.untrusted.length ? `, ${report.untrusted.length} untrusted` : ''}${report.unreadable.length ? `, ${report.unreadable.length} skipped` : ''}`,
             ...report.untrusted.map((u) => `untrusted ${u.id} (${u.key} on ${u.storage}): ${u.reason}`),
@@ -32,12 +35,14 @@ export function registerStorage(program: Command): void {
     .requiredOption('--pending', 'copy everything pending (the only mode for now)')
     .option('--target <name>', 'only this target')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, o: { target?: string }) => {
+      auditedAction({ action: 'replicate.run', object: (o: { target?: string }) => o.target }, async ({ opts, loaded, catalog, audit }, o: { target?: string }) => {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
           const report = await runReplicatePending(loaded, catalog, { target: o.target, signal: interrupt.signal, listener });
           listener.end();
+          audit.detail.copies = report.copies.map((c) => `${c.backupId} to ${c.storage}: ${c.status}`);
+          if (report.lost.length) audit.detail.lost = report.lost;
           const failed = report.copies.filter((c) => c.status === 'failed');
           print(opts, report, () =>
             report.copies.length === 0 && report.lost.length === 0
@@ -77,8 +82,9 @@ export function registerStorage(program: Command): void {
     .description('prove a storage works: list it, write, read back and delete a probe object, read its free space')
     .argument('<name>', 'storage name from lifeboat.yaml')
     .action(
-      catalogAction(async ({ opts, loaded, catalog }, name: string) => {
+      auditedAction({ action: 'storage.test' }, async ({ opts, loaded, catalog, audit }, name: string) => {
         const h = await checkStorage(loaded, catalog, name, { write: true });
+        if (h.error) audit.detail.problem = h.error;
         print(opts, h, () => [
           `storage ${h.name} (${h.type}), checked in ${duration(h.ms)}`,
           `  reachable   ${h.reachable ? 'yes' : 'NO'}`,

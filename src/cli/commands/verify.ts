@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import { pendingVerifications, runVerify, type VerifyReport } from '../../jobs/verify.ts';
 import { duration, progressListener } from '../output.ts';
-import { withCatalog, print, interruptSignal, globals } from '../context.ts';
+import { withCatalog, print, interruptSignal, globals, audited } from '../context.ts';
 
 /** Verification. */
 export function registerVerify(program: Command): void {
@@ -15,7 +15,7 @@ export function registerVerify(program: Command): void {
     .action(async (prefix: string | undefined, o: { quick?: boolean; allPending?: boolean }, cmd: Command) => {
       const opts = globals(cmd);
       if (!prefix && !o.allPending) throw new LifeboatError('E_USAGE', 'name a backup to verify, or pass --all-pending');
-      await withCatalog(opts, async (loaded, catalog) => {
+      await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'verify.run', object: prefix ?? null }, async (audit) => {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
@@ -23,6 +23,9 @@ export function registerVerify(program: Command): void {
           const reports: VerifyReport[] = [];
           for (const id of ids) reports.push(await runVerify(loaded, catalog, id, { quick: o.quick, signal: interrupt.signal, listener }));
           listener.end();
+          if (reports.length === 1) audit.object = reports[0]!.backupId;
+          audit.detail.verified = reports.map((r) => `${r.backupId}: ${r.level} ${r.ok ? 'passed' : 'FAILED'}`);
+          audit.skip = reports.length === 0;
           print(opts, prefix ? reports[0] : reports, () =>
             reports.length === 0
               ? 'no backup is due for verification'
@@ -36,6 +39,6 @@ export function registerVerify(program: Command): void {
           listener.end();
           interrupt.dispose();
         }
-      });
+      }));
     });
 }
