@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { LifeboatError } from '../errors.ts';
-import { ScheduleQueries } from './schedules.ts';
+import { ReportQueries } from './queries.ts';
 
 export type { BackupRecord, BackupStatus, BackupSummary, LocationRecord, Trust } from './backups.ts';
 export { restorable } from './backups.ts';
@@ -10,12 +10,13 @@ export type { EventRecord, EventSeverity } from './events.ts';
 export type { RestoreRecord, StorageUsage } from './history.ts';
 export type { ResourceRecord } from './jobs.ts';
 export type { ScheduleRecord, ScheduleRun } from './schedules.ts';
+export type { BackupFilter, BackupListRow, JobFilter, SortColumn } from './queries.ts';
 
 /**
  * Lifeboat's metadata: an index over what storage holds, in one SQLite file. Every read and
  * write of the catalog goes through this class, so moving it to PostgreSQL stays local.
  */
-export class Catalog extends ScheduleQueries {
+export class Catalog extends ReportQueries {
   /** Opens (creating if needed) the catalog under `home` and applies pending migrations. */
   static open(home: string): Catalog {
     let db: DatabaseSync;
