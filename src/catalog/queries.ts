@@ -256,13 +256,17 @@ export class ReportQueries extends ScheduleQueries {
   }
 
   /** A target's newest backup (not deleted), or its newest successful one (deleted or not: it succeeded). */
-  newestBackup(target: string, which: 'any' | 'succeeded'): Row | undefined {
-    const cond = which === 'any' ? "deletion_status != 'deleted'" : "status = 'ok'";
-    return this.#rows(
-      `select b.id, b.status, b.started_at, b.finished_at, b.size, b.summary_json, ${SHOWN_STATUS} as shown_status
+  newestBackup(target: string, which: 'any' | 'succeeded'): { id: string; status: BackupStatus; startedAt: string; finishedAt: string | null; size: number | null; durationMs: number | null } | undefined {
+    const cond = which === 'any' ? "b.deletion_status != 'deleted'" : "b.status = 'ok'";
+    const r = this.#rows(
+      `select b.id, ${SHOWN_STATUS} as shown_status, b.started_at, b.finished_at, b.size, json_extract(b.summary_json, '$.durationMs') as duration_ms
        from backup_list b where b.target = ? and ${cond} order by b.started_at desc, b.id desc limit 1`,
       [target],
     )[0];
+    return r && {
+      id: String(r.id), status: r.shown_status as BackupStatus, startedAt: String(r.started_at), finishedAt: (r.finished_at as string | null) ?? null,
+      size: r.size === null ? null : Number(r.size), durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+    };
   }
 
   /** The newest verification of any backup of a target. */

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import { runDelete, runPrune, type PruneOutcome } from '../../jobs/prune.ts';
+import { retentionPreview } from '../../reports/retention.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
 import { print, catalogAction, interruptSignal } from '../context.ts';
 
@@ -16,12 +17,19 @@ export function registerRetention(program: Command): void {
     .action(
       catalogAction(async ({ opts, loaded, catalog }, o: { target?: string; dryRun?: boolean; wait: boolean }) => {
         const listener = progressListener({ json: opts.json === true });
-        const interrupt = interruptSignal();
         let outcomes: PruneOutcome[];
-        try {
-          outcomes = await runPrune(loaded, catalog, { target: o.target, dryRun: o.dryRun, wait: o.wait, listener, signal: interrupt.signal });
-        } finally {
-          interrupt.dispose();
+        if (o.dryRun) {
+          // The same preview the API serves: nothing changes, no job is recorded.
+          const preview = await retentionPreview(loaded, catalog, { target: o.target });
+          for (const w of preview.flatMap((t) => t.warnings)) listener.onLog?.('warn', w);
+          outcomes = preview.flatMap((t) => t.decisions);
+        } else {
+          const interrupt = interruptSignal();
+          try {
+            outcomes = await runPrune(loaded, catalog, { target: o.target, wait: o.wait, listener, signal: interrupt.signal });
+          } finally {
+            interrupt.dispose();
+          }
         }
         listener.end();
         const label: Record<PruneOutcome['result'], string> = { kept: 'keep', deleted: 'DELETED', pending: 'PENDING', cancelled: 'keep (cancelled)', 'would-delete': 'DELETE', failed: 'FAILED' };
