@@ -72,7 +72,7 @@ describe('events', () => {
     for (let i = 1; i <= 12; i++) catalog.recordEvent({ kind: i % 2 ? 'backup_failed' : 'backup_ok', severity: i % 2 ? 'error' : 'info', target: 'app', message: `event ${i}` });
     const seen: string[] = [];
     let cursor: string | undefined;
-    let unread = 0;
+    let unread: number | undefined;
     do {
       const page = listEvents(catalog, { unread: true, limit: 5, cursor });
       seen.push(...page.items.map((e) => e.message));
