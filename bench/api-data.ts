@@ -4,6 +4,8 @@
 //
 //   node bench/api-data.ts <home> [backups=10000] [targets=20]
 //
+// then prints what queryBackups costs per page on it (timeQueries).
+//
 // Every target backs up at the same times (every 6 hours back from `end`), so backups of
 // different targets share start times: keyset pagination must still never repeat or skip one.
 // Sizes come from a short list, so sorting by size meets many ties too.
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Manifest } from '../src/bundle/manifest.ts';
 import { Catalog } from '../src/catalog/catalog.ts';
+import { queryBackups, type BackupQuery } from '../src/reports/backups.ts';
 
 export interface ApiDataOptions {
   backups: number;
@@ -185,6 +188,49 @@ export function generateApiData(home: string, options: ApiDataOptions): Generate
   }
 }
 
+/**
+ * Milliseconds per page of queryBackups (limit 50) on a filled catalog, wall and CPU (the CPU
+ * figure holds on a busy machine), for a few filtered queries, first pages and later ones, each
+ * run `rounds` times after a warm-up with a fresh `now`, so the read memo never answers: what
+ * the query itself costs.
+ */
+export function timeQueries(home: string, rounds = 200): { query: string; msPerPage: number; cpuMsPerPage: number; items: number }[] {
+  const catalog = Catalog.open(home);
+  try {
+    const targets = catalog.targetTotals(new Date().toISOString(), new Date(0).toISOString());
+    const target = [...targets.keys()].sort()[Math.floor(targets.size / 2)];
+    const queries: [string, BackupQuery][] = [
+      ['newest 50', {}],
+      [`target=${target}`, { target }],
+      ['status=failed', { status: 'failed' }],
+      ['status=degraded', { status: 'degraded' }],
+      ['verified=full', { verified: 'full' }],
+      ['protected=true', { protected: true }],
+      ['pendingDeletion=true', { pendingDeletion: true }],
+      ['sort=size', { sort: 'size' }],
+      [`target=${target}&status=ok&sort=size&order=asc`, { target, status: 'ok', sort: 'size', order: 'asc' }],
+      ['from/to (a month)', { from: new Date(Date.now() - 60 * 86_400_000), to: new Date(Date.now() - 30 * 86_400_000) }],
+    ];
+    return queries.flatMap(([name, q]) => {
+      const second = queryBackups(catalog, { ...q, now: new Date() }).nextCursor ?? undefined;
+      return ([['', undefined], [' (page 2)', second]] as const).filter(([, cursor], i) => i === 0 || cursor).map(([suffix, cursor]) => {
+        let items = 0;
+        const run = (n: number) => {
+          for (let i = 0; i < n; i++) items = queryBackups(catalog, { ...q, cursor, now: new Date(Date.now() + i) }).items.length;
+        };
+        run(20);
+        const started = performance.now();
+        const cpu = process.cpuUsage();
+        run(rounds);
+        const used = process.cpuUsage(cpu);
+        return { query: name + suffix, msPerPage: (performance.now() - started) / rounds, cpuMsPerPage: (used.user + used.system) / 1000 / rounds, items };
+      });
+    });
+  } finally {
+    catalog.close();
+  }
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [home, backups = '10000', targets = '20'] = process.argv.slice(2);
   if (!home) {
@@ -194,4 +240,5 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const started = performance.now();
   const made = generateApiData(path.resolve(home), { backups: Number(backups), targets: Number(targets) });
   process.stdout.write(`${made.length} backups over ${targets} targets in ${path.resolve(home)} (${Math.round(performance.now() - started)} ms)\n`);
+  for (const t of timeQueries(path.resolve(home))) process.stdout.write(`${t.msPerPage.toFixed(3).padStart(7)} ms/page (${t.cpuMsPerPage.toFixed(3)} ms CPU)  ${String(t.items).padStart(3)} items  ${t.query}\n`);
 }
