@@ -239,6 +239,7 @@ export const migrations: readonly string[] = [
   // 10,000 of them read megabytes. backup_list is a narrow copy of the listed columns, kept by
   // triggers whatever writes backups, with the state of the copies (degraded) precomputed and
   // indexes that hold every filter column: a filtered page never reads a row it does not show.
+  // Jobs get an index per filter of their listing (reports/jobs.ts).
   `
   create table backup_list (
     id                   text primary key,
@@ -299,6 +300,9 @@ export const migrations: readonly string[] = [
       locations_json = (select json_group_array(json_array(l.storage, l.status)) from backup_locations l where l.backup_id = old.backup_id) where id = old.backup_id;
   end;
   create index jobs_started_id on jobs (started_at, id);
+  create index jobs_status_started on jobs (status, started_at, id);
+  create index jobs_kind_started on jobs (kind, started_at, id);
+  create index jobs_target_started on jobs (target, started_at, id);
   create index events_unread on events (id) where read_at is null;
   `,
 ];

@@ -155,7 +155,7 @@ test('migration 11 fills the list from the backups a catalog already holds', () 
   const db = new DatabaseSync(path.join(home, 'catalog.sqlite'));
   db.exec('drop table backup_list');
   for (const name of ['insert', 'update', 'delete', 'location_insert', 'location_update', 'location_delete']) db.exec(`drop trigger backup_list_${name}`);
-  db.exec('drop index jobs_started_id; drop index events_unread');
+  db.exec('drop index jobs_started_id; drop index jobs_status_started; drop index jobs_kind_started; drop index jobs_target_started; drop index events_unread');
   db.exec(migrations[mine]!);
   db.close();
   const reopened = Catalog.open(home);
