@@ -98,8 +98,8 @@ function manifestFor(id: string, target: string, profile: string, started: Date,
 }
 
 /**
- * Fills `catalog` with `options.backups` backups spread over the targets (round-robin, newest
- * slot first), in one transaction. Returns what it made.
+ * Fills `catalog` with `options.backups` backups spread over the targets (round-robin by time
+ * slot), in one transaction. Returns what it made, newest slot first.
  */
 export function fillCatalog(catalog: Catalog, options: ApiDataOptions): GeneratedBackup[] {
   const rnd = random(options.seed ?? 19);
@@ -110,7 +110,8 @@ export function fillCatalog(catalog: Catalog, options: ApiDataOptions): Generate
   const slots = Math.ceil(options.backups / names.length);
   const made: GeneratedBackup[] = [];
   catalog.bulk(() => {
-    for (let i = 0; i < options.backups; i++) {
+    // Oldest first, as time went: the verifications recorded last are of the newest backups.
+    for (let i = options.backups - 1; i >= 0; i--) {
       const slot = Math.floor(i / names.length);
       const t = i % names.length;
       const target = names[t]!;
@@ -175,7 +176,31 @@ export function fillCatalog(catalog: Catalog, options: ApiDataOptions): Generate
       }
     }
   });
-  return made;
+  return made.reverse();
+}
+
+/**
+ * A lifeboat.yaml naming what fillCatalog made: its targets (each with a schedule and
+ * retention, so GET /targets and the retention preview have something to show) and the two
+ * storages its copies are on. Nothing in it is contacted by the listing routes: the database
+ * URL points at a closed port, the S3 endpoint too.
+ */
+export function apiDataConfig(options: { storageDir: string; targetNames?: string[]; targets?: number }): string {
+  const names = options.targetNames ?? Array.from({ length: options.targets ?? 20 }, (_, i) => `app-${String(i + 1).padStart(2, '0')}`);
+  return [
+    'storages:',
+    `  local: { type: local, path: ${JSON.stringify(options.storageDir)}, quota: 2TB }`,
+    '  s3: { type: s3, bucket: bench-backups, endpoint: "http://127.0.0.1:9", pathStyle: true }',
+    'targets:',
+    ...names.flatMap((name, i) => [
+      `  ${name}:`,
+      '    postgres: { url: "postgres://bench@127.0.0.1:9/app" }',
+      `    storage: ${i % 2 === 0 ? '{ primary: local, replicas: [s3] }' : 'local'}`,
+      '    schedule: { cron: "daily at 02:00", timezone: Europe/Amsterdam }',
+      '    retention: { keepLast: 7, keepDaily: 14, keepWeekly: 8, keepMonthly: 6 }',
+    ]),
+    '',
+  ].join('\n');
 }
 
 /** Opens (creating) the catalog under `home`, fills it, closes it. */
