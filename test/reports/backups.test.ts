@@ -127,6 +127,50 @@ describe('queryBackups', () => {
     assert.equal(queryBackups(catalog, { ...q, status: 'degraded' }).items.find((r) => r.id === victim.id)?.verification.status, 'failed');
   });
 
+  test('every row agrees with the catalog\'s own record of the backup (the triggers keep the list in step)', () => {
+    const records = catalog.listBackups(undefined, { includeDeleted: true });
+    const rows = new Map([...allPages({}, 200).rows, ...allPages({ status: 'deleted' }, 200).rows].map((r) => [r.id, r]));
+    assert.equal(rows.size, records.length);
+    for (const b of records) {
+      const r = rows.get(b.id)!;
+      const until = b.protectedUntil === null ? null : Date.parse(b.protectedUntil);
+      assert.deepEqual(
+        [r.target, r.status, r.trust, r.trigger, r.startedAt, r.finishedAt, r.size, r.error, r.verification, r.protected, r.protectedUntil, r.deletion, r.locations, r.summary, r.tags],
+        [b.target, b.status, b.trust, b.trigger, b.startedAt, b.finishedAt, b.size, b.error, { status: b.verificationStatus, level: b.verificationLevel, at: b.verifiedAt },
+          b.protected && (until === null || until > now.getTime()), b.protectedUntil, { status: b.deletionStatus, at: b.deleteAfter },
+          b.locations.map((l) => ({ storage: l.storage, status: l.status })), b.summary, b.tags],
+        b.id,
+      );
+    }
+  });
+
+  test('bulk writes in one transaction: a failure inside rolls all of it back; a nested one only its own part', () => {
+    const count = () => queryBackups(catalog, { target: 'bulk', withTotal: true }).total;
+    const start = (id: string) => catalog.startBackup({ id, target: 'bulk', trigger: 'manual', jobId: id, startedAt: new Date(), compression: 'zstd', encrypted: false, bundleKey: id });
+    assert.throws(() => catalog.bulk(() => {
+      start('bulk-1');
+      throw new Error('stop');
+    }), /stop/);
+    assert.equal(count(), 0, 'rolled back');
+    catalog.acquireLock('bulk-lock', 'holder', 'a test');
+    catalog.bulk(() => {
+      start('bulk-2');
+      // acquireLock runs its own transaction: inside bulk it is a savepoint, and its refusal
+      // undoes only itself.
+      assert.throws(() => catalog.acquireLock('bulk-lock', 'other', 'a test'), /holds the bulk-lock lock/);
+      start('bulk-3');
+      // This one writes, then fails (a location state the schema refuses): its write is undone.
+      assert.throws(() => catalog.completeBackup('bulk-3', {
+        size: 1, sha256: 'x', manifest: { finishedAt: new Date().toISOString() } as never, summary: { databases: 0, tables: 0, rows: 0, files: 0, appItems: 0, durationMs: 1, warnings: 0 },
+        location: { storage: 'local', key: 'k', status: 'lost' as never, size: 1, sha256: 'x' },
+      }), /CHECK constraint failed/);
+    });
+    assert.equal(count(), 2);
+    assert.equal(catalog.getBackup('bulk-3')!.status, 'running', 'the failed completion left nothing behind');
+    assert.equal(queryBackups(catalog, { target: 'bulk', status: 'running', withTotal: true }).total, 2, 'nor in the list');
+    catalog.releaseLock('bulk-lock', 'holder');
+  });
+
   test('a damaged, edited or foreign cursor is refused naming the cursor; bad values name their field', () => {
     const first = queryBackups(catalog, { limit: 5, now });
     const cursor = first.nextCursor!;
