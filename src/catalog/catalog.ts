@@ -14,6 +14,7 @@ export type { ResourceRecord } from './jobs.ts';
 export type { ScheduleRecord, ScheduleRun } from './schedules.ts';
 export type { ConfigObjectRecord, ObjectKind } from './objects.ts';
 export type { LoginAttemptRecord, SessionRecord, TokenRecord, UserRecord } from './users.ts';
+export type { BackupFilter, BackupListRow, JobFilter, SortColumn } from './queries.ts';
 
 /**
  * Lifeboat's metadata: an index over what storage holds, in one SQLite file. Every read and

@@ -57,6 +57,39 @@ export class EventQueries extends BackupQueries {
     return ids.length;
   }
 
+  /**
+   * One page of events, newest first, with ids below `beforeId` (the cursor); `unread` only those
+   * not read yet.
+   */
+  eventPage(options: { unread?: boolean; kind?: string; severity?: EventSeverity; target?: string; beforeId?: number; limit: number }): EventRecord[] {
+    const where = ['1 = 1'];
+    const params: (string | number)[] = [];
+    if (options.unread) where.push('read_at is null');
+    for (const [column, value] of [['kind', options.kind], ['severity', options.severity], ['target', options.target]] as const) {
+      if (value === undefined) continue;
+      where.push(`${column} = ?`);
+      params.push(value);
+    }
+    if (options.beforeId !== undefined) {
+      where.push('id < ?');
+      params.push(options.beforeId);
+    }
+    return this.all(`select * from events where ${where.join(' and ')} order by id desc limit ?`, ...params, options.limit).map((r) => this.#toEvent(r));
+  }
+
+  /** Events no one has read yet (the UI's badge). */
+  unreadEventCount(): number {
+    return Number(this.one('select count(*) as n from events where read_at is null')!.n);
+  }
+
+  /**
+   * Marks read every event up to and including `maxId`: what a user saw on a page, and not an
+   * event that arrived after it was drawn. Returns how many changed.
+   */
+  markEventsReadUpTo(maxId: number): number {
+    return Number(this.db.prepare('update events set read_at = ? where read_at is null and id <= ?').run(now(), maxId).changes);
+  }
+
   /** Events not yet routed to channels, oldest first; `route` decides, then they are marked routed. */
   routeEvents(route: (e: EventRecord) => { channel: string; maxAttempts: number }[], at: Date): number {
     return this.tx(() => {

@@ -73,6 +73,16 @@ export class JobQueries extends CatalogStore {
     );
   }
 
+  /**
+   * A job's log lines after sequence number `afterSeq` (0: from the first), oldest first, at most
+   * `limit`: a server replays them to a client that joins late, then streams what follows.
+   */
+  jobLogSince(id: string, afterSeq = 0, limit = 10_000): { seq: number; at: string; level: string; message: string }[] {
+    return this.all('select seq, at, level, message from job_logs where job_id = ? and seq > ? order by seq limit ?', id, afterSeq, limit).map((r) => ({
+      seq: Number(r.seq), at: String(r.at), level: String(r.level), message: String(r.message),
+    }));
+  }
+
   finishJob(id: string, status: 'succeeded' | 'failed' | 'cancelled', error?: string): void {
     this.run('update jobs set status = ?, finished_at = ?, error = ? where id = ?', status, now(), error ?? null, id);
   }

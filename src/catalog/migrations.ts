@@ -300,7 +300,78 @@ export const migrations: readonly string[] = [
   );
   create index audit_at on audit (at);
   `,
-  // 12 (numbered by issue #19; the lead orders the chain): targets, storages and notification
+  // 11: the list of backups the API pages through (reports/backups.ts). A backup's row holds its
+  // manifest (kilobytes, in overflow pages) before the columns a list filters on, so filtering
+  // 10,000 of them read megabytes. backup_list is a narrow copy of the listed columns, kept by
+  // triggers whatever writes backups, with the state of the copies (degraded) precomputed and
+  // indexes that hold every filter column: a filtered page never reads a row it does not show.
+  // Jobs get an index per filter of their listing (reports/jobs.ts).
+  `
+  create table backup_list (
+    id                   text primary key,
+    target               text not null,
+    status               text not null,
+    deletion_status      text not null,
+    delete_after         text,
+    trigger              text not null,
+    started_at           text not null,
+    finished_at          text,
+    size                 integer,
+    size_key             integer not null,
+    error                text,
+    summary_json         text,
+    verification_status  text not null,
+    verification_level   text,
+    verified_at          text,
+    protected            integer not null,
+    protected_until      text,
+    trust                text not null,
+    tags                 text not null,
+    bad_copies           integer not null default 0,
+    locations_json       text not null default '[]'
+  );
+  insert into backup_list (id, target, status, deletion_status, delete_after, trigger, started_at, finished_at, size, size_key, error, summary_json, verification_status, verification_level, verified_at, protected, protected_until, trust, tags, bad_copies, locations_json)
+    select id, target, status, deletion_status, delete_after, trigger, started_at, finished_at, size, ifnull(size, -1), error, summary_json, verification_status, verification_level, verified_at, protected, protected_until, trust, tags,
+      (select count(*) from backup_locations l where l.backup_id = b.id and l.status != 'ok'),
+      (select json_group_array(json_array(l.storage, l.status)) from backup_locations l where l.backup_id = b.id)
+    from backups b;
+  create index backup_list_started on backup_list (started_at, id, target, status, deletion_status, bad_copies, verification_status, verification_level, protected, protected_until);
+  create index backup_list_target on backup_list (target, started_at desc, id desc, status, deletion_status, bad_copies, verification_status, verification_level, protected, protected_until);
+  create index backup_list_target_desc on backup_list (target desc, started_at desc, id desc, status, deletion_status, bad_copies, verification_status, verification_level, protected, protected_until);
+  create index backup_list_size on backup_list (size_key, id, target, status, deletion_status, bad_copies, verification_status, verification_level, protected, protected_until);
+  create index backup_list_target_size on backup_list (target, size_key, id, status, deletion_status, bad_copies, verification_status, verification_level, protected, protected_until);
+  create index backup_list_pending on backup_list (started_at, id) where deletion_status = 'pending';
+  create index backup_list_failed on backup_list (started_at, id) where status = 'failed';
+  create index backup_list_protected on backup_list (started_at, id) where protected = 1;
+  create index backup_list_degraded on backup_list (started_at, id) where bad_copies > 0;
+  create trigger backup_list_insert after insert on backups begin
+    insert into backup_list (id, target, status, deletion_status, delete_after, trigger, started_at, finished_at, size, size_key, error, summary_json, verification_status, verification_level, verified_at, protected, protected_until, trust, tags) values (new.id, new.target, new.status, new.deletion_status, new.delete_after, new.trigger, new.started_at, new.finished_at, new.size, ifnull(new.size, -1), new.error, new.summary_json, new.verification_status, new.verification_level, new.verified_at, new.protected, new.protected_until, new.trust, new.tags);
+  end;
+  create trigger backup_list_update after update on backups begin
+    update backup_list set target = new.target, status = new.status, deletion_status = new.deletion_status, delete_after = new.delete_after, trigger = new.trigger, started_at = new.started_at, finished_at = new.finished_at, size = new.size, size_key = ifnull(new.size, -1), error = new.error, summary_json = new.summary_json, verification_status = new.verification_status, verification_level = new.verification_level, verified_at = new.verified_at, protected = new.protected, protected_until = new.protected_until, trust = new.trust, tags = new.tags where id = old.id;
+  end;
+  create trigger backup_list_delete after delete on backups begin
+    delete from backup_list where id = old.id;
+  end;
+  create trigger backup_list_location_insert after insert on backup_locations begin
+    update backup_list set bad_copies = (select count(*) from backup_locations l where l.backup_id = new.backup_id and l.status != 'ok'),
+      locations_json = (select json_group_array(json_array(l.storage, l.status)) from backup_locations l where l.backup_id = new.backup_id) where id = new.backup_id;
+  end;
+  create trigger backup_list_location_update after update on backup_locations begin
+    update backup_list set bad_copies = (select count(*) from backup_locations l where l.backup_id = new.backup_id and l.status != 'ok'),
+      locations_json = (select json_group_array(json_array(l.storage, l.status)) from backup_locations l where l.backup_id = new.backup_id) where id = new.backup_id;
+  end;
+  create trigger backup_list_location_delete after delete on backup_locations begin
+    update backup_list set bad_copies = (select count(*) from backup_locations l where l.backup_id = old.backup_id and l.status != 'ok'),
+      locations_json = (select json_group_array(json_array(l.storage, l.status)) from backup_locations l where l.backup_id = old.backup_id) where id = old.backup_id;
+  end;
+  create index jobs_started_id on jobs (started_at, id);
+  create index jobs_status_started on jobs (status, started_at, id);
+  create index jobs_kind_started on jobs (kind, started_at, id);
+  create index jobs_target_started on jobs (target, started_at, id);
+  create index events_unread on events (id) where read_at is null;
+  `,
+  // 12: targets, storages and notification
   // channels created over the API. config_json is the object as its creator wrote it, with each
   // secret replaced by {"$sealed": "v1:..."} (config/secret-box.ts): no secret is stored in clear.
   `

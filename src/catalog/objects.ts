@@ -1,5 +1,5 @@
 import { LifeboatError } from '../errors.ts';
-import { AuditQueries } from './audit.ts';
+import { ReportQueries } from './queries.ts';
 import { now, type Row } from './store.ts';
 
 /** What config objects the catalog keeps: the sections of lifeboat.yaml that can also be created over the API. */
@@ -19,7 +19,7 @@ export interface ConfigObjectRecord {
 }
 
 /** Targets, storages and channels created over the API (config/objects.ts gives them meaning). */
-export class ObjectQueries extends AuditQueries {
+export class ObjectQueries extends ReportQueries {
   listConfigObjects(kind?: ObjectKind): ConfigObjectRecord[] {
     const rows = kind ? this.all('select * from config_objects where kind = ? order by name', kind) : this.all('select * from config_objects order by kind, name');
     return rows.map(toRecord);

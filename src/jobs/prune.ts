@@ -129,9 +129,13 @@ async function acquireLock(catalog: Catalog, lock: string, job: Job, what: strin
   }
 }
 
-async function pruneTarget(loaded: LoadedConfig, catalog: Catalog, name: string, job: Job, options: PruneOptions): Promise<PruneOutcome[]> {
+/**
+ * What retention decides for one target at `now`, changing nothing: the decisions for the
+ * backups it counts, and the untrusted ones it leaves alone (as outcomes). The prune applies it;
+ * `lifeboat prune --dry-run` and the API's preview (reports/retention.ts) show it.
+ */
+export async function planPrune(loaded: LoadedConfig, catalog: Catalog, name: string, now: Date, warn: (message: string) => void): Promise<{ backups: BackupRecord[]; decisions: Decision[]; untrusted: PruneOutcome[] }> {
   const target = loaded.config.targets[name]!;
-  const now = options.now ?? new Date();
   const rules = retentionRules(target);
   const backups = catalog.listBackups(name);
   let space: { freeBytes: number; totalBytes: number } | undefined;
@@ -141,7 +145,7 @@ async function pruneTarget(loaded: LoadedConfig, catalog: Catalog, name: string,
     try {
       const s = await storage.space();
       if (s) space = { freeBytes: s.free, totalBytes: s.total };
-      else job.log('warn', `storage ${primary} reports no free space: minFreeSpacePercent cannot apply (set quota: on it)`);
+      else warn(`storage ${primary} reports no free space: minFreeSpacePercent cannot apply (set quota: on it)`);
     } finally {
       await storage.close();
     }
@@ -149,11 +153,19 @@ async function pruneTarget(loaded: LoadedConfig, catalog: Catalog, name: string,
   // An untrusted backup (no key of this installation vouches for it) is neither counted nor
   // deleted: forged "newest" bundles planted in storage must not push real ones out of keepLast.
   const decisions = decideRetention(backups.filter(vouched).map((b) => policyInput(b, now)), rules, { now, timeZone: targetTimeZone(target), space });
-  const notice = target.retention?.notifyBeforeDeleteHours ?? 0;
-  const outcomes: PruneOutcome[] = backups.filter((b) => !vouched(b) && b.status !== 'deleted').map((b) => ({
+  const untrusted: PruneOutcome[] = backups.filter((b) => !vouched(b) && b.status !== 'deleted').map((b) => ({
     id: b.id, action: 'keep', target: name, result: 'kept',
     reasons: [`untrusted (${b.trustReason ?? 'no key of this installation vouches for it'}): retention neither counts nor deletes it; check it, then \`lifeboat delete ${b.id}\` or import its key`],
   }));
+  return { backups, decisions, untrusted };
+}
+
+async function pruneTarget(loaded: LoadedConfig, catalog: Catalog, name: string, job: Job, options: PruneOptions): Promise<PruneOutcome[]> {
+  const target = loaded.config.targets[name]!;
+  const now = options.now ?? new Date();
+  const { backups, decisions, untrusted } = await planPrune(loaded, catalog, name, now, (message) => job.log('warn', message));
+  const notice = target.retention?.notifyBeforeDeleteHours ?? 0;
+  const outcomes: PruneOutcome[] = [...untrusted];
   for (const d of decisions) {
     const b = backups.find((x) => x.id === d.id)!;
     const base = { ...d, target: name };

@@ -4,7 +4,8 @@ import { type LoadedConfig } from '../../config/load.ts';
 import { LifeboatError } from '../../errors.ts';
 import { runBackupFlow } from '../../jobs/backup-flow.ts';
 import { runDaemon } from '../../scheduler/daemon.ts';
-import { configSchedules, LEASE, Scheduler } from '../../scheduler/scheduler.ts';
+import { daemonStatus } from '../../reports/status.ts';
+import { configSchedules, Scheduler } from '../../scheduler/scheduler.ts';
 import { toCron } from '../../scheduler/schedule.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
 import { print, interruptSignal, usageError, catalogAction, auditedAction } from '../context.ts';
@@ -42,22 +43,12 @@ export function registerDaemon(program: Command): void {
     .action(
       catalogAction(async ({ opts, loaded, catalog }) => {
         const now = new Date();
-        catalog.syncSchedules(configSchedules(loaded));
-        const lease = catalog.getLease(LEASE);
-        const up = lease !== undefined && new Date(lease.expiresAt) > now;
-        const upcoming = Scheduler.upcoming(catalog, now);
-        const running = catalog.runningJobs();
-        const targets = Object.keys(loaded.config.targets).map((name) => {
-          const last = catalog.listBackups(name)[0];
-          const lastOk = catalog.listBackups(name).find((b) => b.status === 'ok' || b.status === 'degraded');
-          return { target: name, last: last && { id: last.id, status: last.status, startedAt: last.startedAt }, lastSuccess: lastOk?.startedAt ?? null };
-        });
-        const usage = catalog.storageUsage();
-        const report = { daemon: { up, holder: lease?.holder ?? null, heartbeatAt: lease?.heartbeatAt ?? null, mode: loaded.config.daemon.schedulerMode }, schedules: upcoming.map((u) => ({ ...u.schedule, next: u.next?.toISOString() ?? null })), running, targets, storage: usage };
+        const report = daemonStatus(loaded, catalog, now);
+        const { daemon, schedules, running, targets, storage: usage } = report;
         print(opts, report, () => [
-          `daemon      ${up ? `up: ${lease!.holder}, heartbeat ${duration(now.getTime() - Date.parse(lease!.heartbeatAt))} ago` : 'not running (start it with `lifeboat serve`)'}; scheduler mode ${loaded.config.daemon.schedulerMode}`,
+          `daemon      ${daemon.up ? `up: ${daemon.holder!}, heartbeat ${duration(now.getTime() - Date.parse(daemon.heartbeatAt!))} ago` : 'not running (start it with `lifeboat serve`)'}; scheduler mode ${daemon.mode}`,
           '',
-          upcoming.length ? table(['ID', 'TARGET', 'SCHEDULE', 'ZONE', 'NEXT RUN'], upcoming.map((u) => [String(u.schedule.id), u.schedule.target, u.schedule.spec, u.schedule.timezone, u.next ? u.next.toISOString() : 'paused'])) : 'no schedules',
+          schedules.length ? table(['ID', 'TARGET', 'SCHEDULE', 'ZONE', 'NEXT RUN'], schedules.map((s) => [String(s.id), s.target, s.spec, s.timezone, s.next ?? 'paused'])) : 'no schedules',
           '',
           running.length ? table(['RUNNING', 'TARGET', 'TRIGGER', 'STARTED'], running.map((j) => [j.kind, j.target ?? '-', j.trigger, j.startedAt])) : 'nothing running',
           '',

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import { runDelete, runPrune, type PruneOutcome } from '../../jobs/prune.ts';
+import { retentionPreview } from '../../reports/retention.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
 import { notePrune } from '../../audit/details.ts';
 import { print, interruptSignal, auditedAction } from '../context.ts';
@@ -23,12 +24,19 @@ export function registerRetention(program: Command): void {
     .action(
       auditedAction({ action: (o: PruneOptions) => (o.dryRun ? undefined : 'prune.run'), object: (o: PruneOptions) => o.target }, async ({ opts, loaded, catalog, audit }, o: PruneOptions) => {
         const listener = progressListener({ json: opts.json === true });
-        const interrupt = interruptSignal();
         let outcomes: PruneOutcome[];
-        try {
-          outcomes = await runPrune(loaded, catalog, { target: o.target, dryRun: o.dryRun, wait: o.wait, listener, signal: interrupt.signal });
-        } finally {
-          interrupt.dispose();
+        if (o.dryRun) {
+          // The same preview the API serves: nothing changes, no job is recorded.
+          const preview = await retentionPreview(loaded, catalog, { target: o.target });
+          for (const w of preview.flatMap((t) => t.warnings)) listener.onLog?.('warn', w);
+          outcomes = preview.flatMap((t) => t.decisions);
+        } else {
+          const interrupt = interruptSignal();
+          try {
+            outcomes = await runPrune(loaded, catalog, { target: o.target, wait: o.wait, listener, signal: interrupt.signal });
+          } finally {
+            interrupt.dispose();
+          }
         }
         listener.end();
         notePrune(audit, outcomes);

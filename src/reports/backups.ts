@@ -1,0 +1,184 @@
+import type { SQLInputValue } from 'node:sqlite';
+import type { BackupFilter, BackupListRow, BackupStatus, BackupSummary, Catalog, SortColumn, Trust } from '../catalog/catalog.ts';
+import { LifeboatError } from '../errors.ts';
+import { decodeCursor, encodeCursor, pageLimit } from './cursor.ts';
+
+export type BackupSort = 'startedAt' | 'size' | 'target';
+export type VerifiedFilter = NonNullable<BackupFilter['verified']>;
+
+/** What `GET /api/v1/backups` takes. Every filter narrows; none set lists every backup not deleted. */
+export interface BackupQuery {
+  target?: string;
+  /** As lists show it; `deleted` lists the records retention or `delete` left (else they are left out). */
+  status?: BackupStatus;
+  /**
+   * The last verification: `none` (never verified), `failed`, `passed` (at any level), `quick` or
+   * `full` (passed at that level: `full` is a test restore, `quick` checksums only).
+   */
+  verified?: VerifiedFilter;
+  /** Protected now (a protection whose time is up no longer counts). */
+  protected?: boolean;
+  /** Deletion announced and not yet done. */
+  pendingDeletion?: boolean;
+  /** Started at or after `from`, and before `to` (ISO 8601 times or Dates). */
+  from?: string | Date;
+  to?: string | Date;
+  /**
+   * `startedAt` (default, newest first), `size` (largest first; failed and running ones, which
+   * have none, count as smallest) or `target` (A to Z; within a target newest first, whatever
+   * the order).
+   */
+  sort?: BackupSort;
+  order?: 'asc' | 'desc';
+  /** 1 to 200; default 50. */
+  limit?: number;
+  /** `nextCursor` of the previous page, for the same filters and sort. */
+  cursor?: string;
+  /** Also count every backup the filters select (a scan of them: ask on the first page only). */
+  withTotal?: boolean;
+  /** When `protected` is judged; default now. */
+  now?: Date;
+}
+
+/** One backup as a list shows it: enough to draw a row and its badges without the manifest. */
+export interface BackupSummaryRow {
+  id: string;
+  target: string;
+  status: BackupStatus;
+  trust: Trust;
+  /** manual, schedule, api, pre-restore, rebuild, import. */
+  trigger: string;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  size: number | null;
+  /** Why it failed. */
+  error: string | null;
+  verification: { status: 'unverified' | 'passed' | 'failed'; level: 'quick' | 'full' | null; at: string | null };
+  /** Protected now; `protectedUntil` null means until unprotected. */
+  protected: boolean;
+  protectedUntil: string | null;
+  /** `pending` with the time it happens, or `deleted`. */
+  deletion: { status: 'none' | 'pending' | 'deleted'; at: string | null };
+  /** Each copy: which storage and its state (pending, ok, failed, missing). */
+  locations: { storage: string; status: 'pending' | 'ok' | 'failed' | 'missing' }[];
+  /** Databases, tables, rows, files, app items, duration, warnings; null until complete. */
+  summary: BackupSummary | null;
+  tags: string[];
+}
+
+export interface BackupPage {
+  items: BackupSummaryRow[];
+  /** Pass it as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
+  /** Only when `withTotal` was asked. */
+  total?: number;
+}
+
+const STATUSES: readonly BackupStatus[] = ['running', 'ok', 'degraded', 'failed', 'deleted'];
+const VERIFIED: readonly VerifiedFilter[] = ['none', 'failed', 'passed', 'quick', 'full'];
+
+/** Each sort as SQL columns (the last unique) and the cursor value types they give. */
+function sortColumns(sort: BackupSort, desc: boolean): { columns: SortColumn[]; shape: ('string' | 'number')[] } {
+  switch (sort) {
+    case 'startedAt':
+      return { columns: [{ expr: 'b.started_at', desc }, { expr: 'b.id', desc }], shape: ['string', 'string'] };
+    case 'size':
+      // size_key is ifnull(size, -1): failed and running backups sort as the smallest.
+      return { columns: [{ expr: 'b.size_key', desc }, { expr: 'b.id', desc }], shape: ['number', 'string'] };
+    case 'target':
+      return { columns: [{ expr: 'b.target', desc }, { expr: 'b.started_at', desc: true }, { expr: 'b.id', desc: true }], shape: ['string', 'string', 'string'] };
+  }
+}
+
+/**
+ * A page of backups for the API and the UI: filtered, sorted, and paged by keyset cursors, so a
+ * page costs the same at the start and the end of 10,000 backups and never repeats or skips a
+ * backup when others are added meanwhile. Wrong input is E_USAGE naming the field. The page is
+ * shared with later identical calls: read it, do not change it.
+ */
+export function queryBackups(catalog: Catalog, q: BackupQuery = {}): BackupPage {
+  // A UI polling its list, and many clients asking for the first page, ask the same question
+  // while nothing changed: answered from memory while the catalog's change mark is the same, for
+  // at most a second (protection ends with time, not with a write).
+  const key = JSON.stringify(q);
+  const mark = catalog.changeMark();
+  let memo = memos.get(catalog);
+  if (!memo) memos.set(catalog, (memo = new Map()));
+  const hit = memo.get(key);
+  if (hit && hit.mark === mark && (q.now !== undefined || Date.now() - hit.at < MEMO_MS)) return hit.page;
+  const page = runQuery(catalog, q);
+  if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value!);
+  memo.set(key, { mark, at: Date.now(), page });
+  return page;
+}
+
+const MEMO_MS = 1000;
+const MEMO_SIZE = 64;
+const memos = new WeakMap<Catalog, Map<string, { mark: string; at: number; page: BackupPage }>>();
+
+function runQuery(catalog: Catalog, q: BackupQuery): BackupPage {
+  const now = q.now ?? new Date();
+  const filter: BackupFilter = {
+    target: q.target,
+    status: oneOf('status', q.status, STATUSES),
+    verified: oneOf('verified', q.verified, VERIFIED),
+    protected: q.protected,
+    pendingDeletion: q.pendingDeletion,
+    from: time('from', q.from),
+    to: time('to', q.to),
+    now: now.toISOString(),
+  };
+  const sort = oneOf('sort', q.sort, ['startedAt', 'size', 'target'] as const) ?? 'startedAt';
+  const order = oneOf('order', q.order, ['asc', 'desc'] as const) ?? (sort === 'target' ? 'asc' : 'desc');
+  const limit = pageLimit(q.limit);
+  const { columns, shape } = sortColumns(sort, order === 'desc');
+  const listing = `backups:${sort}:${order}`;
+  const after = q.cursor === undefined ? undefined : (decodeCursor(listing, q.cursor, shape) as SQLInputValue[]);
+  // One row more than asked tells whether another page follows.
+  const rows = catalog.backupPage(filter, columns, after, limit + 1);
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  const nextCursor = rows.length > limit && last ? encodeCursor(listing, last.sortKey) : null;
+  return {
+    items: items.map((r) => toSummaryRow(r, now)),
+    nextCursor,
+    ...(q.withTotal ? { total: catalog.countBackups(filter) } : {}),
+  };
+}
+
+function toSummaryRow(r: BackupListRow, now: Date): BackupSummaryRow {
+  return {
+    id: r.id,
+    target: r.target,
+    status: r.status,
+    trust: r.trust,
+    trigger: r.trigger,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    durationMs: r.summary?.durationMs ?? (r.finishedAt ? Date.parse(r.finishedAt) - Date.parse(r.startedAt) : null),
+    size: r.size,
+    error: r.error,
+    verification: { status: r.verificationStatus, level: r.verificationLevel, at: r.verifiedAt },
+    protected: r.protected && (r.protectedUntil === null || Date.parse(r.protectedUntil) > now.getTime()),
+    protectedUntil: r.protectedUntil,
+    deletion: { status: r.deletionStatus, at: r.deleteAfter },
+    locations: r.locations,
+    summary: r.summary,
+    tags: r.tags,
+  };
+}
+
+function oneOf<T extends string>(field: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw new LifeboatError('E_USAGE', `${field} "${value}": use one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+/** An ISO time as the catalog stores it (toISOString), so string comparison is time order. */
+function time(field: string, value: string | Date | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const t = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(t.getTime())) throw new LifeboatError('E_USAGE', `${field} "${String(value)}" is not a time`, { hint: 'give an ISO 8601 time such as 2026-11-20 or 2026-11-20T02:00:00Z' });
+  return t.toISOString();
+}
