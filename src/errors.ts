@@ -41,8 +41,11 @@ export type ErrorCode =
   | 'E_TOO_LARGE'
   | 'E_INTERNAL';
 
-/** Codes that mean "the request was wrong", not "the operation failed": exit status 2. */
-const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['E_USAGE', 'E_CONFIG', 'E_AMBIGUOUS', 'E_NOT_FOUND']);
+/**
+ * Codes that mean "the request was wrong", not "the operation failed": exit status 2. A
+ * conflict (deleting a protected backup) is the request not fitting the state: also 2.
+ */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['E_USAGE', 'E_CONFIG', 'E_AMBIGUOUS', 'E_NOT_FOUND', 'E_CONFLICT', 'E_FORBIDDEN']);
 
 /**
  * The CLI's exit statuses (README, "Exit codes"): a script can tell a refusal it may override or

@@ -15,6 +15,7 @@ export const AUDIT_ACTIONS = [
   'workflow.export',
   'workflow.restore',
   'verify.run',
+  'job.cancel',
   'prune.run',
   'replicate.run',
   'catalog.rebuild',

@@ -61,6 +61,12 @@ export class CatalogStore {
     this.db.close();
   }
 
+  /** Throws when the catalog cannot take a write now (a full disk, a read-only file, a held lock). */
+  probeWritable(): void {
+    this.db.exec('begin immediate');
+    this.db.exec('rollback');
+  }
+
   /** Records a target as configured; `config` must already be free of secrets. */
   saveTarget(name: string, config: unknown): void {
     const t = now();

@@ -273,6 +273,28 @@ const notification = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** `host:port` or `port`; a bare port listens on 127.0.0.1 only. */
+const listen = z.string().regex(/^(?:(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080, or a port');
+
+const cidr = z.string().regex(/^[0-9a-fA-F.:]+(?:\/\d{1,3})?$/, 'expected an address or a CIDR range, e.g. 10.0.0.0/8');
+
+const serverSchema = z.strictObject({
+  /** Where the API listens; beyond loopback without TLS or a trusted proxy, serve warns at start. */
+  listen: listen.default('127.0.0.1:8080'),
+  /** The URL users reach the UI at (behind a proxy): the origin for the CSRF check and links. */
+  publicUrl: z.url().optional(),
+  /** Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+  trustProxy: z.array(cidr).default([]),
+  /** HTTPS here: PEM files. */
+  tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+  /** /metrics without a token (scope `metrics`) when true. */
+  metrics: z.strictObject({ public: z.boolean().default(false) }).default({ public: false }),
+  /** Browser sessions end after `idleHours` without a request, and `absoluteDays` after login whatever their use. */
+  sessions: z
+    .strictObject({ idleHours: z.number().positive().max(720).default(12), absoluteDays: z.number().positive().max(365).default(7) })
+    .default({ idleHours: 12, absoluteDays: 7 }),
+});
+
 export const configSchema = z.strictObject({
   /** Where the catalog lives; LIFEBOAT_HOME overrides it. */
   home: z.string().optional(),
@@ -295,15 +317,8 @@ export const configSchema = z.strictObject({
       pruneEvery: interval.default('1h'),
     })
     .default({ schedulerMode: 'internal', concurrency: 1, catchUp: 'one', retry: { attempts: 2, delay: '10m' }, pruneEvery: '1h' }),
-  /** `lifeboat serve` (README, "Users and API tokens"). */
-  server: z
-    .strictObject({
-      /** Browser sessions end after `idleHours` without a request, and `absoluteDays` after login whatever their use. */
-      sessions: z
-        .strictObject({ idleHours: z.number().positive().max(720).default(12), absoluteDays: z.number().positive().max(365).default(7) })
-        .default({ idleHours: 12, absoluteDays: 7 }),
-    })
-    .default({ sessions: { idleHours: 12, absoluteDays: 7 } }),
+  /** The HTTP API and UI that `lifeboat serve` runs beside the daemon (README, "HTTP API"). */
+  server: serverSchema.default(serverSchema.parse({})),
   /** The audit log (README, "Audit log"). */
   audit: z
     .strictObject({

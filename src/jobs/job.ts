@@ -16,6 +16,8 @@ export interface Progress {
 
 /** How a job tells whoever started it what happens: the CLI prints, the API streams (SSE). */
 export interface JobListener {
+  /** A job record exists: the API answers 202 with this id. An operation may run several jobs (a backup, then its check). */
+  onStart?(jobId: string, kind: string): void;
   onLog?(level: 'info' | 'warn' | 'error', message: string): void;
   onProgress?(progress: Progress): void;
 }
@@ -73,6 +75,7 @@ export class Job {
   ): Promise<T> {
     const job = new Job(catalog, listener, signal);
     catalog.createJob({ id: job.id, ...spec });
+    listener.onStart?.(job.id, spec.kind);
     try {
       // Whatever the run creates (scratch databases, temp files, tool processes) is recorded
       // in the catalog with this process as its owner (jobs/resources.ts).

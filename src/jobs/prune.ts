@@ -254,11 +254,11 @@ async function removeBackup(loaded: LoadedConfig, catalog: Catalog, b: BackupRec
  */
 export async function runDelete(loaded: LoadedConfig, catalog: Catalog, prefix: string, options: { signal?: AbortSignal; listener?: JobListener } = {}): Promise<BackupRecord> {
   const backup = catalog.resolveBackup(prefix);
-  if (backup.status === 'deleted') throw new LifeboatError('E_USAGE', `backup ${backup.id} is already deleted`);
-  if (backup.status === 'running') throw new LifeboatError('E_USAGE', `backup ${backup.id} is still running`);
+  if (backup.status === 'deleted') throw new LifeboatError('E_CONFLICT', `backup ${backup.id} is already deleted`);
+  if (backup.status === 'running') throw new LifeboatError('E_CONFLICT', `backup ${backup.id} is still running`);
   const until = backup.protectedUntil ? new Date(backup.protectedUntil) : null;
   if (backup.protected && (until === null || until > new Date())) {
-    throw new LifeboatError('E_USAGE', `backup ${backup.id} is protected${until ? ` until ${until.toISOString()}` : ''}`, { hint: `run \`lifeboat unprotect ${backup.id}\` first` });
+    throw new LifeboatError('E_CONFLICT', `backup ${backup.id} is protected${until ? ` until ${until.toISOString()}` : ''}`, { hint: `run \`lifeboat unprotect ${backup.id}\` first` });
   }
   const signal = options.signal ?? new AbortController().signal;
   return Job.run(catalog, { kind: 'delete', target: backup.target, backupId: backup.id, trigger: 'manual' }, options.listener ?? {}, signal, async (job) => {

@@ -6,7 +6,7 @@ import type { ToastChoice } from '../postgres/load-settings.ts';
 import type { PgEndpoint } from '../postgres/connection.ts';
 import type { StorageDriver } from '../storage/storage.ts';
 import type { Copies, deferredLog } from './copies.ts';
-import type { JobListener } from './job.ts';
+import type { JobListener, Trigger } from './job.ts';
 import type { RestorePlan } from './restore-plan.ts';
 
 export interface RestoreOptions {
@@ -33,6 +33,15 @@ export interface RestoreOptions {
   noOwner?: boolean;
   /** TOAST compression of the loaded rows (load-settings.ts); default `auto`: lz4 where the server has it. */
   toastCompression?: ToastChoice;
+  /**
+   * Called with the plan before anything changes, whatever the plan does; throws to stop. The API
+   * uses it to run only the plan the user read (server/restore-token.ts).
+   */
+  approve?: (plan: RestorePlan) => void | Promise<void>;
+  /** Who asked, for the restore history and its events: the API's actor; default the OS user. */
+  requestedBy?: string;
+  /** How the restore was started; default `manual`. */
+  trigger?: Trigger;
   /** Asked when data would be replaced and `yes` is not set; returns whether to go on. */
   confirm?: (plan: RestorePlan) => Promise<boolean>;
   /** Restore an untrusted backup (catalog trust, mac.ts): databases, and files only under `toDir`. */

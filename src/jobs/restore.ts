@@ -65,7 +65,7 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
   catalog.recoverInterrupted();
   const ctx = await prepare(loaded, catalog, backupPrefix, options);
   try {
-    return await Job.run(catalog, { kind: options.dryRun ? 'restore-plan' : 'restore', target: ctx.backup.target, backupId: ctx.backup.id, trigger: 'manual' }, options.listener ?? {}, signal, (job) => {
+    return await Job.run(catalog, { kind: options.dryRun ? 'restore-plan' : 'restore', target: ctx.backup.target, backupId: ctx.backup.id, trigger: options.trigger ?? 'manual' }, options.listener ?? {}, signal, (job) => {
       ctx.log.flush((level, message) => job.log(level, message));
       return restoreJob(ctx, job, options);
     });
@@ -82,6 +82,7 @@ async function restoreJob(ctx: RestoreContext, job: Job, options: RestoreOptions
   const refusal = planRefusal('restore', plan.checks, options.force === true);
   if (options.dryRun) return { plan, refusal };
   if (refusal) throw refusal;
+  await options.approve?.(plan);
   for (const c of plan.checks.filter((x) => !x.ok)) job.log('warn', `check FAILED, overridden by --force: ${c.name}: ${c.detail}`);
   if (plan.replacesData && !options.yes) {
     const agreed = options.confirm ? await options.confirm(plan) : false;
@@ -108,7 +109,7 @@ async function restoreJob(ctx: RestoreContext, job: Job, options: RestoreOptions
     catalog.releaseLock(lock, job.id);
     throw err;
   }
-  const requestedBy = os.userInfo().username;
+  const requestedBy = options.requestedBy ?? os.userInfo().username;
   catalog.startRestore({ id: job.id, backupId: ctx.backup.id, requestedBy, plan });
   const what = [...plan.databases.map((d) => `database ${d.database}`), ...plan.tables.map((t) => `table ${t.table}`), ...(plan.files.length ? [`${plan.files.length} file(s)`] : [])].join(', ') || 'nothing';
   const event = { target: ctx.backup.target, backupId: ctx.backup.id, jobId: job.id };

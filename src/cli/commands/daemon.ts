@@ -5,6 +5,8 @@ import { LifeboatError } from '../../errors.ts';
 import { runBackupFlow } from '../../jobs/backup-flow.ts';
 import { runDaemon } from '../../scheduler/daemon.ts';
 import { daemonStatus } from '../../reports/status.ts';
+import { startApiServer } from '../../server/serve.ts';
+import { setupToken } from '../../auth/setup.ts';
 import { configSchedules, Scheduler } from '../../scheduler/scheduler.ts';
 import { toCron } from '../../scheduler/schedule.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
@@ -14,11 +16,14 @@ import { print, interruptSignal, usageError, catalogAction, auditedAction } from
 export function registerDaemon(program: Command): void {
   program
     .command('serve')
-    .description('run the daemon: scheduled backups, retention every hour, alerts; stops gracefully on SIGTERM/Ctrl-C')
+    .description('run the daemon (scheduled backups, retention every hour, alerts) and the HTTP API on server.listen; stops gracefully on SIGTERM/Ctrl-C')
     .option('--grace <seconds>', 'on stop, how long running backups may finish before they are cancelled', '300')
+    .option('--listen <host:port>', 'where the API listens (default: server.listen, 127.0.0.1:8080)')
+    .option('--no-api', 'run the daemon only')
     .addOption(new Option('--tick <seconds>', 'time between scheduler ticks').default('15').hideHelp())
+    .addOption(new Option('--check-responses', 'answer 500 when a response does not match its declared schema (tests)').hideHelp())
     .action(
-      catalogAction(async ({ loaded, catalog }, o: { grace: string; tick: string }) => {
+      catalogAction(async ({ loaded, catalog }, o: { grace: string; tick: string; listen?: string; api: boolean; checkResponses?: boolean }) => {
         const controller = new AbortController();
         const onSignal = (sig: NodeJS.Signals) => {
           if (controller.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
@@ -28,8 +33,18 @@ export function registerDaemon(program: Command): void {
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
         const log = (level: string, message: string) => process.stderr.write(`${new Date().toISOString()} ${level}: ${message}\n`);
+        const graceMs = Number(o.grace) * 1000;
         try {
-          await runDaemon(loaded, catalog, controller.signal, { tickMs: Number(o.tick) * 1000, graceMs: Number(o.grace) * 1000, log });
+          const api = o.api ? await startApiServer(loaded, catalog, { listen: o.listen, log, checkResponses: o.checkResponses }) : undefined;
+          if (api) {
+            log('info', `API listening on ${api.url} (OpenAPI: ${api.url}/api/openapi.json, docs: ${api.url}/api/docs)`);
+            const token = setupToken(catalog);
+            // Only the console sees it: whoever can read it installed this server.
+            if (token) log('warn', `no admin exists yet: create the first one at ${loaded.config.server.publicUrl ?? api.url}/setup#token=${token} (valid until an admin exists), or run \`lifeboat user add <name> --role admin\``);
+          }
+          // Both stop on the same signal, each giving its running jobs the same grace.
+          const stopped = new Promise<void>((r) => controller.signal.addEventListener('abort', () => r(), { once: true }));
+          await Promise.all([runDaemon(loaded, catalog, controller.signal, { tickMs: Number(o.tick) * 1000, graceMs, log }), stopped.then(() => api?.close(graceMs))]);
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
