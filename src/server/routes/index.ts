@@ -4,6 +4,7 @@ import { registerAuth } from './auth.ts';
 import { registerBackups } from './backups.ts';
 import { registerImports } from './imports.ts';
 import { registerJobs } from './jobs.ts';
+import { registerListings } from './listings.ts';
 import { registerObjects } from './objects.ts';
 import { registerRestores } from './restores.ts';
 import { registerSchedules } from './schedules.ts';
@@ -19,6 +20,7 @@ export function registerRoutes(api: Api, table: RouteEntry[]): void {
   registerObjects(api, table);
   registerSchedules(api, table);
   registerImports(api, table);
+  registerListings(api, table);
   registerBackups(api, table);
   registerWorkflows(api, table);
   registerRestores(api, table);

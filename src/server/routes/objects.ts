@@ -2,6 +2,8 @@ import { z } from '@hono/zod-openapi';
 import { createObject, getObject, listObjects, removeObject, testObject, updateObject, type ObjectKind } from '../../config/objects.ts';
 import type { Permission } from '../../auth/permissions.ts';
 import type { AuditAction } from '../../audit/audit.ts';
+import { targetHealth } from '../../reports/health.ts';
+import { storageList } from '../../reports/storage.ts';
 import { body, defineRoute, json, type Api, type RouteEntry } from '../api.ts';
 import { audited } from '../audit.ts';
 import { NameParam } from '../schemas.ts';
@@ -33,7 +35,7 @@ const KINDS: { kind: ObjectKind; plural: string; tag: string; test: Permission; 
  * file`), those created here kept in the catalog with their secrets sealed (`source: api`).
  * Secrets are write-only: answers show `"set"`.
  */
-export function registerObjects(api: Api, table: RouteEntry[], extra: { list?: Partial<Record<ObjectKind, (c: Parameters<Parameters<typeof defineRoute>[3]>[0], items: z.infer<typeof ObjectView>[]) => unknown[]>> } = {}): void {
+export function registerObjects(api: Api, table: RouteEntry[]): void {
   for (const k of KINDS) {
     const base = `/api/v1/${k.plural}`;
     defineRoute(api, table, {
@@ -42,9 +44,13 @@ export function registerObjects(api: Api, table: RouteEntry[], extra: { list?: P
       responses: { 200: json(z.object({ items: z.array(ObjectView.extend({ health: z.unknown().optional(), usage: z.unknown().optional() })) })) },
     }, (c) => {
       const server = c.get('server');
-      const items = listObjects(server.loaded(), server.catalog, k.kind);
-      const shaped = extra.list?.[k.kind] ? extra.list[k.kind]!(c as never, items) : items;
-      return c.json({ items: shaped as z.infer<typeof ObjectView>[] }, 200);
+      const loaded = server.loaded();
+      const items = listObjects(loaded, server.catalog, k.kind);
+      const health = k.kind === 'target' ? new Map(targetHealth(loaded, server.catalog).map((h) => [h.target, h])) : undefined;
+      const usage = k.kind === 'storage' ? new Map(storageList(loaded, server.catalog).map((u) => [u.name, u])) : undefined;
+      // Health and use are of the object in effect: a shadowed catalog copy has none of its own.
+      const decorated = items.map((v) => ({ ...v, ...(health && !v.shadowed ? { health: health.get(v.name) ?? null } : {}), ...(usage && !v.shadowed ? { usage: usage.get(v.name) ?? null } : {}) }));
+      return c.json({ items: decorated as z.infer<typeof ObjectView>[] }, 200);
     });
 
     defineRoute(api, table, {
