@@ -16,7 +16,8 @@ import type { Job } from './job.ts';
 import { trackStagingSchema } from './resources.ts';
 import { compareNeeds, compareTree, liveTree, renamed, treeObjectNames } from './restore-table-checks.ts';
 import { entryName, foreignKeyDefinition, tableClosure, type TableClosure, type TableRef } from './restore-table-closure.ts';
-import { restoreEntries, scratchDatabase, scratchIds, treeRows } from './restore-table-plan.ts';
+import { treeRows } from './restore-table-plan.ts';
+import { restoreEntries, scratchDatabase, scratchIds, startsWith, type PlanScratch, type ScratchDatabase } from './restore-table-scratch.ts';
 import { swapIn, type MoveItem, type ReplaceItem } from './restore-table-swap.ts';
 
 export type { TableRef } from './restore-table-closure.ts';
@@ -77,6 +78,7 @@ async function tocOfFile(file: string): Promise<TocEntry[]> {
  * the database's (a difference refuses). The tables then go to a staging schema of the target
  * and, in one transaction, either replace the live tables' rows or move beside them under
  * their new names. Objects the database lacks are created first, in their own transaction.
+ * With `planned`, the plan's scratch database (its definitions restored there) takes the rows.
  */
 export async function restoreTables(
   server: PgEndpoint,
@@ -87,7 +89,7 @@ export async function restoreTables(
   dump: string,
   tempDir: string,
   job: Job,
-  options: { renameTo?: string; noOwner?: boolean },
+  options: { renameTo?: string; noOwner?: boolean; planned?: PlanScratch },
 ): Promise<TableRestoreResult[]> {
   const signal = job.signal;
   const noOwner = options.noOwner ?? false;
@@ -97,14 +99,24 @@ export async function restoreTables(
   const staging = `lifeboat_staging_${suffix}`;
   const stagedDump = path.join(tempDir, `staged-${suffix}.dump`);
   const target = await connect(withDatabase(server, database));
-  let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
+  let scratch: ScratchDatabase | undefined = options.planned?.scratch;
   let scratchClient: pg.Client | undefined;
   let stagingRecord: ReturnType<typeof trackStagingSchema> | undefined;
   const created: string[] = [];
   try {
-    scratch = await scratchDatabase(server, m.encoding, 'tables');
-    job.log('info', `restoring ${tables.map(tableName).join(', ')} with ${closures.reduce((n, c) => n + c.tree.length - 1, 0)} partition(s) and ${closures.reduce((n, c) => n + c.needs.length, 0)} object(s) they need alone into scratch database ${scratch.name}`);
-    await restoreEntries(tools, dump, entries, scratchIds(closures, { rows: true, acl: !noOwner }), scratch.endpoint, { noOwner }, signal);
+    const ids = scratchIds(closures, { rows: true, acl: !noOwner });
+    // The plan's definitions came from the TOC it read before any checksum was checked: used
+    // only if the checked dump starts with the same bytes, and restored the way this run restores.
+    const planned = options.planned;
+    const reuse = planned !== undefined && planned.database === database && planned.owners === !noOwner && (await startsWith(dump, planned.toc));
+    if (planned && !reuse) {
+      scratch = undefined;
+      await planned.scratch.drop().catch(() => undefined);
+    }
+    if (reuse) for (const id of planned.restored) ids.delete(id);
+    scratch ??= await scratchDatabase(server, m.encoding, 'tables');
+    job.log('info', `restoring ${tables.map(tableName).join(', ')} with ${closures.reduce((n, c) => n + c.tree.length - 1, 0)} partition(s) and ${closures.reduce((n, c) => n + c.needs.length, 0)} object(s) they need alone into scratch database ${scratch.name}${reuse ? ', where the plan restored their definitions' : ''}`);
+    await restoreEntries(tools, dump, entries, ids, scratch.endpoint, { noOwner }, signal);
     scratchClient = await connect(scratch.endpoint);
     await checkScratchCounts(scratchClient, m, closures);
 
