@@ -18,7 +18,7 @@ import type { Check } from './restore-plan.ts';
 import { restoreTools } from './restore-plan.ts';
 import { closureNames, entryName, foreignKeyDefinition, tableClosure, taggedName, type TableClosure, type TableRef } from './restore-table-closure.ts';
 import { compareNeeds, compareTree, dependentViews, liveForeignKeys, liveTree, objectSignature, renamed, type NeedStatus } from './restore-table-checks.ts';
-import { definitionIds, keepPlanScratch, restoreEntries, rowsLoadAfterDefinitions, scratchDatabase, type ScratchDatabase } from './restore-table-scratch.ts';
+import { definitionIds, keepPlanScratch, prepareScratch, restoreEntries, rowsLoadAfterDefinitions, scratchDatabase, type ScratchDatabase } from './restore-table-scratch.ts';
 
 /** One --table in a plan. */
 export interface PlannedTable {
@@ -161,8 +161,11 @@ export async function planTables(ctx: RestoreContext, database: string, renameTo
     for (const [i, t] of ctx.selectedTables.entries()) {
       planned.push(await planOne(ctx, t, closures[i]!, scratchClient, target, database, renameTo, checks));
     }
-    if (scratch && keep) {
-      keepPlanScratch(ctx, { scratch, database, restored: ids, owners, toc: toc.bytes });
+    if (keep) {
+      // A plan that compared nothing through a scratch copy starts the run's now, so that it
+      // is ready when the rows have been read out of the bundle.
+      const ready = scratch ? Promise.resolve(scratch) : prepareScratch(tools, ctx.server!, source.encoding, { file: tocFile, entries: toc.entries }, ids, !run.noOwner, () => removeTempDir(dir));
+      keepPlanScratch(ctx, { ready, database, restored: ids, owners: scratch ? owners : !run.noOwner, toc: toc.bytes });
       kept = true;
     }
     return planned;
@@ -170,7 +173,8 @@ export async function planTables(ctx: RestoreContext, database: string, renameTo
     await scratchClient?.end().catch(() => undefined);
     if (!kept) await scratch?.drop().catch(() => undefined);
     await target.end().catch(() => undefined);
-    await removeTempDir(dir);
+    if (!kept || scratch) await removeTempDir(dir); // else once the run's scratch copy is ready
+
   }
 }
 

@@ -103,9 +103,33 @@ export async function restoreEntries(tools: PgTools, dump: string, entries: TocE
   }
 }
 
+/**
+ * Creates a scratch database and restores the given definitions into it while the caller goes
+ * on (the rest of the plan, reading the bundle); `cleanup` runs once it has settled.
+ */
+export function prepareScratch(tools: PgTools, server: PgEndpoint, encoding: string, toc: { file: string; entries: TocEntry[] }, ids: Set<number>, owners: boolean, cleanup: () => Promise<void>): Promise<ScratchDatabase> {
+  const ready = (async () => {
+    try {
+      const scratch = await scratchDatabase(server, encoding, 'tables');
+      try {
+        await restoreEntries(tools, toc.file, toc.entries, ids, scratch.endpoint, { noOwner: !owners, schemaOnly: true }, new AbortController().signal);
+        return scratch;
+      } catch (err) {
+        await scratch.drop().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      await cleanup();
+    }
+  })();
+  ready.catch(() => undefined); // awaited by the run, or by releasePlanScratch
+  return ready;
+}
+
 /** A plan's scratch database, kept for the run that follows it. */
 export interface PlanScratch {
-  scratch: ScratchDatabase;
+  /** The database with the definitions restored; rejects when they could not be (the run then makes its own). */
+  ready: Promise<ScratchDatabase>;
   /** The database the tables go to. */
   database: string;
   /** Entries the plan restored there. */
@@ -132,7 +156,7 @@ export function takePlanScratch(ctx: RestoreContext): PlanScratch | undefined {
 
 /** Drops a plan's scratch database that no run took (a dry run, a refusal, a failure before the tables). */
 export async function releasePlanScratch(ctx: RestoreContext): Promise<void> {
-  await takePlanScratch(ctx)?.scratch.drop().catch(() => undefined);
+  await takePlanScratch(ctx)?.ready.then((s) => s.drop()).catch(() => undefined);
 }
 
 /**

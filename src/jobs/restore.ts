@@ -288,7 +288,7 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
     }
     if (ctx.selectedTables.length) {
       const source = ctx.selected[0]!;
-      report.tables = await restoreTables(ctx.server!, ctx.destination.get(source.name)!, tools!, source, ctx.selectedTables, dumps.get(source.name)!, temp, job, { renameTo: options.renameTo, noOwner: options.noOwner, planned: takePlanScratch(ctx) });
+      report.tables = await restoreTables(ctx.server!, ctx.destination.get(source.name)!, tools!, source, ctx.selectedTables, dumps.get(source.name)!, job, { renameTo: options.renameTo, noOwner: options.noOwner, planned: takePlanScratch(ctx) });
     }
 
     // Directories first (parents before children), so files land in directories that exist.
