@@ -113,7 +113,7 @@ export async function makePlan(ctx: RestoreContext, job: Job, options: RestoreOp
       const exists = existing.has(database);
       if (ctx.selectedTables.length) {
         // Tables go into the live database; the database itself is neither created nor replaced.
-        if (exists) tables.push(...(await planTables(ctx, database, options.renameTo, checks)));
+        if (exists) tables.push(...(await planTables(ctx, database, options.renameTo, checks, { dryRun: options.dryRun, noOwner: options.noOwner })));
         else checks.push({ name: `database ${database}`, ok: false, detail: `does not exist on the target; restore the whole database with --database ${d.name}` });
         continue;
       }

@@ -36,9 +36,9 @@ export interface TableClosure {
 }
 
 /** Kinds that are another table's business: a dependency on one is a reference, never something to bring. */
-const OUTSIDE = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'MATERIALIZED VIEW DATA', 'CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'INDEX ATTACH', 'TABLE DATA', 'TABLE ATTACH', 'FOREIGN TABLE', 'TRIGGER', 'POLICY', 'DEFAULT', 'RULE']);
-/** Entries tagged `<table> <name>`. */
-const TAGGED_BY_TABLE = new Set(['CONSTRAINT', 'FK CONSTRAINT', 'TRIGGER', 'POLICY', 'DEFAULT', 'RULE']);
+const OUTSIDE = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'MATERIALIZED VIEW DATA', 'CONSTRAINT', 'CHECK CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'INDEX ATTACH', 'TABLE DATA', 'TABLE ATTACH', 'FOREIGN TABLE', 'TRIGGER', 'POLICY', 'DEFAULT', 'RULE']);
+/** Entries tagged `<table> <name>`; a CHECK CONSTRAINT entry is a check pg_dump adds after the rows (one added NOT VALID). */
+const TAGGED_BY_TABLE = new Set(['CONSTRAINT', 'CHECK CONSTRAINT', 'FK CONSTRAINT', 'TRIGGER', 'POLICY', 'DEFAULT', 'RULE']);
 const ANNOTATIONS = new Set(['COMMENT', 'ACL', 'SECURITY LABEL']);
 
 /**

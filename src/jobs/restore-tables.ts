@@ -2,7 +2,7 @@
 // what it needs) is restored alone into a scratch database and checked, staged beside the live
 // table, and put in place in one transaction (restore-table-swap.ts).
 import { randomBytes } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
@@ -16,7 +16,8 @@ import type { Job } from './job.ts';
 import { trackStagingSchema } from './resources.ts';
 import { compareNeeds, compareTree, liveTree, renamed, treeObjectNames } from './restore-table-checks.ts';
 import { entryName, foreignKeyDefinition, tableClosure, type TableClosure, type TableRef } from './restore-table-closure.ts';
-import { restoreEntries, scratchDatabase, scratchIds, treeRows } from './restore-table-plan.ts';
+import { treeRows } from './restore-table-plan.ts';
+import { restoreEntries, scratchDatabase, scratchIds, startsWith, type PlanScratch, type ScratchDatabase } from './restore-table-scratch.ts';
 import { swapIn, type MoveItem, type ReplaceItem } from './restore-table-swap.ts';
 
 export type { TableRef } from './restore-table-closure.ts';
@@ -77,6 +78,7 @@ async function tocOfFile(file: string): Promise<TocEntry[]> {
  * the database's (a difference refuses). The tables then go to a staging schema of the target
  * and, in one transaction, either replace the live tables' rows or move beside them under
  * their new names. Objects the database lacks are created first, in their own transaction.
+ * With `planned`, the plan's scratch database (its definitions restored there) takes the rows.
  */
 export async function restoreTables(
   server: PgEndpoint,
@@ -85,9 +87,8 @@ export async function restoreTables(
   m: DatabaseManifest,
   tables: DatabaseManifest['tables'],
   dump: string,
-  tempDir: string,
   job: Job,
-  options: { renameTo?: string; noOwner?: boolean },
+  options: { renameTo?: string; noOwner?: boolean; planned?: PlanScratch },
 ): Promise<TableRestoreResult[]> {
   const signal = job.signal;
   const noOwner = options.noOwner ?? false;
@@ -95,16 +96,27 @@ export async function restoreTables(
   const closures = tables.map((t) => tableClosure(entries, t));
   const suffix = randomBytes(4).toString('hex');
   const staging = `lifeboat_staging_${suffix}`;
-  const stagedDump = path.join(tempDir, `staged-${suffix}.dump`);
   const target = await connect(withDatabase(server, database));
-  let scratch: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
+  let scratch: ScratchDatabase | undefined;
   let scratchClient: pg.Client | undefined;
   let stagingRecord: ReturnType<typeof trackStagingSchema> | undefined;
   const created: string[] = [];
   try {
-    scratch = await scratchDatabase(server, m.encoding, 'tables');
-    job.log('info', `restoring ${tables.map(tableName).join(', ')} with ${closures.reduce((n, c) => n + c.tree.length - 1, 0)} partition(s) and ${closures.reduce((n, c) => n + c.needs.length, 0)} object(s) they need alone into scratch database ${scratch.name}`);
-    await restoreEntries(tools, dump, entries, scratchIds(closures, { rows: true, acl: !noOwner }), scratch.endpoint, { noOwner }, signal);
+    const ids = scratchIds(closures, { rows: true, acl: !noOwner });
+    // The plan's definitions came from the TOC it read before any checksum was checked: used
+    // only if the checked dump starts with the same bytes, and restored the way this run restores.
+    const planned = options.planned;
+    scratch = await planned?.ready.catch(() => undefined);
+    const reuse = planned !== undefined && scratch !== undefined && planned.database === database && planned.owners === !noOwner && (await startsWith(dump, planned.toc));
+    if (scratch && !reuse) {
+      const unused = scratch;
+      scratch = undefined;
+      await unused.drop().catch(() => undefined);
+    }
+    if (reuse) for (const id of planned.restored) ids.delete(id);
+    scratch ??= await scratchDatabase(server, m.encoding, 'tables');
+    job.log('info', `restoring ${tables.map(tableName).join(', ')} with ${closures.reduce((n, c) => n + c.tree.length - 1, 0)} partition(s) and ${closures.reduce((n, c) => n + c.needs.length, 0)} object(s) they need alone into scratch database ${scratch.name}${reuse ? ', where the plan restored their definitions' : ''}`);
+    await restoreEntries(tools, dump, entries, ids, scratch.endpoint, { noOwner }, signal);
     scratchClient = await connect(scratch.endpoint);
     await checkScratchCounts(scratchClient, m, closures);
 
@@ -146,10 +158,6 @@ export async function restoreTables(
       });
       move.push({ ref: t, tables: names.tables.map(rename), expected: expected(rename), foreignKeys });
     }
-    const dumpRun = runTool(tools.pgDump, ['--format=custom', '--compress=0', '--no-password', `--schema=${staging}`, `--file=${stagedDump}`, `--dbname=${scratch.endpoint.url}`], server, signal);
-    dumpRun.stdout.resume();
-    await dumpRun.done;
-
     const missing = needs.filter((e, k) => statuses[k]!.action === 'create');
     if (missing.length) {
       const ids = new Set(missing.map((e) => e.dumpId));
@@ -160,9 +168,7 @@ export async function restoreTables(
     }
     job.log('info', `staging the restored rows in schema ${staging} of ${database}`);
     stagingRecord = trackStagingSchema(server, database, staging); // before pg_restore makes it: a kill leaves it recorded
-    const load = runTool(tools.pgRestore, ['--dbname', withDatabase(server, database).url, '--exit-on-error', '--no-password', ...(noOwner ? ['--no-owner', '--no-acl'] : []), stagedDump], server, signal);
-    load.stdout.resume();
-    await load.done;
+    await copySchema(tools, scratch.endpoint, withDatabase(server, database), staging, noOwner, signal);
 
     job.log('info', `putting ${tables.map(tableName).join(', ')} in place in one transaction`);
     const swapped = await swapIn(target, staging, replace, move);
@@ -183,7 +189,35 @@ export async function restoreTables(
     await target.end().catch(() => undefined);
     await scratchClient?.end().catch(() => undefined);
     await scratch?.drop().catch(() => undefined);
-    await rm(stagedDump, { force: true });
+  }
+}
+
+/**
+ * Copies a schema from one database to another on the same server: pg_dump's custom format
+ * piped into pg_restore, which reads it in the order it is written, so neither waits for the
+ * other nor for a file. The first tool to fail for a reason of its own is the one reported.
+ */
+async function copySchema(tools: PgTools, from: PgEndpoint, to: PgEndpoint, schema: string, noOwner: boolean, signal: AbortSignal): Promise<void> {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const dump = runTool(tools.pgDump, ['--format=custom', '--compress=0', '--no-password', `--schema=${schema}`, `--dbname=${from.url}`], from, stop.signal);
+    const load = runTool(tools.pgRestore, ['--dbname', to.url, '--exit-on-error', '--no-password', ...(noOwner ? ['--no-owner', '--no-acl'] : [])], to, signal, { input: true });
+    let dumpFailedFirst = false;
+    dump.done.catch(() => {
+      dumpFailedFirst = !stop.signal.aborted;
+    });
+    // A pg_restore that stopped reads no more: pg_dump would wait on a full pipe.
+    load.done.catch(() => stop.abort());
+    dump.stdout.pipe(load.stdin!);
+    load.stdout.resume();
+    const [dumped, loaded] = await Promise.allSettled([dump.done, load.done]);
+    if (dumped.status === 'rejected' && dumpFailedFirst) throw dumped.reason;
+    if (loaded.status === 'rejected') throw loaded.reason;
+    if (dumped.status === 'rejected') throw dumped.reason;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 

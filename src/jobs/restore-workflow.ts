@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog.ts';
 import { keysFor } from '../bundle/codec.ts';
+import { refuseUntrusted } from '../bundle/trust.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { LifeboatError } from '../errors.ts';
 import { toolsForServer } from '../postgres/binaries.ts';
@@ -157,9 +158,20 @@ export async function restoreWorkflowsToN8n(
   catalog: Catalog,
   prefix: string,
   wanted: string[] | 'all',
-  options: { name?: string; version?: string; signal?: AbortSignal; listener?: JobListener } = {},
+  options: {
+    name?: string;
+    version?: string;
+    /** Push workflows of an untrusted backup (catalog trust, mac.ts): without it such a backup is refused. */
+    trustForeign?: boolean;
+    signal?: AbortSignal;
+    listener?: JobListener;
+  } = {},
 ): Promise<{ backupId: string; created: { from: string; id: string; name: string }[] }> {
   const backup = catalog.resolveBackup(prefix);
+  // A forged manifest names the workflows and their checksums: what reaches a live n8n (its
+  // nodes run code and hold credentials' ids) comes only from a backup this installation vouches
+  // for, or one the user says to trust, as the other restores.
+  refuseUntrusted(backup, { trustForeign: options.trustForeign, files: 0 });
   const n8n = loaded.config.targets[backup.target]?.n8n;
   if (!n8n?.url || !n8n.apiKey) {
     throw new LifeboatError('E_CONFIG', `target "${backup.target}" has no n8n.url and n8n.apiKey in ${loaded.file}`, { hint: 'set them (an API key from n8n\'s Settings > n8n API), or use --as-file' });

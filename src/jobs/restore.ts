@@ -24,6 +24,7 @@ import { StreamingRestore } from './restore-stream.ts';
 import { restoreTables, selectTables, type TableRestoreResult } from './restore-tables.ts';
 import { createTempDir, removeTempDir } from './resources.ts';
 import { tablesToRead } from './restore-table-plan.ts';
+import { releasePlanScratch, takePlanScratch } from './restore-table-scratch.ts';
 
 export type { RestoreOptions } from './restore-context.ts';
 export type { Check, PlannedDatabase, RestorePlan } from './restore-plan.ts';
@@ -71,6 +72,7 @@ export async function runRestore(loaded: LoadedConfig, catalog: Catalog, backupP
     });
   } finally {
     await ctx.copies.close();
+    await releasePlanScratch(ctx); // the table plan's scratch database, when no run took it
   }
 }
 
@@ -287,7 +289,7 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
     }
     if (ctx.selectedTables.length) {
       const source = ctx.selected[0]!;
-      report.tables = await restoreTables(ctx.server!, ctx.destination.get(source.name)!, tools!, source, ctx.selectedTables, dumps.get(source.name)!, temp, job, { renameTo: options.renameTo, noOwner: options.noOwner });
+      report.tables = await restoreTables(ctx.server!, ctx.destination.get(source.name)!, tools!, source, ctx.selectedTables, dumps.get(source.name)!, job, { renameTo: options.renameTo, noOwner: options.noOwner, planned: takePlanScratch(ctx) });
     }
 
     // Directories first (parents before children), so files land in directories that exist.

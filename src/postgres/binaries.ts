@@ -53,9 +53,26 @@ async function probe(dir: string): Promise<PgTools | undefined> {
   }
 }
 
+/**
+ * Probes run in this process in the last minute, by search path: each runs `pg_dump --version`
+ * in every candidate directory (Debian's /usr/bin one is a Perl wrapper), 0.1-0.5 s, and one
+ * restore asks for the tools three times (its plan, its table plan, its run). Kept a minute
+ * only, so a daemon sees client tools installed while it runs.
+ */
+const probed = new Map<string, { at: number; tools: Promise<PgTools[]> }>();
+const PROBE_TTL_MS = 60_000;
+
 /** Every client tool installation found, deduplicated by version. */
 export async function findAllTools(binDir?: string): Promise<PgTools[]> {
-  const found = (await Promise.all(candidateDirs(binDir).map(probe))).filter((t) => t !== undefined);
+  const dirs = candidateDirs(binDir);
+  const key = dirs.join('\0');
+  let probing = probed.get(key);
+  if (!probing || Date.now() - probing.at > PROBE_TTL_MS) {
+    probing = { at: Date.now(), tools: Promise.all(dirs.map(probe)).then((all) => all.filter((t) => t !== undefined)) };
+    probed.set(key, probing);
+  }
+  // A copy: callers sort the list they get.
+  const found = [...(await probing.tools)];
   if (binDir && !found.some((t) => t.dir === path.resolve(binDir))) {
     throw new LifeboatError('E_PG_TOOL', `postgres.binDir ${binDir} holds no working pg_dump`, {
       hint: 'point binDir at the bin directory of a PostgreSQL installation, or remove it to search PATH',

@@ -233,6 +233,39 @@ describe('restore of single tables with what they depend on', () => {
     assert.doesNotMatch(beside.stdout, /FAIL/, 'beside the live table, owning it is not needed');
   });
 
+  test('in place, the rows load into the scratch database the plan compared definitions in; not when a NOT VALID constraint would check them', async () => {
+    const { ws, db, id, source } = await backedUpLibrary();
+    await suite.server.query(db, "update book set title = 'changed' where id < 1100; update review set stars = 9 where id < 10");
+    const r = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    const scratch = /alone into scratch database (\S+), where the plan restored their definitions/.exec(r.stdout + r.stderr)?.[1];
+    assert.match(scratch ?? '', /^lifeboat_plan_/, `one scratch database, the plan's: ${r.stdout}${r.stderr}`);
+    await assertAsBackedUp(db, 'book', source);
+    const [book] = await suite.server.query<{ n: string }>(db, "select count(*) as n from book where note like '%+t+t'");
+    assert.equal(Number(book!.n), 0, 'the trigger did not fire on the restored rows');
+    const [policy] = await suite.server.query<{ n: string }>(db, "select count(*) as n from pg_policies where tablename = 'book'");
+    assert.equal(Number(policy!.n), 1);
+    assert.deepEqual(await leftovers(db), []);
+
+    // A check added NOT VALID after rows that break it: pg_dump adds it after the rows, so
+    // loading them after it (into the plan's copy) would fail; the run makes its own copy.
+    const other = await suite.server.createDatabase('library');
+    await seedLibrary(suite.server, other);
+    await suite.server.query(other, 'alter table book add constraint short_title check (length(title) < 3) not valid');
+    ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  lib:\n    postgres: { url: "${suite.server.urlFor(other)}", databases: [${other}] }\n    storage: local\n`);
+    const b = await ws.cli(['backup', 'lib', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    const books = await tableContents(suite.server, other, 'book');
+    const beside = await ws.cli(['restore', b.json<{ id: string }>().id, '--database', other, '--table', 'book', '--rename-to', 'book_copy']);
+    assert.equal(beside.code, 0, beside.stderr);
+    assert.match(beside.stdout + beside.stderr, /alone into scratch database lifeboat_tables_/);
+    assert.doesNotMatch(beside.stdout + beside.stderr, /where the plan restored/);
+    assert.deepEqual(await tableContents(suite.server, other, 'book_copy'), books);
+    const [check] = await suite.server.query<{ def: string }>(other, "select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = 'book_copy'::regclass and contype = 'c' and not convalidated");
+    assert.equal(check?.def, 'CHECK ((length(title) < 3)) NOT VALID', 'the check came with the copy, still NOT VALID');
+    assert.deepEqual(await leftovers(other), []);
+  });
+
   test('a restore that fails inside its transaction, and one killed there with SIGKILL, leave the live table as it was', async () => {
     const { ws, db, id } = await backedUpLibrary();
     await suite.server.query(db, "delete from measurement_flag; delete from measurement where region = 'eu'");

@@ -161,6 +161,32 @@ describe('n8n: restore a workflow into a running n8n', () => {
     }
   });
 
+  test('--to-n8n refuses an untrusted backup without --trust-foreign, and nothing reaches n8n', async () => {
+    const { startFakeN8n } = await import('../support/n8n-api.ts');
+    const api = await startFakeN8n('n8n_api_test_key');
+    try {
+      const { ws } = await setup();
+      writeFileSync(ws.config, readFileSync(ws.config, 'utf8').replace('"encryptionKeyEnv":"LIFEBOAT_TEST_NO_SUCH_ENV"', `"encryptionKeyEnv":"LIFEBOAT_TEST_NO_SUCH_ENV","url":"${api.url}","apiKey":"n8n_api_test_key"`));
+      const { id } = await backup(ws);
+      // Another installation (its own key) that rebuilt its catalog from the same storage.
+      const other = { LIFEBOAT_HOME: path.join(ws.dir, 'other-home') };
+      const rebuilt = await ws.cli(['catalog', 'rebuild', '--json'], { env: other });
+      assert.equal(rebuilt.code, 0, rebuilt.stderr);
+      assert.deepEqual(rebuilt.json<{ untrusted: { id: string }[] }>().untrusted.map((u) => u.id), [id]);
+
+      const refused = await ws.cli(['restore', id, '--workflow', 'Invoice sync', '--to-n8n'], { env: other });
+      assert.equal(refused.code, 3, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, new RegExp(`backup ${id} is untrusted \\(signed with key \\S+, which this installation does not hold\\): it may not have been made by this installation\nhint: pass --trust-foreign`));
+      assert.equal(api.created.length, 0, 'nothing was created in n8n');
+
+      const trusted = await ws.cli(['restore', id, '--workflow', 'Invoice sync', '--to-n8n', '--trust-foreign'], { env: other });
+      assert.equal(trusted.code, 0, trusted.stderr);
+      assert.deepEqual(api.created.map((w) => w.name), [`Invoice sync_backup_${id.slice(6, 14)}`]);
+    } finally {
+      await api.stop();
+    }
+  });
+
   test('an unreachable n8n is named, with --as-file offered', async () => {
     const { ws } = await setup();
     const { freePort } = await import('../../src/postgres/scratch-cluster.ts');

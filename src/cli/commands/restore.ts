@@ -26,7 +26,7 @@ export function registerRestore(program: Command): void {
     .option('--dry-run', 'show the plan and the checks, change nothing')
     .option('--yes', 'confirm replacing existing data without asking')
     .option('--force', 'restore despite schema or server version differences, or from copies a verification marked bad (every member is still checked)')
-    .option('--trust-foreign', 'restore a backup no key of this installation vouches for (untrusted): databases, and files only with --to-dir')
+    .option('--trust-foreign', 'restore a backup no key of this installation vouches for (untrusted): databases, workflows --to-n8n, and files only with --to-dir')
     .option('--no-owner', 'skip object ownership and grants (target server lacks the original roles)')
     .addOption(new Option('--toast-compression <method>', 'how loaded rows are TOAST-compressed: auto (lz4 where the server has it and no method is configured), lz4, or server (the server\'s setting)').choices(['auto', 'lz4', 'server']).default('auto'))
     .option('--workflow <id-or-name...>', 'n8n: only these workflows, written by --as-file (the database is not restored)')
@@ -41,7 +41,7 @@ export function registerRestore(program: Command): void {
         await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'workflow.restore', object: prefix }, async (audit) => {
           const listener = progressListener({ json: opts.json === true });
           audit.detail.workflows = o.allWorkflows ? 'all' : o.workflow;
-          const r = await restoreWorkflowsToN8n(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { name: o.name, version: o.workflowVersion, listener });
+          const r = await restoreWorkflowsToN8n(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { name: o.name, version: o.workflowVersion, trustForeign: o.trustForeign, listener });
           listener.end();
           audit.object = r.backupId;
           audit.detail.created = r.created.map((c) => `${c.name} (${c.id}) from ${c.from}`);
