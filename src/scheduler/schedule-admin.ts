@@ -63,6 +63,6 @@ export function editSchedule(loaded: LoadedConfig, catalog: Catalog, id: number,
 
 export function removeSchedule(loaded: LoadedConfig, catalog: Catalog, id: number): void {
   const s = getSchedule(loaded, catalog, id);
-  if (s.configKey) throw new LifeboatError('E_CONFLICT', `schedule ${id} comes from ${loaded.file}`, { hint: `remove it there, or pause it` });
+  if (s.configKey) throw new LifeboatError('E_CONFLICT', `schedule ${id} comes from ${loaded.file}`, { hint: `remove it there, or \`lifeboat schedule pause ${id}\` (over the API: paused: true)` });
   catalog.removeSchedule(id);
 }

@@ -1,16 +1,13 @@
 import { Command, Option } from 'commander';
-import { Catalog } from '../../catalog/catalog.ts';
-import { type LoadedConfig } from '../../config/load.ts';
 import { LifeboatError } from '../../errors.ts';
 import { runBackupFlow } from '../../jobs/backup-flow.ts';
 import { runDaemon } from '../../scheduler/daemon.ts';
 import { daemonStatus } from '../../reports/status.ts';
 import { startApiServer } from '../../server/serve.ts';
 import { setupToken } from '../../auth/setup.ts';
-import { configSchedules, Scheduler } from '../../scheduler/scheduler.ts';
-import { toCron } from '../../scheduler/schedule.ts';
+import { addSchedule, editSchedule, getSchedule, listSchedules, removeSchedule } from '../../scheduler/schedule-admin.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
-import { print, interruptSignal, usageError, catalogAction, auditedAction } from '../context.ts';
+import { print, interruptSignal, catalogAction, auditedAction } from '../context.ts';
 
 /** The daemon: serve, status, schedule. */
 export function registerDaemon(program: Command): void {
@@ -74,35 +71,21 @@ export function registerDaemon(program: Command): void {
     );
 
   const scheduleCmd = program.command('schedule').description('the daemon\'s schedules: seeded from lifeboat.yaml, editable here');
-  const schedules = (catalog: Catalog, loaded: LoadedConfig) => {
-    catalog.syncSchedules(configSchedules(loaded));
-    return catalog.listSchedules();
-  };
   const scheduleId = (text: string) => {
     const id = Number(text);
     if (!Number.isInteger(id) || id < 1) throw new LifeboatError('E_USAGE', `"${text}" is not a schedule id`, { hint: 'run `lifeboat schedule list`' });
     return id;
-  };
-  const zoneOf = (zone: string | undefined) => {
-    if (zone === undefined) return Intl.DateTimeFormat().resolvedOptions().timeZone;
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    } catch {
-      throw new LifeboatError('E_USAGE', `--timezone ${zone}: not an IANA time zone`, { hint: 'e.g. Europe/Amsterdam or UTC' });
-    }
-    return zone;
   };
   scheduleCmd
     .command('list')
     .description('every schedule with its next run')
     .action(
       catalogAction(async ({ opts, loaded, catalog }) => {
-        schedules(catalog, loaded);
-        const upcoming = Scheduler.upcoming(catalog, new Date());
-        print(opts, upcoming.map((u) => ({ ...u.schedule, next: u.next?.toISOString() ?? null })), () =>
-          upcoming.length === 0
+        const all = listSchedules(loaded, catalog);
+        print(opts, all, () =>
+          all.length === 0
             ? 'no schedules: add one with `lifeboat schedule add <target> "daily at 02:00"` or schedule: in lifeboat.yaml'
-            : table(['ID', 'TARGET', 'SCHEDULE', 'CRON', 'ZONE', 'FROM', 'NEXT RUN'], upcoming.map((u) => [String(u.schedule.id), u.schedule.target, u.schedule.spec, u.schedule.cron, u.schedule.timezone, u.schedule.configKey ? 'config' : 'added', u.next ? u.next.toISOString() : 'PAUSED'])),
+            : table(['ID', 'TARGET', 'SCHEDULE', 'CRON', 'ZONE', 'FROM', 'NEXT RUN'], all.map((s) => [String(s.id), s.target, s.spec, s.cron, s.timezone, s.configKey ? 'config' : 'added', s.next ?? 'PAUSED'])),
         );
       }),
     );
@@ -115,11 +98,9 @@ export function registerDaemon(program: Command): void {
     .action(
       auditedAction({ action: 'schedule.add' }, async ({ opts, loaded, catalog, audit }, target: string, spec: string, o: { timezone?: string }) => {
         Object.assign(audit.detail, { target, schedule: spec });
-        if (!loaded.config.targets[target]) throw new LifeboatError('E_NOT_FOUND', `no target named "${target}"`, { hint: `configured targets: ${Object.keys(loaded.config.targets).join(', ')}` });
-        const cron = usageError(() => toCron(spec));
-        const id = catalog.addSchedule({ target, spec, cron, timezone: zoneOf(o.timezone) });
-        audit.object = String(id);
-        print(opts, catalog.getSchedule(id), () => `added schedule ${id}: ${target} ${spec} (${cron}); next run ${Scheduler.upcoming(catalog, new Date()).find((u) => u.schedule.id === id)!.next!.toISOString()}`);
+        const added = addSchedule(loaded, catalog, { target, spec, timezone: o.timezone });
+        audit.object = String(added.id);
+        print(opts, added, () => `added schedule ${added.id}: ${target} ${spec} (${added.cron}); next run ${getSchedule(loaded, catalog, added.id).next}`);
       }),
     );
   scheduleCmd
@@ -131,11 +112,9 @@ export function registerDaemon(program: Command): void {
     .action(
       auditedAction({ action: 'schedule.edit' }, async ({ opts, loaded, catalog, audit }, idText: string, spec: string | undefined, o: { timezone?: string }) => {
         audit.detail.to = { schedule: spec, timezone: o.timezone };
-        schedules(catalog, loaded);
-        const id = scheduleId(idText);
         if (spec === undefined && o.timezone === undefined) throw new LifeboatError('E_USAGE', 'give a new schedule, --timezone, or both');
-        catalog.updateSchedule(id, { spec, cron: spec === undefined ? undefined : usageError(() => toCron(spec)), timezone: o.timezone === undefined ? undefined : zoneOf(o.timezone) });
-        print(opts, catalog.getSchedule(id), () => `schedule ${id}: ${catalog.getSchedule(id).spec} (${catalog.getSchedule(id).timezone})`);
+        const s = editSchedule(loaded, catalog, scheduleId(idText), { spec, timezone: o.timezone });
+        print(opts, s, () => `schedule ${s.id}: ${s.spec} (${s.timezone})`);
       }),
     );
   for (const [name, paused] of [['pause', true], ['resume', false]] as const) {
@@ -145,10 +124,8 @@ export function registerDaemon(program: Command): void {
       .argument('<id>', 'schedule id')
       .action(
         auditedAction({ action: paused ? 'schedule.pause' : 'schedule.resume' }, async ({ opts, loaded, catalog }, idText: string) => {
-          schedules(catalog, loaded);
-          const id = scheduleId(idText);
-          catalog.updateSchedule(id, { paused });
-          print(opts, catalog.getSchedule(id), () => `schedule ${id} ${paused ? 'paused' : 'resumed'}`);
+          const s = editSchedule(loaded, catalog, scheduleId(idText), { paused });
+          print(opts, s, () => `schedule ${s.id} ${paused ? 'paused' : 'resumed'}`);
         }),
       );
   }
@@ -158,11 +135,9 @@ export function registerDaemon(program: Command): void {
     .argument('<id>', 'schedule id')
     .action(
       auditedAction({ action: 'schedule.remove' }, async ({ opts, loaded, catalog, audit }, idText: string) => {
-        schedules(catalog, loaded);
         const id = scheduleId(idText);
-        audit.detail.was = (({ target, spec, timezone }) => ({ target, schedule: spec, timezone }))(catalog.getSchedule(id));
-        if (catalog.getSchedule(id).configKey) throw new LifeboatError('E_USAGE', `schedule ${id} comes from ${loaded.file}`, { hint: `remove it there, or \`lifeboat schedule pause ${id}\`` });
-        catalog.removeSchedule(id);
+        audit.detail.was = (({ target, spec, timezone }) => ({ target, schedule: spec, timezone }))(getSchedule(loaded, catalog, id));
+        removeSchedule(loaded, catalog, id);
         print(opts, { id, removed: true }, () => `removed schedule ${id}`);
       }),
     );
@@ -172,8 +147,7 @@ export function registerDaemon(program: Command): void {
     .argument('<id>', 'schedule id')
     .action(
       auditedAction({ action: 'schedule.run' }, async ({ opts, loaded, catalog, audit }, idText: string) => {
-        schedules(catalog, loaded);
-        const s = catalog.getSchedule(scheduleId(idText));
+        const s = getSchedule(loaded, catalog, scheduleId(idText));
         audit.detail.target = s.target;
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
+import { cancelDeletion, protectBackup, unprotectBackup } from '../../jobs/protection.ts';
 import { runDelete, runPrune, type PruneOutcome } from '../../jobs/prune.ts';
 import { retentionPreview } from '../../reports/retention.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
@@ -78,15 +79,12 @@ export function registerRetention(program: Command): void {
     .option('--days <n>', 'only for this many days (default: until unprotected)')
     .action(
       auditedAction({ action: 'backup.protect' }, async ({ opts, catalog, audit }, prefix: string, o: { days?: string }) => {
-        const b = catalog.resolveBackup(prefix);
-        audit.object = b.id;
-        if (b.status === 'deleted') throw new LifeboatError('E_USAGE', `backup ${b.id} is deleted`);
         const days = o.days === undefined ? undefined : Number(o.days);
         if (days !== undefined && !(days > 0)) throw new LifeboatError('E_USAGE', `--days ${o.days}: give a positive number of days`);
-        const until = days === undefined ? null : new Date(Date.now() + days * 86_400_000);
-        catalog.setProtection(b.id, until);
-        audit.detail.until = until?.toISOString() ?? null;
-        print(opts, { id: b.id, protected: true, protectedUntil: until?.toISOString() ?? null }, () => `protected ${b.id}${until ? ` until ${until.toISOString()}` : ''}`);
+        const b = protectBackup(catalog, prefix, days);
+        audit.object = b.id;
+        audit.detail.until = b.protectedUntil;
+        print(opts, { id: b.id, protected: true, protectedUntil: b.protectedUntil }, () => `protected ${b.id}${b.protectedUntil ? ` until ${b.protectedUntil}` : ''}`);
       }),
     );
 
@@ -96,9 +94,8 @@ export function registerRetention(program: Command): void {
     .argument('<backup>', 'backup id or a unique prefix of it')
     .action(
       auditedAction({ action: 'backup.unprotect' }, async ({ opts, catalog, audit }, prefix: string) => {
-        const b = catalog.resolveBackup(prefix);
+        const b = unprotectBackup(catalog, prefix);
         audit.object = b.id;
-        catalog.unprotect(b.id);
         print(opts, { id: b.id, protected: false }, () => `unprotected ${b.id}: retention decides about it again at the next prune`);
       }),
     );
@@ -109,11 +106,8 @@ export function registerRetention(program: Command): void {
     .argument('<backup>', 'backup id or a unique prefix of it')
     .action(
       auditedAction({ action: 'backup.cancel-deletion' }, async ({ opts, catalog, audit }, prefix: string) => {
-        const b = catalog.resolveBackup(prefix);
-        audit.object = b.id;
-        if (b.deletionStatus !== 'pending') throw new LifeboatError('E_USAGE', `backup ${b.id} has no pending deletion`);
-        // Only cancelling would let the next prune announce it again: keeping it means protecting it.
-        catalog.setProtection(b.id, null);
+        audit.object = catalog.resolveBackup(prefix).id;
+        const b = cancelDeletion(catalog, prefix);
         print(opts, { id: b.id, deletionStatus: 'none', protected: true }, () => `deletion of ${b.id} cancelled; it is protected now (\`lifeboat unprotect ${b.id}\` lets retention decide again)`);
       }),
     );

@@ -52,6 +52,7 @@ export function registerWorkflows(api: Api, table: RouteEntry[]): void {
     workflows: z.union([z.array(z.string().min(1)).min(1), z.literal('all')]).openapi({ description: 'ids or exact names, or "all"' }),
     name: z.string().min(1).max(200).optional().openapi({ description: 'with one workflow: the new workflow\'s name (default <name>_backup_<YYYYMMDD>)' }),
     version: z.string().max(100).optional(),
+    trustForeign: z.boolean().optional().openapi({ description: 'push from a backup no key of this installation vouches for' }),
   }).openapi('WorkflowPush');
   defineRoute(api, table, {
     method: 'post', path: '/api/v1/backups/{id}/workflows/restore', access: 'workflows.restore', tags: ['workflows'],
@@ -62,6 +63,6 @@ export function registerWorkflows(api: Api, table: RouteEntry[]): void {
     const server = c.get('server');
     const b = server.catalog.resolveBackup(c.req.valid('param').id);
     const p = c.req.valid('json');
-    return startJob(c, 'workflow.restore', b.id, 'workflow-restore', (listener, signal) => restoreWorkflowsToN8n(server.loaded(), server.catalog, b.id, p.workflows, { name: p.name, version: p.version, listener, signal }), (r) => r);
+    return startJob(c, 'workflow.restore', b.id, 'workflow-restore', (listener, signal) => restoreWorkflowsToN8n(server.loaded(), server.catalog, b.id, p.workflows, { name: p.name, version: p.version, trustForeign: p.trustForeign, listener, signal }), (r) => r);
   });
 }
