@@ -79,7 +79,7 @@ describe('audit rows from the CLI and the daemon', () => {
     ]);
     assert.equal((rows[0]!.detail!.backup as { id: string }).id, id);
     assert.match((rows[1]!.detail as { until: string }).until, /^\d{4}-/);
-    assert.deepEqual(rows[2]!.detail, { error: { code: 'E_USAGE', message: `backup ${id} is protected until ${(rows[1]!.detail as { until: string }).until}` } });
+    assert.deepEqual(rows[2]!.detail, { error: { code: 'E_CONFLICT', message: `backup ${id} is protected until ${(rows[1]!.detail as { until: string }).until}` } });
     assert.equal((rows[8]!.detail!.error as { code: string }).code, 'E_PG_DATABASE');
 
     // The restore: what was asked (the --to URL without its password) and the plan it ran.
@@ -100,7 +100,7 @@ describe('audit rows from the CLI and the daemon', () => {
     assert.match(table.stdout, /^ID +AT +ACTOR +ACTION +OBJECT +OUTCOME +DETAIL\n/);
     assert.equal(table.stdout.trim().split('\n').length, 4, 'a header and the three deletes');
     assert.match(table.stdout, new RegExp(`8 +\\S+ \\S+ +${actor} +backup\\.delete +${id} +ok`));
-    assert.match(table.stdout, new RegExp(`3 +\\S+ \\S+ +${actor} +backup\\.delete +${id} +REFUSED +\\{"error":\\{"code":"E_USAGE"`));
+    assert.match(table.stdout, new RegExp(`3 +\\S+ \\S+ +${actor} +backup\\.delete +${id} +REFUSED +\\{"error":\\{"code":"E_CONFLICT"`));
     const bad = await ws.cli(['audit', '--since', 'yesterday']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /since "yesterday": give an ISO time/);
