@@ -8,6 +8,9 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
+import { dummyHash } from '../auth/passwords.ts';
+import { purgeSessions } from '../auth/sessions.ts';
+import { purgeLoginAttempts } from '../auth/throttle.ts';
 import { LifeboatError } from '../errors.ts';
 import { createApp } from './app.ts';
 import type { ServerContext } from './context.ts';
@@ -88,10 +91,23 @@ export async function startApiServer(loaded: LoadedConfig, catalog: Catalog, opt
   const bound = server.address() as AddressInfo;
   const url = `${cfg.tls ? 'https' : 'http'}://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
   for (const w of listenWarnings(loaded, host)) options.log('warn', w);
+  // The first login of an unknown name must not answer faster than the rest (auth/throttle.ts).
+  void dummyHash();
+  // Expired sessions and forgotten login failures leave the catalog now and then.
+  const housekeeping = setInterval(() => {
+    try {
+      purgeSessions(catalog);
+      purgeLoginAttempts(catalog);
+    } catch (err) {
+      options.log('warn', `session clean-up failed: ${(err as Error).message}`);
+    }
+  }, 3_600_000);
+  housekeeping.unref();
   return {
     url,
     context,
     close: async (graceMs) => {
+      clearInterval(housekeeping);
       stopping.abort();
       const closed = new Promise<void>((r) => server.close(() => r()));
       // Event streams and keep-alive connections would hold close() open.

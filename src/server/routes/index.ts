@@ -5,6 +5,7 @@ import { registerBackups } from './backups.ts';
 import { registerImports } from './imports.ts';
 import { registerJobs } from './jobs.ts';
 import { registerListings } from './listings.ts';
+import { registerMaintenance } from './maintenance.ts';
 import { registerObjects } from './objects.ts';
 import { registerRestores } from './restores.ts';
 import { registerSchedules } from './schedules.ts';
@@ -24,6 +25,7 @@ export function registerRoutes(api: Api, table: RouteEntry[]): void {
   registerBackups(api, table);
   registerWorkflows(api, table);
   registerRestores(api, table);
+  registerMaintenance(api, table);
   registerJobs(api, table);
   registerAudit(api, table);
 }
