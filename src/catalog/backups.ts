@@ -74,6 +74,11 @@ export interface LocationRecord {
   error: string | null;
 }
 
+/** Every column of `backups` a BackupRecord is made of: all but the manifest. */
+const LIST_COLUMNS = `id, target, status, trigger, job_id, started_at, finished_at, size, compression, encrypted, sha256, bundle_key, error,
+  summary_json, verification_status, verified_at, verification_level, protected, protected_until, deletion_status, delete_after, tags, trust, trust_reason`;
+const LOCATION_COLUMNS = 'l.storage, l.key, l.status, l.size, l.sha256, l.error';
+
 /** Backups, their copies in storage, protection and pending deletion. */
 export class BackupQueries extends HistoryQueries {
   /** Whether an id is taken (backups are never reused, even failed ones). */
@@ -120,10 +125,21 @@ export class BackupQueries extends HistoryQueries {
   /** Newest first; all targets unless one is named; deleted ones (kept for history) only when asked. */
   listBackups(target?: string, options: { includeDeleted?: boolean } = {}): BackupRecord[] {
     const deleted = options.includeDeleted ? '' : " and deletion_status != 'deleted'";
+    // Without the manifests (kilobytes each, never shown in a list), and the copies of all the
+    // backups in one query: the daemon and retention list thousands of backups on the API's thread.
     const rows = target
-      ? this.all(`select * from backups where target = ?${deleted} order by started_at desc, id desc`, target)
-      : this.all(`select * from backups where 1 = 1${deleted} order by started_at desc, id desc`);
-    return rows.map((r) => this.#toBackup(r));
+      ? this.all(`select ${LIST_COLUMNS} from backups where target = ?${deleted} order by started_at desc, id desc`, target)
+      : this.all(`select ${LIST_COLUMNS} from backups where 1 = 1${deleted} order by started_at desc, id desc`);
+    const locations = new Map<string, Row[]>();
+    const all = target
+      ? this.all(`select l.backup_id, ${LOCATION_COLUMNS} from backup_locations l join backups b on b.id = l.backup_id where b.target = ? order by l.storage`, target)
+      : this.all(`select l.backup_id, ${LOCATION_COLUMNS} from backup_locations l order by l.storage`);
+    for (const l of all) {
+      const list = locations.get(l.backup_id as string);
+      if (list) list.push(l);
+      else locations.set(l.backup_id as string, [l]);
+    }
+    return rows.map((r) => this.#toBackup(r, locations.get(r.id as string) ?? []));
   }
 
   /** Announces an automatic deletion: the backup goes at `at` unless kept, protected or cancelled before. */
@@ -215,8 +231,8 @@ export class BackupQueries extends HistoryQueries {
     this.run("update backup_locations set status = 'missing', updated_at = ? where storage = ? and status = 'ok'", now(), storage);
   }
 
-  #toBackup(r: Row): BackupRecord {
-    const locations = this.all('select storage, key, status, size, sha256, error from backup_locations where backup_id = ? order by storage', r.id as string).map(
+  #toBackup(r: Row, rows?: Row[]): BackupRecord {
+    const locations = (rows ?? this.all(`select ${LOCATION_COLUMNS} from backup_locations l where l.backup_id = ? order by l.storage`, r.id as string)).map(
       (l) => ({
         storage: String(l.storage),
         key: String(l.key),

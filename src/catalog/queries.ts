@@ -71,19 +71,11 @@ const SHOWN_STATUS = "case when b.deletion_status = 'deleted' then 'deleted' whe
  * `GET /api/v1/backups` well under a millisecond on 10,000 rows.
  */
 export class ReportQueries extends AuditQueries {
+  /** Statements that answer rows as arrays (setReturnArrays), apart from the shared ones. */
   readonly #statements = new Map<string, StatementSync>();
 
-  #prepared(sql: string): StatementSync {
-    let s = this.#statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.#statements.set(sql, s);
-    }
-    return s;
-  }
-
   #rows(sql: string, params: SQLInputValue[]): Row[] {
-    return this.#prepared(sql).all(...params) as Row[];
+    return this.prepare(sql).all(...params) as Row[];
   }
 
   /**
@@ -113,7 +105,7 @@ export class ReportQueries extends AuditQueries {
    * a read cache keys on (reports/backups.ts).
    */
   changeMark(): string {
-    const r = this.#prepared('select (select data_version from pragma_data_version) as v, total_changes() as n').get() as Row;
+    const r = this.prepare('select (select data_version from pragma_data_version) as v, total_changes() as n').get() as Row;
     return `${String(r.v)}:${String(r.n)}`;
   }
 

@@ -1,4 +1,4 @@
-import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { LifeboatError } from '../errors.ts';
 import { migrations } from './migrations.ts';
 
@@ -45,16 +45,33 @@ export class CatalogStore {
     }
   }
 
+  readonly #statements = new Map<string, StatementSync>();
+
+  /**
+   * The statement for `sql`, prepared once per connection: preparing costs more than running most
+   * of the catalog's queries (a token lookup on each API request, say). Statements built from
+   * filters vary, but within a small set; the cache is emptied should that ever not hold.
+   */
+  protected prepare(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (!s) {
+      if (this.#statements.size >= 1000) this.#statements.clear();
+      s = this.db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
   protected all(sql: string, ...params: SQLInputValue[]): Row[] {
-    return this.db.prepare(sql).all(...params) as Row[];
+    return this.prepare(sql).all(...params) as Row[];
   }
 
   protected one(sql: string, ...params: SQLInputValue[]): Row | undefined {
-    return this.db.prepare(sql).get(...params) as Row | undefined;
+    return this.prepare(sql).get(...params) as Row | undefined;
   }
 
   protected run(sql: string, ...params: SQLInputValue[]): void {
-    this.db.prepare(sql).run(...params);
+    this.prepare(sql).run(...params);
   }
 
   close(): void {

@@ -7,6 +7,8 @@ export interface JobEvent {
   seq: number;
   event: 'progress' | 'log' | 'done';
   data: unknown;
+  /** The event as the SSE wire carries it, made once for every client. */
+  text: string;
 }
 
 /** How a job the API started ended: its state and the operation's result, or the problem it failed with. */
@@ -20,6 +22,12 @@ export interface JobOutcome {
 const MAX_LINES = 5000;
 /** How long a finished job's events stay in memory for clients that come late. */
 const KEEP_MS = 10 * 60_000;
+/**
+ * Progress goes to clients at most this often: a backup reports it for every chunk it writes,
+ * hundreds of times a second, and a hundred clients each sent each of those would slow the
+ * backup itself. The latest progress is always the one sent.
+ */
+const PROGRESS_EVERY_MS = 250;
 
 class LiveJob {
   readonly id: string;
@@ -30,6 +38,8 @@ class LiveJob {
   readonly subscribers = new Set<(e: JobEvent) => void>();
   readonly controller: AbortController;
   #seq = 0;
+  #progressSentAt = 0;
+  #progressTimer: NodeJS.Timeout | undefined;
 
   constructor(id: string, kind: string, controller: AbortController) {
     this.id = id;
@@ -38,13 +48,43 @@ class LiveJob {
   }
 
   push(event: JobEvent['event'], data: unknown): void {
-    const e = { seq: ++this.#seq, event, data };
+    if (event === 'progress') return this.#progress(data);
+    // The end comes after the last progress, which must not be held back behind it.
+    if (event === 'done') this.#flushProgress();
+    const e = this.#event(event, data);
     if (event === 'log') {
       this.lines.push(e);
       if (this.lines.length > MAX_LINES) this.lines.shift();
-    } else if (event === 'progress') this.progress = e;
-    else this.done = e;
+    } else this.done = e;
+    this.#send(e);
+  }
+
+  #event(event: JobEvent['event'], data: unknown): JobEvent {
+    const seq = ++this.#seq;
+    return { seq, event, data, text: `id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n` };
+  }
+
+  #send(e: JobEvent): void {
     for (const s of this.subscribers) s(e);
+  }
+
+  /** Keeps the latest progress; sends it now, or when PROGRESS_EVERY_MS has passed since the last. */
+  #pending: unknown;
+  #progress(data: unknown): void {
+    this.#pending = data;
+    const wait = this.#progressSentAt + PROGRESS_EVERY_MS - Date.now();
+    if (wait <= 0) return this.#flushProgress();
+    this.#progressTimer ??= setTimeout(() => this.#flushProgress(), wait);
+  }
+
+  #flushProgress(): void {
+    clearTimeout(this.#progressTimer);
+    this.#progressTimer = undefined;
+    if (this.#pending === undefined) return;
+    this.progress = this.#event('progress', this.#pending);
+    this.#pending = undefined;
+    this.#progressSentAt = Date.now();
+    this.#send(this.progress);
   }
 
   /** What a client joining now is sent first: every kept log line, the latest progress, the end. */

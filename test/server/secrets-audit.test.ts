@@ -140,6 +140,9 @@ notifications:
     assert.ok(has('session.login', 'admin'));
     assert.ok(list.some((e) => e.action === 'session.login-failed' && e.outcome === 'refused'));
     assert.ok(has('restore.plan', 'token:ci (admin)'));
+    // The shell's changes too: the user and the token made with the CLI before the server started.
+    assert.ok(list.some((e) => e.action === 'user.create' && e.object === 'admin' && e.actor.startsWith('cli:')), 'user add is audited');
+    assert.ok(list.some((e) => e.action === 'token.create' && e.object === 'ci' && e.actor.startsWith('cli:')), 'token create is audited');
     const verify = await ws.cli(['audit', 'verify']);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
     const victim = list.find((e) => e.action === 'target.create')!.id;

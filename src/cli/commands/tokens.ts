@@ -5,7 +5,7 @@ import { SCOPES } from '../../auth/roles.ts';
 import { createToken, listTokens, parseExpiry, revokeToken } from '../../auth/tokens.ts';
 import { getUser } from '../../auth/users.ts';
 import { LifeboatError } from '../../errors.ts';
-import { catalogAction, print } from '../context.ts';
+import { auditedAction, catalogAction, print } from '../context.ts';
 import { emit, table } from '../output.ts';
 
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '-');
@@ -22,7 +22,7 @@ export function registerTokens(program: Command): void {
     .option('--expires <when>', 'a duration (12h, 90d, 2w, 1y) or a date; default: never')
     .option('--user <owner>', 'whose token it is (default: the only admin)')
     .action(
-      catalogAction(({ opts, catalog }, name: string, o: { scope: string[]; expires?: string; user?: string }) => {
+      auditedAction({ action: 'token.create' }, ({ opts, catalog }, name: string, o: { scope: string[]; expires?: string; user?: string }) => {
         const scopes = o.scope.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
         const owner = o.user !== undefined ? getUser(catalog, o.user) : onlyAdmin(catalog);
         const expiresAt = o.expires !== undefined ? parseExpiry(o.expires) : null;
@@ -61,7 +61,7 @@ export function registerTokens(program: Command): void {
     .option('--user <owner>', 'whose token, when several users have one by that name')
     .option('--id <id>', 'the token\'s id (token list) instead of its name')
     .action(
-      catalogAction(({ opts, catalog }, name: string | undefined, o: { user?: string; id?: string }) => {
+      auditedAction({ action: 'token.revoke' }, ({ opts, catalog }, name: string | undefined, o: { user?: string; id?: string }) => {
         if ((name === undefined) === (o.id === undefined)) throw new LifeboatError('E_USAGE', 'give the token\'s name or --id <id> (one of them)', { hint: 'run `lifeboat token list`' });
         if (o.id !== undefined && !/^\d+$/.test(o.id)) throw new LifeboatError('E_USAGE', `--id ${o.id}: a token id is a number (token list)`);
         const t = revokeToken(catalog, cliPrincipal(), o.id !== undefined ? { id: Number(o.id) } : { name: name!, owner: o.user });

@@ -4,7 +4,7 @@ import { ROLES, parseRole } from '../../auth/roles.ts';
 import { endAllSessions, endSessionByHandle, listSessions } from '../../auth/sessions.ts';
 import { createUser, getUser, listUsers, removeUser, setDisabled, setPassword, setRole } from '../../auth/users.ts';
 import { LifeboatError } from '../../errors.ts';
-import { catalogAction, print } from '../context.ts';
+import { auditedAction, catalogAction, print } from '../context.ts';
 import { table } from '../output.ts';
 
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '-');
@@ -22,7 +22,7 @@ export function registerUsers(program: Command): void {
     .addOption(roleOption())
     .addOption(stdinOption())
     .action(
-      catalogAction(async ({ opts, catalog }, name: string, o: { role: string; passwordStdin?: boolean }) => {
+      auditedAction({ action: 'user.create' }, async ({ opts, catalog }, name: string, o: { role: string; passwordStdin?: boolean }) => {
         const role = parseRole(o.role);
         const password = await readPassword(o, `password for ${name}`);
         const created = await createUser(catalog, { name, role, password });
@@ -49,7 +49,7 @@ export function registerUsers(program: Command): void {
     .description('remove a user, their sessions and their API tokens')
     .argument('<name>')
     .action(
-      catalogAction(({ opts, catalog }, name: string) => {
+      auditedAction({ action: 'user.remove' }, ({ opts, catalog }, name: string) => {
         const removed = removeUser(catalog, name);
         print(opts, { removed: removed.name }, () => `removed ${removed.name} with their sessions and tokens`);
       }),
@@ -61,7 +61,7 @@ export function registerUsers(program: Command): void {
     .argument('<name>')
     .addOption(stdinOption())
     .action(
-      catalogAction(async ({ opts, catalog }, name: string, o: { passwordStdin?: boolean }) => {
+      auditedAction({ action: 'user.passwd' }, async ({ opts, catalog }, name: string, o: { passwordStdin?: boolean }) => {
         const u = getUser(catalog, name);
         await setPassword(catalog, u.name, await readPassword(o, `new password for ${u.name}`));
         print(opts, { name: u.name, passwordChanged: true }, () => `password of ${u.name} changed; their sessions were ended`);
@@ -74,7 +74,7 @@ export function registerUsers(program: Command): void {
     .argument('<name>')
     .argument('<role>', ROLES.join(' | '))
     .action(
-      catalogAction(({ opts, catalog }, name: string, role: string) => {
+      auditedAction({ action: 'user.role' }, ({ opts, catalog }, name: string, role: string) => {
         const u = setRole(catalog, name, parseRole(role));
         print(opts, u, () => `${u.name} is now ${u.role}`);
       }),
@@ -86,7 +86,7 @@ export function registerUsers(program: Command): void {
       .description(disabled ? 'stop a user from logging in, end their sessions, suspend their tokens' : 'let a disabled user log in again (their tokens work again)')
       .argument('<name>')
       .action(
-        catalogAction(({ opts, catalog }, name: string) => {
+        auditedAction({ action: 'user.role' }, ({ opts, catalog }, name: string) => {
           const u = setDisabled(catalog, name, disabled);
           print(opts, u, () => `${u.name} is ${disabled ? 'disabled' : 'enabled'}`);
         }),
@@ -115,7 +115,7 @@ export function registerUsers(program: Command): void {
     .argument('<name>')
     .option('--session <handle>', 'only this session (user sessions lists them)')
     .action(
-      catalogAction(({ opts, catalog }, name: string, o: { session?: string }) => {
+      auditedAction({ action: 'session.signout-all' }, ({ opts, catalog }, name: string, o: { session?: string }) => {
         const u = getUser(catalog, name);
         if (o.session !== undefined && !endSessionByHandle(catalog, u.id, o.session)) {
           throw new LifeboatError('E_NOT_FOUND', `${u.name} has no session ${o.session}`, { hint: `run \`lifeboat user sessions ${u.name}\`` });

@@ -75,7 +75,7 @@ export function registerJobs(api: Api, table: RouteEntry[]): void {
     getJob(server.catalog, id, { logAfter: Number.MAX_SAFE_INTEGER });
     const after = Number(c.req.header('last-event-id') ?? 0) || 0;
     return streamSSE(c, async (sse) => {
-      const send = (e: JobEvent) => sse.writeSSE({ id: String(e.seq), event: e.event, data: JSON.stringify(e.data) });
+      const send = (e: JobEvent) => sse.write(e.text);
       const live = server.hub.get(id);
       if (live) {
         const queue: JobEvent[] = [];

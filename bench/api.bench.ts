@@ -1,0 +1,162 @@
+// The HTTP API under load, on the 2-core machine: figures for bench/README.md, not a test.
+//
+//   npm run bench:api                 # 10,000 backups over 20 targets; ~300 MB database for the SSE part
+//   BENCH_API_MB=100 npm run bench:api
+//
+// 1. GET /api/v1/backups?limit=50 with filters, 50 concurrent connections (autocannon), against
+//    a catalog of 10,000 backups: latency percentiles. Every request asks a different question
+//    (a different `from`), so the listing's 1-second memo of identical questions never answers.
+// 2. 100 SSE clients following one running backup: the server's extra RSS, and the backup's
+//    duration with and without them (alternated, twice each).
+// 3. What a login costs: CPU of one password check (argon2id, 19 MiB, t=2, p=1).
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { hashPassword, verifyPassword } from '../src/auth/passwords.ts';
+import { startTestServer } from '../test/support/postgres.ts';
+import { apiDataConfig, generateApiData } from './api-data.ts';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const BIN = path.join(root, 'bin', 'lifeboat.js');
+const dbMb = Number(process.env.BENCH_API_MB ?? 300);
+
+interface Serve {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function cli(env: NodeJS.ProcessEnv, args: string[], input = ''): string {
+  return execFileSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, input, encoding: 'utf8' });
+}
+
+async function serve(env: NodeJS.ProcessEnv): Promise<Serve> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--tick', '3600'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /API listening on (http\S+)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  return { url, child, stop: () => new Promise((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); }) };
+}
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+async function listing(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-bench-api-'));
+  const home = path.join(dir, 'home');
+  const config = path.join(dir, 'lifeboat.yaml');
+  // Without retention rules: the daemon beside the API would otherwise start deleting the
+  // generated backups during the run, which is not what is measured here.
+  writeFileSync(config, apiDataConfig({ storageDir: path.join(dir, 'storage'), targets: 20 }).replace(/^ {4}retention: .*\n/gm, ''));
+  const env = { LIFEBOAT_HOME: home, LIFEBOAT_CONFIG: config };
+  const t0 = Date.now();
+  generateApiData(home, { backups: 10_000, targets: 20 });
+  console.log(`catalog: 10,000 backups over 20 targets in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  cli(env, ['user', 'add', 'bench', '--role', 'viewer', '--password-stdin'], 'a long bench password\n');
+  const token = JSON.parse(cli(env, ['token', 'create', 'bench', '--user', 'bench', '--scope', 'read', '--json'])).token as string;
+  const s = await serve(env);
+  try {
+    const filters = ['status=ok', 'verified=full', 'protected=false', 'status=failed', 'verified=none', 'sort=size', 'sort=target&order=asc'];
+    const requests = Array.from({ length: 5000 }, (_, i) => {
+      const from = new Date(Date.UTC(2025, 0, 1) + i * 3_600_000 * 3).toISOString();
+      return { method: 'GET' as const, path: `/api/v1/backups?limit=50&target=app-${String((i % 20) + 1).padStart(2, '0')}&${filters[i % filters.length]}&from=${from}` };
+    });
+    // Saturated (each connection sends its next request when the last is answered, so latency is
+    // 50 / throughput by Little's law), then at a fixed offered load, where it is service time.
+    const runs: [string, typeof requests, number | undefined][] = [
+      ['distinct questions, saturated', requests, undefined],
+      ['one repeated question, saturated', requests.slice(0, 1), undefined],
+      ['distinct questions, 1000 req/s offered', requests, 1000],
+    ];
+    for (const [label, reqs, rate] of runs) {
+      await autocannon({ url: s.url, connections: 50, duration: 3, headers: { authorization: `Bearer ${token}` }, requests: [...reqs], ...(rate ? { overallRate: rate } : {}) });
+      const r = await autocannon({ url: s.url, connections: 50, duration: 20, headers: { authorization: `Bearer ${token}` }, requests: [...reqs], ...(rate ? { overallRate: rate } : {}) });
+      const l = r.latency;
+      console.log(`GET /api/v1/backups?limit=50 (filters, ${label}), 50 connections, 20 s: ${Math.round(r.requests.average)} req/s; latency p50 ${l.p50} ms, p90 ${l.p90} ms, p97.5 ${l.p97_5} ms, p99 ${l.p99} ms, max ${l.max} ms; non-2xx ${r.non2xx}, errors ${r.errors}`);
+    }
+    const health = await autocannon({ url: `${s.url}/healthz`, connections: 50, duration: 10 });
+    console.log(`GET /healthz, 50 connections, 10 s (the HTTP stack alone): ${Math.round(health.requests.average)} req/s; p99 ${health.latency.p99} ms`);
+  } finally {
+    await s.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function sse(): Promise<void> {
+  const pg = await startTestServer();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-bench-sse-'));
+  try {
+    const db = await pg.createDatabase('ssebench');
+    const rows = Math.floor((dbMb * 1e6) / 200);
+    await pg.query(db, `create table events as select g as id, md5(g::text) || ' ' || repeat(md5((g * 7)::text), 4) as body, now() - (g || ' seconds')::interval as at from generate_series(1, ${rows}) g`);
+    const config = path.join(dir, 'lifeboat.yaml');
+    writeFileSync(config, `storages:\n  local: { type: local, path: ${path.join(dir, 'storage')} }\ntargets:\n  app:\n    postgres: { url: "${pg.urlFor(db)}", databases: [${db}] }\n    storage: local\n    verification: { quickAfterEachBackup: false }\n`);
+    const env = { LIFEBOAT_HOME: path.join(dir, 'home'), LIFEBOAT_CONFIG: config };
+    cli(env, ['user', 'add', 'bench', '--role', 'operator', '--password-stdin'], 'a long bench password\n');
+    const token = JSON.parse(cli(env, ['token', 'create', 'bench', '--user', 'bench', '--scope', 'backup', '--json'])).token as string;
+    const s = await serve(env);
+    const headers = { authorization: `Bearer ${token}` };
+    const runs: { clients: number; seconds: number; extraRssMb: number }[] = [];
+    try {
+      for (const clients of [0, 100, 0, 100]) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const base = rssMb(s.child.pid!);
+        const res = await fetch(`${s.url}/api/v1/targets/app/backups`, { method: 'POST', headers });
+        const { jobId } = (await res.json()) as { jobId: string };
+        let peak = base;
+        const sampler = setInterval(() => (peak = Math.max(peak, rssMb(s.child.pid!))), 100);
+        const follow = async () => {
+          const r = await fetch(`${s.url}/api/v1/jobs/${jobId}/events`, { headers });
+          let text = '';
+          for await (const chunk of r.body!) {
+            text += Buffer.from(chunk as Uint8Array).toString();
+            if (text.includes('event: done')) break;
+          }
+          return text;
+        };
+        const followers = Array.from({ length: clients }, follow);
+        for (;;) {
+          const j = (await (await fetch(`${s.url}/api/v1/jobs/${jobId}`, { headers })).json()) as { state: string; finishedAt: string | null; startedAt: string };
+          if (j.state !== 'running') {
+            runs.push({ clients, seconds: (Date.parse(j.finishedAt!) - Date.parse(j.startedAt)) / 1000, extraRssMb: peak - base });
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        await Promise.all(followers);
+        clearInterval(sampler);
+      }
+    } finally {
+      await s.stop();
+    }
+    for (const r of runs) console.log(`backup of a ${dbMb} MB database with ${r.clients} SSE clients: ${r.seconds.toFixed(2)} s; server RSS +${r.extraRssMb.toFixed(1)} MB over its idle size`);
+    const avg = (n: number) => runs.filter((r) => r.clients === n).reduce((a, r) => a + r.seconds, 0) / 2;
+    console.log(`100 SSE clients: backup time ${(avg(100) / avg(0)).toFixed(3)}x of none`);
+  } finally {
+    await pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function login(): Promise<void> {
+  const stored = await hashPassword('a long bench password');
+  await verifyPassword(stored, 'a long bench password');
+  const n = 20;
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await verifyPassword(stored, 'a long bench password');
+  const used = process.cpuUsage(cpu);
+  console.log(`login: one password check costs ${((used.user + used.system) / 1000 / n).toFixed(1)} ms of CPU, ${((performance.now() - t0) / n).toFixed(1)} ms of wall time (${stored.split('$')[1]})`);
+}
+
+await login();
+await listing();
+await sse();
