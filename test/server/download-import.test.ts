@@ -83,7 +83,7 @@ describe('download and import over HTTP', () => {
   test('import: refused as untrusted unless asked, then catalogued as untrusted; a damaged upload imports nothing', async () => {
     const stored = readFileSync(bundle);
     const name = path.basename(bundle);
-    const upload = (q: string, body: Uint8Array) => fetch(`${serveB.url}/api/v1/backups/import?filename=${encodeURIComponent(name)}${q}`, { method: 'POST', headers: { authorization: `Bearer ${tokenB}`, 'content-type': 'application/octet-stream' }, body });
+    const upload = (q: string, body: Uint8Array) => fetch(`${serveB.url}/api/v1/backups/import?filename=${encodeURIComponent(name)}${q}`, { method: 'POST', headers: { authorization: `Bearer ${tokenB}`, 'content-type': 'application/octet-stream' }, body: new Uint8Array(body) });
     const refused = await upload('', stored);
     assert.equal(refused.status, 202, await refused.clone().text());
     const r1 = await finished(serveB.url, tokenB, ((await refused.json()) as { jobId: string }).jobId);
@@ -102,7 +102,7 @@ describe('download and import over HTTP', () => {
     const listed = (await call(serveB.url, 'GET', '/api/v1/backups', { token: tokenB })).json<{ items: { id: string; trust: string }[] }>().items;
     assert.deepEqual(listed.map((x) => [x.id, x.trust]), [[id, 'untrusted']]);
     assert.ok(readFileSync(path.join(b.storage, path.relative(a.storage, bundle))).equals(stored), 'stored in B as it was in A');
-    const bad2 = await fetch(`${serveB.url}/api/v1/backups/import?filename=..%2Fescape.tar.zst`, { method: 'POST', headers: { authorization: `Bearer ${tokenB}` }, body: stored });
+    const bad2 = await fetch(`${serveB.url}/api/v1/backups/import?filename=..%2Fescape.tar.zst`, { method: 'POST', headers: { authorization: `Bearer ${tokenB}` }, body: new Uint8Array(stored) });
     assert.equal(bad2.status, 400);
   });
 });
