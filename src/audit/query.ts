@@ -4,18 +4,9 @@ import { LifeboatError } from '../errors.ts';
 import type { AuditOutcome } from './actions.ts';
 
 /** An audit row as shown: the detail parsed. */
-export interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  object: string | null;
-  address: string | null;
-  userAgent: string | null;
+export interface AuditEntry extends Omit<AuditRow, 'detailJson' | 'outcome'> {
   outcome: AuditOutcome;
   detail: Record<string, unknown> | null;
-  prevHash: string;
-  hash: string;
 }
 
 export interface AuditFilter {
