@@ -32,6 +32,11 @@ export const identify: MiddlewareHandler<ServerEnv> = async (c, next) => {
     c.set('principal', principal);
     return next();
   }
+  // A page elsewhere must not sign the browser in (to an account of the attacker's) or claim
+  // setup either: browsers say where a request comes from, and a cross-site one changes nothing.
+  if (!SAFE.has(c.req.method) && c.req.header('sec-fetch-site') === 'cross-site') {
+    return problemResponse(c, new LifeboatError('E_FORBIDDEN', 'cross-site request refused: Sec-Fetch-Site is cross-site', { hint: 'send changes from the Lifeboat UI, or use an API token' }));
+  }
   const cookie = getCookie(c, SESSION_COOKIE);
   if (cookie) {
     const session = resolveSession(server.catalog, cookie, now);

@@ -51,6 +51,10 @@ describe('sessions', () => {
     assert.equal(fetchSite.status, 403, fetchSite.text);
     const noToken = await call(serve.url, 'POST', '/api/v1/schedules', { session: s, body, headers: { 'x-csrf-token': 'nope' } });
     assert.equal(noToken.status, 403, noToken.text);
+    // Nor can a page elsewhere sign the browser in.
+    const crossLogin = await call(serve.url, 'POST', '/api/v1/session', { body: { name: 'admin', password: PASSWORD }, headers: { 'sec-fetch-site': 'cross-site' } });
+    assert.equal(crossLogin.status, 403, crossLogin.text);
+    assert.equal(crossLogin.headers.get('set-cookie'), null);
     const same = await call(serve.url, 'POST', '/api/v1/schedules', { session: s, body });
     assert.equal(same.status, 201, same.text);
     // Reading needs no CSRF token: a GET changes nothing.
