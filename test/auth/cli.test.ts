@@ -78,7 +78,8 @@ describe('lifeboat user and token', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, 'created alice (admin)\n');
     const again = await ws.cli(['user', 'add', 'alice', '--role', 'viewer', '--password-stdin', '--json'], { input: `${PASSWORD}\n` });
-    assert.equal(again.code, 1);
+    // A request that does not fit the state (conflict) or the role (forbidden) is the caller's to change: exit 2.
+    assert.equal(again.code, 2);
     assert.equal(again.json<{ error: { code: string } }>().error.code, 'E_CONFLICT');
     assert.equal((await withCatalogAsync((c) => login(c, 'alice', PASSWORD, null))).ok, true, 'the password from stdin, without its line ending');
 
@@ -146,7 +147,7 @@ describe('lifeboat user and token', () => {
     assert.equal(expiry.code, 2);
     assert.match(expiry.stderr, /"tomorrow" is not an expiry/);
     const beyond = await ws.cli(['token', 'create', 'x', '--scope', 'read,backup', '--user', 'vera']);
-    assert.equal(beyond.code, 1);
+    assert.equal(beyond.code, 2);
     assert.match(beyond.stderr, /scope "backup" goes beyond vera's role \(viewer\)/);
     const noUser = await ws.cli(['token', 'create', 'x', '--scope', 'read', '--user', 'nobody']);
     assert.equal(noUser.code, 2);
@@ -186,9 +187,9 @@ describe('lifeboat user and token', () => {
     assert.equal(demote.code, 0, demote.stderr);
     assert.equal(demote.stdout, 'bob is now operator\n');
     const last = await ws.cli(['user', 'role', 'alice', 'viewer']);
-    assert.equal(last.code, 1);
+    assert.equal(last.code, 2);
     assert.match(last.stderr, /cannot demote alice: the last admin\nhint: make another user admin first/);
-    assert.equal((await ws.cli(['user', 'remove', 'alice'])).code, 1);
+    assert.equal((await ws.cli(['user', 'remove', 'alice'])).code, 2);
     assert.equal((await ws.cli(['user', 'role', 'bob', 'root'])).code, 2);
 
     const [, , third] = withCatalog((c) => {
