@@ -85,7 +85,7 @@ export async function startApiServer(loaded: LoadedConfig, catalog: Catalog, opt
     ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { cert: readPem(cfg.tls.cert, 'cert'), key: readPem(cfg.tls.key, 'key') } })
     : createAdaptorServer({ fetch: app.fetch });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new LifeboatError('E_CONFIG', `cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`, { hint: 'set server.listen in lifeboat.yaml, or pass --listen' })));
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new LifeboatError('E_CONFIG', `cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`, { hint: 'set server.listen in lifeboat.yaml, pass --listen, or run the daemon alone with --no-api' })));
     server.listen(port, host, () => resolve());
   });
   const bound = server.address() as AddressInfo;

@@ -18,7 +18,7 @@ async function setup(schedule: string, scale = 1): Promise<Workspace> {
 
 /** Starts `lifeboat serve`, resolves once its log matches `pattern`, with the child and its log so far. */
 function serve(ws: Workspace, args: string[], pattern: RegExp) {
-  const child = ws.spawnCli(['serve', '--tick', '1', ...args]);
+  const child = ws.spawnCli(['serve', '--listen', '127.0.0.1:0', '--tick', '1', ...args]);
   let log = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const seen = new Promise<void>((resolve, reject) => {

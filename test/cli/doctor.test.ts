@@ -94,7 +94,7 @@ describe('lifeboat doctor', () => {
   });
 
   test('the daemon removes what a killed run left at its next tick', async () => {
-    const child = ws.spawnCli(['serve', '--tick', '1'], { env: env() });
+    const child = ws.spawnCli(['serve', '--no-api', '--tick', '1'], { env: env() });
     let log = '';
     const seen = (re: RegExp) =>
       new Promise<void>((resolve, reject) => {
