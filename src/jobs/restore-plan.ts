@@ -6,7 +6,6 @@ import { keysFor } from '../bundle/codec.ts';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
 import { checkIntegrity } from '../bundle/reader.ts';
 import { asLifeboatError } from '../errors.ts';
-import { toolsForServer, type PgTools } from '../postgres/binaries.ts';
 import { loadCompression } from '../postgres/load-settings.ts';
 import { connect, redactUrl, withDatabase } from '../postgres/connection.ts';
 import { describeDatabase, serverVersion } from '../postgres/introspect.ts';
@@ -18,6 +17,7 @@ import { planFiles, type PlannedFile } from './restore-files.ts';
 import { privilegeChecks } from './restore-privileges.ts';
 import { tempRoot } from './resources.ts';
 import { planTables, type PlannedTable } from './restore-table-plan.ts';
+import { restoreTools } from './restore-tools.ts';
 
 /** One database the restore writes. */
 export interface PlannedDatabase {
@@ -185,16 +185,3 @@ async function schemaCheck(ctx: RestoreContext, d: DatabaseManifest, database: s
   }
 }
 
-/**
- * pg_restore must be at least as new as the pg_dump that wrote the archive; against a newer
- * server an older pg_restore works. Prefer the tools matching the server, else the oldest that
- * reads the archive.
- */
-export async function restoreTools(serverMajor: number, dumpMajor: number): Promise<PgTools> {
-  try {
-    return await toolsForServer(Math.max(serverMajor, dumpMajor));
-  } catch (err) {
-    if (asLifeboatError(err).code !== 'E_PG_VERSION' || serverMajor <= dumpMajor) throw err;
-    return toolsForServer(dumpMajor);
-  }
-}

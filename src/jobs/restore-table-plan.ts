@@ -15,7 +15,7 @@ import { serverVersion } from '../postgres/introspect.ts';
 import type { RestoreContext } from './restore-context.ts';
 import { createTempDir, removeTempDir } from './resources.ts';
 import type { Check } from './restore-plan.ts';
-import { restoreTools } from './restore-plan.ts';
+import { restoreTools } from './restore-tools.ts';
 import { closureNames, entryName, foreignKeyDefinition, tableClosure, taggedName, type TableClosure, type TableRef } from './restore-table-closure.ts';
 import { compareNeeds, compareTree, dependentViews, liveForeignKeys, liveTree, objectSignature, renamed, type NeedStatus } from './restore-table-checks.ts';
 import { definitionIds, keepPlanScratch, prepareScratch, restoreEntries, rowsLoadAfterDefinitions, scratchDatabase, type ScratchDatabase } from './restore-table-scratch.ts';
