@@ -3,7 +3,6 @@ import { LifeboatError } from '../../errors.ts';
 import { runBackupFlow } from '../../jobs/backup-flow.ts';
 import { runDaemon } from '../../scheduler/daemon.ts';
 import { daemonStatus } from '../../reports/status.ts';
-import { startApiServer } from '../../server/serve.ts';
 import { setupToken } from '../../auth/setup.ts';
 import { addSchedule, editSchedule, getSchedule, listSchedules, removeSchedule } from '../../scheduler/schedule-admin.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
@@ -32,6 +31,8 @@ export function registerDaemon(program: Command): void {
         const log = (level: string, message: string) => process.stderr.write(`${new Date().toISOString()} ${level}: ${message}\n`);
         const graceMs = Number(o.grace) * 1000;
         try {
+          // The HTTP stack loads only here: every other command starts without it.
+          const { startApiServer } = await import('../../server/serve.ts');
           const api = o.api ? await startApiServer(loaded, catalog, { listen: o.listen, log, checkResponses: o.checkResponses }) : undefined;
           if (api) {
             log('info', `API listening on ${api.url} (OpenAPI: ${api.url}/api/openapi.json, docs: ${api.url}/api/docs)`);
