@@ -18,6 +18,7 @@ if (!has('age')) missing.push('age (to prove bundles open with the standard CLI)
 if (!has('zstd')) missing.push('zstd (to prove bundles open with the standard CLI): apt-get install zstd');
 if (!has('/usr/sbin/sshd') || !has('ssh-keygen')) missing.push('sshd and ssh-keygen (the SFTP storage tests run a real sshd on loopback): apt-get install openssh-server');
 if (!has('rclone')) missing.push('rclone (the rclone storage tests use a local-filesystem remote): apt-get install rclone');
+if (!has('openssl')) missing.push('openssl (the HTTPS test of lifeboat serve makes a self-signed certificate): apt-get install openssl');
 if (process.getuid?.() === 0 && !has('runuser')) missing.push('runuser (to run PostgreSQL as the postgres user): apt-get install util-linux');
 if (missing.length) {
   console.error('The tests need tools that are not installed:\n' + missing.map((m) => `  - ${m}`).join('\n') + '\n`bash .ci/run` installs all of them on Debian/Ubuntu (as root).');
