@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import { SECRET_KEYS } from '../config/objects-secrets.ts';
 import type { TargetConfig } from '../config/schema.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
-import { parsePgUrl } from '../postgres/connection.ts';
+import { parsePgUrl, redactUrl } from '../postgres/connection.ts';
 import { getProfile } from '../profiles/index.ts';
 import { openStorage, probeWritable } from '../storage/storage.ts';
 import type { WriteContext } from './backup-context.ts';
@@ -211,5 +211,5 @@ function publicTargetConfig(t: TargetConfig): unknown {
     if (!v || typeof v !== 'object') return v;
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEYS.has(k) && x !== undefined ? '***' : redact(x)]));
   };
-  return redact({ ...t, postgres: t.postgres && { ...t.postgres, url: parsePgUrl(t.postgres.url).url } });
+  return redact({ ...t, postgres: t.postgres && { ...t.postgres, url: redactUrl(parsePgUrl(t.postgres.url).url) } });
 }

@@ -45,7 +45,8 @@ export function databaseOf(endpoint: PgEndpoint): string | undefined {
 
 /** A URL fit for logs: the password, if any, replaced. */
 export function redactUrl(raw: string): string {
-  return raw.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+  // libpq also takes the password, and the client key's passphrase, as query parameters.
+  return raw.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@').replace(/([?&](?:ssl)?password=)[^&#]*/gi, '$1***');
 }
 
 /** Environment for libpq tools: the password travels here, never in argv. */
