@@ -113,10 +113,21 @@ export class StreamingRestore {
     await this.#restore(['--section=pre-data', tocFile], 'the schema');
     const withTable = postDataByBlock(readToc(toc) ?? [], index.tables);
     const queue = [...index.tables].sort((a, b) => a.offset - b.offset);
+    // When one worker fails the other is stopped and awaited: none of its pg_restores may outlive
+    // the restore (the caller may fall back to the whole dump and drop this scratch database).
+    // The first failure is the one reported, not the other's stop.
+    let first: { err: unknown } | undefined;
     const worker = async () => {
-      for (let block = queue.shift(); block; block = queue.shift()) await this.#load(block, toc, withTable.get(block.dumpId) ?? []);
+      try {
+        for (let block = queue.shift(); block && !this.#signal.aborted; block = queue.shift()) await this.#load(block, toc, withTable.get(block.dumpId) ?? []);
+      } catch (err) {
+        first ??= { err };
+        this.#stop.abort();
+      }
     };
     await Promise.all([worker(), worker()]);
+    if (first) throw first.err;
+    this.#signal.throwIfAborted();
   }
 
   /** One table's rows (the TOC and its data block, read from the dump file as it is written), then `after`. */
@@ -166,16 +177,22 @@ export class StreamingRestore {
     const handled = (p: Promise<void>) => (p.catch(() => undefined), p);
     let writing = handled(send(toc).catch(() => failed));
     const end = block.offset + block.length;
-    for (let pos = block.offset, k = 0; pos < end; k++) {
-      await this.#waitFor(pos, pos + 1);
-      const n = Math.min(end, this.#progress.writtenFrom(this.#file, pos), pos + READ_SIZE) - pos;
-      const buffer = buffers[k % 2]!;
-      const { bytesRead } = await fh.read(buffer, 0, n, pos);
+    try {
+      for (let pos = block.offset, k = 0; pos < end; k++) {
+        await this.#waitFor(pos, pos + 1);
+        const n = Math.min(end, this.#progress.writtenFrom(this.#file, pos), pos + READ_SIZE) - pos;
+        const buffer = buffers[k % 2]!;
+        const { bytesRead } = await fh.read(buffer, 0, n, pos);
+        await writing;
+        writing = handled(send(buffer.subarray(0, bytesRead)).catch(() => failed));
+        pos += bytesRead;
+      }
       await writing;
-      writing = handled(send(buffer.subarray(0, bytesRead)).catch(() => failed));
-      pos += bytesRead;
+    } catch (err) {
+      // pg_restore must not wait on for the rest of its input.
+      run.stdin!.destroy();
+      throw err;
     }
-    await writing;
     run.stdin!.end();
     await failed;
   }

@@ -36,7 +36,10 @@ export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signa
  */
 function watch(child: ChildProcess, bin: string, endpoint: PgEndpoint, signal?: AbortSignal): Promise<void> {
   const kill = () => child.kill('SIGTERM');
-  signal?.addEventListener('abort', kill, { once: true });
+  // A signal that fired before the tool started fires no event: the tool would live on,
+  // waiting for input nobody sends, and keep the process from ending.
+  if (signal?.aborted) kill();
+  else signal?.addEventListener('abort', kill, { once: true });
   const stderr = new ToolStderr();
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => stderr.push(chunk));
