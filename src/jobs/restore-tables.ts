@@ -198,6 +198,7 @@ export async function restoreTables(
  * other nor for a file. The first tool to fail for a reason of its own is the one reported.
  */
 async function copySchema(tools: PgTools, from: PgEndpoint, to: PgEndpoint, schema: string, noOwner: boolean, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   signal.addEventListener('abort', onAbort, { once: true });
