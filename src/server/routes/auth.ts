@@ -4,7 +4,7 @@ import { deleteCookie, setCookie } from 'hono/cookie';
 import { recordAudit } from '../../audit/audit.ts';
 import { claimSetup, createSession, endAllSessions, endSession, endSessionByHandle, listSessions, login, sessionPolicy, setupPending, setPassword, verifyPassword, type UserRecord } from '../../auth/index.ts';
 import { PERMISSION_NAMES } from '../../auth/permissions.ts';
-import { can } from '../../auth/principal.ts';
+import { can, userPrincipal, type Principal } from '../../auth/principal.ts';
 import { LifeboatError } from '../../errors.ts';
 import { body, defineRoute, json, type Api, type RouteEntry, type ServerEnv } from '../api.ts';
 import { audited } from '../audit.ts';
@@ -33,6 +33,11 @@ function startSession(c: Context<ServerEnv>, user: UserRecord): { csrfToken: str
 }
 
 
+/** What GET /session answers: who, with which permissions, and the session's CSRF token. */
+function sessionAnswer(p: Principal, csrfToken: string | null, expiresAt: string | null) {
+  return { actor: p.actor, kind: p.kind, user: p.userName ?? null, role: p.role, permissions: PERMISSION_NAMES.filter((x) => can(p, x)), csrfToken, expiresAt };
+}
+
 /** First-start setup, login, logout, one's session and sessions, one's password. */
 export function registerAuth(api: Api, table: RouteEntry[]): void {
   defineRoute(api, table, {
@@ -53,7 +58,7 @@ export function registerAuth(api: Api, table: RouteEntry[]): void {
     const { token, name, password } = c.req.valid('json');
     const user = await audited(c, 'user.create', name, () => claimSetup(server.catalog, token, name, password), (u) => ({ role: u.role, via: 'setup' }));
     const s = startSession(c, user);
-    return c.json({ actor: user.name, kind: 'user' as const, user: user.name, role: user.role, permissions: PERMISSION_NAMES.filter((p) => can({ kind: 'user', role: user.role, actor: user.name }, p)), csrfToken: s.csrfToken, expiresAt: s.expiresAt }, 201);
+    return c.json(sessionAnswer(userPrincipal(user), s.csrfToken, s.expiresAt), 201);
   });
 
   const Login = z.strictObject({ name: z.string().min(1).max(200), password: z.string().min(1).max(1024) }).openapi('LoginRequest');
@@ -78,8 +83,7 @@ export function registerAuth(api: Api, table: RouteEntry[]): void {
     }
     recordAudit(server.catalog, { ...base, actor: result.user.name, action: 'session.login', outcome: 'ok' });
     const s = startSession(c, result.user);
-    const principal = { kind: 'user' as const, role: result.user.role, actor: result.user.name };
-    return c.json({ actor: result.user.name, kind: 'user' as const, user: result.user.name, role: result.user.role, permissions: PERMISSION_NAMES.filter((p) => can(principal, p)), csrfToken: s.csrfToken, expiresAt: s.expiresAt }, 200);
+    return c.json(sessionAnswer(userPrincipal(result.user), s.csrfToken, s.expiresAt), 200);
   });
 
   defineRoute(api, table, {
@@ -88,7 +92,7 @@ export function registerAuth(api: Api, table: RouteEntry[]): void {
     responses: { 200: json(SessionAnswer) },
   }, (c) => {
     const p = c.get('principal')!;
-    return c.json({ actor: p.actor, kind: p.kind, user: p.userName ?? null, role: p.role, permissions: PERMISSION_NAMES.filter((x) => can(p, x)), csrfToken: c.get('csrf') ?? null, expiresAt: null }, 200);
+    return c.json(sessionAnswer(p, c.get('csrf') ?? null, null), 200);
   });
 
   defineRoute(api, table, {
