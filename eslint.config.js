@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.lifeboat/**', 'bench/out/**'] },
+  { ignores: ['node_modules/**', '.lifeboat/**', 'bench/out/**', 'dist/**', 'test/ui/out/**', 'src/web/api/schema.gen.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

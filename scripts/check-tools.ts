@@ -2,6 +2,7 @@
 // any that is missing. .ci/run installs them; on a developer machine this names the package.
 import { execFileSync } from 'node:child_process';
 import { serverBinariesFound } from '../test/support/postgres.ts';
+import { chromiumPath } from '../test/support/browser.ts';
 
 const missing: string[] = [];
 const has = (cmd: string) => {
@@ -19,6 +20,7 @@ if (!has('zstd')) missing.push('zstd (to prove bundles open with the standard CL
 if (!has('/usr/sbin/sshd') || !has('ssh-keygen')) missing.push('sshd and ssh-keygen (the SFTP storage tests run a real sshd on loopback): apt-get install openssh-server');
 if (!has('rclone')) missing.push('rclone (the rclone storage tests use a local-filesystem remote): apt-get install rclone');
 if (!has('openssl')) missing.push('openssl (the HTTPS test of lifeboat serve makes a self-signed certificate): apt-get install openssl');
+if (!chromiumPath()) missing.push('chromium (the web UI tests drive a real browser; playwright-core cannot download one offline): apt-get install chromium, or set CHROMIUM_PATH');
 if (process.getuid?.() === 0 && !has('runuser')) missing.push('runuser (to run PostgreSQL as the postgres user): apt-get install util-linux');
 if (missing.length) {
   console.error('The tests need tools that are not installed:\n' + missing.map((m) => `  - ${m}`).join('\n') + '\n`bash .ci/run` installs all of them on Debian/Ubuntu (as root).');

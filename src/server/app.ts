@@ -12,6 +12,7 @@ import { problemResponse } from './problem.ts';
 import { checkResponses } from './response-check.ts';
 import { IMPORT_PATH } from './routes/imports.ts';
 import { registerRoutes } from './routes/index.ts';
+import { registerWeb } from './web.ts';
 
 /** JSON bodies past this are refused with 413 (an import streams its body and has its own rule). */
 export const BODY_LIMIT = 1024 * 1024;
@@ -26,7 +27,7 @@ export interface App {
  * The HTTP face: /api/v1 (routes/), the OpenAPI document and its docs page, health and metrics.
  * Routes are thin: they validate, authorize, call the same functions the CLI calls, shape the answer.
  */
-export function createApp(server: ServerContext, options: { checkResponses?: boolean } = {}): App {
+export function createApp(server: ServerContext, options: { checkResponses?: boolean; web?: boolean } = {}): App {
   const routes: RouteEntry[] = [];
   const app: Api = new OpenAPIHono<ServerEnv>({
     // A body, query or path that does not validate: 400 naming each wrong field and what it expected.
@@ -79,6 +80,7 @@ export function createApp(server: ServerContext, options: { checkResponses?: boo
     return c.body(readFileSync(path.join(ui, c.req.param('asset'))), 200, { 'content-type': type, 'cache-control': 'public, max-age=86400' });
   });
   app.get('/api/docs-init.js', (c) => c.body(DOCS_INIT, 200, { 'content-type': 'text/javascript' }));
+  if (options.web !== false) registerWeb(app);
   return { app, routes };
 }
 

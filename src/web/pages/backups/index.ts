@@ -1,0 +1,4 @@
+import type { Screen } from '../../screens.ts';
+
+/** Backups, a backup's contents, restores. */
+export const screens: Screen[] = [];
