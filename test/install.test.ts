@@ -10,8 +10,8 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-install-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** What runs: the bin, the sources, package.json; plus README and the service example it documents. */
-const RUNTIME = /^(bin\/lifeboat\.js|package\.json|README\.md|LICENSE|src\/.+\.ts|examples\/.+)$/;
+/** What runs: the bin, the sources, the built web UI, package.json; plus README and the service example it documents. */
+const RUNTIME = /^(bin\/lifeboat\.js|package\.json|README\.md|LICENSE|src\/(?!web\/).+\.ts|dist\/web\/.+|examples\/.+)$/;
 
 function packedFiles(dir: string): string[] {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -24,7 +24,9 @@ describe('installing like a real tool', () => {
   test('npm pack holds only what runs', () => {
     const files = packedFiles(repo);
     assert.deepEqual(files.filter((f) => !RUNTIME.test(f)), []);
-    for (const needed of ['bin/lifeboat.js', 'package.json', 'src/cli/main.ts', 'src/catalog/migrations.ts', 'examples/systemd/lifeboat.service']) assert.ok(files.includes(needed), needed);
+    for (const needed of ['bin/lifeboat.js', 'package.json', 'src/cli/main.ts', 'src/catalog/migrations.ts', 'examples/systemd/lifeboat.service', 'dist/web/index.html']) assert.ok(files.includes(needed), needed);
+    // The UI ships built: its sources (and their build tools) stay in the checkout.
+    assert.ok(!files.some((f) => f.startsWith('src/web/')));
     assert.ok(!files.some((f) => /^(test|bench|scripts|\.ci)\/|\.test\.ts$/.test(f)));
   });
 

@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { Command } from 'commander';
 import { withAudit, type AuditAction, type AuditNote } from '../audit/audit.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { exposureWarnings } from '../config/exposure.ts';
-import { configPath, loadConfig, type LoadedConfig } from '../config/load.ts';
+import { configPath, emptyConfig, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { effectiveConfig, objectProblems } from '../config/objects-merge.ts';
 import { asLifeboatError, EXIT, LifeboatError } from '../errors.ts';
 import { reapLeaked, reapSummary } from '../jobs/resources.ts';
@@ -22,8 +23,13 @@ export interface GlobalOptions {
  * notifications the command raised (or that are due) are sent, within 15 s; a failed send is
  * said on stderr and retried later, never failing the command.
  */
-export async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedConfig, catalog: Catalog) => Promise<T>): Promise<T> {
-  const file = loadConfig(configPath(opts.config));
+export async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedConfig, catalog: Catalog) => Promise<T>, options: { withoutConfigFile?: boolean } = {}): Promise<T> {
+  const path = configPath(opts.config);
+  // Only where no file was named: a --config or LIFEBOAT_CONFIG that names a missing file is a mistake.
+  const implicit = opts.config === undefined && process.env.LIFEBOAT_CONFIG === undefined;
+  const bare = options.withoutConfigFile && implicit && !existsSync(path);
+  if (bare) process.stderr.write(`warn: no ${path}: starting with nothing configured; add storages and targets in the web UI (or the API), or write the file with \`lifeboat init\`\n`);
+  const file = bare ? emptyConfig(path) : loadConfig(path);
   const catalog = Catalog.open(file.home);
   let loaded: LoadedConfig;
   try {
@@ -106,13 +112,13 @@ export interface CommandContext {
  * A commander action that loads the config and the catalog (and sends due notifications and
  * closes the catalog after, see withCatalog): `fn(context, ...arguments, options)`.
  */
-export function catalogAction<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<void> | void): (...args: unknown[]) => Promise<void> {
+export function catalogAction<A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<void> | void, options: { withoutConfigFile?: boolean } = {}): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const cmd = args.at(-1) as Command;
     const opts = globals(cmd);
     await withCatalog(opts, async (loaded, catalog) => {
       await fn({ opts, loaded, catalog }, ...(args.slice(0, -1) as A));
-    });
+    }, options);
   };
 }
 

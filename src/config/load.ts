@@ -30,6 +30,14 @@ export function configPath(explicit?: string, env: NodeJS.ProcessEnv = process.e
   return path.resolve(explicit ?? env.LIFEBOAT_CONFIG ?? 'lifeboat.yaml');
 }
 
+/**
+ * The configuration of a server started before any file exists (`lifeboat serve` in an empty
+ * directory): no targets, no storages; they are then created in the web UI or the API.
+ */
+export function emptyConfig(file: string): LoadedConfig {
+  return parseConfig('storages: {}\ntargets: {}\n', file);
+}
+
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   let text: string;
   try {

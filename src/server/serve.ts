@@ -15,11 +15,14 @@ import { LifeboatError } from '../errors.ts';
 import { createApp } from './app.ts';
 import type { ServerContext } from './context.ts';
 import { JobHub } from './job-hub.ts';
+import { webBuilt } from './web.ts';
 
 export interface ApiServer {
   /** The address it listens on, e.g. http://127.0.0.1:8080. */
   url: string;
   context: ServerContext;
+  /** Whether the web UI is built (dist/web): / serves it, or a page saying how to build it. */
+  webBuilt: boolean;
   /** Stops accepting, ends event streams, gives running API jobs `graceMs`, then cancels them. */
   close(graceMs: number): Promise<void>;
 }
@@ -106,6 +109,7 @@ export async function startApiServer(loaded: LoadedConfig, catalog: Catalog, opt
   return {
     url,
     context,
+    webBuilt: webBuilt(),
     close: async (graceMs) => {
       clearInterval(housekeeping);
       stopping.abort();

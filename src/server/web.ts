@@ -8,6 +8,11 @@ import type { Api } from './api.ts';
 /** Where `npm run build:web` (run by `npm install`) puts the UI. */
 export const WEB_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
+/** Whether `npm run build:web` has run: without it, / says how to build the UI. */
+export function webBuilt(dir = WEB_DIR): boolean {
+  return existsSync(path.join(dir, 'index.html'));
+}
+
 /**
  * The UI's pages may run only the scripts and styles served from here: no inline script, nothing
  * from elsewhere (servers are often offline, and a CDN is one more party to trust).
@@ -76,7 +81,7 @@ const NOT_BUILT: Asset = {
  * health routes answer as before, unknown ones with the API's own 404.
  */
 export function registerWeb(app: Api, dir = WEB_DIR): void {
-  const assets = existsSync(path.join(dir, 'index.html')) ? loadAssets(dir) : new Map<string, Asset>();
+  const assets = webBuilt(dir) ? loadAssets(dir) : new Map<string, Asset>();
   const index = assets.get('/index.html');
   app.get('*', (c) => {
     const p = c.req.path;

@@ -38,6 +38,18 @@ describe('lifeboat serve', () => {
     assert.doesNotMatch(quiet.output(), /plain HTTP/);
   });
 
+  test('in a directory without lifeboat.yaml it starts with nothing configured, for the web UI to fill; a named missing file is still an error', async () => {
+    const ws = suite.workspace();
+    const bare = await startServe(ws, { env: { LIFEBOAT_CONFIG: undefined } });
+    running.push(bare);
+    assert.match(bare.output(), /warn: no \S+lifeboat\.yaml: starting with nothing configured/);
+    assert.ok(bare.setupToken, 'and it prints the setup link');
+    assert.equal((await call(bare.url, 'GET', '/api/v1/setup')).json<{ pending: boolean }>().pending, true);
+    const named = await ws.cli(['serve', '--listen', '127.0.0.1:0'], { env: { LIFEBOAT_CONFIG: path.join(ws.dir, 'missing.yaml') } });
+    assert.equal(named.code, 2);
+    assert.match(named.stderr, /missing\.yaml: no such file/);
+  });
+
   test('HTTPS with server.tls; metrics need a metrics token unless public', async () => {
     const ws = suite.workspace();
     const key = path.join(ws.dir, 'key.pem');

@@ -35,7 +35,8 @@ export function registerDaemon(program: Command): void {
           const { startApiServer } = await import('../../server/serve.ts');
           const api = o.api ? await startApiServer(loaded, catalog, { listen: o.listen, log, checkResponses: o.checkResponses }) : undefined;
           if (api) {
-            log('info', `API listening on ${api.url} (OpenAPI: ${api.url}/api/openapi.json, docs: ${api.url}/api/docs)`);
+            log('info', `web UI and API listening on ${api.url} (OpenAPI: ${api.url}/api/openapi.json, docs: ${api.url}/api/docs)`);
+            if (!api.webBuilt) log('warn', 'the web UI is not built, so / shows how to build it: run `npm run build:web` in Lifeboat\'s directory (`npm install` does it)');
             const token = setupToken(catalog);
             // Only the console sees it: whoever can read it installed this server.
             if (token) log('warn', `no admin exists yet: create the first one at ${loaded.config.server.publicUrl ?? api.url}/setup#token=${token} (valid until an admin exists), or run \`lifeboat user add <name> --role admin\``);
@@ -47,7 +48,7 @@ export function registerDaemon(program: Command): void {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
         }
-      }),
+      }, { withoutConfigFile: true }),
     );
 
   program
