@@ -88,6 +88,9 @@ export async function runPrune(loaded: LoadedConfig, catalog: Catalog, options: 
   return Job.run(catalog, { kind: options.dryRun ? 'prune-plan' : 'prune', target: options.target, trigger: options.trigger ?? 'manual' }, options.listener ?? {}, signal, async (job) => {
     const outcomes: PruneOutcome[] = [];
     for (const name of names) {
+      // Planning a target reads and weighs all its backups without awaiting anything: on the
+      // daemon's thread, beside the API, the next target waits for the requests that came meanwhile.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       signal.throwIfAborted();
       const lock = `retention:${name}`;
       if (!options.dryRun) await acquireLock(catalog, lock, job, `pruning target "${name}"`, options.wait === true);
