@@ -9,10 +9,16 @@
 // 2. 100 SSE clients following one running backup: the server's extra RSS, and the backup's
 //    duration with and without them (alternated, twice each).
 // 3. What a login costs: CPU of one password check (argon2id, 19 MiB, t=2, p=1).
+// 4. The event loop's longest stall while `lifeboat serve` starts and ticks on the same catalog
+//    (bench/loop-delay.ts, preloaded into the server), beside this process's own, idle, as the
+//    machine's noise floor: without retention rules, then with them (a first cycle that deletes).
+//
+//   BENCH_API_PARTS=listing,stall npm run bench:api    # only some parts (login, listing, sse, stall)
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { hashPassword, verifyPassword } from '../src/auth/passwords.ts';
@@ -22,6 +28,7 @@ import { apiDataConfig, generateApiData } from './api-data.ts';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const BIN = path.join(root, 'bin', 'lifeboat.js');
 const dbMb = Number(process.env.BENCH_API_MB ?? 300);
+const parts = new Set((process.env.BENCH_API_PARTS ?? 'login,listing,sse,stall').split(','));
 
 interface Serve {
   url: string;
@@ -33,12 +40,16 @@ function cli(env: NodeJS.ProcessEnv, args: string[], input = ''): string {
   return execFileSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, input, encoding: 'utf8' });
 }
 
-async function serve(env: NodeJS.ProcessEnv): Promise<Serve> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--tick', '3600'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+async function serve(env: NodeJS.ProcessEnv, o: { tick?: number; node?: string[]; onLine?: (line: string) => void } = {}): Promise<Serve> {
+  const child = spawn(process.execPath, [...(o.node ?? []), BIN, 'serve', '--listen', '127.0.0.1:0', '--tick', String(o.tick ?? 3600)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
+  let partial = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) o.onLine?.(line);
       const m = /API listening on (http\S+)/.exec(err);
       if (m) resolve(m[1]!);
     });
@@ -156,6 +167,47 @@ async function login(): Promise<void> {
   console.log(`login: one password check costs ${((used.user + used.system) / 1000 / n).toFixed(1)} ms of CPU, ${((performance.now() - t0) / n).toFixed(1)} ms of wall time (${stored.split('$')[1]})`);
 }
 
-await login();
-await listing();
-await sse();
+/**
+ * The longest event-loop stall of `lifeboat serve` from the moment it listens, over `seconds`
+ * of start and ticks (every 5 s) on 10,000 backups; and this process's own over the same time,
+ * idle but for reading the server's lines: what the machine alone adds.
+ */
+async function stall(): Promise<void> {
+  const seconds = Number(process.env.BENCH_STALL_SECONDS ?? 30);
+  for (const rules of [false, true]) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-bench-stall-'));
+    try {
+      const home = path.join(dir, 'home');
+      const config = path.join(dir, 'lifeboat.yaml');
+      const text = apiDataConfig({ storageDir: path.join(dir, 'storage'), targets: 20 });
+      writeFileSync(config, rules ? text : text.replace(/^ {4}retention: .*\n/gm, ''));
+      generateApiData(home, { backups: 10_000, targets: 20 });
+      let listening = false;
+      const stalls: { ms: number; at: number }[] = [];
+      const own = monitorEventLoopDelay({ resolution: 10 });
+      const s = await serve({ LIFEBOAT_HOME: home, LIFEBOAT_CONFIG: config }, {
+        tick: 5,
+        node: ['--import', path.join(root, 'bench', 'loop-delay.ts')],
+        onLine: (line) => {
+          if (line.includes('API listening')) listening = true;
+          const m = /^loop-delay max=([\d.]+) at=(\d+)/.exec(line);
+          if (m && listening) stalls.push({ ms: Number(m[1]), at: Number(m[2]) });
+        },
+      });
+      own.enable();
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      own.disable();
+      await s.stop();
+      const worst = [...stalls].sort((a, b) => b.ms - a.ms);
+      const over = stalls.filter((x) => x.ms > 100).length;
+      console.log(`serve on 10,000 backups, ${rules ? 'with retention rules (its first cycle deletes most of them; s3 unreachable)' : 'without retention rules'}, ${seconds} s from listening, ticks every 5 s: longest event-loop stall ${worst[0]?.ms ?? 0} ms (next: ${worst.slice(1, 4).map((x) => x.ms).join(', ')} ms); quarter-seconds with a stall over 100 ms: ${over} of ${stalls.length}; this idle process's own longest: ${(own.max / 1e6).toFixed(1)} ms`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+if (parts.has('login')) await login();
+if (parts.has('listing')) await listing();
+if (parts.has('sse')) await sse();
+if (parts.has('stall')) await stall();

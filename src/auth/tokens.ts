@@ -9,7 +9,7 @@ import { parseScopes, scopeBeyondRole, type Scope } from './roles.ts';
 /** `lb_` + 32 random bytes in base64url: recognisable in a leaked config, and by secret scanners. */
 const TOKEN = /^lb_[A-Za-z0-9_-]{43}$/;
 /** Last-used times are written at most this often for one address: every request must not be a write. */
-const TOUCH_EVERY_MS = 60_000;
+export const TOKEN_TOUCH_EVERY_MS = 60_000;
 
 /** A token as lists show it: never the token nor its hash. */
 export interface TokenSummary {
@@ -93,7 +93,7 @@ export function resolveToken(catalog: Catalog, bearer: string, address: string |
   if (!t || t.revokedAt || (t.expiresAt && Date.parse(t.expiresAt) <= now.getTime())) return undefined;
   const owner = catalog.findUserById(t.ownerId);
   if (!owner || owner.disabled) return undefined;
-  if (!t.lastUsedAt || now.getTime() - Date.parse(t.lastUsedAt) >= TOUCH_EVERY_MS || t.lastUsedAddress !== address) {
+  if (!t.lastUsedAt || now.getTime() - Date.parse(t.lastUsedAt) >= TOKEN_TOUCH_EVERY_MS || t.lastUsedAddress !== address) {
     catalog.touchToken(t.id, now.toISOString(), address);
   }
   return {

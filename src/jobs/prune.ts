@@ -6,6 +6,7 @@ import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { decideRetention, parseDuration, type Decision, type RetentionBackup, type RetentionRules } from '../retention/policy.ts';
 import { openStorage } from '../storage/storage.ts';
 import { parseSize } from '../util/format.ts';
+import { timeSlicer } from '../util/time-slice.ts';
 import { sidecarKey } from '../bundle/names.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
 
@@ -88,6 +89,9 @@ export async function runPrune(loaded: LoadedConfig, catalog: Catalog, options: 
   return Job.run(catalog, { kind: options.dryRun ? 'prune-plan' : 'prune', target: options.target, trigger: options.trigger ?? 'manual' }, options.listener ?? {}, signal, async (job) => {
     const outcomes: PruneOutcome[] = [];
     for (const name of names) {
+      // Planning a target reads and weighs all its backups without awaiting anything: on the
+      // daemon's thread, beside the API, the next target waits for the requests that came meanwhile.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       signal.throwIfAborted();
       const lock = `retention:${name}`;
       if (!options.dryRun) await acquireLock(catalog, lock, job, `pruning target "${name}"`, options.wait === true);
@@ -166,8 +170,12 @@ async function pruneTarget(loaded: LoadedConfig, catalog: Catalog, name: string,
   const { backups, decisions, untrusted } = await planPrune(loaded, catalog, name, now, (message) => job.log('warn', message));
   const notice = target.retention?.notifyBeforeDeleteHours ?? 0;
   const outcomes: PruneOutcome[] = [...untrusted];
+  // Deleting failed records touches no storage, so hundreds of them would never yield.
+  const slice = timeSlicer();
+  const byId = new Map(backups.map((b) => [b.id, b]));
   for (const d of decisions) {
-    const b = backups.find((x) => x.id === d.id)!;
+    await slice();
+    const b = byId.get(d.id)!;
     const base = { ...d, target: name };
     if (d.action === 'keep') {
       if (b.deletionStatus === 'pending' && !options.dryRun) {

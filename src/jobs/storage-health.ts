@@ -36,7 +36,7 @@ export async function checkStorage(loaded: LoadedConfig, catalog: Catalog, name:
     throw new LifeboatError('E_NOT_FOUND', `no storage named "${name}" in ${loaded.file}`, { hint: names.length ? `configured storages: ${names.join(', ')}` : 'add one under storages:' });
   }
   const started = Date.now();
-  const catalogBackups = catalog.listBackups().filter((b) => b.locations.some((l) => l.storage === name && l.status === 'ok')).length;
+  const catalogBackups = catalog.countStoredOn(name);
   const health: StorageHealth = {
     name, type: config.type, reachable: false, freeBytes: null, totalBytes: null, usedBytes: null, objects: null, bundles: null, catalogBackups, ms: 0,
   };

@@ -113,6 +113,19 @@ export function queryBackups(catalog: Catalog, q: BackupQuery = {}): BackupPage 
   return page;
 }
 
+/**
+ * queryBackups as the JSON text the API sends: a page answered from the memo is serialised once,
+ * not once per request.
+ */
+export function queryBackupsJson(catalog: Catalog, q: BackupQuery = {}): string {
+  const page = queryBackups(catalog, q);
+  let text = serialised.get(page);
+  if (text === undefined) serialised.set(page, (text = JSON.stringify(page)));
+  return text;
+}
+
+const serialised = new WeakMap<BackupPage, string>();
+
 const MEMO_MS = 1000;
 const MEMO_SIZE = 64;
 const memos = new WeakMap<Catalog, Map<string, { mark: string; at: number; page: BackupPage }>>();

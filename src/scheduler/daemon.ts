@@ -64,7 +64,7 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
     runVerifications: async (o) => {
       const due = new Set(pendingVerifications(loaded, catalog));
       for (const target of o.cronTargets) {
-        const newest = catalog.listBackups(target).find((b) => (b.status === 'ok' || b.status === 'degraded') && b.trigger !== 'pre-restore');
+        const newest = catalog.newestGoodBackup(target);
         if (newest && newest.verificationLevel !== 'full') due.add(newest.id);
       }
       for (const id of due) {

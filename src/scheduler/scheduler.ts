@@ -290,7 +290,7 @@ export class Scheduler {
   }
 
   #lastSuccess(target: string): Date | undefined {
-    const b = this.#o.catalog.listBackups(target).find((x) => (x.status === 'ok' || x.status === 'degraded') && x.trigger !== 'pre-restore');
+    const b = this.#o.catalog.newestGoodBackup(target);
     return b ? new Date(b.startedAt) : undefined;
   }
 

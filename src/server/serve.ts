@@ -83,6 +83,9 @@ export async function startApiServer(loaded: LoadedConfig, catalog: Catalog, opt
     publicOrigin: cfg.publicUrl ? new URL(cfg.publicUrl).origin : undefined,
     log: options.log,
   };
+  // The S3 SDK takes a quarter of a second of the thread to load: before listening, not on the
+  // daemon's first use of the storage while requests wait.
+  if (Object.values(loaded.config.storages).some((st) => st.type === 's3')) await import('../storage/drivers/s3.ts');
   const { app } = createApp(context, { checkResponses: options.checkResponses });
   const server = cfg.tls
     ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: { cert: readPem(cfg.tls.cert, 'cert'), key: readPem(cfg.tls.key, 'key') } })

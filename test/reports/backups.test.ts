@@ -88,6 +88,9 @@ describe('queryBackups', () => {
     ['pending deletion', { pendingDeletion: true }, (b) => b.status !== 'deleted' && b.pendingDeletion],
     ['date range', { from: made[100]!.startedAt, to: made[20]!.startedAt }, (b) => b.status !== 'deleted' && b.startedAt >= made[100]!.startedAt && b.startedAt < made[20]!.startedAt],
     ['combined', { target: 'app-02', status: 'ok', verified: 'passed', sort: 'size' }, (b) => b.target === 'app-02' && b.status === 'ok' && b.verification.status === 'passed'],
+    // In size order the date range is checked in the size index's entries, not sought by.
+    ['date range by size', { from: made[100]!.startedAt, to: made[20]!.startedAt, sort: 'size' }, (b) => b.status !== 'deleted' && b.startedAt >= made[100]!.startedAt && b.startedAt < made[20]!.startedAt],
+    ['target and date range by size', { target: 'app-04', from: made[150]!.startedAt, sort: 'size', order: 'asc' }, (b) => b.target === 'app-04' && b.status !== 'deleted' && b.startedAt >= made[150]!.startedAt],
   ];
   for (const [name, q, keep] of filters) {
     test(`filter ${name}: exactly the backups it names, every page, and the total`, () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { addToken, call, signIn, startServe, type ServeProcess } from '../support/api.ts';
+import { addToken, addUser, call, signIn, startServe, type ServeProcess } from '../support/api.ts';
 import { workspace, type Workspace } from '../support/workspace.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -106,6 +106,32 @@ describe('tokens', () => {
     // A token cannot mint tokens, whatever its scope.
     const admin = await addToken(ws, 'adm', ['admin'], 'admin');
     assert.equal((await call(serve.url, 'POST', '/api/v1/tokens', { token: admin, body: { name: 'x', scopes: ['read'] } })).status, 403);
+  });
+});
+
+describe('a token the server has seen before', () => {
+  // The server reuses a token's answer while the catalog is unchanged (server/principal.ts):
+  // each change below, made by another process, must still count at the very next request.
+  test('is refused or narrowed at once when its owner is demoted or disabled, or it is revoked, from the CLI', async () => {
+    await addUser(ws, 'ops', 'operator', PASSWORD);
+    const token = await addToken(ws, 'ops-restore', ['restore'], 'ops');
+    // Downloading needs an operator: 404 for a backup that does not exist, 403 without the role.
+    const download = async () => (await call(serve.url, 'GET', '/api/v1/backups/none/download', { token })).status;
+    const seen = async (expected: number) => {
+      for (let i = 0; i < 3; i++) assert.equal(await download(), expected);
+    };
+    const cli = async (args: string[]) => assert.equal((await ws.cli(args)).code, 0);
+    await seen(404);
+    await cli(['user', 'role', 'ops', 'viewer']);
+    await seen(403);
+    await cli(['user', 'role', 'ops', 'operator']);
+    await seen(404);
+    await cli(['user', 'disable', 'ops']);
+    await seen(401);
+    await cli(['user', 'enable', 'ops']);
+    await seen(404);
+    await cli(['token', 'revoke', 'ops-restore', '--user', 'ops']);
+    await seen(401);
   });
 });
 

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { CONTENT_KINDS, searchContents } from '../../reports/contents.ts';
 import { listEvents, markEventsRead, unreadEventCount } from '../../reports/events.ts';
-import { queryBackups } from '../../reports/backups.ts';
+import { queryBackupsJson } from '../../reports/backups.ts';
 import { retentionPreview } from '../../reports/retention.ts';
 import { body, defineRoute, json, type Api, type RouteEntry } from '../api.ts';
 import { BackupParam } from '../schemas.ts';
@@ -48,7 +48,8 @@ export function registerListings(api: Api, table: RouteEntry[]): void {
     responses: { 200: json(z.object({ items: z.array(BackupRow), nextCursor: z.string().nullable(), total: z.number().optional() })) },
   }, (c) => {
     const q = c.req.valid('query');
-    return c.json(queryBackups(c.get('server').catalog, { ...q, protected: q.protected, pendingDeletion: q.pendingDeletion, withTotal: q.total === true }), 200);
+    const page = queryBackupsJson(c.get('server').catalog, { ...q, protected: q.protected, pendingDeletion: q.pendingDeletion, withTotal: q.total === true });
+    return c.body(page, 200, { 'content-type': 'application/json' });
   });
 
   defineRoute(api, table, {
