@@ -96,7 +96,7 @@ describe('restore.sh', () => {
     shop = await suite.server.createDatabase('shop');
     notes = await suite.server.createDatabase('notes');
     await suite.server.query('postgres', `create role ${role} login`);
-    await seedShop(suite.server, shop, 2);
+    await seedShop(suite.server, shop);
     await suite.server.query(shop, `alter table sales.orders owner to ${role}; grant select on public.customers to ${role}`);
     await suite.server.query(notes, "create table note (id int primary key, body text); insert into note select g, 'note ' || g from generate_series(1, 300) g");
     await suite.server.query('postgres', 'create table if not exists kept_in_postgres (x int); insert into kept_in_postgres values (1), (2), (3)');
@@ -125,7 +125,7 @@ targets:
       media: [${app}/media]
       owned: [${app}/owned.txt]
     storage: local
-`, 32 * 1024);
+`, 16 * 1024);
     manifest = made.manifest;
     assert.ok(manifest.postgres!.databases[0]!.dumpMembers.length > 2, 'the shop dump comes in parts');
     dir = unpack(ws, made.file);
@@ -139,7 +139,7 @@ targets:
   test('--list shows databases with tables and rows, and file sets with counts and sizes', () => {
     const r = restoreSh(dir, ['--list']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`${shop}\\s+3\\s+12000\\s`));
+    assert.match(r.stdout, new RegExp(`${shop}\\s+3\\s+6000\\s`));
     assert.match(r.stdout, new RegExp(`${notes}\\s+1\\s+300\\s`));
     assert.match(r.stdout, /postgres\s+1\s+3\s/);
     assert.match(r.stdout, /media\s+5\s+2\s+68\.3 KiB/);
@@ -153,14 +153,14 @@ targets:
     const check = restoreSh(dir, ['--check', '--url', url, '--globals', '--files-root', root]);
     assert.equal(check.code, 0, check.stderr + check.stdout);
     assert.match(check.stdout, /All members match manifest\.json/);
-    assert.match(check.stdout, new RegExp(`database  ${shop}: create and restore \\(3 tables, 12000 rows\\)`));
+    assert.match(check.stdout, new RegExp(`database  ${shop}: create and restore \\(3 tables, 6000 rows\\)`));
     assert.match(check.stdout, /database {2}postgres: restore into the existing, empty database/);
     assert.deepEqual(readdirSync(root), [], '--check writes nothing');
 
     const run = restoreSh(dir, ['--url', url, '--globals', '--files-root', root]);
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.match(run.stdout, /The restore is whole/);
-    assert.match(run.stdout, new RegExp(`ok\\s+database ${shop}\\s+3 tables, 12000 rows: every row count matches`));
+    assert.match(run.stdout, new RegExp(`ok\\s+database ${shop}\\s+3 tables, 6000 rows: every row count matches`));
     assert.match(run.stdout, /ok\s+files\s+.*every sha256 matches/);
 
     for (const db of [shop, notes]) {

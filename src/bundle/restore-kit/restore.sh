@@ -346,6 +346,7 @@ check_tools() {
       ok=0
     fi
   done
+  local IFS=,
   ((ok == 0)) || pass tools "${versions[*]} (the dump's pg_dump: $B_PGDUMP)"
 }
 
@@ -369,14 +370,30 @@ SERVER_MAJOR=0 SERVER_KEY=''
 check_server() {
   ((${#SEL_DB[@]} || GLOBALS)) || return 0
   command -v psql >/dev/null || return 0
-  local out err
-  if ! out=$(sql "$MAINT" -F $'\t' -c "select current_setting('server_version_num')::int / 10000, current_setting('server_version'), current_user, r.rolsuper, r.rolcreatedb, r.rolcreaterole, coalesce(inet_server_addr()::text, 'local') || ':' || current_setting('port') from pg_roles r where r.rolname = current_user" 2>"$TMP/err"); then
+  # One connection for everything the checks ask the server: each psql start counts (Debian's
+  # psql is a Perl wrapper).
+  local out err q=(
+    -c "select 'server', current_setting('server_version_num')::int / 10000, current_setting('server_version'), current_user, r.rolsuper, r.rolcreatedb, r.rolcreaterole, coalesce(host(inet_server_addr()), 'local') || ':' || current_setting('port') from pg_roles r where r.rolname = current_user"
+    -c "select 'database', oid, datname from pg_database"
+    -c "select 'role', rolname from pg_roles"
+    -c "select 'tablespace', spcname from pg_tablespace")
+  # In postgres itself, whether it holds relations already (it is restored into, not created).
+  [[ $MAINT != postgres ]] || q+=(-c "select 'relations', count(*) from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname not in ('pg_catalog', 'information_schema') and s.nspname !~ '^pg_(toast|temp)' and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')")
+  if ! out=$(sql "$MAINT" -F $'\t' "${q[@]}" 2>"$TMP/err"); then
     err=$(<"$TMP/err")
     fail server "cannot connect to ${URL:-the server the PG* variables name} (database $MAINT): ${err//$'\n'/ }"
     return
   fi
-  local ver user super createdb createrole
-  IFS=$'\t' read -r SERVER_MAJOR ver user super createdb createrole SERVER_KEY <<<"$out"
+  local kind a b ver='' user='' super='' createdb='' createrole=''
+  while IFS=$'\t' read -r kind a b; do
+    case $kind in
+      server) IFS=$'\t' read -r SERVER_MAJOR ver user super createdb createrole SERVER_KEY <<<"$a"$'\t'"$b" ;;
+      database) EXISTS[$b]=$a ;;
+      role) ROLES[$a]=1 ;;
+      tablespace) SPACES[$a]=1 ;;
+      relations) POSTGRES_RELATIONS=$a ;;
+    esac
+  done <<<"$out"
   local role=''
   [[ $super == t ]] && role=' (superuser)'
   pass server "PostgreSQL $ver at $SERVER_KEY as $user$role"
@@ -384,10 +401,9 @@ check_server() {
     ((${#SEL_DB[@]} == 0)) || [[ $createdb == t ]] || fail server "$user may not create databases: ALTER ROLE $user CREATEDB, or connect as a superuser"
     ((GLOBALS == 0)) || [[ $createrole == t ]] || fail server "$user may not create roles (--globals): ALTER ROLE $user CREATEROLE, or connect as a superuser"
   fi
-  local oid name
-  while IFS=$'\t' read -r oid name; do EXISTS[$name]=$oid; done < <(sql "$MAINT" -F $'\t' -c 'select oid, datname from pg_database')
-  while IFS= read -r name; do ROLES[$name]=1; done < <(sql "$MAINT" -c 'select rolname from pg_roles')
 }
+declare -A SPACES=()
+POSTGRES_RELATIONS=''
 
 # The state of an earlier run that stopped part-way: databases it created (and which of them it
 # finished), by server and oid, so that a re-run finishes them without --clean.
@@ -425,7 +441,8 @@ check_databases() {
     elif [[ ${STARTED[$db]:-} == "$oid" ]]; then
       ACTION[$db]=redo
     elif [[ $db == postgres ]]; then
-      n=$(sql postgres -c "select count(*) from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname not in ('pg_catalog', 'information_schema') and s.nspname !~ '^pg_(toast|temp)' and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')") || n=unknown
+      n=$POSTGRES_RELATIONS
+      [[ -n $n ]] || n=$(sql postgres -c "select count(*) from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname not in ('pg_catalog', 'information_schema') and s.nspname !~ '^pg_(toast|temp)' and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')") || n=unknown
       if [[ $n == 0 ]]; then ACTION[$db]=into
       elif ((CLEAN)); then ACTION[$db]=clean
       else fail database "postgres holds $n relations already: pass --clean to drop what the dump holds and restore it again, or leave it out with --only"
@@ -591,7 +608,9 @@ print_plan() {
 }
 
 run_checks() {
-  say "restore.sh for backup ${B_ID:-(unknown)}: checking before changing anything"
+  local line id='(unknown)' re='^  "id": "([^"]*)",$'
+  while IFS= read -r line; do if [[ $line =~ $re ]]; then id=${BASH_REMATCH[1]}; break; fi; done <manifest.json
+  say "restore.sh for backup $id: checking before changing anything"
   check_members
   if ((FAILED == 0)) && load_index_or_fail; then
     select_items
@@ -623,8 +642,6 @@ quote_ident() { local s=${1//\"/\"\"}; printf '"%s"' "$s"; }
 
 restore_globals() {
   local line name kept=0 created=0 re_role='^(CREATE|ALTER) ROLE ("([^"]|"")+"|[^[:space:];]+)' re_space='^CREATE TABLESPACE ("([^"]|"")+"|[^[:space:];]+)'
-  local -A spaces=()
-  while IFS= read -r name; do spaces[$name]=1; done < <(sql "$MAINT" -c 'select spcname from pg_tablespace') || return 1
   local -A seen=()
   while IFS= read -r line || [[ -n $line ]]; do
     if [[ $line =~ $re_role ]]; then
@@ -639,7 +656,7 @@ restore_globals() {
     elif [[ $line =~ $re_space ]]; then
       name=${BASH_REMATCH[1]}
       if [[ $name == \"* ]]; then name=${name:1:-1}; name=${name//\"\"/\"}; fi
-      [[ -z ${spaces[$name]:-} ]] || continue
+      [[ -z ${SPACES[$name]:-} ]] || continue
     fi
     printf '%s\n' "$line"
   done <databases/globals.sql >"$TMP/globals.sql"
@@ -694,13 +711,13 @@ restore_database() {
   fi
   if [[ -n $watcher ]]; then kill "$watcher" 2>/dev/null || true; wait "$watcher" 2>/dev/null || true; fi
   if [[ -n $JOINED ]]; then rm -f -- "$JOINED"; JOINED=''; fi
+  ((status == 0)) && return 0
+  # The watcher may not have seen it yet: a re-run must find it noted.
   local oid
   oid=$(db_oid "$db") || oid=''
   [[ -z $oid || $db == postgres ]] || note_state started "$oid" "$db"
-  ((status == 0)) || return 1
-  DB_OID[$db]=$oid
+  return 1
 }
-declare -A DB_OID=()
 db_oid() { sql "$MAINT" -v name="$1" <<<"select oid from pg_database where datname = :'name'"; }
 watch_created() {
   local oid=''
@@ -712,17 +729,22 @@ watch_created() {
 }
 
 # Row counts of every table the index lists for database index $1, against the server's.
+declare -A DB_OID=()
 validate_database() {
   local i=$1 db=${DB_NAME[$1]} j n=0 bad=0 line
   local -a expect=() names=()
+  # First the database's oid, for the state file.
+  printf 'select oid from pg_database where datname = current_database();\n' >"$TMP/count.sql"
   for j in "${!T_DB[@]}"; do
     [[ ${T_DB[j]} == "$db" && ${T_ROWS[j]} != - ]] || continue
     expect+=("${T_ROWS[j]}"); names+=("${T_SCHEMA[j]}.${T_NAME[j]}")
     printf 'select count(*) from %s.%s;\n' "$(quote_ident "${T_SCHEMA[j]}")" "$(quote_ident "${T_NAME[j]}")"
-  done >"$TMP/count.sql"
-  ((${#expect[@]})) || { VALID_DETAIL="no tables"; return 0; }
+  done >>"$TMP/count.sql"
   local -a got=()
   while IFS= read -r line; do got+=("$line"); done < <(sql "$db" -f "$TMP/count.sql" 2>"$TMP/err")
+  DB_OID[$db]=${got[0]:-}
+  got=("${got[@]:1}")
+  ((${#expect[@]})) || { VALID_DETAIL="no tables"; return 0; }
   for j in "${!expect[@]}"; do
     if [[ ${got[j]:-} != "${expect[j]}" ]]; then
       bad=$((bad + 1))
