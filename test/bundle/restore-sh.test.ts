@@ -220,7 +220,7 @@ targets:
     cpSync(dir, damaged, { recursive: true });
     const part = manifest.postgres!.databases[0]!.dumpMembers[1]!;
     const bytes = readFileSync(path.join(damaged, part));
-    bytes[100] ^= 0xff;
+    bytes[100] = bytes[100]! ^ 0xff;
     writeFileSync(path.join(damaged, part), bytes);
     let r = restoreSh(damaged, args);
     assert.equal(r.code, 2, r.stdout);
@@ -236,7 +236,7 @@ targets:
         symlinkSync(path.join(d, name), path.join(bare, name));
       }
     }
-    r = restoreSh(dir, args, { path: bare });
+    r = restoreSh(dir, ['--check', ...args], { path: bare });
     assert.equal(r.code, 2, r.stdout);
     assert.match(r.stderr, /psql is not installed \(or not on PATH\): install the PostgreSQL 15 client tools/);
     assert.match(r.stderr, /Debian\/Ubuntu: apt-get install postgresql-client-15.*RHEL\/Fedora: dnf install postgresql15.*Alpine: apk add postgresql15-client/);
@@ -251,7 +251,7 @@ targets:
     assert.match(r.stderr, /or put \/usr\/lib\/postgresql\/\d+\/bin first on PATH/);
     await unchanged('old pg_restore');
 
-    r = restoreSh(dir, ['--url', 'postgres://postgres@127.0.0.1:1/postgres', '--clean', '--files-root', root]);
+    r = restoreSh(dir, ['--check', '--url', 'postgres://postgres@127.0.0.1:1/postgres', '--clean', '--files-root', root]);
     assert.equal(r.code, 2, r.stdout);
     assert.match(r.stderr, /FAILED\s+server\s+cannot connect to postgres:\/\/postgres@127\.0\.0\.1:1\/postgres \(database postgres\): .*(refused|failed)/);
     await unchanged('unreachable server');
@@ -284,11 +284,19 @@ targets:
     assert.equal(r.code, 2, r.stdout);
     assert.match(r.stderr, /owned:.*escaped\.txt' is not a plain absolute path/);
     assert.deepEqual(readdirSync(clean), []);
+
+    // The same bundle, the forged set left out: the others restore.
+    r = restoreSh(forged, ['--no-databases', '--files-root', clean, '--only-files', 'config']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const restored = manifest.files.filter((f) => existsSync(path.join(clean, f.path))).map((f) => f.set);
+    assert.deepEqual([...new Set(restored)], ['config']);
   });
 
   test('a run that fails part-way is finished by a re-run with the same options, without --clean', async () => {
-    const fresh = await startTestServer();
-    try {
+    // Into the target again, without the databases the first test restored there.
+    const fresh = target;
+    for (const db of [shop, notes]) await fresh.query('postgres', `drop database if exists "${db}" with (force)`);
+    {
       const root = mkdtempSync(path.join(ws.dir, 'root-'));
       // A pg_restore that fails on its second database (after loading part of it).
       const fake = mkdtempSync(path.join(ws.dir, 'flaky-'));
@@ -312,8 +320,7 @@ exec ${PG_BIN}/pg_restore "$@"
       assert.match(second.stdout, new RegExp(`database  ${notes}: an earlier run stopped while restoring it: drop it and restore again`));
       assert.deepEqual(await tableFingerprints(fresh, notes), await tableFingerprints(suite.server, notes));
       assert.deepEqual(await tableFingerprints(fresh, shop), await tableFingerprints(suite.server, shop));
-    } finally {
-      await fresh.stop();
+      assert.equal(existsSync(path.join(dir, '.restore-state')), false, 'the whole re-run removes the state');
     }
   });
 

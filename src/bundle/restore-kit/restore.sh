@@ -327,6 +327,10 @@ check_tools() {
   local t missing=()
   for t in tar sha256sum stat df split mktemp; do command -v "$t" >/dev/null || missing+=("$t"); done
   ((${#missing[@]} == 0)) || fail tools "missing: ${missing[*]} (coreutils and GNU tar)"
+  # Files are copied with GNU tar's --null -T lists (BusyBox tar lacks them).
+  if ((${#SEL_SETS[@]})) && command -v tar >/dev/null && [[ $(tar --version 2>&1) != *'GNU tar'* ]]; then
+    fail tools "tar is not GNU tar, which restoring files needs: Debian/Ubuntu: apt-get install tar; RHEL/Fedora: dnf install tar; Alpine: apk add tar"
+  fi
   ((${#SEL_DB[@]} || GLOBALS)) || return 0
   local need=0
   [[ $B_PGDUMP =~ ^([0-9]+) ]] && need=${BASH_REMATCH[1]}
