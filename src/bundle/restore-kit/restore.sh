@@ -678,7 +678,7 @@ restore_database() {
   ((JOBS == 1)) || opts+=(--jobs="$JOBS")
   if [[ $db == postgres ]]; then
     # Always there: restored into, never dropped; noted first, so a re-run may clean it.
-    note_state started "${EXISTS[postgres]}" postgres
+    note_state started "${EXISTS[postgres]:-}" postgres
     [[ $action == into ]] || opts+=(--clean --if-exists)
   else
     if [[ $action == clean || $action == redo ]]; then
