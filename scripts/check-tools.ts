@@ -16,6 +16,7 @@ const has = (cmd: string) => {
 if (!process.env.TEST_DATABASE_URL && !serverBinariesFound()) missing.push('PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql, or set TEST_DATABASE_URL');
 if (!has('pg_dump')) missing.push('pg_dump, pg_restore, psql: apt-get install postgresql-client');
 if (!has('age')) missing.push('age (to prove bundles open with the standard CLI): apt-get install age');
+if (!has('shellcheck')) missing.push('shellcheck (the test of restore.sh runs it on the script bundles carry): apt-get install shellcheck');
 if (!has('zstd')) missing.push('zstd (to prove bundles open with the standard CLI): apt-get install zstd');
 if (!has('/usr/sbin/sshd') || !has('ssh-keygen')) missing.push('sshd and ssh-keygen (the SFTP storage tests run a real sshd on loopback): apt-get install openssh-server');
 if (!has('rclone')) missing.push('rclone (the rclone storage tests use a local-filesystem remote): apt-get install rclone');

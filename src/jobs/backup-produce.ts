@@ -11,6 +11,7 @@ import { signManifest } from '../bundle/mac.ts';
 import type { DatabaseManifest, FileRecord, Manifest } from '../bundle/manifest.ts';
 import { dumpMemberName } from '../bundle/names.ts';
 import { readmeText, restoreScript, type KitInfo } from '../bundle/restore-kit.ts';
+import { RESTORE_INDEX_MEMBER, restoreIndex } from '../bundle/restore-kit/restore-index.ts';
 import { ShortReadError, type BundleWriter } from '../bundle/writer.ts';
 import { LifeboatError } from '../errors.ts';
 import { pgError, withDatabase } from '../postgres/connection.ts';
@@ -159,6 +160,10 @@ export async function produce(
   await writer.addBuffer('metadata/system_info.json', Buffer.from(JSON.stringify(systemInfo, null, 2)));
   metadataMembers.push('metadata/system_info.json');
 
+  const postgres = pgPlan && { serverVersion: pgPlan.serverVersion, pgDumpVersion: pgPlan.tools.version, globals: target.postgres?.globals ?? false, databases };
+  // Last before the manifest, so that it lists every member but itself.
+  await writer.addBuffer(RESTORE_INDEX_MEMBER, Buffer.from(restoreIndex({ id: c.id, target: c.targetName, startedAt: c.started.toISOString(), postgres, files, members: writer.members })));
+
   onMember('manifest.json');
   const macKey = await signingKey(c.loaded, target);
   return writer.finish({
@@ -177,12 +182,7 @@ export async function produce(
       : 'passphrase' in target.encryption
         ? { kind: 'passphrase' }
         : { kind: 'recipients', recipients: target.encryption.recipients },
-    postgres: pgPlan && {
-      serverVersion: pgPlan.serverVersion,
-      pgDumpVersion: pgPlan.tools.version,
-      globals: target.postgres?.globals ?? false,
-      databases,
-    },
+    postgres,
     files,
     skipped,
     app: { profile: appProfile, items: appItems, migrations: migrations.length ? migrations : undefined, metadataMembers, info: Object.keys(appInfo).length ? appInfo : undefined },

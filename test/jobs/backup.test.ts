@@ -75,7 +75,7 @@ describe('backup', () => {
 
     // restore.sh refuses to touch an existing database unless told, and with --clean replaces it.
     await suite.server.query(db, 'delete from sales.orders where id % 2 = 0');
-    assert.throws(() => execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', suite.server.urlFor('postgres')], { stdio: 'pipe' }), /already exists; pass --clean/);
+    assert.throws(() => execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', suite.server.urlFor('postgres')], { stdio: 'pipe' }), /exists on the server: pass --clean/);
     execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', suite.server.urlFor('postgres'), '--clean'], { stdio: 'pipe' });
     assert.deepEqual(await tableFingerprints(suite.server, db), source);
 
