@@ -11,7 +11,7 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-install-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** What runs: the bin, the sources, the built web UI, package.json; plus README and the service example it documents. */
-const RUNTIME = /^(bin\/lifeboat\.js|package\.json|README\.md|LICENSE|src\/(?!web\/).+\.ts|dist\/web\/.+|examples\/.+)$/;
+const RUNTIME = /^(bin\/lifeboat\.js|package\.json|README\.md|LICENSE|src\/(?!web\/).+\.ts|src\/bundle\/restore-kit\/restore\.sh|dist\/web\/.+|examples\/.+)$/;
 
 function packedFiles(dir: string): string[] {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
