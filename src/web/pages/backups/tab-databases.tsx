@@ -6,6 +6,7 @@ import { api, unwrap } from '../../api/client.ts';
 import { formatBytes } from '../../components/format.tsx';
 import { EmptyState, Loading } from '../../components/page.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
+import { ScrollTable } from './scroll-table.tsx';
 import type { Manifest, ManifestTable } from './manifest.ts';
 
 interface TableEntry {
@@ -37,7 +38,7 @@ export function DatabasesTab({ backupId, manifest }: { backupId: string; manifes
   const total = tables.data?.pages[0]?.total;
   return (
     <>
-      <div className="table-wrap">
+      <ScrollTable label="Databases">
         <table aria-label="Databases">
           <thead>
             <tr>
@@ -60,7 +61,7 @@ export function DatabasesTab({ backupId, manifest }: { backupId: string; manifes
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollTable>
       <h2>Tables</h2>
       <div className="filters">
         <div>

@@ -5,6 +5,7 @@ import { api, unwrap } from '../../api/client.ts';
 import { formatBytes, Time } from '../../components/format.tsx';
 import { Badge, EmptyState, Loading } from '../../components/page.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
+import { ScrollTable } from './scroll-table.tsx';
 import type { BackupRecord } from './detail-page.tsx';
 
 function useContents(backupId: string, kind: 'credential' | 'migration') {
@@ -23,7 +24,7 @@ export function CredentialsTab({ backupId }: { backupId: string }) {
   return (
     <>
       <p className="muted">Names and types only: the credentials' data stays encrypted inside the dump and is never shown.</p>
-      <div className="table-wrap">
+      <ScrollTable label="Credentials">
         <table aria-label="Credentials">
           <thead>
             <tr>
@@ -47,7 +48,7 @@ export function CredentialsTab({ backupId }: { backupId: string }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollTable>
       {q.data.nextCursor && <p className="muted">The first {items.length} of {q.data.total} are shown.</p>}
     </>
   );
@@ -64,7 +65,7 @@ export function MigrationsTab({ backupId, profile }: { backupId: string; profile
       <p className="muted">
         The {profile} migrations applied to the database when it was backed up ({q.data.total}); code deployed now expects the same set, or a later one.
       </p>
-      <div className="table-wrap">
+      <ScrollTable label="Migrations">
         <table aria-label="Migrations">
           <thead>
             <tr>
@@ -85,7 +86,7 @@ export function MigrationsTab({ backupId, profile }: { backupId: string; profile
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollTable>
     </>
   );
 }
@@ -95,7 +96,7 @@ const TONE = { ok: 'ok', pending: 'info', failed: 'bad', missing: 'bad' } as con
 export function CopiesTab({ backup }: { backup: BackupRecord }) {
   if (backup.locations.length === 0) return <EmptyState title="No stored copy.">{backup.status === 'failed' ? 'The backup failed before anything was stored.' : null}</EmptyState>;
   return (
-    <div className="table-wrap">
+    <ScrollTable label="Copies">
       <table aria-label="Copies">
         <thead>
           <tr>
@@ -126,6 +127,6 @@ export function CopiesTab({ backup }: { backup: BackupRecord }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollTable>
   );
 }

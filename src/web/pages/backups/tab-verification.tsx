@@ -7,6 +7,7 @@ import { JobLog, JobProgress } from '../../components/job.tsx';
 import { Badge, EmptyState, Loading } from '../../components/page.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
 import type { BackupRecord } from './detail-page.tsx';
+import { ScrollTable } from './scroll-table.tsx';
 
 interface VerifyCheck {
   name: string;
@@ -39,7 +40,7 @@ export function VerificationTab({ backup }: { backup: BackupRecord }) {
             <summary>
               <Badge tone={v.ok ? 'ok' : 'bad'}>{v.ok ? 'passed' : 'failed'}</Badge> {v.level} verification, <Time at={v.finishedAt} /> ({formatDuration(r.durationMs)}, {r.checks.length} checks)
             </summary>
-            <div className="table-wrap">
+            <ScrollTable label={`Checks of the ${v.level} verification`}>
               <table aria-label={`Checks of the ${v.level} verification`}>
                 <thead>
                   <tr>
@@ -62,7 +63,7 @@ export function VerificationTab({ backup }: { backup: BackupRecord }) {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </ScrollTable>
           </details>
         );
       })}

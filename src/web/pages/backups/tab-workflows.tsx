@@ -9,6 +9,7 @@ import { JobProgress } from '../../components/job.tsx';
 import { EmptyState, Loading } from '../../components/page.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
 import { useCan } from '../../session.tsx';
+import { ScrollTable } from './scroll-table.tsx';
 import type { BackupRecord } from './detail-page.tsx';
 
 /** Why "restore to n8n" cannot be used for this target, or undefined when it can be tried. */
@@ -60,7 +61,7 @@ export function WorkflowsTab({ backup }: { backup: BackupRecord }) {
           {items.length} of {total}
         </span>
       </div>
-      <div className="table-wrap">
+      <ScrollTable label="Workflows">
         <table aria-label="Workflows">
           <thead>
             <tr>
@@ -101,7 +102,7 @@ export function WorkflowsTab({ backup }: { backup: BackupRecord }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollTable>
       {pushing && <PushDialog backupId={backup.id} day={day} w={pushing} onClose={() => setPushing(undefined)} />}
     </>
   );
