@@ -59,11 +59,13 @@ describe('the Backups screens', () => {
     );
     const env = { LIFEBOAT_TEST_N8N_KEY: 'n8n-test-encryption-key' };
     // Two backups of flows: retention after the second announces the first's deletion.
-    for (let i = 0; i < 2; i++) {
-      const r = await ws.cli(['backup', 'flows'], { env });
-      assert.equal(r.code, 0, r.stderr);
-    }
-    await Promise.all([addUser(ws, 'alice', 'admin', PASSWORD), addUser(ws, 'olivia', 'operator', PASSWORD), addUser(ws, 'victor', 'viewer', PASSWORD)]);
+    const backups = async () => {
+      for (let i = 0; i < 2; i++) {
+        const r = await ws.cli(['backup', 'flows'], { env });
+        assert.equal(r.code, 0, r.stderr);
+      }
+    };
+    await Promise.all([backups(), addUser(ws, 'alice', 'admin', PASSWORD), addUser(ws, 'olivia', 'operator', PASSWORD), addUser(ws, 'victor', 'viewer', PASSWORD)]);
     [serve, browser] = await Promise.all([startServe(ws, { env }), launchBrowser()]);
     session = await signIn(serve.url, 'alice', PASSWORD);
     const rows = await list('target=flows&sort=startedAt&order=asc');
@@ -225,10 +227,16 @@ describe('the Backups screens', () => {
   });
 
   test('a viewer sees no restore, delete, download or protect control; an operator sees restore', async () => {
-    const viewer = await newContext(browser, serve.url);
-    viewer.setDefaultTimeout(10_000);
-    const v = await viewer.newPage();
-    await signInUi(v, 'victor', PASSWORD);
+    // Signed in over the API (the login page has its own tests), in one browser profile.
+    const other = await newContext(browser, serve.url);
+    other.setDefaultTimeout(10_000);
+    const as = async (name: string) => {
+      const [cookieName, value] = (await signIn(serve.url, name, PASSWORD)).cookie.split('=') as [string, string];
+      await other.clearCookies();
+      await other.addCookies([{ name: cookieName, value, url: serve.url }]);
+    };
+    const v = await other.newPage();
+    await as('victor');
     await v.goto('/backups');
     await v.locator(`tr[data-backup="${appBackup}"]`).waitFor();
     for (const name of ['Back up now', /^Delete /, /^Protect /, /^Unprotect /, /^Verify /, 'Cancel deletion']) assert.equal(await v.getByRole('button', { name }).count(), 0, `viewer sees ${String(name)}`);
@@ -238,19 +246,15 @@ describe('the Backups screens', () => {
     assert.equal(await v.getByRole('link', { name: 'Restore…' }).count(), 0);
     await v.goto(`/backups/${appBackup}/restore`);
     await v.getByText('Your role may not restore.').waitFor();
-    await viewer.close();
 
-    const operator = await newContext(browser, serve.url);
-    operator.setDefaultTimeout(10_000);
-    const o = await operator.newPage();
-    await signInUi(o, 'olivia', PASSWORD);
-    await o.goto(`/backups/${appBackup}`);
-    await o.getByRole('link', { name: 'Restore…' }).waitFor();
-    await o.getByRole('link', { name: `Download ${appBackup}` }).waitFor();
+    await as('olivia');
+    await v.goto(`/backups/${appBackup}`);
+    await v.getByRole('link', { name: 'Restore…' }).waitFor();
+    await v.getByRole('link', { name: `Download ${appBackup}` }).waitFor();
     // Deleting is an admin's: the operator is not offered it, and the API agrees.
-    assert.equal(await o.getByRole('button', { name: `Delete ${appBackup}` }).count(), 0);
+    assert.equal(await v.getByRole('button', { name: `Delete ${appBackup}` }).count(), 0);
     const op = await signIn(serve.url, 'olivia', PASSWORD);
     assert.equal((await call(serve.url, 'DELETE', `/api/v1/backups/${appBackup}`, { session: op })).status, 403);
-    await operator.close();
+    await other.close();
   });
 });
