@@ -132,7 +132,7 @@ function BackupTable({ filters }: { filters: ListFilters }) {
 function Row({ b }: { b: BackupRow }) {
   return (
     <tr data-backup={b.id}>
-      <td>
+      <td className="date">
         <Link href={`/backups/${encodeURIComponent(b.id)}`}>
           <Time at={b.startedAt} />
         </Link>

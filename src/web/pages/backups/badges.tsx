@@ -3,6 +3,7 @@
 import type { Schema } from '../../api/client.ts';
 import { Badge, type Tone } from '../../components/page.tsx';
 import { ago, Time } from '../../components/format.tsx';
+import { ShieldIcon } from './icons.tsx';
 
 export type BackupRow = Schema<'BackupRow'>;
 
@@ -37,7 +38,7 @@ export function VerifiedBadge({ v }: { v: BackupRow['verification'] }) {
 export function ProtectedBadge({ until }: { until: string | null }) {
   return (
     <Badge tone="info" title={until ? `protected until ${until}` : 'protected until unprotected'}>
-      <span aria-hidden="true">🛡 </span>protected{until ? ` until ${new Date(until).toLocaleDateString()}` : ''}
+      <ShieldIcon /> protected{until ? ` until ${new Date(until).toLocaleDateString()}` : ''}
     </Badge>
   );
 }

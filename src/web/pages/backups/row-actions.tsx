@@ -9,6 +9,7 @@ import { formatBytes, Time } from '../../components/format.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
 import { useCan } from '../../session.tsx';
 import type { BackupRow } from './badges.tsx';
+import { LockIcon } from './icons.tsx';
 import { VerifyDialog } from './verify-dialog.tsx';
 
 /** The parts of a backup the actions need: a list row or a full record. */
@@ -72,8 +73,7 @@ export function BackupActions({ b }: { b: ActionTarget }) {
           onClick={() => protect.mutate()}
           disabled={protect.isPending}
         >
-          <span aria-hidden="true">{b.protected ? '🔒' : '🔓'} </span>
-          {b.protected ? 'Unprotect' : 'Protect'}
+          <LockIcon open={!b.protected} /> {b.protected ? 'Unprotect' : 'Protect'}
           <span className="sr-only"> {b.id}</span>
         </button>
       )}
