@@ -95,19 +95,20 @@ function BackupTable({ filters }: { filters: ListFilters }) {
   return (
     <>
       <div className="table-wrap">
-        <table aria-label="Backups">
-          <thead>
-            <tr>
-              <th scope="col">Date</th>
-              <th scope="col">Target</th>
-              <th scope="col" className="num">Size</th>
-              <th scope="col">Status</th>
-              <th scope="col">Verified</th>
-              <th scope="col">Retention</th>
-              <th scope="col">Actions</th>
+        {/* Explicit roles: on a phone the rows are drawn as cards (display: block), which would otherwise drop the table's semantics. */}
+        <table aria-label="Backups" className="backups-table" role="table">
+          <thead role="rowgroup">
+            <tr role="row">
+              <th role="columnheader" scope="col">Date</th>
+              <th role="columnheader" scope="col">Target</th>
+              <th role="columnheader" scope="col" className="num">Size</th>
+              <th role="columnheader" scope="col">Status</th>
+              <th role="columnheader" scope="col">Verified</th>
+              <th role="columnheader" scope="col">Retention</th>
+              <th role="columnheader" scope="col">Actions</th>
             </tr>
           </thead>
-          <tbody>
+          <tbody role="rowgroup">
             {rows.map((b) => (
               <Row key={b.id} b={b} />
             ))}
@@ -131,19 +132,21 @@ function BackupTable({ filters }: { filters: ListFilters }) {
 
 function Row({ b }: { b: BackupRow }) {
   return (
-    <tr data-backup={b.id}>
-      <td className="date">
+    <tr data-backup={b.id} role="row">
+      <td className="date" role="cell">
         <Link href={`/backups/${encodeURIComponent(b.id)}`}>
           <Time at={b.startedAt} />
         </Link>
         <div className="muted small">{b.id}</div>
       </td>
-      <td>{b.target}</td>
-      <td className="num">
+      <td role="cell" data-label="Target">
+        {b.target}
+      </td>
+      <td className="num" role="cell" data-label="Size">
         {formatBytes(b.size)}
         {b.durationMs !== null && <div className="muted small">{formatDuration(b.durationMs)}</div>}
       </td>
-      <td>
+      <td role="cell" data-label="Status">
         <StatusBadge status={b.status} error={b.error} /> <CopiesBadge locations={b.locations} />
         {b.trust === 'untrusted' && (
           <>
@@ -152,14 +155,14 @@ function Row({ b }: { b: BackupRow }) {
           </>
         )}
       </td>
-      <td>
+      <td role="cell" data-label="Verified">
         <VerifiedBadge v={b.verification} />
       </td>
-      <td>
+      <td role="cell" data-label="Retention" className={b.protected || b.deletion.status === 'pending' ? undefined : 'empty-cell'}>
         {b.protected && <ProtectedBadge until={b.protectedUntil} />}
         {b.deletion.status === 'pending' && <DeletionBadge at={b.deletion.at} />}
       </td>
-      <td>
+      <td role="cell" className="actions-cell">
         <RowActions b={b} />
       </td>
     </tr>
