@@ -70,6 +70,14 @@ export class HistoryQueries extends JobQueries {
     });
   }
 
+  /** A backup's stored verification reports, newest first (the backup's Verification tab). */
+  listVerifications(backupId: string, limit = 20): { id: string; level: 'quick' | 'full'; startedAt: string; finishedAt: string; ok: boolean; report: unknown }[] {
+    return this.all('select * from verifications where backup_id = ? order by started_at desc, id desc limit ?', backupId, limit).map((r) => ({
+      id: String(r.id), level: r.level as 'quick' | 'full', startedAt: String(r.started_at), finishedAt: String(r.finished_at), ok: Number(r.ok) === 1,
+      report: JSON.parse(String(r.report_json)) as unknown,
+    }));
+  }
+
   saveStorageUsage(u: Omit<StorageUsage, 'checkedAt'>): void {
     this.run(
       `insert into storage_usage (storage, type, used_bytes, objects, free_bytes, total_bytes, checked_at) values (?, ?, ?, ?, ?, ?, ?)

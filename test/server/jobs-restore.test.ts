@@ -114,6 +114,17 @@ describe('a backup started over the API', () => {
     assert.deepEqual(lines(after), lines(first));
   });
 
+  test('the check after the backup is kept as a verification report: GET /backups/{id}/verifications lists every check', async () => {
+    const r = await call(serve.url, 'GET', `/api/v1/backups/${backupId}/verifications`, { token: readToken });
+    assert.equal(r.status, 200, r.text);
+    const [v, ...more] = r.json<{ items: { level: string; ok: boolean; report: { checks: { name: string; ok: boolean; expected?: string; actual?: string }[] } }[] }>().items;
+    assert.equal(more.length, 0);
+    assert.deepEqual([v!.level, v!.ok], ['quick', true]);
+    assert.ok(v!.report.checks.length > 0 && v!.report.checks.every((c) => c.ok));
+    assert.ok(v!.report.checks.some((c) => c.expected !== undefined && c.actual !== undefined), 'checks say what was expected and found');
+    assert.equal((await call(serve.url, 'GET', '/api/v1/backups/no-such-backup/verifications', { token: readToken })).status, 404);
+  });
+
   test('a restore runs only a fresh plan the user read, with RESTORE when it replaces data', async () => {
     const before = await tableFingerprints(suite.server, db);
     const request = { backup: backupId, databases: [db] };

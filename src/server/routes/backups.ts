@@ -44,6 +44,17 @@ export function registerBackups(api: Api, table: RouteEntry[]): void {
     return c.json({ backup: b, manifest: m ? { ...m, members: undefined } : null }, 200);
   });
 
+  defineRoute(api, table, {
+    method: 'get', path: '/api/v1/backups/{id}/verifications', access: 'read', tags: ['backups'],
+    summary: 'A backup\'s verification reports, newest first: every check with what was expected and found',
+    request: { params: BackupParam, query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
+    responses: { 200: json(z.object({ items: z.array(z.object({ id: z.string(), level: z.enum(['quick', 'full']), startedAt: z.string(), finishedAt: z.string(), ok: z.boolean(), report: z.unknown() })) })) },
+  }, (c) => {
+    const { catalog } = c.get('server');
+    const b = catalog.resolveBackup(c.req.valid('param').id);
+    return c.json({ items: catalog.listVerifications(b.id, c.req.valid('query').limit) }, 200);
+  });
+
   const Protect = z.strictObject({ days: z.number().positive().optional().openapi({ description: 'only for this many days; default until unprotected' }) }).openapi('ProtectRequest');
   defineRoute(api, table, {
     method: 'post', path: '/api/v1/backups/{id}/protect', access: 'protect', tags: ['backups'],

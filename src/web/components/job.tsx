@@ -1,6 +1,6 @@
 // A job as it runs: its progress and log lines over server-sent events (GET /api/v1/jobs/{id}/events),
 // which replays what happened before the page connected and ends with `done`.
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { formatBytes } from './format.tsx';
 import { ProblemMessage } from './problem.tsx';
 import { ApiError, type Problem } from '../api/client.ts';
@@ -53,8 +53,16 @@ export function useJobEvents(jobId: string | undefined): JobStream {
 }
 
 /** A progress bar with what the job is doing; the outcome when it ends; the log below, when asked. */
-export function JobProgress({ jobId, showLog }: { jobId: string; showLog?: boolean }) {
+export function JobProgress({ jobId, showLog, onDone }: { jobId: string; showLog?: boolean; onDone?: (outcome: JobOutcome) => void }) {
   const { progress, log, outcome, lost } = useJobEvents(jobId);
+  // Told once, when the job ends: screens refresh what the job changed.
+  const told = useRef<string>(undefined);
+  useEffect(() => {
+    if (outcome && told.current !== jobId) {
+      told.current = jobId;
+      onDone?.(outcome);
+    }
+  }, [outcome, jobId, onDone]);
   const fraction = outcome?.state === 'succeeded' ? 1 : progress?.total ? Math.min(1, progress.done / progress.total) : undefined;
   const amount = progress && (progress.unit === 'bytes' ? formatBytes(progress.done) + (progress.total ? ` of ${formatBytes(progress.total)}` : '') : `${progress.done}${progress.total ? ` of ${progress.total}` : ''}`);
   return (

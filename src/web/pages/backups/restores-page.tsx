@@ -1,0 +1,84 @@
+// Restore history: who restored what, when, how it ended, and the safety backup to undo it.
+import { useQuery } from '@tanstack/react-query';
+import { Link } from 'wouter';
+import { api, unwrap } from '../../api/client.ts';
+import { Time } from '../../components/format.tsx';
+import { Badge, EmptyState, Loading, Page } from '../../components/page.tsx';
+import { ProblemMessage } from '../../components/problem.tsx';
+import type { Plan } from './restore-plan-view.tsx';
+
+interface RestoreRecord {
+  id: string;
+  backupId: string;
+  requestedBy: string;
+  startedAt: string;
+  finishedAt: string | null;
+  status: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  plan: Plan;
+  safetyBackupId: string | null;
+  error: string | null;
+}
+
+const TONE = { running: 'info', succeeded: 'ok', failed: 'bad', cancelled: 'neutral' } as const;
+
+/** What a plan wrote, in a few words. */
+function what(p: Plan | undefined): string {
+  if (!p) return '—';
+  const parts = [
+    ...(p.databases ?? []).map((d) => `${d.action} database ${d.database}`),
+    ...(p.tables ?? []).map((t) => (t.action === 'beside' ? `${t.table} beside as ${t.as}` : `${t.action} ${t.table}`)),
+  ];
+  if (p.files?.length) parts.push(`${p.files.length} file(s)`);
+  return parts.join(', ') || '—';
+}
+
+export function RestoresPage() {
+  const q = useQuery({ queryKey: ['restores'], queryFn: () => unwrap(api.GET('/api/v1/restores', { params: { query: { limit: 100 } } })), refetchInterval: 10_000 });
+  return (
+    <Page title="Restores">
+      {q.isPending ? (
+        <Loading what="restores" />
+      ) : q.error ? (
+        <ProblemMessage error={q.error} />
+      ) : q.data.items.length === 0 ? (
+        <EmptyState title="Nothing has been restored yet.">
+          To restore, open a backup under <Link href="/backups">Backups</Link> and choose “Restore…”.
+        </EmptyState>
+      ) : (
+        <div className="table-wrap">
+          <table aria-label="Restores">
+            <thead>
+              <tr>
+                <th scope="col">Started</th>
+                <th scope="col">From backup</th>
+                <th scope="col">What</th>
+                <th scope="col">By</th>
+                <th scope="col">Status</th>
+                <th scope="col">Safety backup</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(q.data.items as RestoreRecord[]).map((r) => (
+                <tr key={r.id}>
+                  <td>
+                    <Time at={r.startedAt} />
+                  </td>
+                  <td>
+                    <Link href={`/backups/${encodeURIComponent(r.backupId)}`}>{r.backupId}</Link>
+                  </td>
+                  <td>{what(r.plan)}</td>
+                  <td>{r.requestedBy}</td>
+                  <td>
+                    <Badge tone={TONE[r.status]}>{r.status}</Badge>
+                    {r.error && <div className="problem small">{r.error}</div>}
+                  </td>
+                  <td>{r.safetyBackupId ? <Link href={`/backups/${encodeURIComponent(r.safetyBackupId)}`}>{r.safetyBackupId}</Link> : <span className="muted">none</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Page>
+  );
+}
