@@ -53,8 +53,10 @@ export function useJobEvents(jobId: string | undefined): JobStream {
 }
 
 /** A progress bar with what the job is doing; the outcome when it ends; the log below, when asked. */
-export function JobProgress({ jobId, showLog }: { jobId: string; showLog?: boolean }) {
+export function JobProgress({ jobId, showLog, onOutcome }: { jobId: string; showLog?: boolean; onOutcome?: (o: JobOutcome) => void }) {
   const { progress, log, outcome, lost } = useJobEvents(jobId);
+  // Told once, when the job ends: a screen refreshes what the job changed.
+  useEffect(() => void (outcome && onOutcome?.(outcome)), [outcome]);
   const fraction = outcome?.state === 'succeeded' ? 1 : progress?.total ? Math.min(1, progress.done / progress.total) : undefined;
   const amount = progress && (progress.unit === 'bytes' ? formatBytes(progress.done) + (progress.total ? ` of ${formatBytes(progress.total)}` : '') : `${progress.done}${progress.total ? ` of ${progress.total}` : ''}`);
   return (
@@ -79,7 +81,8 @@ export function outcomeLabel(state: string): string {
 export function JobLog({ lines }: { lines: JobLogLine[] }) {
   if (lines.length === 0) return null;
   return (
-    <ol className="job-log" aria-label="job log">
+    // Focusable: it scrolls, and keyboard users must be able to scroll it (axe: scrollable-region-focusable).
+    <ol className="job-log" aria-label="job log" tabIndex={0}>
       {lines.map((l, i) => (
         <li key={i} className={`log-${l.level}`}>
           <time dateTime={l.at}>{new Date(l.at).toLocaleTimeString()}</time> {l.message}
