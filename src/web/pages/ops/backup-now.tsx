@@ -1,6 +1,6 @@
 // "Back up now" for one target: starts the backup (POST /api/v1/targets/{name}/backups) and
-// shows its progress where the button was; a backup of the target already running (the
-// scheduler's, another user's) is followed the same way.
+// follows its progress live where the button was; a backup of the target already running (the
+// scheduler's, another user's) shows the progress the catalog saved (StoredProgress).
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'wouter';
@@ -8,11 +8,13 @@ import { api, unwrap } from '../../api/client.ts';
 import { JobProgress } from '../../components/job.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
 import { useCan } from '../../session.tsx';
+import { StoredProgress } from './stored-progress.tsx';
+import type { RunningJob } from './types.ts';
 
 /** What a backup changes, refreshed when one ends: health, the chart, storage use, jobs, events. */
 const CHANGED_BY_BACKUP = ['targets', 'storages', 'status', 'backups', 'jobs', 'events', 'retention'];
 
-export function BackUpNow({ target, runningJob }: { target: string; runningJob: string | undefined }) {
+export function BackUpNow({ target, runningJob }: { target: string; runningJob: RunningJob | undefined }) {
   const can = useCan('backup');
   const client = useQueryClient();
   const [started, setStarted] = useState<string>();
@@ -24,11 +26,13 @@ export function BackUpNow({ target, runningJob }: { target: string; runningJob: 
       void client.invalidateQueries({ queryKey: ['status'] });
     },
   });
-  const jobId = runningJob && !ended.has(runningJob) ? runningJob : started;
-  const running = !!jobId && !ended.has(jobId);
+  const jobId = started;
+  const elsewhere = runningJob && runningJob.id !== started ? runningJob : undefined;
+  const running = (!!jobId && !ended.has(jobId)) || !!elsewhere;
   return (
     <div className="backup-now">
-      {jobId && (
+      {elsewhere && <StoredProgress job={elsewhere} />}
+      {jobId && !elsewhere && (
         <div>
           <JobProgress
             jobId={jobId}

@@ -1,7 +1,8 @@
 // The dashboard: every target's health with "back up now", storage use, unread alerts, the
 // jobs running now. Four requests whatever the catalog holds (targets, storages, status,
 // unread events), then one page of backups per target for its chart, loaded after the cards.
-import { useQuery } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef } from 'react';
 import { Link } from 'wouter';
 import { api, unwrap } from '../../api/client.ts';
 import { EmptyState, Loading, Page } from '../../components/page.tsx';
@@ -20,8 +21,9 @@ export function DashboardPage() {
   const status = useStatus();
   const running = status.data?.running ?? [];
   const list = inEffect(targets.data);
+  useRefreshWhenJobsEnd(running.map((j) => j.id));
   const names = new Set(list.map((t) => t.name));
-  const backupOf = (target: string) => running.find((j) => j.kind === 'backup' && j.target === target)?.id;
+  const backupOf = (target: string) => running.find((j) => j.kind === 'backup' && j.target === target);
   return (
     <Page title="Dashboard" actions={<DaemonLine />}>
       <ProblemMessage error={targets.error ?? status.error} />
@@ -48,6 +50,18 @@ export function DashboardPage() {
       </section>
     </Page>
   );
+}
+
+/** A job that leaves the running list has changed health, storage use or events: ask again. */
+function useRefreshWhenJobsEnd(ids: string[]) {
+  const client = useQueryClient();
+  const seen = useRef<string[]>([]);
+  const key = ids.join(',');
+  useEffect(() => {
+    const ended = seen.current.some((id) => !ids.includes(id));
+    seen.current = ids;
+    if (ended) for (const k of ['targets', 'storages', 'events', 'jobs', 'backups']) void client.invalidateQueries({ queryKey: [k] });
+  }, [key]);
 }
 
 function NoTargets() {

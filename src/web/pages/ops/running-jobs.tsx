@@ -1,13 +1,11 @@
-// Jobs running now, with their live progress. Backups are followed on their target's card, so
-// only the other jobs (restores, verifications, prunes, ...) are listed here.
-import { useQueryClient } from '@tanstack/react-query';
+// Jobs running now, with their progress. Backups are shown on their target's card, so only the
+// other jobs (restores, verifications, prunes, ...) are listed here.
 import { Link } from 'wouter';
-import { JobProgress } from '../../components/job.tsx';
 import { Time } from '../../components/format.tsx';
+import { StoredProgress } from './stored-progress.tsx';
 import type { RunningJob } from './types.ts';
 
 export function RunningJobs({ jobs }: { jobs: RunningJob[] }) {
-  const client = useQueryClient();
   if (jobs.length === 0) return null;
   return (
     <section aria-labelledby="running-title" className="section">
@@ -22,7 +20,7 @@ export function RunningJobs({ jobs }: { jobs: RunningJob[] }) {
             <span className="muted small">
               {j.trigger}, started <Time at={j.startedAt} relative />
             </span>
-            <JobProgress jobId={j.id} onOutcome={() => void client.invalidateQueries({ queryKey: ['status'] })} />
+            <StoredProgress job={j} />
           </li>
         ))}
       </ul>

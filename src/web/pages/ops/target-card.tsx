@@ -1,18 +1,19 @@
 // One target on the dashboard: how it is doing (last backup and its age, next run, last
 // verification, success rate over 30 days), its size and duration over time, "back up now".
-import { lazy, Suspense } from 'react';
+import { lazy, memo, Suspense } from 'react';
 import { Link } from 'wouter';
 import { Badge, type Tone } from '../../components/page.tsx';
 import { formatBytes, Time } from '../../components/format.tsx';
 import { BackUpNow } from './backup-now.tsx';
-import type { TargetHealth } from './types.ts';
+import type { RunningJob, TargetHealth } from './types.ts';
 
 // uPlot stays out of the initial bundle: the cards render before the charts load.
 const TimelineChart = lazy(() => import('./timeline-chart.tsx'));
 
 export const STATUS_TONE: Record<string, Tone> = { ok: 'ok', degraded: 'warn', failed: 'bad', running: 'info', deleted: 'neutral' };
 
-export function TargetCard({ name, health, source, runningJob }: { name: string; health: TargetHealth | null | undefined; source: string; runningJob: string | undefined }) {
+/** Memoised: the dashboard re-renders as each of its other questions is answered; a card only when its own data changes. */
+export const TargetCard = memo(function TargetCard({ name, health, source, runningJob }: { name: string; health: TargetHealth | null | undefined; source: string; runningJob: RunningJob | undefined }) {
   const h = health;
   const rate = h?.successRate;
   const headingId = `target-${name}`;
@@ -81,7 +82,7 @@ export function TargetCard({ name, health, source, runningJob }: { name: string;
       <BackUpNow target={name} runningJob={runningJob} />
     </article>
   );
-}
+});
 
 function HealthBadge({ health }: { health: TargetHealth | null | undefined }) {
   if (!health?.lastBackup) return <Badge tone="neutral">no backup yet</Badge>;
