@@ -108,7 +108,7 @@ export function RetentionForm({ policy, readOnly, onSave }: { policy: RetentionP
                       id={`${id}-${f.key}`}
                       inputMode={f.kind === 'text' ? undefined : 'decimal'}
                       value={draft[f.key] ?? ''}
-                      placeholder={f.placeholder ?? (readOnly ? '' : 'not set')}
+                      placeholder={readOnly ? '' : (f.placeholder ?? 'not set')}
                       onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })}
                       aria-describedby={`${id}-${f.key}-help`}
                     />
