@@ -87,7 +87,8 @@ export function outcomeLabel(state: string): string {
 export function JobLog({ lines }: { lines: JobLogLine[] }) {
   if (lines.length === 0) return null;
   return (
-    <ol className="job-log" aria-label="job log">
+    // Focusable: it scrolls, and keyboard users must be able to scroll it (axe: scrollable-region-focusable).
+    <ol className="job-log" aria-label="job log" tabIndex={0}>
       {lines.map((l, i) => (
         <li key={i} className={`log-${l.level}`}>
           <time dateTime={l.at}>{new Date(l.at).toLocaleTimeString()}</time> {l.message}
