@@ -38,14 +38,15 @@ export function Layout({ screens, children }: { screens: Screen[]; children: Rea
         </Link>
         <span className="spacer" />
         {canRead && (
-          <Link href="/events" className="alerts" aria-label={`${count} unread alert${count === 1 ? '' : 's'}`}>
+          <Link href="/events" className="alerts">
             Alerts {count > 0 && <span className="badge badge-bad">{count}</span>}
+            <span className="sr-only">: {count} unread</span>
           </Link>
         )}
         <ThemeToggle />
-        <span className="who" title={`signed in as ${session?.actor} (${session?.role})`}>
+        <Link href="/account" className="who" title={`signed in as ${session?.actor} (${session?.role}): your account`}>
           {session?.user} <span className="muted">({session?.role})</span>
-        </span>
+        </Link>
         <button type="button" onClick={() => void signOut()}>
           Sign out
         </button>

@@ -79,7 +79,7 @@ export function outcomeLabel(state: string): string {
 export function JobLog({ lines }: { lines: JobLogLine[] }) {
   if (lines.length === 0) return null;
   return (
-    <ol className="job-log" aria-label="job log">
+    <ol className="job-log" aria-label="job log" tabIndex={0}>
       {lines.map((l, i) => (
         <li key={i} className={`log-${l.level}`}>
           <time dateTime={l.at}>{new Date(l.at).toLocaleTimeString()}</time> {l.message}
