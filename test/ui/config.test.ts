@@ -190,10 +190,12 @@ describe('the web UI: wizard, targets, storages, notifications, admin', () => {
 
   test('an API token is shown once, works with Bearer, and stops working when revoked', async () => {
     await page.goto('/admin/tokens');
-    await page.getByRole('button', { name: 'Create token' }).click();
+    // Keyboard only: Enter opens the dialog and submits its form.
+    await page.getByRole('button', { name: 'Create token' }).focus();
+    await page.keyboard.press('Enter');
     const dialog = page.getByRole('dialog', { name: 'Create an API token' });
     await dialog.getByLabel('Token name').fill('ci');
-    await dialog.getByRole('button', { name: 'Create token' }).click();
+    await page.keyboard.press('Enter');
     const shown = page.getByLabel('the new token');
     await shown.waitFor();
     const token = (await shown.innerText()).trim();
@@ -204,8 +206,24 @@ describe('the web UI: wizard, targets, storages, notifications, admin', () => {
     await page.reload();
     await page.getByRole('cell', { name: 'ci', exact: true }).waitFor();
     assert.equal(await page.getByText(token).count(), 0);
-    await page.getByRole('button', { name: 'Revoke token ci' }).click();
-    await page.getByRole('dialog', { name: 'Revoke token ci?' }).getByRole('button', { name: 'Revoke ci' }).click();
+    // The confirmation names the token and takes the focus: Escape leaves it, Enter revokes.
+    await page.getByRole('button', { name: 'Revoke token ci' }).focus();
+    await page.keyboard.press('Enter');
+    const confirm = page.getByRole('dialog', { name: 'Revoke token ci?' });
+    await confirm.getByText('The token ci of admin (read) stops working').waitFor();
+    await page.keyboard.press('Escape');
+    await confirm.waitFor({ state: 'hidden' });
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Revoke token ci', 'focus returns to what opened it');
+    assert.equal((await call(serve.url, 'GET', '/api/v1/targets', { token })).status, 200);
+    await page.keyboard.press('Enter');
+    const revoke = confirm.getByRole('button', { name: 'Revoke ci' });
+    await revoke.waitFor();
+    // Focus stays inside the dialog; Tab reaches the confirmation.
+    for (let i = 0; i < 4 && !(await revoke.evaluate((b) => b === document.activeElement)); i++) {
+      assert.equal(await confirm.evaluate((d) => d.contains(document.activeElement)), true);
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
     await page.getByRole('button', { name: 'Revoke token ci' }).waitFor({ state: 'detached' });
     assert.equal((await call(serve.url, 'GET', '/api/v1/targets', { token })).status, 401);
   });

@@ -53,7 +53,7 @@ export function UsersPage() {
                   <td>{u.disabled ? <Badge tone="bad">disabled</Badge> : <Badge tone="ok">active</Badge>}</td>
                   <td><Time at={u.lastLoginAt} relative /></td>
                   <td><Time at={u.passwordChangedAt} relative /></td>
-                  <td className="row-actions">
+                  <td><div className="row-actions">
                     {u.disabled ? (
                       <button type="button" onClick={() => change.mutate({ name: u.name, body: { disabled: false } })}>Enable</button>
                     ) : (
@@ -62,7 +62,7 @@ export function UsersPage() {
                     <button type="button" onClick={() => setPassword(u)} aria-label={`Reset password of ${u.name}`}>Reset password</button>
                     <button type="button" onClick={() => setConfirm({ kind: 'signout', user: u })} aria-label={`End sessions of ${u.name}`}>End sessions</button>
                     <button type="button" onClick={() => setConfirm({ kind: 'remove', user: u })} aria-label={`Remove ${u.name}`}>Remove</button>
-                  </td>
+                  </div></td>
                 </tr>
               ))}
             </tbody>

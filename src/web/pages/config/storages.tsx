@@ -71,15 +71,15 @@ export function StoragesPage() {
 function UsageLines({ usage }: { usage: Usage | null | undefined }) {
   if (!usage) return null;
   const limit = usage.quotaBytes ?? usage.totalBytes;
+  // The last measurement may predate the newest backups the catalog knows there.
+  const used = Math.max(usage.usedBytes ?? 0, usage.catalog.bytes);
   return (
     <dl className="kv">
       <dt>Used</dt>
       <dd>
-        {formatBytes(usage.usedBytes ?? usage.catalog.bytes)}
+        {formatBytes(used)}
         {limit ? ` of ${formatBytes(limit)}${usage.quotaBytes ? ' (quota)' : ''}` : ''}
-        {limit && (usage.usedBytes ?? usage.catalog.bytes) !== null && (
-          <meter className="meter" min={0} max={limit} value={usage.usedBytes ?? usage.catalog.bytes} aria-label="space used" />
-        )}
+        {!!limit && <meter className="meter" min={0} max={limit} value={used} aria-label={`space used of ${formatBytes(limit)}`} />}
       </dd>
       <dt>Free</dt>
       <dd>{usage.freeBytes === null ? <span className="muted">not measured yet: test it</span> : formatBytes(usage.freeBytes)}</dd>
