@@ -3,7 +3,8 @@
 // saves as it goes; skipping leaves what was saved.
 import { useState } from 'react';
 import { Link } from 'wouter';
-import { Page } from '../../components/page.tsx';
+import { EmptyState, Page } from '../../components/page.tsx';
+import { useCan } from '../../session.tsx';
 import { Select } from './fields.tsx';
 import { TestResult } from './object-parts.tsx';
 import { testObject, useObjects, type ConfigObject, type TestReport } from './objects.ts';
@@ -19,6 +20,14 @@ export function WizardPage() {
   const [storage, setStorage] = useState<string>();
   const [target, setTarget] = useState<ConfigObject>();
   const [scheduled, setScheduled] = useState<string>();
+  const canWrite = useCan('config.write');
+  if (!canWrite) {
+    return (
+      <Page title="Set up your first backup">
+        <EmptyState title="Only an admin can add storages and targets."><p>Ask an admin to run this setup, or see what is configured under <Link href="/targets">Targets</Link>.</p></EmptyState>
+      </Page>
+    );
+  }
   return (
     <Page title="Set up your first backup" actions={<Link href="/">Skip the wizard</Link>}>
       <div className="wizard">
