@@ -45,9 +45,9 @@ export function Layout({ screens, children }: { screens: Screen[]; children: Rea
           </Link>
         )}
         <ThemeToggle />
-        <span className="who" title={`signed in as ${session?.actor} (${session?.role})`}>
+        <Link href="/account" className="who" title={`signed in as ${session?.actor} (${session?.role}): your account`}>
           {session?.user} <span className="muted">({session?.role})</span>
-        </span>
+        </Link>
         <button type="button" onClick={() => void signOut()}>
           Sign out
         </button>
