@@ -1,6 +1,7 @@
 import { QueryClient, QueryClientProvider, useQuery } from '@tanstack/react-query';
-import { Route, Switch } from 'wouter';
+import { Route, Switch, useLocation } from 'wouter';
 import { api, ApiError, unwrap } from './api/client.ts';
+import { ScreenErrorBoundary } from './components/error-boundary.tsx';
 import { EmptyState, Loading, Page } from './components/page.tsx';
 import { Layout } from './layout.tsx';
 import { screens as backups } from './pages/backups/index.ts';
@@ -37,6 +38,7 @@ export function App() {
 /** Signed out: setup (while no admin exists) or login. Signed in: the screens. */
 function Gate() {
   const { session } = useSession();
+  const [location] = useLocation();
   const setup = useQuery({ queryKey: ['setup'], queryFn: () => unwrap(api.GET('/api/v1/setup')), enabled: !session, staleTime: Infinity });
   if (!session) {
     if (setup.isPending) return <Loading />;
@@ -45,6 +47,7 @@ function Gate() {
   }
   return (
     <Layout screens={screens}>
+      <ScreenErrorBoundary key={location}>
       <Switch>
         {screens.map((s) => (
           <Route key={s.path} path={s.path} component={s.component} />
@@ -57,6 +60,7 @@ function Gate() {
           </Page>
         </Route>
       </Switch>
+      </ScreenErrorBoundary>
     </Layout>
   );
 }

@@ -10,7 +10,12 @@ export function Dialog({ open, title, onClose, children, wide }: { open: boolean
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
-    if (open && !d.open) d.showModal();
+    if (open && !d.open) {
+      d.showModal();
+      // showModal() focuses the first focusable element (the close button), after React has
+      // run autoFocus: the element a dialog marks with data-autofocus gets it back.
+      d.querySelector<HTMLElement>('[data-autofocus]')?.focus();
+    }
     if (!open && d.open) d.close();
   }, [open]);
   return (
@@ -75,7 +80,7 @@ export function ConfirmDialog({ open, title, children, confirmLabel, typeToConfi
             <label htmlFor={inputId}>
               Type <code>{typeToConfirm}</code> to confirm
             </label>
-            <input id={inputId} autoComplete="off" value={typed} onChange={(e) => setTyped(e.target.value)} autoFocus />
+            <input id={inputId} autoComplete="off" value={typed} onChange={(e) => setTyped(e.target.value)} data-autofocus />
           </p>
         )}
         <ProblemMessage error={error} />
@@ -83,7 +88,7 @@ export function ConfirmDialog({ open, title, children, confirmLabel, typeToConfi
           <button type="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" className={danger ? 'danger' : 'primary'} disabled={!ready || busy} autoFocus={!typeToConfirm}>
+          <button type="submit" className={danger ? 'danger' : 'primary'} disabled={!ready || busy} data-autofocus={typeToConfirm ? undefined : true}>
             {busy ? 'Working…' : confirmLabel}
           </button>
         </div>

@@ -82,7 +82,7 @@ function BackupNowDialog({ onClose }: { onClose: () => void }) {
             </p>
           )}
           <div className="dialog-actions">
-            <button type="button" onClick={onClose} autoFocus={!!outcome}>
+            <button type="button" onClick={onClose} data-autofocus={outcome ? true : undefined}>
               {outcome ? 'Close' : 'Close (the backup goes on)'}
             </button>
           </div>

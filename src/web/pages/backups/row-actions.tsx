@@ -128,7 +128,7 @@ function ProtectedNotice({ b, onClose }: { b: ActionTarget; onClose: () => void 
       <p>A protected backup cannot be deleted. Unprotect it first; then it can be deleted (and retention decides about it again).</p>
       <ProblemMessage error={unprotect.error} />
       <div className="dialog-actions">
-        <button type="button" onClick={onClose} autoFocus>
+        <button type="button" onClick={onClose} data-autofocus>
           Close
         </button>
         {canProtect && (

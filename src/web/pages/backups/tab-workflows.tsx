@@ -122,7 +122,7 @@ function PushDialog({ backupId, day, w, onClose }: { backupId: string; day: stri
             <button type="button" onClick={onClose}>
               Cancel
             </button>
-            <button type="button" className="primary" disabled={push.isPending} onClick={() => push.mutate()} autoFocus>
+            <button type="button" className="primary" disabled={push.isPending} onClick={() => push.mutate()} data-autofocus>
               Create it in n8n
             </button>
           </div>

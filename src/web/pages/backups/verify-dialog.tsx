@@ -42,7 +42,7 @@ export function VerifyDialog({ id, onClose }: { id: string; onClose: () => void 
         <>
           <JobProgress jobId={start.data.jobId} showLog onDone={() => void client.invalidateQueries({ queryKey: ['backups'] })} />
           <div className="dialog-actions">
-            <button type="button" onClick={onClose} autoFocus>
+            <button type="button" onClick={onClose} data-autofocus>
               Close
             </button>
           </div>

@@ -16,7 +16,9 @@ export const PLURAL: Record<ObjectKind, 'targets' | 'storages' | 'channels'> = {
 export function useObjects(kind: ObjectKind) {
   return useQuery({
     queryKey: [PLURAL[kind]],
-    queryFn: async () => (await unwrap(api.GET(`/api/v1/${PLURAL[kind]}`))).items as ConfigObject[],
+    // The cache holds the API's answer as it is: other screens read it under the same key.
+    queryFn: () => unwrap(api.GET(`/api/v1/${PLURAL[kind]}`)),
+    select: (answer) => answer.items as ConfigObject[],
   });
 }
 

@@ -11,14 +11,17 @@ export type StorageWithUsage = ConfigObject & { usage?: StorageUsage | null };
 export function useTargets() {
   return useQuery({
     queryKey: ['targets'],
-    queryFn: async () => (await unwrap(api.GET('/api/v1/targets'))).items as TargetWithHealth[],
+    // The cache holds the API's answer as it is (other screens read it under the same key).
+    queryFn: () => unwrap(api.GET('/api/v1/targets')),
+    select: (answer) => answer.items as TargetWithHealth[],
   });
 }
 
 export function useStorages() {
   return useQuery({
     queryKey: ['storages'],
-    queryFn: async () => (await unwrap(api.GET('/api/v1/storages'))).items as StorageWithUsage[],
+    queryFn: () => unwrap(api.GET('/api/v1/storages')),
+    select: (answer) => answer.items as StorageWithUsage[],
   });
 }
 
