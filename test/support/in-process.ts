@@ -17,10 +17,10 @@ let queue: Promise<unknown> = Promise.resolve();
 
 /**
  * Runs `lifeboat <args>` in this process with `env` set and `cwd` as the working directory,
- * stdout and stderr captured, and stdin an empty pipe (not a terminal), as workspace.cli has it.
+ * stdout and stderr captured, and stdin a pipe (not a terminal) holding `input`, as workspace.cli has it.
  */
-export function runInProcess(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<InProcessResult> {
-  const run = queue.then(() => runNow(args, env, cwd));
+export function runInProcess(args: string[], env: Record<string, string | undefined>, cwd: string, input = ''): Promise<InProcessResult> {
+  const run = queue.then(() => runNow(args, env, cwd, input));
   queue = run.catch(() => undefined);
   return run;
 }
@@ -35,14 +35,14 @@ function sink(into: (text: string) => void): NodeJS.WriteStream {
   return Object.assign(stream, { isTTY: false, columns: 80 }) as unknown as NodeJS.WriteStream;
 }
 
-async function runNow(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<InProcessResult> {
+async function runNow(args: string[], env: Record<string, string | undefined>, cwd: string, input: string): Promise<InProcessResult> {
   const { main } = await import('../../src/cli/main.ts');
   let stdout = '';
   let stderr = '';
   const streams = {
     stdout: sink((t) => (stdout += t)),
     stderr: sink((t) => (stderr += t)),
-    stdin: Object.assign(Readable.from([]), { isTTY: false }),
+    stdin: Object.assign(Readable.from(input ? [Buffer.from(input)] : []), { isTTY: false }),
   };
   const saved = Object.fromEntries(Object.keys(streams).map((k) => [k, Object.getOwnPropertyDescriptor(process, k)!]));
   const savedEnv = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));

@@ -28,7 +28,7 @@ export interface Workspace {
    * Runs the CLI's main() in this process (support/in-process.ts): the same command, output and
    * exit code without a Node start, for runs whose process is not what the test is about.
    */
-  run(args: string[], opts?: { env?: NodeJS.ProcessEnv }): Promise<CliResult>;
+  run(args: string[], opts?: { env?: NodeJS.ProcessEnv; input?: string }): Promise<CliResult>;
   /** Starts the CLI and returns the child, for tests that signal it. */
   spawnCli(args: string[], opts?: { env?: NodeJS.ProcessEnv }): ReturnType<typeof spawn>;
   remove(): void;
@@ -64,7 +64,7 @@ export function workspace(): Workspace {
         );
       }),
     run: async (args, opts = {}) => {
-      const r = await runInProcess(args, { LIFEBOAT_CONFIG: config, LIFEBOAT_HOME: home, ...opts.env }, dir);
+      const r = await runInProcess(args, { LIFEBOAT_CONFIG: config, LIFEBOAT_HOME: home, ...opts.env }, dir, opts.input);
       return { ...r, json: <T>() => JSON.parse(r.stdout) as T };
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
