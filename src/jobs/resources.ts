@@ -290,7 +290,29 @@ async function removeDir(dir: string): Promise<void> {
  */
 async function dropScratch(loaded: LoadedConfig, r: ResourceRecord): Promise<void> {
   if (!/_lifeboat_|^lifeboat_/.test(r.location)) throw new Error(`refusing to drop ${r.location}: not a Lifeboat scratch database`);
-  await onRecordedServer(loaded, r, (client) => client.query(`drop database if exists ${ident(r.location)} with (force)`));
+  await onRecordedServer(loaded, r, async (client) => {
+    await stopCreation(client, r.location);
+    await client.query(`drop database if exists ${ident(r.location)} with (force)`);
+  });
+}
+
+/**
+ * A process killed just after it sent CREATE DATABASE leaves the server creating it: a drop
+ * that runs first finds nothing, the record is forgotten, and the database appears a moment
+ * later for good (a command started right after the kill, or the daemon's tick). The backends
+ * still creating `name` are stopped and awaited (5 s at most) before the drop.
+ */
+async function stopCreation(client: pg.Client, name: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await client.query<{ pid: number }>(
+      "select pid from pg_stat_activity where pid <> pg_backend_pid() and state = 'active' and query ~* '^\\s*create\\s+database\\s' and position($1 in query) > 0",
+      [ident(name)],
+    );
+    if (!rows.length) return;
+    // Not allowed for another role's backend: the drop below still runs, and says why it failed.
+    await client.query('select pg_terminate_backend(pid) from unnest($1::int[]) as pid', [rows.map((x) => x.pid)]).catch(() => undefined);
+    await sleep(50);
+  }
 }
 
 /** A table restore's staging schema in a live database: only the schema, never anything else. */

@@ -35,7 +35,7 @@ async function setup(extra = ''): Promise<{ ws: Workspace; db: string }> {
 }
 
 async function audit(ws: Workspace, args: string[] = []): Promise<AuditEntry[]> {
-  const r = await ws.cli(['audit', '--json', '--limit', '1000', ...args]);
+  const r = await ws.run(['audit', '--json', '--limit', '1000', ...args]);
   assert.equal(r.code, 0, r.stderr);
   return r.json<AuditEntry[]>().reverse();
 }
@@ -45,24 +45,24 @@ const brief = (rows: AuditEntry[]) => rows.map((r) => [r.actor, r.action, r.obje
 describe('audit rows from the CLI and the daemon', () => {
   test('backup, protect, a refused and a done delete, restore and a failed backup each leave one row; the chain verifies', async () => {
     const { ws, db } = await setup();
-    const backup = await ws.cli(['backup', 'app', '--json']);
+    const backup = await ws.run(['backup', 'app', '--json']);
     assert.equal(backup.code, 0, backup.stderr);
     const id = backup.json<{ id: string }>().id;
-    assert.equal((await ws.cli(['protect', id.slice(0, -3), '--days', '3'])).code, 0, 'by a prefix');
+    assert.equal((await ws.run(['protect', id.slice(0, -3), '--days', '3'])).code, 0, 'by a prefix');
     const protectedDelete = await ws.cli(['delete', id, '--yes']);
     assert.equal(protectedDelete.code, 2);
-    const unconfirmed = await ws.cli(['unprotect', id]);
+    const unconfirmed = await ws.run(['unprotect', id]);
     assert.equal(unconfirmed.code, 0);
-    assert.equal((await ws.cli(['delete', id])).code, 2, 'not confirmed: no terminal, no --yes');
+    assert.equal((await ws.run(['delete', id])).code, 2, 'not confirmed: no terminal, no --yes');
 
-    const second = (await ws.cli(['backup', 'app', '--json'])).json<{ id: string }>().id;
+    const second = (await ws.run(['backup', 'app', '--json'])).json<{ id: string }>().id;
     const copy = `${db}_copy`;
     const toUrl = suite.server.urlFor(copy);
-    assert.equal((await ws.cli(['restore', second, '--dry-run'])).code, 0, 'a dry run: not recorded');
-    const restore = await ws.cli(['restore', second, '--to', toUrl, '--yes']);
+    assert.equal((await ws.run(['restore', second, '--dry-run'])).code, 0, 'a dry run: not recorded');
+    const restore = await ws.run(['restore', second, '--to', toUrl, '--yes']);
     assert.equal(restore.code, 0, restore.stderr);
-    assert.equal((await ws.cli(['delete', id, '--yes'])).code, 0);
-    const failed = await ws.cli(['backup', 'broken']);
+    assert.equal((await ws.run(['delete', id, '--yes'])).code, 0);
+    const failed = await ws.run(['backup', 'broken']);
     assert.equal(failed.code, 1);
 
     const rows = await audit(ws);
@@ -91,17 +91,17 @@ describe('audit rows from the CLI and the daemon', () => {
     const bytes = ['catalog.sqlite', 'catalog.sqlite-wal'].map((f) => path.join(ws.home, f)).filter(existsSync).map((f) => readFileSync(f).toString('latin1')).join('');
     assert.ok(suite.server.password.length > 4 && !bytes.includes(suite.server.password), 'the database password is not in the catalog');
 
-    const verify = await ws.cli(['audit', 'verify']);
+    const verify = await ws.run(['audit', 'verify']);
     assert.equal(verify.code, 0, verify.stderr);
     assert.match(verify.stdout, /^chain intact, 9 rows/);
 
-    const table = await ws.cli(['audit', '--action', 'backup.delete', '--actor', actor]);
+    const table = await ws.run(['audit', '--action', 'backup.delete', '--actor', actor]);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^ID +AT +ACTOR +ACTION +OBJECT +OUTCOME +DETAIL\n/);
     assert.equal(table.stdout.trim().split('\n').length, 4, 'a header and the three deletes');
     assert.match(table.stdout, new RegExp(`8 +\\S+ \\S+ +${actor} +backup\\.delete +${id} +ok`));
     assert.match(table.stdout, new RegExp(`3 +\\S+ \\S+ +${actor} +backup\\.delete +${id} +REFUSED +\\{"error":\\{"code":"E_CONFLICT"`));
-    const bad = await ws.cli(['audit', '--since', 'yesterday']);
+    const bad = await ws.run(['audit', '--since', 'yesterday']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /since "yesterday": give an ISO time/);
   });
@@ -110,7 +110,7 @@ describe('audit rows from the CLI and the daemon', () => {
     const { ws } = await setup('daemon: { catchUp: none }\naudit: { retentionDays: 30 }');
     const schedule = '    schedule: { cron: "0 * * * *", timezone: UTC }\n    verification: { every: 1, quickAfterEachBackup: false }\n';
     ws.writeConfig(readFileSync(ws.config, 'utf8').replace('    storage: local\n  broken:', `    storage: local\n${schedule}    retention: { keepLast: 5 }\n  broken:`));
-    for (let i = 0; i < 2; i++) assert.equal((await ws.cli(['backup', 'app'])).code, 0, 'rows written now, by the CLI');
+    for (let i = 0; i < 2; i++) assert.equal((await ws.run(['backup', 'app'])).code, 0, 'rows written now, by the CLI');
     // The hourly retention has one backup to delete.
     ws.writeConfig(readFileSync(ws.config, 'utf8').replace('keepLast: 5', 'keepLast: 1'));
     const catalog = Catalog.open(ws.home);
@@ -146,7 +146,7 @@ describe('audit rows from the CLI and the daemon', () => {
       assert.equal(v.outcome, v.detail!.verified === 'full passed' ? 'ok' : 'failed');
       if (v.outcome === 'failed') assert.ok(Array.isArray(v.detail!.failedChecks));
     }
-    const verify = await ws.cli(['audit', 'verify']);
+    const verify = await ws.run(['audit', 'verify']);
     assert.equal(verify.code, 0, verify.stderr);
     assert.match(verify.stdout, /continues rows removed by retention up to 2/);
   });

@@ -23,13 +23,13 @@ ws.writeConfig([
 ].join('\n'));
 
 async function rows(): Promise<AuditEntry[]> {
-  const r = await ws.cli(['audit', '--json', '--limit', '1000']);
+  const r = await ws.run(['audit', '--json', '--limit', '1000']);
   assert.equal(r.code, 0, r.stderr);
   return r.json<AuditEntry[]>().reverse();
 }
 
 async function ok(args: string[], code = 0): Promise<string> {
-  const r = await ws.cli(args);
+  const r = await ws.run(args);
   assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }

@@ -55,29 +55,29 @@ const hasScript = (process.env.PATH ?? '').split(':').some((d) => existsSync(pat
 
 describe('lifeboat user and token', () => {
   test('user add: --password-stdin, or refused without a terminal (exit 2); bad input exits 2', async () => {
-    const none = await ws.cli(['user', 'add', 'alice', '--role', 'admin']);
+    const none = await ws.run(['user', 'add', 'alice', '--role', 'admin']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /error: no terminal to ask for the password on\nhint: pass --password-stdin/);
-    const noRole = await ws.cli(['user', 'add', 'alice', '--password-stdin'], { input: `${PASSWORD}\n` });
+    const noRole = await ws.run(['user', 'add', 'alice', '--password-stdin'], { input: `${PASSWORD}\n` });
     assert.equal(noRole.code, 2);
     assert.match(noRole.stderr, /required option '--role <role>' not specified/);
-    const badRole = await ws.cli(['user', 'add', 'alice', '--role', 'root', '--password-stdin'], { input: `${PASSWORD}\n` });
+    const badRole = await ws.run(['user', 'add', 'alice', '--role', 'root', '--password-stdin'], { input: `${PASSWORD}\n` });
     assert.equal(badRole.code, 2);
     assert.match(badRole.stderr, /Allowed choices are viewer, operator, admin/);
-    const short = await ws.cli(['user', 'add', 'alice', '--role', 'admin', '--password-stdin'], { input: 'hunter2\n' });
+    const short = await ws.run(['user', 'add', 'alice', '--role', 'admin', '--password-stdin'], { input: 'hunter2\n' });
     assert.equal(short.code, 2);
     assert.match(short.stderr, /the password is too short: 7 characters, at least 12/);
-    const badName = await ws.cli(['user', 'add', 'al ice', '--role', 'admin', '--password-stdin'], { input: `${PASSWORD}\n` });
+    const badName = await ws.run(['user', 'add', 'al ice', '--role', 'admin', '--password-stdin'], { input: `${PASSWORD}\n` });
     assert.equal(badName.code, 2);
     assert.match(badName.stderr, /"al ice" is not a valid user name/);
-    const empty = await ws.cli(['user', 'add', 'alice', '--role', 'admin', '--password-stdin']);
+    const empty = await ws.run(['user', 'add', 'alice', '--role', 'admin', '--password-stdin']);
     assert.equal(empty.code, 2);
     assert.match(empty.stderr, /stdin gave no password/);
 
-    const ok = await ws.cli(['user', 'add', 'alice', '--role', 'admin', '--password-stdin'], { input: `${PASSWORD}\r\nignored second line\n` });
+    const ok = await ws.run(['user', 'add', 'alice', '--role', 'admin', '--password-stdin'], { input: `${PASSWORD}\r\nignored second line\n` });
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, 'created alice (admin)\n');
-    const again = await ws.cli(['user', 'add', 'alice', '--role', 'viewer', '--password-stdin', '--json'], { input: `${PASSWORD}\n` });
+    const again = await ws.run(['user', 'add', 'alice', '--role', 'viewer', '--password-stdin', '--json'], { input: `${PASSWORD}\n` });
     // A request that does not fit the state (conflict) or the role (forbidden) is the caller's to change: exit 2.
     assert.equal(again.code, 2);
     assert.equal(again.json<{ error: { code: string } }>().error.code, 'E_CONFLICT');
@@ -109,7 +109,7 @@ describe('lifeboat user and token', () => {
   });
 
   test('token create prints lb_... once; neither it nor a password is in the catalog file', async () => {
-    const owner = await ws.cli(['token', 'create', 'ci', '--scope', 'backup', '--expires', '90d']);
+    const owner = await ws.run(['token', 'create', 'ci', '--scope', 'backup', '--expires', '90d']);
     assert.equal(owner.code, 0, owner.stderr);
     const token = owner.stdout.trim();
     assert.match(token, /^lb_[A-Za-z0-9_-]{43}$/);
@@ -117,7 +117,7 @@ describe('lifeboat user and token', () => {
     assert.equal((owner.stdout + owner.stderr).split('lb_').length - 1, 1, 'printed once');
     assert.match(owner.stderr, /token ci of alice: scopes backup, expires \d{4}-\d\d-\d\d \d\d:\d\d UTC\nthis is the only time it is shown/);
 
-    const json = await ws.cli(['token', 'create', 'grafana', '--scope', 'read', 'metrics', '--json']);
+    const json = await ws.run(['token', 'create', 'grafana', '--scope', 'read', 'metrics', '--json']);
     assert.equal(json.code, 0, json.stderr);
     const created = json.json<{ token: string; scopes: string[]; owner: string }>();
     assert.match(created.token, /^lb_/);
@@ -138,18 +138,18 @@ describe('lifeboat user and token', () => {
   });
 
   test('token create: unknown scope and bad expiry exit 2; a scope beyond the role is refused naming it', async () => {
-    const add = await ws.cli(['user', 'add', 'vera', '--role', 'viewer', '--password-stdin'], { input: `${PASSWORD}\n` });
+    const add = await ws.run(['user', 'add', 'vera', '--role', 'viewer', '--password-stdin'], { input: `${PASSWORD}\n` });
     assert.equal(add.code, 0, add.stderr);
-    const unknown = await ws.cli(['token', 'create', 'x', '--scope', 'everything']);
+    const unknown = await ws.run(['token', 'create', 'x', '--scope', 'everything']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown scope "everything": one of read, backup, restore, admin, metrics/);
-    const expiry = await ws.cli(['token', 'create', 'x', '--scope', 'read', '--expires', 'tomorrow']);
+    const expiry = await ws.run(['token', 'create', 'x', '--scope', 'read', '--expires', 'tomorrow']);
     assert.equal(expiry.code, 2);
     assert.match(expiry.stderr, /"tomorrow" is not an expiry/);
-    const beyond = await ws.cli(['token', 'create', 'x', '--scope', 'read,backup', '--user', 'vera']);
+    const beyond = await ws.run(['token', 'create', 'x', '--scope', 'read,backup', '--user', 'vera']);
     assert.equal(beyond.code, 2);
     assert.match(beyond.stderr, /scope "backup" goes beyond vera's role \(viewer\)/);
-    const noUser = await ws.cli(['token', 'create', 'x', '--scope', 'read', '--user', 'nobody']);
+    const noUser = await ws.run(['token', 'create', 'x', '--scope', 'read', '--user', 'nobody']);
     assert.equal(noUser.code, 2);
     assert.match(noUser.stderr, /no user named nobody/);
   });
@@ -158,27 +158,27 @@ describe('lifeboat user and token', () => {
     const revoke = await ws.cli(['token', 'revoke', 'grafana']);
     assert.equal(revoke.code, 0, revoke.stderr);
     assert.equal(revoke.stdout, 'revoked token grafana of alice\n');
-    const usage = await ws.cli(['token', 'revoke']);
+    const usage = await ws.run(['token', 'revoke']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /give the token's name or --id <id>/);
-    const missing = await ws.cli(['token', 'revoke', 'grafana']);
+    const missing = await ws.run(['token', 'revoke', 'grafana']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /no active token named grafana/);
 
-    const add = await ws.cli(['user', 'add', 'bob', '--role', 'admin', '--password-stdin'], { input: `${PASSWORD}\n` });
+    const add = await ws.run(['user', 'add', 'bob', '--role', 'admin', '--password-stdin'], { input: `${PASSWORD}\n` });
     assert.equal(add.code, 0, add.stderr);
-    const which = await ws.cli(['token', 'create', 'x', '--scope', 'read']);
+    const which = await ws.run(['token', 'create', 'x', '--scope', 'read']);
     assert.equal(which.code, 2);
     assert.match(which.stderr, /there are 2 admins \(alice, bob\): say whose token it is\nhint: pass --user <owner>/);
 
-    const created = await ws.cli(['token', 'create', 'deploy', '--scope', 'restore', '--user', 'bob', '--json']);
+    const created = await ws.run(['token', 'create', 'deploy', '--scope', 'restore', '--user', 'bob', '--json']);
     const { token, id } = created.json<{ token: string; id: number }>();
     assert.ok(withCatalog((c) => resolveToken(c, token, null)));
-    const byId = await ws.cli(['token', 'revoke', '--id', String(id), '--json']);
+    const byId = await ws.run(['token', 'revoke', '--id', String(id), '--json']);
     assert.equal(byId.code, 0, byId.stderr);
     assert.equal(byId.json<{ state: string }>().state, 'revoked');
     assert.equal(withCatalog((c) => resolveToken(c, token, null)), undefined);
-    const all = await ws.cli(['token', 'list', '--all', '--json']);
+    const all = await ws.run(['token', 'list', '--all', '--json']);
     assert.deepEqual(all.json<{ name: string; state: string }[]>().map((t) => `${t.name}:${t.state}`).sort(), ['ci:active', 'deploy:revoked', 'grafana:revoked']);
   });
 
@@ -186,11 +186,11 @@ describe('lifeboat user and token', () => {
     const demote = await ws.cli(['user', 'role', 'bob', 'operator']);
     assert.equal(demote.code, 0, demote.stderr);
     assert.equal(demote.stdout, 'bob is now operator\n');
-    const last = await ws.cli(['user', 'role', 'alice', 'viewer']);
+    const last = await ws.run(['user', 'role', 'alice', 'viewer']);
     assert.equal(last.code, 2);
     assert.match(last.stderr, /cannot demote alice: the last admin\nhint: make another user admin first/);
-    assert.equal((await ws.cli(['user', 'remove', 'alice'])).code, 2);
-    assert.equal((await ws.cli(['user', 'role', 'bob', 'root'])).code, 2);
+    assert.equal((await ws.run(['user', 'remove', 'alice'])).code, 2);
+    assert.equal((await ws.run(['user', 'role', 'bob', 'root'])).code, 2);
 
     const [, , third] = withCatalog((c) => {
       const bob = c.findUser('bob')!;
@@ -206,22 +206,22 @@ describe('lifeboat user and token', () => {
     const one = await ws.cli(['user', 'signout', 'bob', '--session', third!.handle]);
     assert.equal(one.code, 0, one.stderr);
     assert.equal(withCatalog((c) => resolveSession(c, third!.id)), undefined);
-    assert.equal((await ws.cli(['user', 'signout', 'bob', '--session', third!.handle])).code, 2, 'already ended');
-    const signout = await ws.cli(['user', 'signout', 'bob', '--json']);
+    assert.equal((await ws.run(['user', 'signout', 'bob', '--session', third!.handle])).code, 2, 'already ended');
+    const signout = await ws.run(['user', 'signout', 'bob', '--json']);
     assert.deepEqual(signout.json(), { name: 'bob', ended: 2 });
-    assert.equal((await ws.cli(['user', 'sessions', 'bob'])).stdout, 'bob has no sessions\n');
+    assert.equal((await ws.run(['user', 'sessions', 'bob'])).stdout, 'bob has no sessions\n');
 
     const passwd = await ws.cli(['user', 'passwd', 'bob', '--password-stdin'], { input: 'a brand new passphrase\n' });
     assert.equal(passwd.code, 0, passwd.stderr);
     assert.equal((await withCatalogAsync((c) => login(c, 'bob', 'a brand new passphrase', null))).ok, true);
-    assert.equal((await ws.cli(['user', 'passwd', 'bob'])).code, 2, 'no terminal, no --password-stdin');
+    assert.equal((await ws.run(['user', 'passwd', 'bob'])).code, 2, 'no terminal, no --password-stdin');
 
     assert.equal((await ws.cli(['user', 'disable', 'bob'])).code, 0);
     assert.equal((await withCatalogAsync((c) => login(c, 'bob', 'a brand new passphrase', null))).ok, false);
-    const removed = await ws.cli(['user', 'remove', 'bob']);
+    const removed = await ws.run(['user', 'remove', 'bob']);
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal(removed.stdout, 'removed bob with their sessions and tokens\n');
-    const gone = await ws.cli(['user', 'remove', 'bob']);
+    const gone = await ws.run(['user', 'remove', 'bob']);
     assert.equal(gone.code, 2);
     assert.match(gone.stderr, /no user named bob/);
   });

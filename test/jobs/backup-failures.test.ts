@@ -45,7 +45,7 @@ function readdirSafe(p: string): boolean {
 const pgTarget = (url: string, extra = '') => `    postgres: { url: "${url}", databases: [${db}] }\n    storage: local\n${extra}`;
 
 async function lastBackup(ws: Workspace): Promise<{ status: string; error: string | null }> {
-  const list = await ws.cli(['list', '--json']);
+  const list = await ws.run(['list', '--json']);
   return list.json<{ status: string; error: string | null }[]>()[0]!;
 }
 
@@ -60,7 +60,7 @@ describe('a backup that cannot be made fails clearly and leaves nothing behind',
   for (const c of cases) {
     test(c.what, async () => {
       const ws = setup(await c.target());
-      const r = await ws.cli(['backup', 'app']);
+      const r = await ws.run(['backup', 'app']);
       assert.equal(r.code, c.code ?? 1, r.stderr);
       assert.match(r.stderr, c.error);
       assert.ok(!(r.stderr + r.stdout).includes('wrong-password') && !(r.stderr + r.stdout).includes(server.password), 'no password in the output');
@@ -76,19 +76,19 @@ describe('a backup that cannot be made fails clearly and leaves nothing behind',
     const blocker = path.join(ws.dir, 'a-file');
     writeFileSync(blocker, 'x');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${blocker}/backups }\ntargets:\n  app:\n${pgTarget(server.urlFor(db))}`);
-    const r = await ws.cli(['backup', 'app']);
+    const r = await ws.run(['backup', 'app']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /storage "local" is not writable/);
   });
 
   test('onUnreadable: skip backs up the rest and says what it left out', async () => {
     const ws = setup(pgTarget(server.urlFor(db), `    onUnreadable: skip\n    files: { config: [/nonexistent/.env, ${process.cwd()}/package.json] }\n`));
-    const r = await ws.cli(['backup', 'app', '--json']);
+    const r = await ws.run(['backup', 'app', '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /warn: skipped unreadable file \/nonexistent\/\.env \(set config\): does not exist/);
-    const show = await ws.cli(['show', r.json<{ id: string }>().id]);
+    const show = await ws.run(['show', r.json<{ id: string }>().id]);
     assert.match(show.stdout, /warning +skipped unreadable file \/nonexistent\/\.env/);
-    const contents = await ws.cli(['contents', r.json<{ id: string }>().id]);
+    const contents = await ws.run(['contents', r.json<{ id: string }>().id]);
     assert.match(contents.stdout, /package\.json/);
     assert.match(contents.stdout, /skipped \/nonexistent\/\.env \(does not exist\)/);
   });
@@ -104,7 +104,7 @@ describe('a backup that cannot be made fails clearly and leaves nothing behind',
     test(`bad configuration: ${c.what} exits 2 and writes nothing`, async () => {
       const ws = setup('');
       ws.writeConfig(c.yaml);
-      const r = await ws.cli(c.args ?? ['backup', 'app']);
+      const r = await ws.run(c.args ?? ['backup', 'app']);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, c.error);
       assert.deepEqual(stored(ws), []);
@@ -119,7 +119,7 @@ describe('a backup that cannot be made fails clearly and leaves nothing behind',
     try {
       // Pre-flight: the database is larger than the storage could hold even compressed.
       ws.writeConfig(`storages:\n  local: { type: local, path: ${small} }\ntargets:\n  app:\n${pgTarget(server.urlFor(db))}`);
-      const r = await ws.cli(['backup', 'app']);
+      const r = await ws.run(['backup', 'app']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /storage "local" has .* free of .*; this backup needs about/);
       assert.deepEqual(readdirSync(small), []);
@@ -129,7 +129,7 @@ describe('a backup that cannot be made fails clearly and leaves nothing behind',
       mkdirSync(media);
       for (let i = 0; i < 3; i++) writeFileSync(path.join(media, `f${i}.bin`), randomBytes(600_000));
       ws.writeConfig(`storages:\n  local: { type: local, path: ${small} }\ntargets:\n  app:\n    files: { media: [${media}] }\n    storage: local\n`);
-      const full = await ws.cli(['backup', 'app']);
+      const full = await ws.run(['backup', 'app']);
       assert.equal(full.code, 1, full.stderr);
       assert.match(full.stderr, /ran out of space/);
       assert.deepEqual(readdirSync(small, { recursive: true }).filter((f) => !readdirSafe(path.join(small, f as string))), [], 'no bundle and no temp file');
@@ -167,7 +167,7 @@ describe('interrupted and overlapping backups', () => {
     const lock = await blockDump();
     try {
       const first = await startBlocked(ws);
-      const second = await ws.cli(['backup', 'app']);
+      const second = await ws.run(['backup', 'app']);
       assert.equal(second.code, 4, 'a lock held by another operation');
       assert.match(second.stderr, /cannot start a backup of target "app": a backup job holds the backup:app lock \(job [0-9a-f-]+, pid \d+/);
 
@@ -181,7 +181,7 @@ describe('interrupted and overlapping backups', () => {
       await lock.query('rollback');
       await lock.end();
     }
-    const again = await ws.cli(['backup', 'app']);
+    const again = await ws.run(['backup', 'app']);
     assert.equal(again.code, 0, again.stderr);
   });
 
@@ -198,7 +198,7 @@ describe('interrupted and overlapping backups', () => {
       killedId = /backup (\S+) of target/.exec(run.stderr())![1]!;
       const visible = stored(ws).filter((f) => !path.basename(f).startsWith('.'));
       assert.deepEqual(visible, [], 'no visible bundle');
-      const list = await ws.cli(['list', '--json']);
+      const list = await ws.run(['list', '--json']);
       // Any command after the kill removes the half-written bundle (jobs/resources.ts), and says so once.
       assert.match(list.stderr, /^warn: removed \d+ resource\(s\) left by killed Lifeboat process\(es\) \d+: .*staged upload \S+ on storage local/m);
       assert.deepEqual(stored(ws).filter((f) => path.basename(f).startsWith('.')), [], 'no temporary file left');
@@ -209,12 +209,12 @@ describe('interrupted and overlapping backups', () => {
       await lock.query('rollback');
       await lock.end();
     }
-    const next = await ws.cli(['backup', 'app']);
+    const next = await ws.run(['backup', 'app']);
     assert.equal(next.code, 0, next.stderr);
     assert.doesNotMatch(next.stderr, /temporary file/, 'nothing left for the backup to sweep');
     const id = /^backup (\S+):/.exec(next.stdout)![1]!;
     assert.deepEqual(stored(ws).map((f) => path.basename(f)).sort(), [`${id}.tar.zst`, `${id}.tar.zst.manifest.json`]);
-    const contents = await ws.cli(['contents', killedId]);
+    const contents = await ws.run(['contents', killedId]);
     assert.equal(contents.code, 2);
     assert.match(contents.stderr, /has no contents: it failed \(interrupted/);
   });
@@ -225,20 +225,20 @@ describe('catalog rebuild', () => {
     const ws = setup(pgTarget(server.urlFor(db)));
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const r = await ws.cli(['backup', 'app', '--json']);
+      const r = await ws.run(['backup', 'app', '--json']);
       assert.equal(r.code, 0, r.stderr);
       ids.push(r.json<{ id: string }>().id);
     }
-    const before = (await ws.cli(['list', '--json'])).json<{ id: string; size: number; status: string; target: string }[]>();
+    const before = (await ws.run(['list', '--json'])).json<{ id: string; size: number; status: string; target: string }[]>();
     rmSync(ws.home, { recursive: true });
     rmSync(path.join(ws.storage, 'app', `${ids[0]}.tar.zst.manifest.json`));
-    const r = await ws.cli(['catalog', 'rebuild', '--json']);
+    const r = await ws.run(['catalog', 'rebuild', '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.json<{ added: string[] }>().added.sort(), [...ids].sort());
-    const afterList = (await ws.cli(['list', '--json'])).json<{ id: string; size: number; status: string; target: string }[]>();
+    const afterList = (await ws.run(['list', '--json'])).json<{ id: string; size: number; status: string; target: string }[]>();
     const pick = (l: typeof before) => l.map((b) => ({ id: b.id, size: b.size, status: b.status, target: b.target }));
     assert.deepEqual(pick(afterList), pick(before));
-    const contents = await ws.cli(['contents', ids[0]!, '--json']);
+    const contents = await ws.run(['contents', ids[0]!, '--json']);
     assert.equal(contents.json<{ databases: { tables: { rows: number }[] }[] }>().databases[0]!.tables[0]!.rows, 2000);
   });
 });

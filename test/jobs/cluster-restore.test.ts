@@ -55,16 +55,16 @@ describe('databases: all', () => {
     chmodSync(ws.dir, 0o755);
     chmodSync(tmp, 0o755);
     ws.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  all:\n    postgres: { url: "${suite.server.urlFor('postgres')}", databases: all }\n    storage: local\n`);
-    const r = await ws.cli(['backup', 'all', '--json']);
+    const r = await ws.run(['backup', 'all', '--json']);
     assert.equal(r.code, 0, r.stderr);
     return { ws, id: r.json<{ id: string }>().id };
   }
 
   test('verification restores postgres like every other database and passes', async () => {
     const { ws, id } = await backedUpAll();
-    const contents = (await ws.cli(['contents', id, '--json'])).json<{ databases: { name: string }[] }>();
+    const contents = (await ws.run(['contents', id, '--json'])).json<{ databases: { name: string }[] }>();
     assert.deepEqual(contents.databases.map((d) => d.name).sort(), [docs, 'postgres', shop].sort());
-    const r = await ws.cli(['verify', id, '--json']);
+    const r = await ws.run(['verify', id, '--json']);
     const report = r.json<Report>();
     const failed = report.checks.filter((c) => !c.ok);
     assert.deepEqual(failed, [], 'no check fails');
@@ -87,7 +87,7 @@ describe('databases: all', () => {
     await held.connect();
     const dropped = new Promise<Error>((resolve) => held.on('error', resolve));
     try {
-      const r = await ws.cli(['restore', id, '--yes']);
+      const r = await ws.run(['restore', id, '--yes']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /restored postgres: 2 tables, row counts verified, 1 connection\(s\) terminated/);
       assert.match((await dropped).message, /terminat/);
@@ -112,16 +112,16 @@ describe('databases: all', () => {
       const { ws, id } = await backedUpAll();
       const source = await clusterFingerprint(suite.server);
 
-      const named = await ws.cli(['restore', id, '--to', other!.urlFor('somedb'), '--yes']);
+      const named = await ws.run(['restore', id, '--to', other!.urlFor('somedb'), '--yes']);
       assert.equal(named.code, 2, 'a URL naming one database takes one database');
       assert.match(named.stderr, /--to .* names one database, and the backup has 3/);
       assert.match(named.stderr, /hint: .*every database under its own name: postgres:\/\/user@host:port\//);
 
-      const template = await ws.cli(['restore', id, '--database', docs, '--to', other!.urlFor('template1'), '--yes']);
+      const template = await ws.run(['restore', id, '--database', docs, '--to', other!.urlFor('template1'), '--yes']);
       assert.equal(template.code, 2);
       assert.match(template.stderr, /--to names template1, a template database: it is never replaced/);
 
-      const plan = await ws.cli(['restore', id, '--to', `${other!.url}/`, '--dry-run']);
+      const plan = await ws.run(['restore', id, '--to', `${other!.url}/`, '--dry-run']);
       assert.equal(plan.code, 0, plan.stderr);
       assert.match(plan.stdout, new RegExp(`REPLACE postgres on postgres://postgres@127\\.0\\.0\\.1:${other!.port}/postgres from postgres: 2 tables`));
       assert.match(plan.stdout, new RegExp(`create +${shop} on .* from ${shop}: 3 tables`));
@@ -129,7 +129,7 @@ describe('databases: all', () => {
       // A fresh server's postgres holds no tables: there is no schema of its own to lose.
       assert.match(plan.stdout, /pass +schema of postgres: /);
 
-      const r = await ws.cli(['restore', id, '--to', `${other!.url}/`, '--yes']);
+      const r = await ws.run(['restore', id, '--to', `${other!.url}/`, '--yes']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /restored postgres: 2 tables, row counts verified/);
       // The safety backup belongs to the target, whose own server has databases of the same names: undoing goes --to this one.
@@ -142,7 +142,7 @@ describe('databases: all', () => {
 
       // The undo command brings the other server's postgres back as it was (empty); the source's stays.
       const undo = /to undo: lifeboat (restore .*--yes)\)/.exec(r.stdout)![1]!.split(' ').map((a) => a.replace(/^postgres:\/\/.*/, `${other!.url}/`));
-      const undone = await ws.cli([...undo, '--force']);
+      const undone = await ws.run([...undo, '--force']);
       assert.equal(undone.code, 0, undone.stderr);
       assert.deepEqual(await tableFingerprints(other!, 'postgres'), {});
       assert.deepEqual(await tableFingerprints(suite.server, 'postgres'), source.postgres);

@@ -32,7 +32,7 @@ async function setup(retention: string, options: { replica?: boolean } = {}): Pr
   return {
     ws,
     backup: async () => {
-      const r = await ws.cli(['backup', 'app', '--json']);
+      const r = await ws.run(['backup', 'app', '--json']);
       assert.equal(r.code, 0, r.stderr);
       return r.json();
     },
@@ -51,10 +51,10 @@ describe('pruning', () => {
     assert.deepEqual(fourth.prune!.filter((o) => o.result === 'deleted').map((o) => [o.id, o.reasons.join('; ')]), [[ids[1], 'not kept by any rule']]);
     assert.deepEqual(bundles(ws), [`${ids[2]}.tar.zst`, `${ids[3]}.tar.zst`].sort());
     assert.deepEqual(readdirSync(path.join(ws.storage, 'app')).length, 4, 'each remaining bundle with its sidecar, nothing else');
-    assert.deepEqual((await ws.cli(['list', '--json'])).json<Listed[]>().map((b) => b.id), [ids[3], ids[2]]);
-    const all = (await ws.cli(['list', '--all', '--json'])).json<Listed[]>();
+    assert.deepEqual((await ws.run(['list', '--json'])).json<Listed[]>().map((b) => b.id), [ids[3], ids[2]]);
+    const all = (await ws.run(['list', '--all', '--json'])).json<Listed[]>();
     assert.deepEqual(all.map((b) => [b.id, b.status]), [[ids[3], 'ok'], [ids[2], 'ok'], [ids[1], 'deleted'], [ids[0], 'deleted']]);
-    const restore = await ws.cli(['restore', ids[0]!, '--dry-run']);
+    const restore = await ws.run(['restore', ids[0]!, '--dry-run']);
     assert.equal(restore.code, 2);
     assert.match(restore.stderr, /is deleted: it cannot be restored/);
   });
@@ -64,7 +64,7 @@ describe('pruning', () => {
     const a = await backup();
     const b = await backup();
     ws.writeConfig(readFileSync(ws.config, 'utf8').replace('keepLast: 5', 'keepLast: 1'));
-    const r = await ws.cli(['prune', '--dry-run']);
+    const r = await ws.run(['prune', '--dry-run']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`${b.id} +keep +last 1; newest successful backup`));
     assert.match(r.stdout, new RegExp(`${a.id} +DELETE +not kept by any rule`));
@@ -75,20 +75,20 @@ describe('pruning', () => {
   test('protected backups stay; delete refuses them until unprotected, then removes every copy', async () => {
     const { ws, backup } = await setup('{ keepLast: 1 }', { replica: true });
     const old = await backup();
-    assert.equal((await ws.cli(['protect', old.id])).code, 0);
+    assert.equal((await ws.run(['protect', old.id])).code, 0);
     const next = await backup();
     assert.deepEqual(bundles(ws), [`${old.id}.tar.zst`, `${next.id}.tar.zst`].sort(), 'the protected one survives keepLast 1');
 
-    const refused = await ws.cli(['delete', old.id, '--yes']);
+    const refused = await ws.run(['delete', old.id, '--yes']);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, new RegExp(`backup ${old.id} is protected\\nhint: run \`lifeboat unprotect ${old.id}\` first`));
-    const unconfirmed = await ws.cli(['unprotect', old.id]).then(() => ws.cli(['delete', old.id]));
+    const unconfirmed = await ws.run(['unprotect', old.id]).then(() => ws.run(['delete', old.id]));
     assert.equal(unconfirmed.code, 2, 'no --yes and no terminal');
     assert.match(unconfirmed.stderr, /cannot be undone\nhint: pass --yes/);
 
     const spare = path.join(ws.dir, 'spare');
     assert.ok(existsSync(path.join(spare, old.key)), 'the replica holds it before');
-    const deleted = await ws.cli(['delete', old.id, '--yes']);
+    const deleted = await ws.run(['delete', old.id, '--yes']);
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.ok(!existsSync(path.join(ws.storage, old.key)) && !existsSync(path.join(ws.storage, `${old.key}.manifest.json`)));
     assert.ok(!existsSync(path.join(spare, old.key)) && !existsSync(path.join(spare, `${old.key}.manifest.json`)), 'gone from the replica too');
@@ -103,7 +103,7 @@ describe('pruning', () => {
     const announced = c.prune!.filter((o) => o.result === 'pending');
     assert.deepEqual(announced.map((o) => o.id).sort(), [a.id, b.id].sort());
     assert.equal(bundles(ws).length, 3, 'nothing deleted yet');
-    const listed = (await ws.cli(['list'])).stdout;
+    const listed = (await ws.run(['list'])).stdout;
     assert.match(listed, new RegExp(`${a.id} .* ok, deleted at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ`));
 
     const catalog = Catalog.open(ws.home);
@@ -138,10 +138,10 @@ describe('critical space', () => {
   test('stop-and-alert: a backup that would leave under 5% free is refused before it writes, with a critical_space event', async () => {
     const { ws, backup } = await setup('{ keepLast: 10 }');
     const first = await backup();
-    const size = (await ws.cli(['show', first.id, '--json'])).json<{ size: number }>().size;
+    const size = (await ws.run(['show', first.id, '--json'])).json<{ size: number }>().size;
     const quota = Math.ceil((used(ws) + size) * 1.01);
     ws.writeConfig(readFileSync(ws.config, 'utf8').replace(`path: ${ws.storage} }`, `path: ${ws.storage}, quota: ${quota} }`));
-    const r = await ws.cli(['backup', 'app']);
+    const r = await ws.run(['backup', 'app']);
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stderr, /storage "local" has .* free of .*; this backup needs about .*, which would leave \d+\.\d% \(critical: 5%\)/);
     assert.match(r.stderr, /hint: .*onCriticalSpace: delete-oldest/);
@@ -159,10 +159,10 @@ describe('critical space', () => {
     const { ws, backup } = await setup('{ keepLast: 10, onCriticalSpace: delete-oldest }');
     const a = await backup();
     const b = await backup();
-    const size = (await ws.cli(['show', b.id, '--json'])).json<{ size: number }>().size;
+    const size = (await ws.run(['show', b.id, '--json'])).json<{ size: number }>().size;
     const quota = Math.ceil((used(ws) + size) * 1.01);
     ws.writeConfig(readFileSync(ws.config, 'utf8').replace(`path: ${ws.storage} }`, `path: ${ws.storage}, quota: ${quota} }`));
-    const r = await ws.cli(['backup', 'app', '--json']);
+    const r = await ws.run(['backup', 'app', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const c = r.json<{ id: string }>();
     assert.deepEqual(bundles(ws), [`${b.id}.tar.zst`, `${c.id}.tar.zst`].sort(), `${a.id} made room; ${b.id}, the newest before, is a floor`);
@@ -211,7 +211,7 @@ describe('retention and restores', () => {
     const { ws, catalog } = await lockedByRestore();
     try {
       const started = Date.now();
-      const r = await ws.cli(['prune', '--no-wait']);
+      const r = await ws.run(['prune', '--no-wait']);
       assert.ok(Date.now() - started < 20_000);
       assert.equal(r.code, 4, 'a held lock exits 4');
       assert.match(r.stderr, /cannot start pruning target "app": a restore job holds the retention:app lock \(job restore-job-1, pid \d+/);

@@ -54,7 +54,7 @@ const sha = (file: string) => createHash('sha256').update(readFileSync(file)).di
 describe('replicas', () => {
   test('a backup is copied to every replica, each copy checked and recorded; storage list shows it everywhere', async () => {
     const { ws } = await setup('rep-one');
-    const r = await ws.cli(['backup', 'shop', '--json']);
+    const r = await ws.run(['backup', 'shop', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const out = r.json<BackupOut>();
     assert.equal(out.status, 'ok');
@@ -64,9 +64,9 @@ describe('replicas', () => {
     assert.equal(sha(path.join(sshd.root, 'rep-one', out.key)), sha(path.join(ws.storage, out.key)));
     assert.equal(sha(path.join(sshd.root, 'rep-one', out.key)), out.sha256);
 
-    const listed = (await ws.cli(['list', '--json'])).json<Listed[]>();
+    const listed = (await ws.run(['list', '--json'])).json<Listed[]>();
     assert.equal(listed[0]!.status, 'ok');
-    const show = await ws.cli(['show', out.id]);
+    const show = await ws.run(['show', out.id]);
     assert.match(show.stdout, /stored +box: shop\/\S+ \(ok\)/);
     assert.match(show.stdout, /stored +cloud: shop\/\S+ \(ok\)/);
 
@@ -77,14 +77,14 @@ describe('replicas', () => {
     assert.equal(health.find((h) => h.name === 'cloud')!.freeBytes, null, 'S3 reports no free space');
     assert.ok(health.find((h) => h.name === 'box')!.freeBytes! > 0, 'SFTP reports free space (statvfs)');
 
-    const t = await ws.cli(['storage', 'test', 'cloud']);
+    const t = await ws.run(['storage', 'test', 'cloud']);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /writable +yes \(probe written, read back and deleted\)/);
   });
 
   test('a failed replica leaves the backup degraded with an event; replicate --pending finishes it', async () => {
     const { ws, write } = await setup('rep-fail', { port: await freePort() });
-    const r = await ws.cli(['backup', 'shop', '--json']);
+    const r = await ws.run(['backup', 'shop', '--json']);
     assert.equal(r.code, 0, `a failed replica does not fail the backup: ${r.stderr}`);
     const out = r.json<BackupOut>();
     assert.equal(out.status, 'degraded');
@@ -92,7 +92,7 @@ describe('replicas', () => {
     assert.equal(box.status, 'failed');
     assert.match(box.error!, /cannot reach .*ECONNREFUSED/);
     assert.equal(out.replicas.find((c) => c.storage === 'cloud')!.status, 'ok');
-    const human = await ws.cli(['list']);
+    const human = await ws.run(['list']);
     assert.match(human.stdout, /degraded/);
 
     const catalog = Catalog.open(ws.home);
@@ -111,34 +111,34 @@ describe('replicas', () => {
     assert.match(still.stdout, /FAILED shop-\S+ to box/);
 
     write({});
-    const fixed = await ws.cli(['replicate', '--pending', '--json']);
+    const fixed = await ws.run(['replicate', '--pending', '--json']);
     assert.equal(fixed.code, 0, fixed.stderr);
     assert.deepEqual(fixed.json<{ copies: { storage: string; status: string; from: string }[] }>().copies.map((c) => [c.storage, c.status, c.from]), [['box', 'ok', 'local']]);
     assert.equal(sha(path.join(sshd.root, 'rep-fail', out.key)), out.sha256);
-    assert.equal((await ws.cli(['list', '--json'])).json<Listed[]>()[0]!.status, 'ok');
-    assert.match((await ws.cli(['replicate', '--pending'])).stdout, /nothing pending/);
+    assert.equal((await ws.run(['list', '--json'])).json<Listed[]>()[0]!.status, 'ok');
+    assert.match((await ws.run(['replicate', '--pending'])).stdout, /nothing pending/);
   });
 
   test('restore and verify fall back to a replica when the primary is missing, and say so; replicate repairs the primary', async () => {
     const { ws, db } = await setup('rep-missing');
-    const out = (await ws.cli(['backup', 'shop', '--json'])).json<BackupOut>();
+    const out = (await ws.run(['backup', 'shop', '--json'])).json<BackupOut>();
     const before = await tableFingerprints(suite.server, db);
     unlinkSync(path.join(ws.storage, out.key));
 
-    const verify = await ws.cli(['verify', out.id, '--quick', '--json']);
+    const verify = await ws.run(['verify', out.id, '--quick', '--json']);
     assert.equal(verify.code, 0, 'the backup still restores, from a replica');
     const report = verify.json<{ checks: { name: string; ok: boolean; warning?: boolean }[] }>();
-    assert.deepEqual(report.checks.find((c) => c.name === 'stored on local'), { name: 'stored on local', ok: false, warning: true, expected: `${out.key}, ${report.checks.length && (await ws.cli(['show', out.id, '--json'])).json<{ size: number }>().size} bytes`, actual: 'missing' });
+    assert.deepEqual(report.checks.find((c) => c.name === 'stored on local'), { name: 'stored on local', ok: false, warning: true, expected: `${out.key}, ${report.checks.length && (await ws.run(['show', out.id, '--json'])).json<{ size: number }>().size} bytes`, actual: 'missing' });
     assert.equal(report.checks.find((c) => c.name === 'members match the manifest')!.ok, true, 'the replica is checked instead');
-    assert.equal((await ws.cli(['list', '--json'])).json<Listed[]>()[0]!.status, 'degraded');
+    assert.equal((await ws.run(['list', '--json'])).json<Listed[]>()[0]!.status, 'degraded');
 
     const target = `${db}_copy`;
-    const r = await ws.cli(['restore', out.id, '--database', db, '--to', suite.server.urlFor(target), '--yes']);
+    const r = await ws.run(['restore', out.id, '--database', db, '--to', suite.server.urlFor(target), '--yes']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /reading backup \S+ from cloud instead of the primary local \(missing: not found in storage\)/);
     assert.deepEqual(await tableFingerprints(suite.server, target), before);
 
-    const repair = await ws.cli(['replicate', '--pending', '--json']);
+    const repair = await ws.run(['replicate', '--pending', '--json']);
     assert.equal(repair.code, 0, repair.stderr);
     assert.deepEqual(repair.json<{ copies: { storage: string; status: string }[] }>().copies.map((c) => [c.storage, c.status]), [['local', 'ok']]);
     assert.equal(sha(path.join(ws.storage, out.key)), out.sha256);
@@ -146,30 +146,30 @@ describe('replicas', () => {
 
   test('a corrupt primary (same size) is caught while extracting; the restore reads the replica and changes nothing before', async () => {
     const { ws, db } = await setup('rep-corrupt');
-    const out = (await ws.cli(['backup', 'shop', '--json'])).json<BackupOut>();
+    const out = (await ws.run(['backup', 'shop', '--json'])).json<BackupOut>();
     const before = await tableFingerprints(suite.server, db);
     flipByte(path.join(ws.storage, out.key), 0.4);
 
     const target = `${db}_copy`;
-    const r = await ws.cli(['restore', out.id, '--database', db, '--to', suite.server.urlFor(target), '--yes']);
+    const r = await ws.run(['restore', out.id, '--database', db, '--to', suite.server.urlFor(target), '--yes']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /the copy on local is unusable \(.+\); reading the copy on cloud instead/);
     assert.deepEqual(await tableFingerprints(suite.server, target), before);
-    const shown = (await ws.cli(['show', out.id, '--json'])).json<Listed>();
+    const shown = (await ws.run(['show', out.id, '--json'])).json<Listed>();
     assert.equal(shown.status, 'degraded');
     assert.equal(shown.locations.find((l) => l.storage === 'local')!.status, 'failed');
-    assert.match((await ws.cli(['show', out.id])).stdout, /stored +local: \S+ \(failed: .*damaged/);
+    assert.match((await ws.run(['show', out.id])).stdout, /stored +local: \S+ \(failed: .*damaged/);
   });
 
   test('catalog rebuild merges the copies found on every storage into one record per backup', async () => {
     const { ws } = await setup('rep-rebuild');
-    const out = (await ws.cli(['backup', 'shop', '--json'])).json<BackupOut>();
+    const out = (await ws.run(['backup', 'shop', '--json'])).json<BackupOut>();
     rmSync(ws.home, { recursive: true, force: true });
-    const r = await ws.cli(['catalog', 'rebuild', '--json']);
+    const r = await ws.run(['catalog', 'rebuild', '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.json<{ storages: string[]; added: string[] }>().added, [out.id]);
-    assert.equal((await ws.cli(['list', '--json'])).json<Listed[]>().length, 1);
-    const shown = (await ws.cli(['show', out.id, '--json'])).json<Listed>();
+    assert.equal((await ws.run(['list', '--json'])).json<Listed[]>().length, 1);
+    const shown = (await ws.run(['show', out.id, '--json'])).json<Listed>();
     assert.deepEqual(shown.locations.map((l) => [l.storage, l.status]).sort(), [['box', 'ok'], ['cloud', 'ok'], ['local', 'ok']]);
   });
 });
@@ -180,12 +180,12 @@ describe('remote primaries', () => {
     await seedShop(suite.server, db);
     const ws = suite.workspace();
     ws.writeConfig(`storages:\n  box: ${JSON.stringify({ ...sshd.storage, path: path.join(sshd.root, 'primary') })}\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: box\n`);
-    const r = await ws.cli(['backup', 'shop', '--json']);
+    const r = await ws.run(['backup', 'shop', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const out = r.json<BackupOut>();
     assert.equal(sha(path.join(sshd.root, 'primary', out.key)), out.sha256);
     const before = await tableFingerprints(suite.server, db);
-    const restored = await ws.cli(['restore', out.id, '--to', suite.server.urlFor(`${db}_back`), '--yes']);
+    const restored = await ws.run(['restore', out.id, '--to', suite.server.urlFor(`${db}_back`), '--yes']);
     assert.equal(restored.code, 0, restored.stderr);
     assert.deepEqual(await tableFingerprints(suite.server, `${db}_back`), before);
   });
@@ -195,14 +195,14 @@ describe('remote primaries', () => {
     const ws = suite.workspace();
     const options = await s3.storage('remote-badkey');
     ws.writeConfig(`storages:\n  cloud: ${JSON.stringify({ ...options, accessKeyId: 'WRONG', retry: { attempts: 1, delayMs: 0 } })}\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: cloud\n`);
-    const r = await ws.cli(['backup', 'shop']);
+    const r = await ws.run(['backup', 'shop']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /storage "cloud" is not writable: access to bucket "remote-badkey" was denied \((InvalidAccessKeyId|HTTP 403)\)/);
     assert.match(r.stderr, /hint: check accessKeyId\/secretAccessKey/);
-    const listed = (await ws.cli(['list', '--json'])).json<{ status: string; error: string }[]>();
+    const listed = (await ws.run(['list', '--json'])).json<{ status: string; error: string }[]>();
     assert.equal(listed[0]!.status, 'failed');
     assert.match(listed[0]!.error, /access to bucket "remote-badkey" was denied/);
-    const storages = (await ws.cli(['storage', 'list', '--json'])).json<{ reachable: boolean; error: string }[]>();
+    const storages = (await ws.run(['storage', 'list', '--json'])).json<{ reachable: boolean; error: string }[]>();
     assert.equal(storages[0]!.reachable, false);
     assert.match(storages[0]!.error, /denied/);
   });
@@ -221,9 +221,9 @@ describe('remote primaries', () => {
     });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     assert.notEqual(code, 0, stderr);
-    const listed = (await ws.cli(['list', '--json'])).json<{ status: string }[]>();
+    const listed = (await ws.run(['list', '--json'])).json<{ status: string }[]>();
     assert.equal(listed[0]!.status, 'failed');
-    const health = (await ws.cli(['storage', 'list', '--json'])).json<{ objects: number }[]>();
+    const health = (await ws.run(['storage', 'list', '--json'])).json<{ objects: number }[]>();
     assert.equal(health[0]!.objects, 0, 'no bundle, no sidecar, no probe left in the bucket');
   });
 });

@@ -20,7 +20,7 @@ async function backedUpLibrary(): Promise<{ ws: Workspace; db: string; id: strin
   await seedLibrary(suite.server, db);
   const ws = suite.workspace();
   ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  lib:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
-  const r = await ws.cli(['backup', 'lib', '--json']);
+  const r = await ws.run(['backup', 'lib', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const source = new Map<string, { rows: number; text: string }>();
   for (const t of LIBRARY_TABLES) source.set(t, await tableContents(suite.server, db, t));
@@ -86,7 +86,7 @@ describe('restore of single tables with what they depend on', () => {
   test('every table restored beside itself with --rename-to equals its source, partitions and all', async () => {
     const { ws, db, id, source } = await backedUpLibrary();
     for (const t of LIBRARY_TABLES) {
-      const r = await ws.cli(['restore', id, '--database', db, '--table', t, '--rename-to', `${t}_copy`]);
+      const r = await ws.run(['restore', id, '--database', db, '--table', t, '--rename-to', `${t}_copy`]);
       assert.equal(r.code, 0, `${t}: ${r.stderr}`);
       assert.deepEqual(await tableContents(suite.server, db, `${t}_copy`), source.get(t), `${t}_copy has the rows ${t} had`);
     }
@@ -129,13 +129,13 @@ describe('restore of single tables with what they depend on', () => {
     assert.match(plan.stdout, /foreign key book_author_id_fkey \(public\.book -> public\.author\): restored rows checked/);
     assert.match(plan.stdout, /view public\.book_titles: kept/);
     assert.match(plan.stdout, /materialized view public\.book_count: kept, not refreshed/);
-    const measurementPlan = await ws.cli(['restore', id, '--database', db, '--table', 'measurement', '--dry-run']);
+    const measurementPlan = await ws.run(['restore', id, '--database', db, '--table', 'measurement', '--dry-run']);
     assert.match(measurementPlan.stdout, /REPLACE the rows of public\.measurement in .*: 3000 rows/);
     assert.match(measurementPlan.stdout, /partitions: public\.measurement_2023 \(\d+ rows\), public\.measurement_2024 \(0 rows\), public\.measurement_2024_eu/);
 
     // Parents before the tables that reference them: each restore's foreign keys then hold.
     for (const t of ['author', 'counter_owner', 'measurement', 'measurement_flag', 'book', 'review']) {
-      const r = await ws.cli(['restore', id, '--database', db, '--table', t, '--yes']);
+      const r = await ws.run(['restore', id, '--database', db, '--table', t, '--yes']);
       assert.equal(r.code, 0, `${t}: ${r.stderr}`);
     }
     for (const t of LIBRARY_TABLES) await assertAsBackedUp(db, t, source);
@@ -151,7 +151,7 @@ describe('restore of single tables with what they depend on', () => {
     await suite.server.query(db, "update measurement set value = -2 where at >= '2023-01-01' and at < '2024-01-01'");
     await suite.server.query(db, "update measurement set value = -3 where region = 'eu' and at >= '2024-01-01' and at < '2025-01-01'");
     for (const t of ['measurement_2023', 'measurement_2024']) {
-      const part = await ws.cli(['restore', id, '--database', db, '--table', t, '--yes']);
+      const part = await ws.run(['restore', id, '--database', db, '--table', t, '--yes']);
       assert.equal(part.code, 0, part.stderr);
     }
     for (const t of LIBRARY_TABLES) await assertAsBackedUp(db, t, source);
@@ -188,7 +188,7 @@ describe('restore of single tables with what they depend on', () => {
     const { ws, db, id } = await backedUpLibrary();
     await suite.server.query(db, "alter type mood add value 'angry'");
     const before = await tableContents(suite.server, db, 'book');
-    const r = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--rename-to', 'book_copy', '--force']);
+    const r = await ws.run(['restore', id, '--database', db, '--table', 'book', '--rename-to', 'book_copy', '--force']);
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /type public\.mood: public\.book needs it, and the database has another one: the backup has enum \('sad', 'ok', 'happy'\), the database has enum \('sad', 'ok', 'happy', 'angry'\)/);
     assert.deepEqual(await tableContents(suite.server, db, 'book'), before);
@@ -196,7 +196,7 @@ describe('restore of single tables with what they depend on', () => {
     assert.equal(copy!.r, null);
 
     await suite.server.query(db, 'alter table measurement_2024_eu add constraint positive check (value > 0) not valid');
-    const table = await ws.cli(['restore', id, '--database', db, '--table', 'measurement', '--yes', '--force']);
+    const table = await ws.run(['restore', id, '--database', db, '--table', 'measurement', '--yes', '--force']);
     assert.equal(table.code, 3);
     assert.match(table.stderr, /table public\.measurement: differs from the backup, its rows cannot replace the live ones: public\.measurement_2024_eu: the backup has constraints PRIMARY KEY \(id, at, region\), the database has constraints CHECK \(\(value > \(0\)::numeric\)\) NOT VALID/);
   });
@@ -205,17 +205,17 @@ describe('restore of single tables with what they depend on', () => {
     const { ws, db, id, source } = await backedUpLibrary();
     await suite.server.query(db, "insert into book (author_id, title) values (1, 'after the backup'); insert into review (book_id, stars) select max(id), 5 from book");
     const before = await tableContents(suite.server, db, 'book');
-    const r = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--yes']);
+    const r = await ws.run(['restore', id, '--database', db, '--table', 'book', '--yes']);
     assert.equal(r.code, 3, 'refused: nothing changed');
     assert.match(r.stderr, /restored rows would break foreign key review_book_id_fkey: 1 row\(s\) of public\.review reference rows of public\.book that the backup does not have; nothing was changed/);
     assert.deepEqual(await tableContents(suite.server, db, 'book'), before);
-    const both = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--table', 'review', '--yes']);
+    const both = await ws.run(['restore', id, '--database', db, '--table', 'book', '--table', 'review', '--yes']);
     assert.equal(both.code, 0, 'restored together, the two tables agree: ' + both.stderr);
     assert.deepEqual(await tableContents(suite.server, db, 'review'), source.get('review'));
     await suite.server.query(db, "insert into book (author_id, title) values (1, 'after the backup'); insert into review (book_id, stars) select max(id), 5 from book");
 
     await suite.server.query(db, 'delete from review where book_id = (select max(id) from book); delete from book where author_id = 20; delete from author where id = 20');
-    const out = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--yes']);
+    const out = await ws.run(['restore', id, '--database', db, '--table', 'book', '--yes']);
     assert.equal(out.code, 3);
     assert.match(out.stderr, /foreign key book_author_id_fkey: \d+ row\(s\) of public\.book in the backup reference rows of public\.author that the database no longer has/);
     assert.deepEqual(await leftovers(db), []);
@@ -227,16 +227,16 @@ describe('restore of single tables with what they depend on', () => {
     await suite.server.query('postgres', `create role ${clerk} login createdb password 'clerk-pw'`);
     await suite.server.query(db, `alter table author owner to ${clerk}`);
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  lib:\n    postgres: { url: "${suite.server.urlFor(db, { user: clerk, password: 'clerk-pw' })}", databases: [${db}] }\n    storage: local\n`);
-    const r = await ws.cli(['restore', id, '--database', db, '--table', 'author', '--dry-run']);
+    const r = await ws.run(['restore', id, '--database', db, '--table', 'author', '--dry-run']);
     assert.match(r.stdout, /FAIL {2}ownership of public\.author: replacing rows in place alters public\.book, which the restoring role does not own/, r.stdout + r.stderr);
-    const beside = await ws.cli(['restore', id, '--database', db, '--table', 'author', '--dry-run', '--rename-to', 'author_copy']);
+    const beside = await ws.run(['restore', id, '--database', db, '--table', 'author', '--dry-run', '--rename-to', 'author_copy']);
     assert.doesNotMatch(beside.stdout, /FAIL/, 'beside the live table, owning it is not needed');
   });
 
   test('in place, the rows load into the scratch database the plan compared definitions in; not when a NOT VALID constraint would check them', async () => {
     const { ws, db, id, source } = await backedUpLibrary();
     await suite.server.query(db, "update book set title = 'changed' where id < 1100; update review set stars = 9 where id < 10");
-    const r = await ws.cli(['restore', id, '--database', db, '--table', 'book', '--yes']);
+    const r = await ws.run(['restore', id, '--database', db, '--table', 'book', '--yes']);
     assert.equal(r.code, 0, r.stderr);
     const scratch = /alone into scratch database (\S+), where the plan restored their definitions/.exec(r.stdout + r.stderr)?.[1];
     assert.match(scratch ?? '', /^lifeboat_plan_/, `one scratch database, the plan's: ${r.stdout}${r.stderr}`);
@@ -253,10 +253,10 @@ describe('restore of single tables with what they depend on', () => {
     await seedLibrary(suite.server, other);
     await suite.server.query(other, 'alter table book add constraint short_title check (length(title) < 3) not valid');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  lib:\n    postgres: { url: "${suite.server.urlFor(other)}", databases: [${other}] }\n    storage: local\n`);
-    const b = await ws.cli(['backup', 'lib', '--json']);
+    const b = await ws.run(['backup', 'lib', '--json']);
     assert.equal(b.code, 0, b.stderr);
     const books = await tableContents(suite.server, other, 'book');
-    const beside = await ws.cli(['restore', b.json<{ id: string }>().id, '--database', other, '--table', 'book', '--rename-to', 'book_copy']);
+    const beside = await ws.run(['restore', b.json<{ id: string }>().id, '--database', other, '--table', 'book', '--rename-to', 'book_copy']);
     assert.equal(beside.code, 0, beside.stderr);
     assert.match(beside.stdout + beside.stderr, /alone into scratch database lifeboat_tables_/);
     assert.doesNotMatch(beside.stdout + beside.stderr, /where the plan restored/);

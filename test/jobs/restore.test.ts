@@ -16,7 +16,7 @@ async function backedUpShop(): Promise<{ ws: Workspace; db: string; id: string; 
   await seedShop(suite.server, db);
   const ws = suite.workspace();
   ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
-  const r = await ws.cli(['backup', 'shop', '--json']);
+  const r = await ws.run(['backup', 'shop', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const { id, key } = r.json<{ id: string; key: string }>();
   return { ws, db, id, key, fingerprint: await tableFingerprints(suite.server, db) };
@@ -47,16 +47,16 @@ describe('restore', () => {
     assert.match(refused.stderr, new RegExp(`this restore replaces existing data \\(${db}\\)\nhint: pass --yes`));
     assert.deepEqual(await tableFingerprints(suite.server, db), damaged, 'nothing changed without confirmation');
 
-    const r = await ws.cli(['restore', id, '--yes']);
+    const r = await ws.run(['restore', id, '--yes']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await tableFingerprints(suite.server, db), fingerprint);
     const safetyId = /safety backup: (\S+)/.exec(r.stdout)![1]!;
-    const safety = (await ws.cli(['show', safetyId, '--json'])).json<{ protected: boolean; tags: string[]; trigger: string; protectedUntil: string }>();
+    const safety = (await ws.run(['show', safetyId, '--json'])).json<{ protected: boolean; tags: string[]; trigger: string; protectedUntil: string }>();
     assert.equal(safety.protected, true);
     assert.deepEqual(safety.tags, ['pre-restore']);
     assert.equal(safety.trigger, 'pre-restore');
     assert.ok(Date.parse(safety.protectedUntil) > Date.now() + 6 * 86_400_000);
-    const contents = (await ws.cli(['contents', safetyId, '--json'])).json<{ databases: { tables: { name: string; rows: number }[] }[] }>();
+    const contents = (await ws.run(['contents', safetyId, '--json'])).json<{ databases: { tables: { name: string; rows: number }[] }[] }>();
     assert.equal(contents.databases[0]!.tables.find((t) => t.name === 'orders')!.rows, 100, 'the safety backup holds the data as it was before the restore');
   });
 
@@ -71,9 +71,9 @@ describe('restore', () => {
     assert.match(r.stdout, /pass {2}checksums: all \d+ members match the manifest/);
     assert.match(r.stdout, /WARN {2}schema of .*: public\.customers has other columns now/);
     assert.deepEqual(await tableFingerprints(suite.server, db), before);
-    assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'no safety backup on a dry run');
+    assert.equal((await ws.run(['list', '--json'])).json<unknown[]>().length, 1, 'no safety backup on a dry run');
 
-    const noForce = await ws.cli(['restore', id, '--yes']);
+    const noForce = await ws.run(['restore', id, '--yes']);
     assert.equal(noForce.code, 3);
     assert.match(noForce.stderr, /restore refused: schema of .*has other columns now\nhint: pass --force/);
   });
@@ -83,11 +83,11 @@ describe('restore', () => {
     await suite.server.query(db, 'delete from public.empty_table');
     const before = await tableFingerprints(suite.server, db);
     flipByte(path.join(ws.storage, key));
-    const r = await ws.cli(['restore', id, '--yes']);
+    const r = await ws.run(['restore', id, '--yes']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /damaged|does not match/);
     assert.deepEqual(await tableFingerprints(suite.server, db), before);
-    assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'no safety backup was needed: nothing was touched');
+    assert.equal((await ws.run(['list', '--json'])).json<unknown[]>().length, 1, 'no safety backup was needed: nothing was touched');
     const leftovers = await suite.server.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
     assert.deepEqual(leftovers, [], 'the scratch database the rows were loading into is gone');
   });
@@ -106,10 +106,10 @@ describe('restore', () => {
       insert into refs values (7, lo_from_bytea(0, 'large object body'::bytea));`);
     const ws = suite.workspace();
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  kinds:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
-    const b = await ws.cli(['backup', 'kinds', '--json']);
+    const b = await ws.run(['backup', 'kinds', '--json']);
     assert.equal(b.code, 0, b.stderr);
     const copy = `kinds_copy_${process.pid}`;
-    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--to', suite.server.urlFor(copy)]);
+    const r = await ws.run(['restore', b.json<{ id: string }>().id, '--to', suite.server.urlFor(copy)]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /while the bundle is read/);
     const q = async (sql: string) => JSON.stringify(await suite.server.query(copy, sql));
@@ -134,28 +134,28 @@ describe('restore', () => {
     await suite.server.query(db, "create table notes (id int primary key, body text); insert into notes select g, repeat('note ' || g || ' ', 400) from generate_series(1, 50) g");
     const ws = suite.workspace();
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  toast:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
-    const b = await ws.cli(['backup', 'toast', '--json']);
+    const b = await ws.run(['backup', 'toast', '--json']);
     assert.equal(b.code, 0, b.stderr);
     const id = b.json<{ id: string }>().id;
     const methods = async (d: string) => (await suite.server.query<{ m: string; n: number }>(d, 'select pg_column_compression(body) as m, count(*)::int as n from notes group by 1')).map((r) => `${r.m} ${r.n}`);
     assert.deepEqual(await methods(db), ['pglz 50'], 'the source uses the server\'s default');
 
     const fast = `toast_lz4_${process.pid}`;
-    const plan = await ws.cli(['restore', id, '--to', suite.server.urlFor(fast), '--dry-run']);
+    const plan = await ws.run(['restore', id, '--to', suite.server.urlFor(fast), '--dry-run']);
     assert.match(plan.stdout, /pass {2}TOAST compression: lz4 for the loaded rows: faster to load than pglz; --toast-compression server keeps pglz/);
-    assert.equal((await ws.cli(['restore', id, '--to', suite.server.urlFor(fast)])).code, 0);
+    assert.equal((await ws.run(['restore', id, '--to', suite.server.urlFor(fast)])).code, 0);
     assert.deepEqual(await methods(fast), ['lz4 50']);
 
     const kept = `toast_server_${process.pid}`;
-    const keptPlan = await ws.cli(['restore', id, '--to', suite.server.urlFor(kept), '--toast-compression', 'server', '--dry-run']);
+    const keptPlan = await ws.run(['restore', id, '--to', suite.server.urlFor(kept), '--toast-compression', 'server', '--dry-run']);
     assert.match(keptPlan.stdout, /pass {2}TOAST compression: pglz, the server's \(--toast-compression server\)/);
-    const r = await ws.cli(['restore', id, '--to', suite.server.urlFor(kept), '--toast-compression', 'server']);
+    const r = await ws.run(['restore', id, '--to', suite.server.urlFor(kept), '--toast-compression', 'server']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await methods(kept), ['pglz 50']);
     assert.deepEqual(await tableFingerprints(suite.server, fast), await tableFingerprints(suite.server, db));
     assert.deepEqual(await tableFingerprints(suite.server, kept), await tableFingerprints(suite.server, db));
 
-    const bad = await ws.cli(['restore', id, '--to', suite.server.urlFor(kept), '--toast-compression', 'zstd']);
+    const bad = await ws.run(['restore', id, '--to', suite.server.urlFor(kept), '--toast-compression', 'zstd']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--toast-compression.*zstd.*auto, lz4, server/s);
   });
@@ -167,7 +167,7 @@ describe('restore', () => {
     await suite.server.query(db, `create table things (id int primary key, v text); insert into things select g, 'v' || g from generate_series(1, 50) g; alter table things owner to ${role}`);
     const ws = suite.workspace();
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  owned:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
-    const b = await ws.cli(['backup', 'owned', '--json']);
+    const b = await ws.run(['backup', 'owned', '--json']);
     assert.equal(b.code, 0, b.stderr);
     // The role the dump needs disappears: pg_restore fails when it sets the owner. The plan would
     // refuse this restore (restore-privileges.test.ts); as a bundle from before the manifest
@@ -180,7 +180,7 @@ describe('restore', () => {
     raw.close();
     const before = await tableFingerprints(suite.server, db);
 
-    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--yes']);
+    const r = await ws.run(['restore', b.json<{ id: string }>().id, '--yes']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /pg_restore of .* failed: .*role .* does not exist/);
     assert.match(r.stderr, /restored: nothing; the safety backup is owned-/);
@@ -189,11 +189,11 @@ describe('restore', () => {
     const leftovers = await suite.server.query<{ datname: string }>('postgres', "select datname from pg_database where datname like '%lifeboat%'");
     assert.deepEqual(leftovers, []);
 
-    const again = await ws.cli(['restore', b.json<{ id: string }>().id, '--yes', '--no-owner']);
+    const again = await ws.run(['restore', b.json<{ id: string }>().id, '--yes', '--no-owner']);
     assert.equal(again.code, 0, again.stderr);
     const [count] = await suite.server.query<{ n: string }>(db, 'select count(*) as n from things');
     assert.equal(Number(count!.n), 50);
-    const history = (await ws.cli(['restores', '--json'])).json<{ status: string }[]>();
+    const history = (await ws.run(['restores', '--json'])).json<{ status: string }[]>();
     assert.deepEqual(history.map((h) => h.status), ['succeeded', 'failed']);
   });
 
@@ -205,11 +205,11 @@ describe('restore', () => {
     const wrongKey = path.join(ws.dir, 'wrong.txt');
     writeFileSync(wrongKey, (await generateIdentity()) + '\n');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  sealed:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    encryption: { recipients: [${await identityToRecipient(right)}], identityFile: ${wrongKey} }\n`);
-    const b = await ws.cli(['backup', 'sealed', '--json']);
+    const b = await ws.run(['backup', 'sealed', '--json']);
     assert.equal(b.code, 1, 'the backup is stored, but its integrity check with the configured key fails');
     assert.match(b.stderr, /the new backup failed its integrity check: bundle opens: cannot decrypt/);
     await suite.server.query(db, 'insert into t values (2)');
-    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--yes']);
+    const r = await ws.run(['restore', b.json<{ id: string }>().id, '--yes']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /cannot decrypt the bundle/);
     const rows = await suite.server.query<{ x: number }>(db, 'select x from t order by x');
@@ -218,7 +218,7 @@ describe('restore', () => {
 
   test('unknown database in the backup names the ones it has', async () => {
     const { ws, id, db } = await backedUpShop();
-    const r = await ws.cli(['restore', id, '--database', 'nope']);
+    const r = await ws.run(['restore', id, '--database', 'nope']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, new RegExp(`has no database "nope"\nhint: databases in it: ${db}`));
   });
@@ -234,7 +234,7 @@ describe('restore of files', () => {
     utimesSync(path.join(app, '.env'), new Date('2025-03-04T05:06:07Z'), new Date('2025-03-04T05:06:07Z'));
     writeFileSync(path.join(app, 'conf.d', 'site.conf'), 'server {}\n');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    files:\n      config: [${app}/.env, ${app}/conf.d]\n    storage: local\n`);
-    const r = await ws.cli(['backup', 'app', '--json']);
+    const r = await ws.run(['backup', 'app', '--json']);
     assert.equal(r.code, 0, r.stderr);
     return { ws, app, id: r.json<{ id: string }>().id };
   }
@@ -242,7 +242,7 @@ describe('restore of files', () => {
   test('one file to another directory, with its mode and mtime, read back by checksum', async () => {
     const { ws, app, id } = await backedUpFiles();
     const out = path.join(ws.dir, 'out');
-    const r = await ws.cli(['restore', id, '--file', `config:${app}/.env`, '--to-dir', out]);
+    const r = await ws.run(['restore', id, '--file', `config:${app}/.env`, '--to-dir', out]);
     assert.equal(r.code, 0, r.stderr);
     const restored = path.join(out, app, '.env');
     assert.equal(readFileSync(restored, 'utf8'), 'SECRET=original\n');
@@ -255,25 +255,25 @@ describe('restore of files', () => {
     const { ws, app, id } = await backedUpFiles();
     writeFileSync(path.join(app, '.env'), 'SECRET=broken\n');
     rmSync(path.join(app, 'conf.d', 'site.conf'));
-    const refused = await ws.cli(['restore', id, '--file', 'config']);
+    const refused = await ws.run(['restore', id, '--file', 'config']);
     assert.equal(refused.code, 2);
     assert.equal(readFileSync(path.join(app, '.env'), 'utf8'), 'SECRET=broken\n');
-    const dry = await ws.cli(['restore', id, '--file', 'config', '--dry-run']);
+    const dry = await ws.run(['restore', id, '--file', 'config', '--dry-run']);
     assert.match(dry.stdout, new RegExp(`OVERWRITE ${app}/\\.env`));
     assert.match(dry.stdout, new RegExp(`create ${app}/conf\\.d/site\\.conf`));
 
-    const r = await ws.cli(['restore', id, '--file', 'config', '--yes']);
+    const r = await ws.run(['restore', id, '--file', 'config', '--yes']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(path.join(app, '.env'), 'utf8'), 'SECRET=original\n');
     assert.equal(readFileSync(path.join(app, 'conf.d', 'site.conf'), 'utf8'), 'server {}\n');
     const safetyId = /safety backup: (\S+)/.exec(r.stdout)![1]!;
-    const safety = (await ws.cli(['contents', safetyId, '--json'])).json<{ files: { path: string; size: number }[] }>();
+    const safety = (await ws.run(['contents', safetyId, '--json'])).json<{ files: { path: string; size: number }[] }>();
     assert.deepEqual(safety.files.map((f) => [f.path, f.size]), [[`${app}/.env`, 'SECRET=broken\n'.length]]);
   });
 
   test('an unknown file names close matches; a symlink planted in the destination is not followed', async () => {
     const { ws, app, id } = await backedUpFiles();
-    const unknown = await ws.cli(['restore', id, '--file', `${app}/.envv`]);
+    const unknown = await ws.run(['restore', id, '--file', `${app}/.envv`]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, new RegExp(`no file matching "${app}/\\.envv"\nhint: close matches: config:${app}/\\.env`));
 
@@ -282,7 +282,7 @@ describe('restore of files', () => {
     mkdirSync(elsewhere);
     mkdirSync(out);
     symlinkSync(elsewhere, path.join(out, app.split('/')[1]!));
-    const r = await ws.cli(['restore', id, '--file', 'config', '--to-dir', out]);
+    const r = await ws.run(['restore', id, '--file', 'config', '--to-dir', out]);
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /restore refused: file paths: .* lies under \S+, a symlink on this system: a restore never writes through a link/);
     assert.deepEqual(readdirSync(elsewhere), [], 'nothing written through the link');
@@ -295,7 +295,7 @@ describe('restore of single tables', () => {
     await suite.server.query(db, 'create table sales.items (id serial primary key, order_id bigint not null references sales.orders (id))');
     await suite.server.query(db, 'insert into sales.items (order_id) select g from generate_series(1, 50) g');
     await suite.server.query(db, "delete from sales.orders where id > 100; update public.customers set name = 'changed since' where id = 1");
-    const r = await ws.cli(['restore', id, '--database', db, '--table', 'sales.orders', '--yes']);
+    const r = await ws.run(['restore', id, '--database', db, '--table', 'sales.orders', '--yes']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /restored sales\.orders: 5000 rows, row count verified/);
     const now = await tableFingerprints(suite.server, db);
@@ -312,7 +312,7 @@ describe('restore of single tables', () => {
   test('beside the live table with --rename-to: indexes, owned sequence and foreign keys come along under the new name', async () => {
     const { ws, db, id } = await backedUpShop();
     await suite.server.query(db, 'delete from sales.orders where id > 10');
-    const r = await ws.cli(['restore', id, '--database', db, '--table', 'sales.orders', '--rename-to', 'orders_restored']);
+    const r = await ws.run(['restore', id, '--database', db, '--table', 'sales.orders', '--rename-to', 'orders_restored']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /restored sales\.orders as sales\.orders_restored: 5000 rows/);
     const [live] = await suite.server.query<{ n: string }>(db, 'select count(*) as n from sales.orders');
@@ -326,16 +326,16 @@ describe('restore of single tables', () => {
     await suite.server.query(db, 'insert into sales.orders_restored (customer_id, total) values (1, 1)');
     const leftovers = await suite.server.query<{ nspname: string }>(db, "select nspname from pg_namespace where nspname like 'lifeboat%'");
     assert.deepEqual(leftovers, [], 'no staging schema left behind');
-    assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 1, 'nothing replaced, so no safety backup');
+    assert.equal((await ws.run(['list', '--json'])).json<unknown[]>().length, 1, 'nothing replaced, so no safety backup');
 
-    const again = await ws.cli(['restore', id, '--database', db, '--table', 'sales.orders', '--rename-to', 'orders_restored']);
+    const again = await ws.run(['restore', id, '--database', db, '--table', 'sales.orders', '--rename-to', 'orders_restored']);
     assert.equal(again.code, 3, 'refused by the plan');
     assert.match(again.stderr, /table sales\.orders_restored: already exists; choose another --rename-to/);
   });
 
   test('an unknown table names close matches', async () => {
     const { ws, db, id } = await backedUpShop();
-    const r = await ws.cli(['restore', id, '--database', db, '--table', 'sales.order']);
+    const r = await ws.run(['restore', id, '--database', db, '--table', 'sales.order']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /has no table sales\.order\nhint: close matches: sales\.orders/);
   });
@@ -350,13 +350,13 @@ describe('restore of roles', () => {
     await suite.server.query(db, `create table t (x int); alter table t owner to ${gone}`);
     const ws = suite.workspace();
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  roles:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}], globals: true }\n    storage: local\n`);
-    const b = await ws.cli(['backup', 'roles', '--json']);
+    const b = await ws.run(['backup', 'roles', '--json']);
     assert.equal(b.code, 0, b.stderr);
     await suite.server.query(db, 'alter table t owner to postgres');
     await suite.server.query('postgres', `drop role ${gone}; alter role ${kept} login`);
 
     const copy = `roles_copy_${process.pid}`;
-    const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--globals', '--to', suite.server.urlFor(copy)]);
+    const r = await ws.run(['restore', b.json<{ id: string }>().id, '--globals', '--to', suite.server.urlFor(copy)]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`roles: created ${gone}; kept as they were: .*${kept}`));
     const roles = await suite.server.query<{ rolname: string; rolcanlogin: boolean }>('postgres', 'select rolname, rolcanlogin from pg_roles where rolname = any($1) order by 1', [[gone, kept]]);

@@ -34,7 +34,7 @@ async function setup(name: string, encryption?: string): Promise<{ ws: Workspace
 }
 
 async function backup(ws: Workspace): Promise<{ id: string; file: string }> {
-  const r = await ws.cli(['backup', 'app', '--json']);
+  const r = await ws.run(['backup', 'app', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const { id, key } = r.json<{ id: string; key: string }>();
   return { id, file: path.join(ws.storage, key) };
@@ -44,13 +44,13 @@ async function backup(ws: Workspace): Promise<{ id: string; file: string }> {
 async function rebuildFresh(ws: Workspace, env?: NodeJS.ProcessEnv): Promise<Rebuilt> {
   const home = env?.LIFEBOAT_HOME ?? ws.home;
   for (const f of existsSync(home) ? readdirSync(home).filter((n) => n.startsWith('catalog.sqlite')) : []) rmSync(path.join(home, f));
-  const r = await ws.cli(['catalog', 'rebuild', '--json'], { env });
+  const r = await ws.run(['catalog', 'rebuild', '--json'], { env });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   return r.json<Rebuilt>();
 }
 
 async function listed(ws: Workspace, id: string, env?: NodeJS.ProcessEnv): Promise<Listed> {
-  return (await ws.cli(['list', '--json'], { env })).json<Listed[]>().find((b) => b.id === id)!;
+  return (await ws.run(['list', '--json'], { env })).json<Listed[]>().find((b) => b.id === id)!;
 }
 
 const withoutMac = (m: Manifest): Manifest => {
@@ -81,9 +81,9 @@ describe('authenticated bundles', () => {
     assert.deepEqual(rebuilt.untrusted.map((u) => u.id), [id]);
     assert.match(rebuilt.untrusted[0]!.reason, /^no MAC/);
     assert.equal((await listed(ws, id)).trust, 'untrusted');
-    assert.match((await ws.cli(['list'])).stdout, new RegExp(`${id} .* ok, UNTRUSTED`));
-    assert.match((await ws.cli(['show', id])).stdout, /trust +UNTRUSTED: no MAC.*restore needs --trust-foreign, files only with --to-dir/);
-    const verified = await ws.cli(['verify', id, '--quick']);
+    assert.match((await ws.run(['list'])).stdout, new RegExp(`${id} .* ok, UNTRUSTED`));
+    assert.match((await ws.run(['show', id])).stdout, /trust +UNTRUSTED: no MAC.*restore needs --trust-foreign, files only with --to-dir/);
+    const verified = await ws.run(['verify', id, '--quick']);
     assert.equal(verified.code, 0, 'an untrusted backup still verifies: ' + verified.stdout + verified.stderr);
 
     const before = await tableFingerprints(suite.server, db);
@@ -91,7 +91,7 @@ describe('authenticated bundles', () => {
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, new RegExp(`backup ${id} is untrusted \\(no MAC.*\\): it may not have been made by this installation`));
     assert.match(refused.stderr, /hint: pass --trust-foreign/);
-    const inPlace = await ws.cli(['restore', id, '--yes', '--trust-foreign']);
+    const inPlace = await ws.run(['restore', id, '--yes', '--trust-foreign']);
     assert.notEqual(inPlace.code, 0);
     assert.match(inPlace.stderr, /its files are restored only under --to-dir, never in place/);
     assert.equal(existsSync(path.dirname(elsewhere)), false, 'nothing was written where the forged manifest points');
@@ -101,13 +101,13 @@ describe('authenticated bundles', () => {
     const out = path.join(ws.dir, 'look');
     // Even under --to-dir, the file plan sees the forger's seam: the record's path no longer
     // matches the member its data is in (a forger who made them agree would restore under out/).
-    const toDir = await ws.cli(['restore', id, '--file', 'config', '--to-dir', out, '--trust-foreign']);
+    const toDir = await ws.run(['restore', id, '--file', 'config', '--to-dir', out, '--trust-foreign']);
     assert.equal(toDir.code, 3, toDir.stderr);
     assert.match(toDir.stderr, /names its data files\/config\S+, which the manifest does not list for it/);
     assert.equal(existsSync(out), false, 'nothing written under --to-dir either');
     assert.equal(existsSync(path.dirname(elsewhere)), false);
     const copy = `${db}_copy`;
-    const dbRestore = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(copy), '--yes', '--trust-foreign']);
+    const dbRestore = await ws.run(['restore', id, '--database', db, '--to', suite.server.urlFor(copy), '--yes', '--trust-foreign']);
     assert.equal(dbRestore.code, 0, dbRestore.stderr);
     assert.deepEqual(await tableFingerprints(suite.server, copy), before);
   });
@@ -117,9 +117,9 @@ describe('authenticated bundles', () => {
     const { id } = await backup(ws);
     const other = { LIFEBOAT_HOME: path.join(ws.dir, 'other-home') };
     const rebuilt = await rebuildFresh(ws, other);
-    const keyId = (await ws.cli(['key', 'show', '--json'])).json<{ id: string }[]>()[0]!.id;
+    const keyId = (await ws.run(['key', 'show', '--json'])).json<{ id: string }[]>()[0]!.id;
     assert.deepEqual(rebuilt.untrusted.map((u) => [u.id, u.reason]), [[id, `signed with key ${keyId}, which this installation does not hold`]]);
-    const refused = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_a`), '--yes'], { env: other });
+    const refused = await ws.run(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_a`), '--yes'], { env: other });
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /is untrusted/);
 
@@ -134,7 +134,7 @@ describe('authenticated bundles', () => {
     assert.equal(readFileSync(path.join(other.LIFEBOAT_HOME, 'installation.key'), 'utf8'), exported.stdout);
     assert.equal((await rebuildFresh(ws, other)).untrusted.length, 0);
     assert.equal((await listed(ws, id, other)).trust, 'trusted');
-    const restored = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_b`), '--yes'], { env: other });
+    const restored = await ws.run(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_b`), '--yes'], { env: other });
     assert.equal(restored.code, 0, restored.stderr);
     assert.deepEqual(await tableFingerprints(suite.server, `${db}_b`), await tableFingerprints(suite.server, db));
 
@@ -165,7 +165,7 @@ describe('authenticated bundles', () => {
     await repack(file, { keys, encryption: { recipients: [recipient] }, edit: (m) => (m.files[0]!.path = '/etc/cron.d/lifeboat', withoutMac(m)) });
     const rebuilt = await rebuildFresh(ws);
     assert.deepEqual(rebuilt.untrusted.map((u) => u.id), [id]);
-    assert.match((await ws.cli(['show', id])).stdout, /trust +UNTRUSTED: no MAC/);
+    assert.match((await ws.run(['show', id])).stdout, /trust +UNTRUSTED: no MAC/);
     rmSync(setupDir, { recursive: true });
   });
 
@@ -174,12 +174,12 @@ describe('authenticated bundles', () => {
     const ws = suite.workspace();
     writeFileSync(path.join(ws.dir, 'a.txt'), 'a');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    files: { s: [${ws.dir}/a.txt] }\n    storage: local\n    encryption: { recipients: [${recipient}] }\n`);
-    const r = await ws.cli(['backup', 'app', '--json']);
+    const r = await ws.run(['backup', 'app', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const show = (await ws.cli(['show', r.json<{ id: string }>().id, '--json'])).json<{ trust: string; manifest: Manifest }>();
+    const show = (await ws.run(['show', r.json<{ id: string }>().id, '--json'])).json<{ trust: string; manifest: Manifest }>();
     assert.equal(show.trust, 'trusted');
     assert.equal(show.manifest.mac?.key, 'installation');
-    assert.equal(show.manifest.mac?.keyId, (await ws.cli(['key', 'show', '--json'])).json<{ id: string; signs: boolean }[]>().find((k) => k.signs)?.id);
+    assert.equal(show.manifest.mac?.keyId, (await ws.run(['key', 'show', '--json'])).json<{ id: string; signs: boolean }[]>().find((k) => k.signs)?.id);
   });
 
   test('bundles made before authenticated bundles: rows the catalog has keep their trust, a fresh catalog does not give it, and a changed manifest does not replace a trusted record', async () => {
@@ -187,21 +187,21 @@ describe('authenticated bundles', () => {
     const { id, file } = await backup(ws);
     // As an older Lifeboat wrote it: the same manifest, without a MAC.
     await repack(file, { edit: withoutMac });
-    const kept = await ws.cli(['catalog', 'rebuild', '--json']);
+    const kept = await ws.run(['catalog', 'rebuild', '--json']);
     assert.equal(kept.code, 0, kept.stderr);
     assert.deepEqual(kept.json<Rebuilt>().untrusted, []);
     assert.equal((await listed(ws, id)).trust, 'trusted');
 
     // A changed manifest without a MAC does not replace the trusted record.
     await repack(file, { edit: (m) => (m.files[0]!.path = '/etc/cron.d/lifeboat', withoutMac(m)) });
-    const refused = await ws.cli(['catalog', 'rebuild']);
+    const refused = await ws.run(['catalog', 'rebuild']);
     assert.equal(refused.code, 1);
     assert.match(refused.stdout, new RegExp(`skipped app/${id}\\.tar\\.zst on local: its manifest differs from the one the catalog recorded for backup ${id}, and no key vouches for it`));
-    const shown = (await ws.cli(['show', id, '--json'])).json<{ trust: string; manifest: Manifest }>();
+    const shown = (await ws.run(['show', id, '--json'])).json<{ trust: string; manifest: Manifest }>();
     assert.equal(shown.trust, 'trusted');
     assert.equal(shown.manifest.files[0]!.path, env, 'the catalog kept the manifest it recorded');
 
-    const fresh = await ws.cli(['catalog', 'rebuild', '--json'], { env: { LIFEBOAT_HOME: path.join(ws.dir, 'new-home') } });
+    const fresh = await ws.run(['catalog', 'rebuild', '--json'], { env: { LIFEBOAT_HOME: path.join(ws.dir, 'new-home') } });
     assert.match(fresh.json<Rebuilt>().untrusted[0]?.reason ?? '', /^no MAC/);
   });
 
@@ -209,7 +209,7 @@ describe('authenticated bundles', () => {
     const { ws: made, db } = await setup('imported');
     const { id, file } = await backup(made);
     const keyFile = path.join(made.dir, 'made.key');
-    writeFileSync(keyFile, (await made.cli(['key', 'export'])).stdout);
+    writeFileSync(keyFile, (await made.run(['key', 'export'])).stdout);
     const ws = suite.workspace();
     ws.writeConfig(`storages:\n  vault: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: vault\n`);
 
@@ -218,17 +218,17 @@ describe('authenticated bundles', () => {
     assert.match(refused.stderr, /is not vouched for by any key this installation holds: signed with key [0-9a-f]{16}, which this installation does not hold/);
     assert.deepEqual(readdirSync(ws.storage), [], 'nothing was stored');
 
-    const r = await ws.cli(['import', file, '--key', keyFile, '--json']);
+    const r = await ws.run(['import', file, '--key', keyFile, '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.json<{ id: string; key: string; trust: string }>(), { id, storage: 'vault', key: `app/${path.basename(file)}`, trust: 'trusted', trustReason: null });
     assert.deepEqual(readFileSync(path.join(ws.storage, 'app', path.basename(file))), readFileSync(file));
-    const restored = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_imp`), '--yes']);
+    const restored = await ws.run(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_imp`), '--yes']);
     assert.equal(restored.code, 0, restored.stderr);
     assert.deepEqual(await tableFingerprints(suite.server, `${db}_imp`), await tableFingerprints(suite.server, db));
 
     const other = { LIFEBOAT_HOME: path.join(ws.dir, 'home-2') };
     rmSync(path.join(ws.storage, 'app'), { recursive: true });
-    const foreign = await ws.cli(['import', file, '--trust-foreign', '--json'], { env: other });
+    const foreign = await ws.run(['import', file, '--trust-foreign', '--json'], { env: other });
     assert.equal(foreign.code, 0, foreign.stderr);
     assert.equal(foreign.json<{ trust: string }>().trust, 'untrusted');
     assert.equal((await listed(ws, id, other)).trust, 'untrusted');
@@ -268,7 +268,7 @@ describe('authenticated bundles', () => {
     const forged = path.join(path.dirname(newer.file), path.basename(newer.file).replace(newer.id, forgedId));
     copyFileSync(newer.file, forged);
     await repack(forged, { edit: (m) => withoutMac({ ...m, id: forgedId, startedAt: '2099-12-31T00:00:00.000Z', finishedAt: '2099-12-31T00:00:01.000Z' }) });
-    const r = await ws.cli(['catalog', 'rebuild', '--json']);
+    const r = await ws.run(['catalog', 'rebuild', '--json']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal((await listed(ws, forgedId)).trust, 'untrusted');
 

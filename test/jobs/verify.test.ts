@@ -31,7 +31,7 @@ async function backedUp(extra = '') {
   chmodSync(tmp, 0o755);
   writeFileSync(path.join(ws.dir, 'app.env'), 'A=1\n');
   ws.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    files: { config: [${ws.dir}/app.env] }\n    storage: local\n${extra}`);
-  const r = await ws.cli(['backup', 'shop', '--json']);
+  const r = await ws.run(['backup', 'shop', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const { id, key } = r.json<{ id: string; key: string }>();
   return { ws, db, id, key, tmp };
@@ -50,9 +50,9 @@ describe('verify', () => {
     assert.equal(byName.get(`${db}: sequences`)!.ok, true);
     assert.equal(byName.get('files restored to a scratch directory')!.ok, true);
     assert.deepEqual(readdirSync(tmp), [], 'scratch cluster and extracted files are gone');
-    const show = await ws.cli(['show', id]);
+    const show = await ws.run(['show', id]);
     assert.match(show.stdout, /verified +passed \(full\) at /);
-    const list = (await ws.cli(['list', '--json'])).json<{ verificationStatus: string }[]>();
+    const list = (await ws.run(['list', '--json'])).json<{ verificationStatus: string }[]>();
     assert.equal(list[0]!.verificationStatus, 'passed');
   });
 
@@ -66,9 +66,9 @@ describe('verify', () => {
     chmodSync(ws.dir, 0o755);
     chmodSync(tmp, 0o755);
     ws.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  latin:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    verification:\n      checks:\n        - { name: accents kept, sql: "select string_agg(w, ',' order by w) from words", expect: "café,über" }\n`);
-    const b = await ws.cli(['backup', 'latin', '--json']);
+    const b = await ws.run(['backup', 'latin', '--json']);
     assert.equal(b.code, 0, b.stderr);
-    const r = await ws.cli(['verify', b.json<{ id: string }>().id]);
+    const r = await ws.run(['verify', b.json<{ id: string }>().id]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, new RegExp(`pass +${db}: table public.words: 2 rows`));
     assert.match(r.stdout, /pass +check: accents kept/);
@@ -78,11 +78,11 @@ describe('verify', () => {
     const { ws, id, key } = await backedUp();
     // A byte inside the compressed data, away from headers.
     flipByte(path.join(ws.storage, key), 0.6, 0x55);
-    const r = await ws.cli(['verify', id, '--quick']);
+    const r = await ws.run(['verify', id, '--quick']);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /FAIL +(members match the manifest|bundle opens)/);
     assert.match(r.stdout, /quick verification of .* FAILED/);
-    assert.equal((await ws.cli(['list', '--json'])).json<{ verificationStatus: string }[]>()[0]!.verificationStatus, 'failed');
+    assert.equal((await ws.run(['list', '--json'])).json<{ verificationStatus: string }[]>()[0]!.verificationStatus, 'failed');
     const { Catalog } = await import('../../src/catalog/catalog.ts');
     const catalog = Catalog.open(ws.home);
     try {
@@ -98,25 +98,25 @@ describe('verify', () => {
     const { ws, db, id, key } = await backedUp();
     const file = path.join(ws.storage, key);
     flipByte(file, 0.6, 0x55);
-    const failed = await ws.cli(['verify', id, '--quick']);
+    const failed = await ws.run(['verify', id, '--quick']);
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, new RegExp(`restores skip the copies marked bad \\(local\\) until \`lifeboat verify ${id} --quick\` passes on one; \`lifeboat restore --force\` reads them anyway`));
     assert.doesNotMatch(failed.stdout + failed.stderr, /catalog rebuild/);
     // The damage is repaired (a storage hiccup, a copy put back): the catalog still marks it bad.
     flipByte(file, 0.6, 0x55);
     const copy = `${db}_copy`;
-    const refused = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(copy)]);
+    const refused = await ws.run(['restore', id, '--database', db, '--to', suite.server.urlFor(copy)]);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, new RegExp(`the copy on local failed its last check \\(`));
     assert.match(refused.stderr, new RegExp(`hint: check it again with \`lifeboat verify ${id} --quick\` .*or pass --force to read it anyway`));
     assert.doesNotMatch(refused.stderr, /catalog rebuild/);
     // --force reads it, every member still checked against its checksum.
-    const forced = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(copy), '--force']);
+    const forced = await ws.run(['restore', id, '--database', db, '--to', suite.server.urlFor(copy), '--force']);
     assert.equal(forced.code, 0, forced.stderr);
     assert.deepEqual(await tableFingerprints(suite.server, copy), await tableFingerprints(suite.server, db));
     // Re-verifying marks it good again, and a restore needs nothing more.
-    assert.equal((await ws.cli(['verify', id, '--quick'])).code, 0);
-    const again = await ws.cli(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_again`)]);
+    assert.equal((await ws.run(['verify', id, '--quick'])).code, 0);
+    const again = await ws.run(['restore', id, '--database', db, '--to', suite.server.urlFor(`${db}_again`)]);
     assert.equal(again.code, 0, again.stderr);
   });
 
@@ -149,7 +149,7 @@ describe('verify', () => {
     await collecting;
     writeFileSync(file, Buffer.concat(out));
     // The catalog records the size of what it stored: the quick check flags the swap by size alone.
-    const quick = (await ws.cli(['verify', id, '--quick', '--json'])).json<Report>();
+    const quick = (await ws.run(['verify', id, '--quick', '--json'])).json<Report>();
     assert.equal(quick.checks.find((c) => c.name === 'stored on local')!.ok, false);
     // Make the catalog agree, as an attacker with catalog access could, to reach the test restore.
     const { DatabaseSync } = await import('node:sqlite');
@@ -157,13 +157,13 @@ describe('verify', () => {
     const forged = (await import('node:crypto')).createHash('sha256').update(readFileSync(file)).digest('hex');
     cat.prepare('update backup_locations set size = ?, sha256 = ? where backup_id = ?').run(statSync(file).size, forged, id);
     // The members no longer match the manifest the catalog recorded: a full verification says so.
-    const caught = (await ws.cli(['verify', id, '--json'])).json<Report>();
+    const caught = (await ws.run(['verify', id, '--json'])).json<Report>();
     assert.equal(caught.checks.find((c) => c.name === 'members match the manifest')!.ok, false, 'checked against the recorded manifest');
     // With the recorded manifest forged too, only the test restore can tell (the forged manifest
     // keeps the original dump's index, which the restore finds does not match, and falls back).
     cat.prepare('update backups set manifest_json = ? where id = ?').run(JSON.stringify({ ...manifest!, members: writer.members }), id);
     cat.close();
-    const r = await ws.cli(['verify', id, '--json']);
+    const r = await ws.run(['verify', id, '--json']);
     assert.equal(r.code, 1, r.stderr);
     const report = r.json<Report>();
     assert.equal(report.checks.find((c) => c.name === 'members match the manifest')!.ok, true, 'checksums alone cannot tell');
@@ -174,7 +174,7 @@ describe('verify', () => {
   test('a user SQL check that is false fails with expected and actual', async () => {
     const checks = `    verification:\n      checks:\n        - { name: has customers, sql: "select count(*) > 0 from public.customers", expect: true }\n        - { name: exactly 7 orders, sql: "select count(*) from sales.orders", expect: 7 }\n`;
     const { ws, id } = await backedUp(checks);
-    const r = await ws.cli(['verify', id]);
+    const r = await ws.run(['verify', id]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /pass +check: has customers/);
     assert.match(r.stdout, /FAIL +check: exactly 7 orders: expected 7, got 5000/);
@@ -205,16 +205,16 @@ describe('verification policy', () => {
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  f:\n    files: { s: [${ws.dir}/f.txt] }\n    storage: local\n    verification: { every: 3 }\n`);
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
-      const r = await ws.cli(['backup', 'f', '--json']);
+      const r = await ws.run(['backup', 'f', '--json']);
       assert.equal(r.code, 0, r.stderr);
       ids.push(r.json<{ id: string }>().id);
     }
-    const quick = (await ws.cli(['list', '--json'])).json<{ verificationStatus: string; verificationLevel: string }[]>();
+    const quick = (await ws.run(['list', '--json'])).json<{ verificationStatus: string; verificationLevel: string }[]>();
     assert.ok(quick.every((b) => b.verificationStatus === 'passed' && b.verificationLevel === 'quick'), 'quick check after each backup');
-    const r = await ws.cli(['verify', '--all-pending', '--json']);
+    const r = await ws.run(['verify', '--all-pending', '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.json<{ backupId: string; level: string }[]>().map((x) => [x.backupId, x.level]), [[ids[2], 'full'], [ids[5], 'full']]);
-    const again = await ws.cli(['verify', '--all-pending']);
+    const again = await ws.run(['verify', '--all-pending']);
     assert.match(again.stdout, /no backup is due for verification/);
   });
 });

@@ -30,7 +30,7 @@ describe('django profile, detected by profile: auto', () => {
     assert.ok(r.stderr.includes(`warn: django: a restore cannot check this backup's migrations against the deployed code: set django.projectRoot to the directory of manage.py (manage.py found in ${site})`), r.stderr);
     assert.match(r.stdout, /2 warning\(s\)/);
     const id = /backup (\S+):/.exec(r.stdout)![1]!;
-    const m = (await ws.cli(['show', id, '--json'])).json<{ manifest: Manifest }>().manifest;
+    const m = (await ws.run(['show', id, '--json'])).json<{ manifest: Manifest }>().manifest;
     assert.equal(m.app.profile, 'django');
     assert.equal(m.warnings.filter((w) => w.startsWith('django: ')).length, 2);
   });

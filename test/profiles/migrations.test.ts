@@ -47,15 +47,15 @@ describe('prisma profile', () => {
     const r = await ws.cli(['backup', 'web', '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /prisma: migration 20260301000000_tags started at .* and never finished: it failed/);
-    const m = (await ws.cli(['show', r.json<{ id: string }>().id, '--json'])).json<{ manifest: Manifest }>().manifest;
+    const m = (await ws.run(['show', r.json<{ id: string }>().id, '--json'])).json<{ manifest: Manifest }>().manifest;
     assert.equal(m.app.profile, 'prisma');
     assert.deepEqual(m.app.migrations?.map((x) => x.name), ['20260101000000_init', '20260201000000_posts']);
   });
 
   test('restore checks the backup against the code: equal, older (pending), newer (blocked unless --force), edited (warned)', async () => {
     const { ws, db } = await prismaApp(['20260101000000_init', '20260201000000_posts']);
-    const id = (await ws.cli(['backup', 'web', '--json'])).json<{ id: string }>().id;
-    const plan = async () => (await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_copy`), '--dry-run'])).stdout;
+    const id = (await ws.run(['backup', 'web', '--json'])).json<{ id: string }>().id;
+    const plan = async () => (await ws.run(['restore', id, '--to', suite.server.urlFor(`${db}_copy`), '--dry-run'])).stdout;
 
     code(ws, ['20260101000000_init', '20260201000000_posts']);
     assert.match(await plan(), /pass {2}prisma migrations: compatible: the same 2 migration\(s\)/);
@@ -87,14 +87,14 @@ describe('django profile', () => {
     const r = await ws.cli(['backup', 'site', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const id = r.json<{ id: string }>().id;
-    const m = (await ws.cli(['show', id, '--json'])).json<{ manifest: Manifest }>().manifest;
+    const m = (await ws.run(['show', id, '--json'])).json<{ manifest: Manifest }>().manifest;
     assert.deepEqual(m.app.migrations?.map((x) => x.name), ['contenttypes.0001_initial', 'auth.0001_initial', 'shop.0001_initial', 'shop.0002_order_total']);
     assert.ok(m.files.some((f) => f.set === 'media' && f.path === path.join(ws.dir, 'media', 'uploads', 'logo.png')), 'MEDIA_ROOT is backed up as the file set media');
 
     const migrations = path.join(ws.dir, 'project', 'shop', 'migrations');
     mkdirSync(migrations, { recursive: true });
     for (const f of ['__init__.py', '0001_initial.py', '0002_order_total.py', '0003_order_status.py']) writeFileSync(path.join(migrations, f), '# migration\n');
-    const plan = async () => (await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_copy`), '--dry-run'])).stdout;
+    const plan = async () => (await ws.run(['restore', id, '--to', suite.server.urlFor(`${db}_copy`), '--dry-run'])).stdout;
     assert.match(await plan(), /pass {2}django migrations: compatible; 1 migration\(s\) of the code are not applied in the backup \(shop\.0003_order_status\); then run: python manage\.py migrate/);
     rmSync(path.join(migrations, '0002_order_total.py'));
     rmSync(path.join(migrations, '0003_order_status.py'));

@@ -26,7 +26,7 @@ async function setup(options: { schema?: string; prefix?: string; key?: boolean 
 }
 
 async function backup(ws: Workspace): Promise<{ id: string; key: string; stderr: string }> {
-  const r = await ws.cli(['backup', 'flows', '--json']);
+  const r = await ws.run(['backup', 'flows', '--json']);
   assert.equal(r.code, 0, r.stderr);
   return { ...r.json<{ id: string; key: string }>(), stderr: r.stderr };
 }
@@ -37,7 +37,7 @@ describe('n8n profile', () => {
     const { id, key, stderr } = await backup(ws);
     assert.match(stderr, /n8n: this bundle holds n8n's encryption key .* UNENCRYPTED: set encryption:/);
 
-    const show = (await ws.cli(['show', id, '--json'])).json<{ manifest: Manifest }>();
+    const show = (await ws.run(['show', id, '--json'])).json<{ manifest: Manifest }>();
     const app = show.manifest.app;
     assert.equal(app.profile, 'n8n');
     assert.deepEqual(app.info && { instanceId: app.info.instanceId, keyFound: app.info.keyFound, workflows: app.info.workflows, credentials: app.info.credentials }, { instanceId: instanceIdOf(KEY), keyFound: true, workflows: 3, credentials: 2 });
@@ -71,7 +71,7 @@ describe('n8n profile', () => {
       ...readdirSync(out, { recursive: true }).map(String).filter((f) => !f.startsWith('databases')).map((f) => { try { return readFileSync(path.join(out, f), 'latin1'); } catch { return ''; } }),
       // Every file in the home, its tmp/ and keys included.
       ...readdirSync(ws.home, { recursive: true }).map((f) => path.join(ws.home, String(f))).filter((f) => statSync(f).isFile()).map((f) => readFileSync(f, 'latin1')),
-      (await ws.cli(['contents', id, '--json'])).stdout,
+      (await ws.run(['contents', id, '--json'])).stdout,
     ].join('\n');
     assert.ok(!everywhere.includes(CREDENTIAL_SECRET), 'credential data leaked outside the dump');
     assert.ok(!everywhere.replace(/"encryptionKey":"[^"]+"/, '').includes(KEY), 'the key appears only in the n8n config file it was backed up from');
@@ -83,11 +83,11 @@ describe('n8n profile', () => {
   test('contents --workflows lists from the manifest, with --search', async () => {
     const { ws } = await setup();
     const { id } = await backup(ws);
-    const all = await ws.cli(['contents', id, '--workflows']);
+    const all = await ws.run(['contents', id, '--workflows']);
     assert.equal(all.code, 0, all.stderr);
     assert.match(all.stdout, /wF1nvoiceSync001 +Invoice sync +yes +2 +billing, nightly +2026-11-20 16:45:12/);
     assert.match(all.stdout, /3 of 3 workflow\(s\)/);
-    const found = await ws.cli(['contents', id, '--workflows', '--search', 'NIGHTLY', '--json']);
+    const found = await ws.run(['contents', id, '--workflows', '--search', 'NIGHTLY', '--json']);
     assert.deepEqual(found.json<{ id: string }[]>().map((w) => w.id), ['wF1nvoiceSync001', 'wFn1ghtlyReport2'], 'by name or tag');
   });
 
@@ -95,7 +95,7 @@ describe('n8n profile', () => {
     const { ws, db } = await setup({ schema: 'automation', prefix: 'n8n_' });
     const { id } = await backup(ws);
     const file = path.join(ws.dir, 'flow.json');
-    const r = await ws.cli(['restore', id, '--workflow', 'Nightly report', '--as-file', file]);
+    const r = await ws.run(['restore', id, '--workflow', 'Nightly report', '--as-file', file]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /wrote 1 workflow\(s\) from \S+ to \S+ \(inactive; checksums match the backup\)/);
     const got = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -104,19 +104,19 @@ describe('n8n profile', () => {
     assert.equal(got.active, false);
     assert.equal((got.nodes as { parameters: { text: string } }[])[1]!.parameters.text, '=Report: {{ $json.total }}\ttab\\back\nnewline', 'COPY escapes undone');
 
-    const two = await ws.cli(['restore', id, '--workflow', 'wF1nvoiceSync001', '--workflow', 'wFo1dArchived003', '--as-file', '-']);
+    const two = await ws.run(['restore', id, '--workflow', 'wF1nvoiceSync001', '--workflow', 'wFo1dArchived003', '--as-file', '-']);
     assert.equal(two.code, 0, two.stderr);
     assert.deepEqual((JSON.parse(two.stdout) as { name: string }[]).map((w) => w.name), ['Invoice sync', 'Old import (ünïcode ✓)']);
 
-    const older = await ws.cli(['restore', id, '--workflow', 'Nightly report', '--workflow-version', 'b3c1e1f0-0000-4000-8000-00000000000a', '--as-file', '-']);
+    const older = await ws.run(['restore', id, '--workflow', 'Nightly report', '--workflow-version', 'b3c1e1f0-0000-4000-8000-00000000000a', '--as-file', '-']);
     assert.equal(older.code, 0, older.stderr);
     const v = JSON.parse(older.stdout) as { name: string; versionId: string; nodes: { type: string }[] };
     assert.deepEqual([v.name, v.versionId, v.nodes.map((n) => n.type)], ['Nightly report', 'b3c1e1f0-0000-4000-8000-00000000000a', ['n8n-nodes-base.cron']]);
-    const noSuch = await ws.cli(['restore', id, '--workflow', 'Nightly report', '--workflow-version', 'nope', '--as-file', '-']);
+    const noSuch = await ws.run(['restore', id, '--workflow', 'Nightly report', '--workflow-version', 'nope', '--as-file', '-']);
     assert.equal(noSuch.code, 2);
     assert.match(noSuch.stderr, /has no version nope .*\nhint: versions in it, newest first: b3c1e1f0-0000-4000-8000-000000000002, b3c1e1f0-0000-4000-8000-00000000000a/);
 
-    const missing = await ws.cli(['restore', id, '--workflow', 'Nope', '--as-file', file]);
+    const missing = await ws.run(['restore', id, '--workflow', 'Nope', '--as-file', file]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /has no workflow "Nope"\nhint: find it with `lifeboat contents .* --workflows --search <text>`/);
   });
@@ -125,7 +125,7 @@ describe('n8n profile', () => {
     const { ws } = await setup({ key: false });
     const { id, stderr } = await backup(ws);
     assert.match(stderr, /n8n: 2 credential\(s\) are backed up but no encryption key was found/);
-    assert.match((await ws.cli(['show', id])).stdout, /warning +n8n: 2 credential\(s\) are backed up but no encryption key was found/);
+    assert.match((await ws.run(['show', id])).stdout, /warning +n8n: 2 credential\(s\) are backed up but no encryption key was found/);
   });
 });
 
@@ -138,7 +138,7 @@ describe('n8n: restore a workflow into a running n8n', () => {
       const config = readFileSync(ws.config, 'utf8');
       writeFileSync(ws.config, config.replace('"encryptionKeyEnv":"LIFEBOAT_TEST_NO_SUCH_ENV"', `"encryptionKeyEnv":"LIFEBOAT_TEST_NO_SUCH_ENV","url":"${api.url}","apiKey":"n8n_api_test_key"`));
       const { id } = await backup(ws);
-      const r = await ws.cli(['restore', id, '--workflow', 'Invoice sync', '--to-n8n']);
+      const r = await ws.run(['restore', id, '--workflow', 'Invoice sync', '--to-n8n']);
       assert.equal(r.code, 0, r.stderr);
       const day = id.slice(6, 14);
       assert.match(r.stdout, new RegExp(`created "Invoice sync_backup_${day}" \\(new1x+\\) in n8n from workflow wF1nvoiceSync001`));
@@ -148,12 +148,12 @@ describe('n8n: restore a workflow into a running n8n', () => {
       assert.deepEqual(made!.connections, row!.connections);
       assert.deepEqual(made!.settings, row!.settings);
 
-      const named = await ws.cli(['restore', id, '--workflow', 'wFn1ghtlyReport2', '--to-n8n', '--name', 'Nightly (restored)']);
+      const named = await ws.run(['restore', id, '--workflow', 'wFn1ghtlyReport2', '--to-n8n', '--name', 'Nightly (restored)']);
       assert.equal(named.code, 0, named.stderr);
       assert.equal(api.created[1]!.name, 'Nightly (restored)');
 
       writeFileSync(ws.config, readFileSync(ws.config, 'utf8').replace('"apiKey":"n8n_api_test_key"', '"apiKey":"wrong"'));
-      const rejected = await ws.cli(['restore', id, '--workflow', 'Invoice sync', '--to-n8n']);
+      const rejected = await ws.run(['restore', id, '--workflow', 'Invoice sync', '--to-n8n']);
       assert.equal(rejected.code, 1);
       assert.match(rejected.stderr, /n8n at .* rejected the API key \(HTTP 401\)\nhint: .*--as-file/);
     } finally {
@@ -170,16 +170,16 @@ describe('n8n: restore a workflow into a running n8n', () => {
       const { id } = await backup(ws);
       // Another installation (its own key) that rebuilt its catalog from the same storage.
       const other = { LIFEBOAT_HOME: path.join(ws.dir, 'other-home') };
-      const rebuilt = await ws.cli(['catalog', 'rebuild', '--json'], { env: other });
+      const rebuilt = await ws.run(['catalog', 'rebuild', '--json'], { env: other });
       assert.equal(rebuilt.code, 0, rebuilt.stderr);
       assert.deepEqual(rebuilt.json<{ untrusted: { id: string }[] }>().untrusted.map((u) => u.id), [id]);
 
-      const refused = await ws.cli(['restore', id, '--workflow', 'Invoice sync', '--to-n8n'], { env: other });
+      const refused = await ws.run(['restore', id, '--workflow', 'Invoice sync', '--to-n8n'], { env: other });
       assert.equal(refused.code, 3, refused.stdout + refused.stderr);
       assert.match(refused.stderr, new RegExp(`backup ${id} is untrusted \\(signed with key \\S+, which this installation does not hold\\): it may not have been made by this installation\nhint: pass --trust-foreign`));
       assert.equal(api.created.length, 0, 'nothing was created in n8n');
 
-      const trusted = await ws.cli(['restore', id, '--workflow', 'Invoice sync', '--to-n8n', '--trust-foreign'], { env: other });
+      const trusted = await ws.run(['restore', id, '--workflow', 'Invoice sync', '--to-n8n', '--trust-foreign'], { env: other });
       assert.equal(trusted.code, 0, trusted.stderr);
       assert.deepEqual(api.created.map((w) => w.name), [`Invoice sync_backup_${id.slice(6, 14)}`]);
     } finally {
@@ -192,7 +192,7 @@ describe('n8n: restore a workflow into a running n8n', () => {
     const { freePort } = await import('../../src/postgres/scratch-cluster.ts');
     writeFileSync(ws.config, readFileSync(ws.config, 'utf8').replace('"encryptionKeyEnv":"LIFEBOAT_TEST_NO_SUCH_ENV"', `"encryptionKeyEnv":"LIFEBOAT_TEST_NO_SUCH_ENV","url":"http://127.0.0.1:${await freePort()}","apiKey":"k"`));
     const { id } = await backup(ws);
-    const r = await ws.cli(['restore', id, '--workflow', 'Invoice sync', '--to-n8n']);
+    const r = await ws.run(['restore', id, '--workflow', 'Invoice sync', '--to-n8n']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /n8n at http:\/\/127\.0\.0\.1:\d+ is not reachable \(ECONNREFUSED\)\nhint: write it to a file instead: --as-file/);
   });
@@ -203,10 +203,10 @@ describe('n8n: execution data', () => {
     const { ws, db } = await setup();
     writeFileSync(ws.config, readFileSync(ws.config, 'utf8').replace('"encryptionKeyEnv":"LIFEBOAT_TEST_NO_SUCH_ENV"', '"encryptionKeyEnv":"LIFEBOAT_TEST_NO_SUCH_ENV","excludeExecutionData":true'));
     const { id } = await backup(ws);
-    const contents = await ws.cli(['contents', id]);
+    const contents = await ws.run(['contents', id]);
     assert.match(contents.stdout, /public\.execution_entity +\(schema only\)/);
     assert.match(contents.stdout, /public\.workflow_entity +3/);
-    const r = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_lean`), '--yes']);
+    const r = await ws.run(['restore', id, '--to', suite.server.urlFor(`${db}_lean`), '--yes']);
     assert.equal(r.code, 0, r.stderr);
     const [{ n }] = (await suite.server.query<{ n: string }>(`${db}_lean`, 'select count(*) as n from execution_entity')) as [{ n: string }];
     assert.equal(Number(n), 0, 'the table is there, empty');
@@ -219,11 +219,11 @@ describe('n8n: the encryption key at restore', () => {
   test('the plan checks the key here against the instance id the backup recorded', async () => {
     const { ws, db, userFolder } = await setup();
     const { id } = await backup(ws);
-    const plan = async () => (await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_keycheck`), '--dry-run'])).stdout;
+    const plan = async () => (await ws.run(['restore', id, '--to', suite.server.urlFor(`${db}_keycheck`), '--dry-run'])).stdout;
     assert.match(await plan(), /pass {2}n8n encryption key: the key in .*\.n8n\/config opens the backup's 2 credential\(s\)/);
     writeFileSync(path.join(userFolder, '.n8n', 'config'), JSON.stringify({ encryptionKey: 'a-different-key-altogether' }));
     assert.match(await plan(), /WARN {2}n8n encryption key: the key in .* is not the one the backup's credentials were encrypted with/);
-    const refused = await ws.cli(['restore', id, '--to', suite.server.urlFor(`${db}_keycheck`), '--yes']);
+    const refused = await ws.run(['restore', id, '--to', suite.server.urlFor(`${db}_keycheck`), '--yes']);
     assert.equal(refused.code, 3, 'refused by the plan');
     assert.match(refused.stderr, /restore refused: n8n encryption key: .*\nhint: pass --force/);
   });

@@ -54,15 +54,15 @@ async function seed(): Promise<void> {
     '',
   ].join('\n'));
   for (let i = 0; i < 3; i++) {
-    const r = await ws.cli(['backup', 'app', '--json']);
+    const r = await ws.run(['backup', 'app', '--json']);
     assert.equal(r.code, 0, r.stderr);
   }
-  real = (await ws.cli(['list', 'app', '--all', '--json'])).json<Listed[]>();
+  real = (await ws.run(['list', 'app', '--all', '--json'])).json<Listed[]>();
   // The older of the two kept: the newest verification is then not of the newest backup.
   verified = real[1]!.id;
-  const v = await ws.cli(['verify', verified, '--quick', '--json']);
+  const v = await ws.run(['verify', verified, '--quick', '--json']);
   assert.equal(v.code, 0, v.stderr);
-  assert.equal((await ws.cli(['storage', 'test', 'local'])).code, 0);
+  assert.equal((await ws.run(['storage', 'test', 'local'])).code, 0);
   loaded = loadConfig(ws.config);
   const catalog = Catalog.open(ws.home);
   try {

@@ -97,7 +97,7 @@ describe('tokens', () => {
     assert.equal(revoked.status, 401);
     assert.match(revoked.json<{ detail: string }>().detail, /not valid/);
     // An expiry a moment away, made with the CLI.
-    const r = await ws.cli(['token', 'create', 'brief', '--user', 'admin', '--scope', 'read', '--expires', new Date(Date.now() + 2500).toISOString(), '--json']);
+    const r = await ws.run(['token', 'create', 'brief', '--user', 'admin', '--scope', 'read', '--expires', new Date(Date.now() + 2500).toISOString(), '--json']);
     assert.equal(r.code, 0, r.stderr);
     const brief = r.json<{ token: string }>().token;
     assert.equal((await call(serve.url, 'GET', '/api/v1/schedules', { token: brief })).status, 200);

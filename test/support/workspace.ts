@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runInProcess } from './in-process.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/lifeboat.js', import.meta.url));
 
@@ -23,6 +24,11 @@ export interface Workspace {
   writeConfig(yaml: string): void;
   /** Runs the real CLI (bin/lifeboat.js) in a child process. */
   cli(args: string[], opts?: { env?: NodeJS.ProcessEnv; input?: string }): Promise<CliResult>;
+  /**
+   * Runs the CLI's main() in this process (support/in-process.ts): the same command, output and
+   * exit code without a Node start, for runs whose process is not what the test is about.
+   */
+  run(args: string[], opts?: { env?: NodeJS.ProcessEnv; input?: string }): Promise<CliResult>;
   /** Starts the CLI and returns the child, for tests that signal it. */
   spawnCli(args: string[], opts?: { env?: NodeJS.ProcessEnv }): ReturnType<typeof spawn>;
   remove(): void;
@@ -57,6 +63,10 @@ export function workspace(): Workspace {
           resolve({ code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T }),
         );
       }),
+    run: async (args, opts = {}) => {
+      const r = await runInProcess(args, { LIFEBOAT_CONFIG: config, LIFEBOAT_HOME: home, ...opts.env }, dir, opts.input);
+      return { ...r, json: <T>() => JSON.parse(r.stdout) as T };
+    },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
