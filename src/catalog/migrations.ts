@@ -386,7 +386,7 @@ export const migrations: readonly string[] = [
     primary key (kind, name)
   );
   `,
-  // perf19 (issue #19, performance; the lead numbers it on merge): the size orders of the backup
+  // 13: the size orders of the backup
   // list also hold started_at, so a page sorted by size within a date range walks the index in
   // size order and checks the range in the index entry, reading only the rows it shows (it read
   // and sorted every row in the range: 2.7 against 0.27 ms for 450 backups of a target).
