@@ -21,16 +21,23 @@ export class CatalogStore {
   }
 
   protected migrate(): void {
-    const current = Number((this.db.prepare('pragma user_version').get() as { user_version: number }).user_version);
+    const current = this.schemaVersion();
     if (current > migrations.length) {
       throw new LifeboatError('E_CONFIG', `the catalog ${this.file} was written by a newer Lifeboat (schema ${current}, this one knows ${migrations.length})`);
     }
     for (let v = current; v < migrations.length; v++) {
       this.tx(() => {
+        // Read again under the write lock: two commands started at once on a new catalog both
+        // saw the old version, and the second ran the first's migration again (duplicate column).
+        if (this.schemaVersion() > v) return;
         this.db.exec(migrations[v]!);
         this.db.exec(`pragma user_version = ${v + 1}`);
       });
     }
+  }
+
+  private schemaVersion(): number {
+    return Number((this.db.prepare('pragma user_version').get() as { user_version: number }).user_version);
   }
 
   protected tx<T>(fn: () => T): T {
