@@ -3,6 +3,7 @@
 // is sent as null and removed); shown read-only for one from the file.
 import { useEffect, useId, useState } from 'react';
 import { ProblemMessage } from '../../components/problem.tsx';
+import { useSave } from './use-save.ts';
 import type { RetentionPolicy } from './types.ts';
 
 type Key = keyof RetentionPolicy;
@@ -70,9 +71,7 @@ export function toPatch(d: Draft): Record<string, string | number | null> {
 export function RetentionForm({ policy, readOnly, onSave }: { policy: RetentionPolicy | null; readOnly: boolean; onSave: (patch: Record<string, string | number | null>) => Promise<unknown> }) {
   const id = useId();
   const [draft, setDraft] = useState<Draft>(() => toDraft(policy));
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
-  const [saved, setSaved] = useState(false);
+  const { error, busy, saved, save } = useSave();
   useEffect(() => setDraft(toDraft(policy)), [policy]);
   return (
     <form
@@ -80,13 +79,7 @@ export function RetentionForm({ policy, readOnly, onSave }: { policy: RetentionP
       aria-label="Retention settings"
       onSubmit={(e) => {
         e.preventDefault();
-        setBusy(true);
-        setError(undefined);
-        setSaved(false);
-        onSave(toPatch(draft))
-          .then(() => setSaved(true))
-          .catch(setError)
-          .finally(() => setBusy(false));
+        save(() => onSave(toPatch(draft)));
       }}
     >
       <fieldset disabled={readOnly} className="plain">

@@ -3,6 +3,7 @@
 // checks, run against each restored copy.
 import { useEffect, useId, useState } from 'react';
 import { ProblemMessage } from '../../components/problem.tsx';
+import { useSave } from './use-save.ts';
 import type { UserCheck, VerificationPolicy } from './types.ts';
 
 interface Draft {
@@ -50,9 +51,7 @@ export function toPolicy(d: Draft): unknown {
 export function VerificationForm({ policy, readOnly, onSave }: { policy: VerificationPolicy | undefined; readOnly: boolean; onSave: (value: unknown) => Promise<unknown> }) {
   const id = useId();
   const [d, setD] = useState<Draft>(() => toDraft(policy));
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
-  const [saved, setSaved] = useState(false);
+  const { error, busy, saved, save } = useSave();
   useEffect(() => setD(toDraft(policy)), [policy]);
   const setCheck = (i: number, k: keyof Draft['checks'][number], v: string) => setD({ ...d, checks: d.checks.map((c, j) => (j === i ? { ...c, [k]: v } : c)) });
   return (
@@ -61,13 +60,7 @@ export function VerificationForm({ policy, readOnly, onSave }: { policy: Verific
       aria-label="Verification policy"
       onSubmit={(e) => {
         e.preventDefault();
-        setBusy(true);
-        setError(undefined);
-        setSaved(false);
-        onSave(toPolicy(d))
-          .then(() => setSaved(true))
-          .catch(setError)
-          .finally(() => setBusy(false));
+        save(() => onSave(toPolicy(d)));
       }}
     >
       <fieldset disabled={readOnly} className="plain">
