@@ -1,8 +1,11 @@
 // What the web UI asks before the user acts, over HTTP against a real serve and PostgreSQL: the
 // retention a form holds but has not saved (previewed, nothing saved), a target's test naming
 // the app and databases before any backup, whether the target's n8n would take a workflow now,
-// and the restore history a page at a time.
+// the restore history a page at a time, and a backup's migrations against the deployed code.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { addUser, call, signIn, startServe, type ServeProcess } from '../support/api.ts';
@@ -15,6 +18,12 @@ import type { Workspace } from '../support/workspace.ts';
 const suite = useTestServer();
 const PASSWORD = 'correct horse battery';
 
+const MIGRATIONS: Record<string, string> = {
+  '20260101000000_init': 'CREATE TABLE "User" ("id" SERIAL PRIMARY KEY);\n',
+  '20260201000000_posts': 'CREATE TABLE "Post" ("id" SERIAL PRIMARY KEY);\n',
+};
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
 interface Decision { id: string; result: string; reasons: string[] }
 interface Preview { target: string; policy: Record<string, unknown> | null; decisions: Decision[] }
 
@@ -25,6 +34,8 @@ describe('answers the console asks before acting', () => {
   let deadUrl: string;
   let shop: string;
   let flows: string;
+  let webBackup: string;
+  let shopBackup: string;
   let session: { cookie: string; csrf: string };
   let viewer: { cookie: string; csrf: string };
   const api = (method: string, path: string, body?: unknown, as = session) => call(serve.url, method, path, { session: as, body });
@@ -33,7 +44,14 @@ describe('answers the console asks before acting', () => {
     ws = suite.workspace();
     shop = await suite.server.createDatabase('answershop');
     flows = await suite.server.createDatabase('answerflows');
+    const web = await suite.server.createDatabase('answerweb');
     await Promise.all([seedShop(suite.server, shop), seedN8n(suite.server, flows)]);
+    // A Prisma app as `prisma migrate deploy` leaves it, and its code beside lifeboat.yaml.
+    await suite.server.query(web, `create table "_prisma_migrations" (id varchar(36) primary key, checksum varchar(64) not null, finished_at timestamptz, migration_name varchar(255) not null,
+      logs text, rolled_back_at timestamptz, started_at timestamptz not null default now(), applied_steps_count integer not null default 0)`);
+    for (const [i, [name, sql]] of Object.entries(MIGRATIONS).entries()) {
+      await suite.server.query(web, `insert into "_prisma_migrations" values ('${i}', '${sha(sql)}', now(), '${name}', null, null, now(), 1); ${sql}`);
+    }
     n8n = await startFakeN8n('the-right-key');
     // A port nothing listens on any more: an n8n that is down.
     const dead = await startFakeN8n('k');
@@ -45,9 +63,14 @@ describe('answers the console asks before acting', () => {
         // Named generic on purpose: the test says n8n is there and what to set.
         `  flows:\n    postgres: { url: "${suite.server.urlFor(flows)}" }\n    storage: local\n    n8n: { url: "${n8n.url}", apiKey: the-right-key }\n` +
         `  badkey:\n    postgres: { url: "${suite.server.urlFor(flows)}", databases: [${flows}] }\n    storage: local\n    n8n: { url: "${n8n.url}", apiKey: a-wrong-key }\n` +
+        `  web:\n    postgres: { url: "${suite.server.urlFor(web)}", databases: [${web}] }\n    storage: local\n    profile: auto\n` +
         `  gone:\n    postgres: { url: "${suite.server.urlFor(flows)}", databases: [${flows}] }\n    storage: local\n    n8n: { url: "${deadUrl}", apiKey: k }\n`,
     );
     for (let i = 0; i < 3; i++) assert.equal((await ws.run(['backup', 'app'])).code, 0);
+    const made = await ws.run(['backup', 'web', '--json']);
+    assert.equal(made.code, 0, made.stderr);
+    webBackup = made.json<{ id: string }>().id;
+    shopBackup = (await ws.run(['list', 'app', '--json'])).json<{ id: string }[]>()[0]!.id;
     await addUser(ws, 'alice', 'admin', PASSWORD);
     await addUser(ws, 'victor', 'viewer', PASSWORD);
     serve = await startServe(ws);
@@ -151,5 +174,35 @@ describe('answers the console asks before acting', () => {
     const bad = await api('GET', '/api/v1/restores?cursor=nonsense');
     assert.equal(bad.status, 400);
     assert.match(bad.json<{ detail: string }>().detail, /cursor "nonsense" is not one this listing gave/);
+  });
+
+  test('GET /backups/{id}/compatibility: the migrations against the deployed code, as a restore plan checks them', async () => {
+    const dir = path.join(ws.dir, 'prisma', 'migrations');
+    const deploy = (names: string[]) => {
+      rmSync(dir, { recursive: true, force: true });
+      for (const n of names) {
+        mkdirSync(path.join(dir, n), { recursive: true });
+        writeFileSync(path.join(dir, n, 'migration.sql'), MIGRATIONS[n]!);
+      }
+    };
+    type Compat = { profile: string; checked: boolean; reason?: string; checks: { name: string; ok: boolean; detail: string }[] };
+    const ask = async (id: string) => {
+      const r = await api('GET', `/api/v1/backups/${id}/compatibility`, undefined, viewer);
+      assert.equal(r.status, 200, r.text);
+      return r.json<Compat>();
+    };
+    let c = await ask(webBackup);
+    assert.deepEqual([c.profile, c.checked], ['prisma', false]);
+    assert.equal(c.reason, `no migrations found in ${dir}: set prisma.migrationsDir of target web to the deployed code's prisma/migrations`);
+    deploy(Object.keys(MIGRATIONS));
+    c = await ask(webBackup);
+    assert.deepEqual(c.checks, [{ name: 'prisma migrations', ok: true, detail: 'compatible: the same 2 migration(s)' }]);
+    // Code older than the backup: what a restore would refuse without --force.
+    deploy(['20260101000000_init']);
+    c = await ask(webBackup);
+    assert.equal(c.checks[0]!.ok, false);
+    assert.match(c.checks[0]!.detail, /the backup is newer than the code: 20260201000000_posts not in/);
+    assert.deepEqual(await ask(shopBackup), { backupId: shopBackup, profile: 'generic', checked: false, reason: 'the generic profile knows no migrations to compare', checks: [] });
+    assert.equal((await api('GET', '/api/v1/backups/no-such-backup/compatibility')).status, 404);
   });
 });

@@ -2,8 +2,11 @@
 // PostgreSQL: retention's preview follows the rules as they are typed (and nothing is saved);
 // the first-run wizard shows the app and databases it found at the database step, before any
 // backup; "Restore to n8n" is disabled with the reason while the target's n8n is down; the
-// restore history shows one page, then the next. State is asserted in the API.
+// restore history shows one page, then the next; a backup's Prisma migrations are compared with
+// the code deployed now. State is asserted in the API.
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { Catalog } from '../../src/catalog/catalog.ts';
@@ -27,6 +30,7 @@ describe('the console answers before the user acts', () => {
   let shop: string;
   let flows: string;
   let deadUrl: string;
+  let webBackup: string;
 
   const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const r = await call(serve.url, method, path, { session, body });
@@ -38,7 +42,14 @@ describe('the console answers before the user acts', () => {
     ws = suite.workspace();
     shop = await suite.server.createDatabase('gapshop');
     flows = await suite.server.createDatabase('gapflows');
+    const web = await suite.server.createDatabase('gapweb');
     await Promise.all([seedShop(suite.server, shop), seedN8n(suite.server, flows)]);
+    // A Prisma app with two migrations applied; the code deployed beside lifeboat.yaml has one.
+    await suite.server.query(web, `create table "_prisma_migrations" (id varchar(36) primary key, checksum varchar(64) not null, finished_at timestamptz, migration_name varchar(255) not null,
+      logs text, rolled_back_at timestamptz, started_at timestamptz not null default now(), applied_steps_count integer not null default 0);
+      insert into "_prisma_migrations" values ('1', 'x', now(), '20260101000000_init', null, null, now(), 1), ('2', 'y', now(), '20260201000000_posts', null, null, now(), 1)`);
+    mkdirSync(path.join(ws.dir, 'prisma', 'migrations', '20260101000000_init'), { recursive: true });
+    writeFileSync(path.join(ws.dir, 'prisma', 'migrations', '20260101000000_init', 'migration.sql'), 'CREATE TABLE "User" ("id" SERIAL PRIMARY KEY);\n');
     // An n8n that was there and is gone: its port answers nothing.
     const dead = await startFakeN8n('k');
     await dead.stop();
@@ -47,9 +58,12 @@ describe('the console answers before the user acts', () => {
     ws.writeConfig(
       `storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n` +
         `  flows:\n    postgres: { url: "${suite.server.urlFor(flows)}", databases: [${flows}] }\n    storage: local\n    profile: n8n\n` +
-        `    n8n: { encryptionKeyEnv: LIFEBOAT_TEST_N8N_KEY, url: "${deadUrl}", apiKey: some-key }\n`,
+        `    n8n: { encryptionKeyEnv: LIFEBOAT_TEST_N8N_KEY, url: "${deadUrl}", apiKey: some-key }\n` +
+        `  web:\n    postgres: { url: "${suite.server.urlFor(web)}", databases: [${web}] }\n    storage: local\n    profile: auto\n`,
     );
-    await Promise.all([ws.cli(['backup', 'flows'], { env }).then((r) => assert.equal(r.code, 0, r.stderr)), addUser(ws, 'alice', 'admin', PASSWORD)]);
+    const [, webMade] = await Promise.all([ws.cli(['backup', 'flows'], { env }).then((r) => assert.equal(r.code, 0, r.stderr)), ws.cli(['backup', 'web', '--json'], { env }), addUser(ws, 'alice', 'admin', PASSWORD)]);
+    assert.equal(webMade.code, 0, webMade.stderr);
+    webBackup = webMade.json<{ id: string }>().id;
     [serve, browser] = await Promise.all([startServe(ws, { env }), launchBrowser()]);
     session = await signIn(serve.url, 'alice', PASSWORD);
     // A target created over the API (its retention is edited in the UI), with three backups.
@@ -144,5 +158,16 @@ describe('the console answers before the user acts', () => {
     assert.equal(await rows.count(), 30);
     assert.equal(await rows.last().getAttribute('data-restore'), 'hist000');
     assert.equal(await page.getByRole('button', { name: 'Show 25 more' }).count(), 0);
+  });
+
+  test('the Migrations tab compares the backup with the code deployed now', async () => {
+    await page.goto(`/backups/${webBackup}?tab=migrations`);
+    await page.getByRole('table', { name: 'Migrations' }).getByText('20260201000000_posts').waitFor();
+    const checks = page.getByRole('list', { name: 'Compatibility checks' });
+    await checks.locator('.check-bad').filter({ hasText: 'the backup is newer than the code: 20260201000000_posts not in' }).waitFor();
+    await page.getByText('A restore of this backup is refused until the matching code is deployed, unless forced.').waitFor();
+    const answer = await api<{ checks: { name: string; ok: boolean }[] }>('GET', `/api/v1/backups/${webBackup}/compatibility`);
+    assert.deepEqual(answer.checks.find((c) => c.name === 'prisma migrations')?.ok, false);
+    assert.equal(await checks.locator('.check-bad').count(), answer.checks.filter((c) => !c.ok).length);
   });
 });

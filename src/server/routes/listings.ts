@@ -4,6 +4,7 @@ import { listEvents, markEventsRead, unreadEventCount } from '../../reports/even
 import { queryBackupsJson } from '../../reports/backups.ts';
 import { retentionPreview } from '../../reports/retention.ts';
 import { targetSchema } from '../../config/schema.ts';
+import { deployedCompatibility } from '../../profiles/compatibility.ts';
 import { LifeboatError } from '../../errors.ts';
 import { body, defineRoute, json, type Api, type RouteEntry } from '../api.ts';
 import { BackupParam } from '../schemas.ts';
@@ -68,6 +69,17 @@ export function registerListings(api: Api, table: RouteEntry[]): void {
     const b = catalog.resolveBackup(c.req.valid('param').id);
     const q = c.req.valid('query');
     return c.json(searchContents(catalog, b.id, q as Parameters<typeof searchContents>[2]) as never, 200);
+  });
+
+  defineRoute(api, table, {
+    method: 'get', path: '/api/v1/backups/{id}/compatibility', access: 'read', tags: ['backups'],
+    summary: 'A backup\'s migration state against the code deployed now (Django, Prisma): the checks a restore\'s plan would make',
+    description: 'Reads the migration files of the code the target names (django.projectRoot or migrationsDirs, prisma.migrationsDir); `checked: false` with the reason when there is nothing to compare with.',
+    request: { params: BackupParam },
+    responses: { 200: json(z.object({ backupId: z.string(), profile: z.string(), checked: z.boolean(), reason: z.string().optional(), checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })) }).openapi('DeployedCompatibility')) },
+  }, async (c) => {
+    const server = c.get('server');
+    return c.json(await deployedCompatibility(server.loaded(), server.catalog, c.req.valid('param').id), 200);
   });
 
   defineRoute(api, table, {
