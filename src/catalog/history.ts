@@ -40,8 +40,15 @@ export class HistoryQueries extends JobQueries {
     );
   }
 
-  listRestores(limit = 50): RestoreRecord[] {
-    return this.all('select * from restores order by started_at desc limit ?', limit).map((r) => ({
+  /**
+   * Restores, newest first; `before` (the last row of the previous page: its start and id) gives
+   * the next page by keyset, as quick for the hundredth page as for the first.
+   */
+  listRestores(limit = 50, before?: { startedAt: string; id: string }): RestoreRecord[] {
+    const rows = before
+      ? this.all('select * from restores where started_at < ? or (started_at = ? and id < ?) order by started_at desc, id desc limit ?', before.startedAt, before.startedAt, before.id, limit)
+      : this.all('select * from restores order by started_at desc, id desc limit ?', limit);
+    return rows.map((r) => ({
       id: String(r.id),
       backupId: String(r.backup_id),
       requestedBy: String(r.requested_by),

@@ -6,8 +6,9 @@ import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
 import type { DeliveryOutcome } from '../notify/deliver.ts';
 import { sendTestNotification } from '../notify/test-send.ts';
 import { toolsForServer } from '../postgres/binaries.ts';
-import { connect, databaseOf, parsePgUrl, pgError, redactUrl, withDatabase } from '../postgres/connection.ts';
+import { connect, databaseOf, parsePgUrl, pgError, redactUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
 import { listDatabases, serverVersion } from '../postgres/introspect.ts';
+import { detectProfile } from '../profiles/index.ts';
 import type { LoadedConfig } from './load.ts';
 import { refreshObjects } from './objects-merge.ts';
 import type { TargetConfig } from './schema.ts';
@@ -21,6 +22,19 @@ export interface ProbeCheck {
   hint?: string;
 }
 
+/** A target's databases as a backup would take them, and the app profile `auto` finds in each. */
+export interface DetectedApp {
+  /** The profile the target names (`auto` chooses per database). */
+  configured: string;
+  /** `error`: this database could not be looked into (e.g. no CONNECT privilege); a backup would fail the same way. */
+  databases: { name: string; sizeBytes: number; tables: number; profile: 'n8n' | 'django' | 'prisma' | 'generic'; error?: string }[];
+  /** More databases than were looked into (the first DETECT_LIMIT are). */
+  more: number;
+}
+
+/** How many databases a test looks into: a server with hundreds is still tested in seconds. */
+const DETECT_LIMIT = 20;
+
 /** What testing an object found: `ok` when every check passed. */
 export interface ObjectTestReport {
   kind: ObjectKind;
@@ -31,6 +45,8 @@ export interface ObjectTestReport {
   storage?: StorageHealth;
   /** Channels: the test event's delivery. */
   delivery?: DeliveryOutcome;
+  /** Targets: what a backup would find now, before any backup (the first-run wizard shows it). */
+  detected?: DetectedApp;
   ms: number;
 }
 
@@ -61,7 +77,11 @@ export async function testObject(loaded: LoadedConfig, catalog: Catalog, kind: O
       const names = Object.keys(loaded.config.targets);
       throw new LifeboatError('E_NOT_FOUND', `no target named "${name}"`, { hint: names.length ? `targets: ${names.join(', ')}` : 'none is configured' });
     }
-    if (target.postgres) report.checks.push(...(await postgresChecks(target.postgres)));
+    if (target.postgres) {
+      const pg = await postgresChecks(target.postgres, target);
+      report.checks.push(...pg.checks);
+      report.detected = pg.detected;
+    }
     report.checks.push(...fileChecks(target));
   }
   report.ok = report.checks.every((c) => c.ok);
@@ -69,8 +89,9 @@ export async function testObject(loaded: LoadedConfig, catalog: Catalog, kind: O
   return report;
 }
 
-async function postgresChecks(pgConfig: NonNullable<TargetConfig['postgres']>): Promise<ProbeCheck[]> {
+async function postgresChecks(pgConfig: NonNullable<TargetConfig['postgres']>, target: TargetConfig): Promise<{ checks: ProbeCheck[]; detected?: DetectedApp }> {
   const checks: ProbeCheck[] = [];
+  let detected: DetectedApp | undefined;
   let client;
   try {
     const endpoint = parsePgUrl(pgConfig.url);
@@ -93,6 +114,9 @@ async function postgresChecks(pgConfig: NonNullable<TargetConfig['postgres']>): 
         hint: missing.length ? `databases there: ${databases.map((d) => d.name).join(', ') || 'none'}` : undefined,
       });
     }
+    const taken = pgConfig.databases === 'all' ? databases : databases.filter((d) => (pgConfig.databases as string[]).includes(d.name));
+    detected = await detect(maintenance, taken as { name: string; sizeBytes: number }[], target);
+    checks.push(profileCheck(detected));
     try {
       const tools = await toolsForServer(version.major, pgConfig.binDir);
       checks.push({ name: 'pg_dump fits the server', ok: true, detail: `pg_dump ${tools.version} from ${tools.dir}` });
@@ -106,7 +130,40 @@ async function postgresChecks(pgConfig: NonNullable<TargetConfig['postgres']>): 
   } finally {
     await client?.end().catch(() => undefined);
   }
-  return checks;
+  return { checks, detected };
+}
+
+/** Each database's tables and the profile `auto` would choose there (profiles/index.ts). */
+async function detect(endpoint: PgEndpoint, databases: { name: string; sizeBytes: number }[], target: TargetConfig): Promise<DetectedApp> {
+  const out: DetectedApp = { configured: target.profile, databases: [], more: Math.max(0, databases.length - DETECT_LIMIT) };
+  for (const d of databases.slice(0, DETECT_LIMIT)) {
+    let client;
+    try {
+      client = await connect(withDatabase(endpoint, d.name));
+      const profile = await detectProfile(client, target);
+      const { rows } = await client.query<{ n: string }>("select count(*) as n from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')");
+      out.databases.push({ name: d.name, sizeBytes: d.sizeBytes, tables: Number(rows[0]!.n), profile });
+    } catch (err) {
+      out.databases.push({ name: d.name, sizeBytes: d.sizeBytes, tables: 0, profile: 'generic', error: asLifeboatError(pgError(err, withDatabase(endpoint, d.name))).message });
+    } finally {
+      await client?.end().catch(() => undefined);
+    }
+  }
+  return out;
+}
+
+/** Says which app was found; a profile that would miss an app's items says what to set (not a failure: the dump is whole either way). */
+function profileCheck(d: DetectedApp): ProbeCheck {
+  const apps = d.databases.filter((x) => x.profile !== 'generic');
+  const found = d.databases.map((x) => `${x.name}: ${x.profile}`).join(', ') || 'no database';
+  if (d.configured === 'auto' || apps.every((x) => x.profile === d.configured)) {
+    return { name: 'app profile', ok: true, detail: d.configured === 'auto' ? `auto detects ${found}` : `${d.configured}, as set (${found})` };
+  }
+  const want = apps[0]!.profile;
+  return {
+    name: 'app profile', ok: true, detail: `${want} found (${found}), but the target's profile is ${d.configured}`,
+    hint: `set profile: ${want} (or auto) to also back up its app items (workflows, credentials' names, migration state)`,
+  };
 }
 
 function fileChecks(target: TargetConfig): ProbeCheck[] {

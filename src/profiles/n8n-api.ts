@@ -62,3 +62,37 @@ export async function pushWorkflow(n8n: { url: string; apiKey: string }, w: Work
   const created = JSON.parse(text) as { id: string; name: string };
   return { id: created.id, name: created.name };
 }
+
+/** Whether a running n8n would take a workflow now: what the UI says before offering "restore to n8n". */
+export interface N8nReachability {
+  /** True when `/healthz` answered and the API key was not refused. */
+  reachable: boolean;
+  /** What was found, or what failed (never the key). */
+  detail: string;
+  hint?: string;
+}
+
+/**
+ * A cheap look at a running n8n, in at most `timeoutMs` per request: `/healthz`, then one page of
+ * workflows with the key (a 401 or 403 there is a refused key; other answers leave the key to the
+ * push itself, which reports them). Never throws.
+ */
+export async function checkN8n(n8n: { url: string; apiKey: string }, timeoutMs = 3_000): Promise<N8nReachability> {
+  const base = n8n.url.replace(/\/+$/, '');
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, { signal: AbortSignal.timeout(timeoutMs), headers: { 'user-agent': `lifeboat/${VERSION}`, ...headers } });
+  try {
+    const health = await get('/healthz');
+    await health.body?.cancel();
+    if (!health.ok) return { reachable: false, detail: `n8n at ${base} is not healthy (HTTP ${health.status} from /healthz)`, hint: 'start n8n, or check n8n.url' };
+    const auth = await get('/api/v1/workflows?limit=1', { 'x-n8n-api-key': n8n.apiKey });
+    await auth.body?.cancel();
+    if (auth.status === 401 || auth.status === 403) {
+      return { reachable: false, detail: `n8n at ${base} rejected the API key (HTTP ${auth.status})`, hint: 'create one in n8n under Settings > n8n API and set n8n.apiKey' };
+    }
+    return { reachable: true, detail: `n8n at ${base} is up` };
+  } catch (err) {
+    const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    return { reachable: false, detail: `n8n at ${base} is not reachable (${code})`, hint: 'start n8n, or check n8n.url' };
+  }
+}

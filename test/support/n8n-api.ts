@@ -38,6 +38,10 @@ export async function startFakeN8n(apiKey: string): Promise<{ url: string; creat
     req.on('end', () => {
       const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (req.method === 'GET' && req.url === '/healthz') return send(200, { status: 'ok' });
+      if (req.method === 'GET' && req.url?.startsWith('/api/v1/workflows')) {
+        if (req.headers['x-n8n-api-key'] !== apiKey) return send(401, { message: 'unauthorized' });
+        return send(200, { data: created, nextCursor: null });
+      }
       if (req.method === 'POST' && req.url === '/api/v1/workflows') {
         if (req.headers['x-n8n-api-key'] !== apiKey) return send(401, { message: 'unauthorized' });
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;

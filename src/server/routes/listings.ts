@@ -3,6 +3,9 @@ import { CONTENT_KINDS, searchContents } from '../../reports/contents.ts';
 import { listEvents, markEventsRead, unreadEventCount } from '../../reports/events.ts';
 import { queryBackupsJson } from '../../reports/backups.ts';
 import { retentionPreview } from '../../reports/retention.ts';
+import { targetSchema } from '../../config/schema.ts';
+import { deployedCompatibility } from '../../profiles/compatibility.ts';
+import { LifeboatError } from '../../errors.ts';
 import { body, defineRoute, json, type Api, type RouteEntry } from '../api.ts';
 import { BackupParam } from '../schemas.ts';
 
@@ -69,6 +72,17 @@ export function registerListings(api: Api, table: RouteEntry[]): void {
   });
 
   defineRoute(api, table, {
+    method: 'get', path: '/api/v1/backups/{id}/compatibility', access: 'read', tags: ['backups'],
+    summary: 'A backup\'s migration state against the code deployed now (Django, Prisma): the checks a restore\'s plan would make',
+    description: 'Reads the migration files of the code the target names (django.projectRoot or migrationsDirs, prisma.migrationsDir); `checked: false` with the reason when there is nothing to compare with.',
+    request: { params: BackupParam },
+    responses: { 200: json(z.object({ backupId: z.string(), profile: z.string(), checked: z.boolean(), reason: z.string().optional(), checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })) }).openapi('DeployedCompatibility')) },
+  }, async (c) => {
+    const server = c.get('server');
+    return c.json(await deployedCompatibility(server.loaded(), server.catalog, c.req.valid('param').id), 200);
+  });
+
+  defineRoute(api, table, {
     method: 'get', path: '/api/v1/events', access: 'read', tags: ['events'],
     summary: 'The event log (what notifications are sent from), newest first, with the unread count',
     request: { query: z.object({ unread: flag, kind: z.string().max(60).optional(), severity: z.enum(['info', 'warning', 'error', 'critical']).optional(), target: z.string().max(200).optional(), limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().max(100).optional() }) },
@@ -89,13 +103,40 @@ export function registerListings(api: Api, table: RouteEntry[]): void {
     responses: { 200: json(z.object({ marked: z.number(), unread: z.number() })) },
   }, (c) => c.json(markEventsRead(c.get('server').catalog, c.req.valid('json')), 200));
 
+  const Preview = z.object({ target: z.string(), policy: z.unknown(), timeZone: z.string(), warnings: z.array(z.string()), decisions: z.array(z.unknown()) }).openapi('RetentionPreview');
   defineRoute(api, table, {
     method: 'get', path: '/api/v1/retention', access: 'read', tags: ['retention'],
     summary: 'Each target\'s retention policy and a dry run: every backup with its decision and reasons (as `prune --dry-run`)',
     request: { query: z.object({ target: z.string().max(200).optional() }) },
-    responses: { 200: json(z.object({ items: z.array(z.object({ target: z.string(), policy: z.unknown(), timeZone: z.string(), warnings: z.array(z.string()), decisions: z.array(z.unknown()) })) })) },
+    responses: { 200: json(z.object({ items: z.array(Preview) })) },
   }, async (c) => {
     const server = c.get('server');
     return c.json({ items: await retentionPreview(server.loaded(), server.catalog, { target: c.req.valid('query').target }) }, 200);
+  });
+
+  const Draft = z.strictObject({
+    target: z.string().min(1).max(200),
+    policy: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'the `retention:` block to try, as lifeboat.yaml takes it (null: no rules); validated as the file is, never saved' }),
+  }).openapi('RetentionDraft');
+  defineRoute(api, table, {
+    method: 'post', path: '/api/v1/retention/preview', access: 'read', tags: ['retention'],
+    summary: 'The dry run of GET /api/v1/retention for a policy not saved yet: what it would keep and delete now, and why',
+    description: 'For a settings form previewing as the user types. The target\'s backups are decided by the same code as a saved policy; nothing is saved, deleted or recorded.',
+    request: body(Draft),
+    responses: { 200: json(Preview) },
+  }, async (c) => {
+    const server = c.get('server');
+    const { target, policy } = c.req.valid('json');
+    const loaded = server.loaded();
+    const current = loaded.config.targets[target];
+    if (!current) throw new LifeboatError('E_NOT_FOUND', `no target named "${target}"`, { hint: `targets: ${Object.keys(loaded.config.targets).join(', ') || 'none'}` });
+    const parsed = policy === null ? undefined : targetSchema.shape.retention.unwrap().safeParse(policy);
+    if (parsed && !parsed.success) {
+      throw new LifeboatError('E_CONFIG', parsed.error.issues.map((i) => `retention${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`).join('\n'), { hint: 'README.md ("Retention") lists the rules' });
+    }
+    // The same preview as a saved policy gets, over a copy of the configuration holding the draft.
+    const draft = { ...loaded, config: { ...loaded.config, targets: { ...loaded.config.targets, [target]: { ...current, retention: parsed?.data } } } };
+    const [item] = await retentionPreview(draft, server.catalog, { target });
+    return c.json(item!, 200);
   });
 }

@@ -22,6 +22,11 @@ const TestReport = z.object({
   kind: z.string(), name: z.string(), ok: z.boolean(), ms: z.number(),
   checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string(), hint: z.string().optional() })),
   storage: z.unknown().optional(), delivery: z.unknown().optional(),
+  detected: z.object({
+    configured: z.string().openapi({ description: 'the profile the target names (auto chooses per database)' }),
+    databases: z.array(z.object({ name: z.string(), sizeBytes: z.number(), tables: z.number(), profile: z.enum(['n8n', 'django', 'prisma', 'generic']), error: z.string().optional() })),
+    more: z.number().openapi({ description: 'databases beyond the first 20, not looked into' }),
+  }).optional().openapi({ description: 'targets: the databases a backup would take now and the app profile found in each' }),
 }).openapi('ObjectTestReport');
 
 const KINDS: { kind: ObjectKind; plural: string; tag: string; test: Permission; what: string }[] = [

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { LifeboatError } from '../../errors.ts';
+import { decodeCursor, encodeCursor } from '../../reports/cursor.ts';
 import { runRestore, type RestorePlan } from '../../jobs/restore.ts';
 import { body, defineRoute, json, JobStartedSchema, type Api, type RouteEntry } from '../api.ts';
 import { audited } from '../audit.ts';
@@ -65,10 +66,18 @@ export function registerRestores(api: Api, table: RouteEntry[]): void {
 
   defineRoute(api, table, {
     method: 'get', path: '/api/v1/restores', access: 'read', tags: ['restores'],
-    summary: 'Restore history, newest first',
-    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }) },
-    responses: { 200: json(z.object({ items: z.array(z.unknown()) })) },
-  }, (c) => c.json({ items: c.get('server').catalog.listRestores(c.req.valid('query').limit) }, 200));
+    summary: 'Restore history, newest first, a page at a time (keyset cursor)',
+    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(500).optional().openapi({ description: 'nextCursor of the previous page' }) }) },
+    responses: { 200: json(z.object({ items: z.array(z.unknown()), nextCursor: z.string().nullable() })) },
+  }, (c) => {
+    const { limit, cursor } = c.req.valid('query');
+    const before = cursor === undefined ? undefined : decodeCursor('restores', cursor, ['string', 'string']) as [string, string];
+    // One more than asked tells whether another page follows.
+    const rows = c.get('server').catalog.listRestores(limit + 1, before && { startedAt: before[0], id: before[1] });
+    const items = rows.slice(0, limit);
+    const last = items.at(-1);
+    return c.json({ items, nextCursor: rows.length > limit && last ? encodeCursor('restores', [last.startedAt, last.id]) : null }, 200);
+  });
 }
 
 /** What a plan does, in a few words for the audit log. */

@@ -3,7 +3,8 @@ import { exportWorkflows, restoreWorkflowsToN8n } from '../../jobs/restore-workf
 import { LifeboatError } from '../../errors.ts';
 import { body, defineRoute, json, JobStartedSchema, type Api, type RouteEntry } from '../api.ts';
 import { audited } from '../audit.ts';
-import { BackupParam } from '../schemas.ts';
+import { checkN8n } from '../../profiles/n8n-api.ts';
+import { BackupParam, NameParam } from '../schemas.ts';
 import { startJob } from './jobs.ts';
 
 const WorkflowItem = z.object({
@@ -64,5 +65,23 @@ export function registerWorkflows(api: Api, table: RouteEntry[]): void {
     const b = server.catalog.resolveBackup(c.req.valid('param').id);
     const p = c.req.valid('json');
     return startJob(c, 'workflow.restore', b.id, 'workflow-restore', (listener, signal) => restoreWorkflowsToN8n(server.loaded(), server.catalog, b.id, p.workflows, { name: p.name, version: p.version, trustForeign: p.trustForeign, listener, signal }), (r) => r);
+  });
+
+  defineRoute(api, table, {
+    method: 'get', path: '/api/v1/targets/{name}/n8n', access: 'workflows.restore', tags: ['workflows'],
+    summary: 'Whether the target\'s running n8n would take a restored workflow now: configured, reachable, key accepted',
+    description: 'Cheap (a health check and one authenticated request, 3 s at most each): the UI asks it before offering "restore to n8n".',
+    request: { params: NameParam },
+    responses: { 200: json(z.object({ configured: z.boolean(), reachable: z.boolean(), detail: z.string(), hint: z.string().optional() }).openapi('N8nReachability')) },
+  }, async (c) => {
+    const loaded = c.get('server').loaded();
+    const { name } = c.req.valid('param');
+    const target = loaded.config.targets[name];
+    if (!target) throw new LifeboatError('E_NOT_FOUND', `no target named "${name}"`, { hint: `targets: ${Object.keys(loaded.config.targets).join(', ') || 'none'}` });
+    const n8n = target.n8n;
+    if (!n8n?.url || !n8n.apiKey) {
+      return c.json({ configured: false, reachable: false, detail: `no running n8n is configured for target ${name}`, hint: 'set n8n.url and n8n.apiKey on it' }, 200);
+    }
+    return c.json({ configured: true, ...(await checkN8n({ url: n8n.url, apiKey: n8n.apiKey })) }, 200);
   });
 }

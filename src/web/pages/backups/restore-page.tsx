@@ -73,9 +73,29 @@ function Wizard({ backupId, manifest }: { backupId: string; manifest: NonNullabl
 
   if (run.data) {
     const result = outcome?.result as { safetyBackupId?: string | null; restored?: string[]; tables?: unknown[]; files?: number } | undefined;
+    // The job compares the plan it would run with the one read: a new table on the target since
+    // ends it as a 409 before it writes anything. The user reads the plan as it is now.
+    const stale = outcome?.error?.status === 409;
     return (
       <section aria-label="Restore running">
-        <h2>{outcome ? (outcome.state === 'succeeded' ? 'Restored' : 'The restore did not finish') : 'Restoring…'}</h2>
+        <h2>{outcome ? (outcome.state === 'succeeded' ? 'Restored' : stale ? 'The plan changed: nothing was restored' : 'The restore did not finish') : 'Restoring…'}</h2>
+        {stale && (
+          <p>
+            The target is not as it was when the plan was read, so the job stopped before writing anything. Read the plan as it is now.{' '}
+            <button
+              type="button"
+              className="primary"
+              onClick={() => {
+                setOutcome(undefined);
+                run.reset();
+                setTyped('');
+                plan.mutate(force);
+              }}
+            >
+              Plan again
+            </button>
+          </p>
+        )}
         <JobProgress
           jobId={run.data.jobId}
           showLog

@@ -1,5 +1,6 @@
 // Restore history: who restored what, when, how it ended, and the safety backup to undo it.
-import { useQuery } from '@tanstack/react-query';
+// Paged like the backups list: the API's keyset cursor, "Show 25 more".
+import { useInfiniteQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { api, unwrap } from '../../api/client.ts';
 import { Time } from '../../components/format.tsx';
@@ -32,52 +33,74 @@ function what(p: Plan | undefined): string {
   return parts.join(', ') || '—';
 }
 
+const PAGE = 25;
+
 export function RestoresPage() {
-  const q = useQuery({ queryKey: ['restores'], queryFn: () => unwrap(api.GET('/api/v1/restores', { params: { query: { limit: 100 } } })), refetchInterval: 10_000 });
+  const q = useInfiniteQuery({
+    queryKey: ['restores'],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) => unwrap(api.GET('/api/v1/restores', { params: { query: { limit: PAGE, cursor: pageParam } } })),
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    // Only while one runs: refreshing every page of a long history for nothing would be waste.
+    refetchInterval: (query) => (query.state.data?.pages.some((p) => (p.items as RestoreRecord[]).some((r) => r.status === 'running')) ? 5_000 : false),
+  });
+  const rows = (q.data?.pages.flatMap((p) => p.items) ?? []) as RestoreRecord[];
   return (
     <Page title="Restores">
       {q.isPending ? (
         <Loading what="restores" />
       ) : q.error ? (
         <ProblemMessage error={q.error} />
-      ) : q.data.items.length === 0 ? (
+      ) : rows.length === 0 ? (
         <EmptyState title="Nothing has been restored yet.">
           To restore, open a backup under <Link href="/backups">Backups</Link> and choose “Restore…”.
         </EmptyState>
       ) : (
-        <div className="table-wrap">
-          <table aria-label="Restores">
-            <thead>
-              <tr>
-                <th scope="col">Started</th>
-                <th scope="col">From backup</th>
-                <th scope="col">What</th>
-                <th scope="col">By</th>
-                <th scope="col">Status</th>
-                <th scope="col">Safety backup</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(q.data.items as RestoreRecord[]).map((r) => (
-                <tr key={r.id}>
-                  <td>
-                    <Time at={r.startedAt} />
-                  </td>
-                  <td>
-                    <Link href={`/backups/${encodeURIComponent(r.backupId)}`}>{r.backupId}</Link>
-                  </td>
-                  <td>{what(r.plan)}</td>
-                  <td>{r.requestedBy}</td>
-                  <td>
-                    <Badge tone={TONE[r.status]}>{r.status}</Badge>
-                    {r.error && <div className="problem small">{r.error}</div>}
-                  </td>
-                  <td>{r.safetyBackupId ? <Link href={`/backups/${encodeURIComponent(r.safetyBackupId)}`}>{r.safetyBackupId}</Link> : <span className="muted">none</span>}</td>
+        <>
+          <div className="table-wrap">
+            <table aria-label="Restores">
+              <thead>
+                <tr>
+                  <th scope="col">Started</th>
+                  <th scope="col">From backup</th>
+                  <th scope="col">What</th>
+                  <th scope="col">By</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Safety backup</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              </thead>
+              <tbody>
+                {rows.map((r) => (
+                  <tr key={r.id} data-restore={r.id}>
+                    <td>
+                      <Time at={r.startedAt} />
+                    </td>
+                    <td>
+                      <Link href={`/backups/${encodeURIComponent(r.backupId)}`}>{r.backupId}</Link>
+                    </td>
+                    <td>{what(r.plan)}</td>
+                    <td>{r.requestedBy}</td>
+                    <td>
+                      <Badge tone={TONE[r.status]}>{r.status}</Badge>
+                      {r.error && <div className="problem small">{r.error}</div>}
+                    </td>
+                    <td>{r.safetyBackupId ? <Link href={`/backups/${encodeURIComponent(r.safetyBackupId)}`}>{r.safetyBackupId}</Link> : <span className="muted">none</span>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <div className="list-foot">
+            <span className="muted" role="status">
+              {rows.length} restore{rows.length === 1 ? '' : 's'} shown{q.hasNextPage ? '' : ' (all)'}
+            </span>
+            {q.hasNextPage && (
+              <button type="button" onClick={() => void q.fetchNextPage()} disabled={q.isFetchingNextPage}>
+                {q.isFetchingNextPage ? 'Loading…' : `Show ${PAGE} more`}
+              </button>
+            )}
+          </div>
+        </>
       )}
     </Page>
   );

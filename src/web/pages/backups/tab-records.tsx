@@ -1,5 +1,5 @@
 // Credentials (names and types: their data is never in the manifest, so never here), migrations
-// and copies of a backup.
+// (with their compatibility with the code deployed now) and copies of a backup.
 import { useQuery } from '@tanstack/react-query';
 import { api, unwrap } from '../../api/client.ts';
 import { formatBytes, Time } from '../../components/format.tsx';
@@ -65,6 +65,7 @@ export function MigrationsTab({ backupId, profile }: { backupId: string; profile
       <p className="muted">
         The {profile} migrations applied to the database when it was backed up ({q.data.total}); code deployed now expects the same set, or a later one.
       </p>
+      <DeployedCompatibility backupId={backupId} />
       <ScrollTable label="Migrations">
         <table aria-label="Migrations">
           <thead>
@@ -88,6 +89,35 @@ export function MigrationsTab({ backupId, profile }: { backupId: string; profile
         </table>
       </ScrollTable>
     </>
+  );
+}
+
+/** The checks a restore's plan would make of these migrations against the code deployed now. */
+function DeployedCompatibility({ backupId }: { backupId: string }) {
+  const q = useQuery({
+    queryKey: ['backups', 'compatibility', backupId],
+    queryFn: () => unwrap(api.GET('/api/v1/backups/{id}/compatibility', { params: { path: { id: backupId } } })),
+  });
+  return (
+    <section aria-labelledby="compat-title" className="card">
+      <h3 id="compat-title">Compatibility with the deployed code</h3>
+      {q.isPending && <Loading what="the comparison with the deployed code" />}
+      <ProblemMessage error={q.error} />
+      {q.data && !q.data.checked && <p data-checked="false">Not compared: {q.data.reason}.</p>}
+      {q.data?.checked && (
+        <>
+          <ul className="checks" aria-label="Compatibility checks">
+            {q.data.checks.map((c) => (
+              <li key={c.name} className={c.ok ? 'check-ok' : 'check-bad'}>
+                <strong>{c.name}</strong>
+                <span className="sr-only">{c.ok ? ' compatible' : ' not compatible'}</span>: {c.detail}
+              </li>
+            ))}
+          </ul>
+          {q.data.checks.some((c) => !c.ok) && <p className="muted small">A restore of this backup is refused until the matching code is deployed, unless forced.</p>}
+        </>
+      )}
+    </section>
   );
 }
 

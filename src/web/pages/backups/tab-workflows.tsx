@@ -2,7 +2,7 @@
 // `n8n import:workflow` reads, or create it in the target's running n8n (inactive, renamed).
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useDeferredValue, useId, useState } from 'react';
-import { api, unwrap } from '../../api/client.ts';
+import { api, ApiError, unwrap } from '../../api/client.ts';
 import { Dialog } from '../../components/dialog.tsx';
 import { Time } from '../../components/format.tsx';
 import { JobProgress } from '../../components/job.tsx';
@@ -12,13 +12,21 @@ import { useCan } from '../../session.tsx';
 import { ScrollTable } from './scroll-table.tsx';
 import type { BackupRecord } from './detail-page.tsx';
 
-/** Why "restore to n8n" cannot be used for this target, or undefined when it can be tried. */
-function useN8nBlocker(target: string): string | undefined {
-  const t = useQuery({ queryKey: ['targets', target], queryFn: () => unwrap(api.GET('/api/v1/targets/{name}', { params: { path: { name: target } } })) });
-  if (t.error) return `target ${target} is not configured any more`;
-  if (!t.data) return 'checking the target…';
-  const n8n = t.data.config.n8n as { url?: string; apiKey?: string } | undefined;
-  if (!n8n?.url || !n8n.apiKey) return `no running n8n is configured for target ${target}: set n8n.url and n8n.apiKey on it`;
+/**
+ * Why "restore to n8n" cannot be used for this target now (no n8n configured, not reachable,
+ * key refused: GET /api/v1/targets/{name}/n8n asks it), or undefined when it can be tried.
+ */
+function useN8nBlocker(target: string, enabled: boolean): string | undefined {
+  const t = useQuery({
+    queryKey: ['targets', target, 'n8n'],
+    queryFn: () => unwrap(api.GET('/api/v1/targets/{name}/n8n', { params: { path: { name: target } } })),
+    enabled,
+    staleTime: 30_000,
+    retry: false,
+  });
+  if (t.error) return t.error instanceof ApiError && t.error.status === 404 ? `target ${target} is not configured any more` : t.error.message;
+  if (!t.data) return 'checking whether n8n is reachable…';
+  if (!t.data.reachable) return t.data.hint ? `${t.data.detail}: ${t.data.hint}` : t.data.detail;
   return undefined;
 }
 
@@ -27,7 +35,7 @@ export function WorkflowsTab({ backup }: { backup: BackupRecord }) {
   const [text, setText] = useState('');
   const q = useDeferredValue(text.trim());
   const canExport = useCan('workflows.restore');
-  const blocker = useN8nBlocker(backup.target);
+  const blocker = useN8nBlocker(backup.target, canExport);
   const [pushing, setPushing] = useState<{ id: string; name: string }>();
   const list = useQuery({
     queryKey: ['backups', 'workflows', backup.id, q],

@@ -1,12 +1,14 @@
-// The wizard's schedule-and-retention step and its first-backup step.
+// The wizard's schedule-and-retention step and its first-backup step, and what the database
+// step's test found (the app and its databases, before any backup).
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, unwrap } from '../../api/client.ts';
-import { Time } from '../../components/format.tsx';
+import { formatBytes, Time } from '../../components/format.tsx';
 import { JobProgress, useJobEvents } from '../../components/job.tsx';
 import { Badge } from '../../components/page.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
 import { Field, Select } from './fields.tsx';
+import type { TestReport } from './objects.ts';
 import { RETENTION_PRESETS, retentionBody, SCHEDULE_PRESETS } from './presets.ts';
 
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -93,5 +95,37 @@ export function FirstBackupStep({ target }: { target: string }) {
         </div>
       )}
     </div>
+  );
+}
+
+const APP_NAMES = { n8n: 'n8n', django: 'Django', prisma: 'Prisma', generic: 'generic' } as const;
+
+/** What a target's test found: the app profile and the databases a backup would take now. */
+export function DetectedApp({ detected }: { detected: NonNullable<TestReport['detected']> }) {
+  const apps = [...new Set(detected.databases.filter((d) => d.profile !== 'generic').map((d) => d.profile))];
+  return (
+    <section aria-label="what Lifeboat found" className="notice">
+      <dl className="kv">
+        <dt>Detected app</dt>
+        <dd data-field="profile">
+          {apps.length ? apps.map((a) => APP_NAMES[a]).join(', ') : 'generic (no n8n, Django or Prisma tables found)'}
+          {detected.configured !== 'auto' && apps.some((a) => a !== detected.configured) && (
+            <div className="muted small">The target&apos;s profile is {detected.configured}: choose {apps.join(' or ')} (or auto) to also keep its app items.</div>
+          )}
+        </dd>
+        <dt>Databases found</dt>
+        <dd>
+          <ul className="plain-list" aria-label="databases found">
+            {detected.databases.map((d) => (
+              <li key={d.name}>
+                <strong>{d.name}</strong>: {d.error ?? `${d.tables} ${d.tables === 1 ? 'table' : 'tables'}, ${formatBytes(d.sizeBytes)}${d.profile === 'generic' ? '' : `, ${APP_NAMES[d.profile]}`}`}
+              </li>
+            ))}
+            {detected.databases.length === 0 && <li>none: this server has no database a backup would take</li>}
+            {detected.more > 0 && <li className="muted">and {detected.more} more</li>}
+          </ul>
+        </dd>
+      </dl>
+    </section>
   );
 }

@@ -10,7 +10,7 @@ import { TestResult } from './object-parts.tsx';
 import { testObject, useObjects, type ConfigObject, type TestReport } from './objects.ts';
 import { StorageForm } from './storage-form.tsx';
 import { TargetForm } from './target-form.tsx';
-import { FirstBackupStep, ScheduleStep } from './wizard-steps.tsx';
+import { DetectedApp, FirstBackupStep, ScheduleStep } from './wizard-steps.tsx';
 import './config.css';
 
 const STEPS = ['Storage', 'Database', 'Schedule and retention', 'First backup'] as const;
@@ -114,7 +114,7 @@ function DatabaseStep({ storage, target, onSaved, onNext }: { storage: string; t
   return (
     <section className="card" aria-labelledby="step-title">
       <h2 id="step-title">Which database?</h2>
-      <p className="muted small">Lifeboat connects, checks the databases are there and that a pg_dump fits the server&apos;s version.</p>
+      <p className="muted small">Lifeboat connects, checks the databases are there and that a pg_dump fits the server&apos;s version, and shows the app it finds in them.</p>
       {editing ? (
         <TargetForm key={target?.name ?? 'new'} existing={target} defaultStorage={storage} withRetention={false} submitLabel={target ? 'Save and test again' : 'Create and test connection'} onSaved={(t) => { onSaved(t); setEditing(false); test(t.name); }} />
       ) : target && (
@@ -122,6 +122,7 @@ function DatabaseStep({ storage, target, onSaved, onNext }: { storage: string; t
       )}
       {testing && <p role="status">Testing the connection…</p>}
       {report && <TestResult report={report} />}
+      {report?.detected && <DetectedApp detected={report.detected} />}
       {report && !report.ok && <p className="problem">Fix the settings above and test again: a backup would fail the same way.</p>}
       <StepNav onNext={onNext} nextDisabled={!target || testing} />
     </section>

@@ -1,6 +1,7 @@
 // The retention settings of a target, as lifeboat.yaml's `retention:` takes them. Editable for
 // a target created over the API (PATCH /api/v1/targets/{name}, a merge patch: a cleared field
-// is sent as null and removed); shown read-only for one from the file.
+// is sent as null and removed); shown read-only for one from the file. While the user edits,
+// `onDraft` gets the rules as typed, for the preview beside the form.
 import { useEffect, useId, useState } from 'react';
 import { ProblemMessage } from '../../components/problem.tsx';
 import { useSave } from './use-save.ts';
@@ -68,11 +69,35 @@ export function toPatch(d: Draft): Record<string, string | number | null> {
   );
 }
 
-export function RetentionForm({ policy, readOnly, onSave }: { policy: RetentionPolicy | null; readOnly: boolean; onSave: (patch: Record<string, string | number | null>) => Promise<unknown> }) {
+/**
+ * The rules as typed, as `retention:` takes them (fields left empty are left out; null when all
+ * are). A number that does not parse is sent as typed, so the server's message names it.
+ */
+export function toPolicy(d: Draft): Record<string, string | number> | null {
+  const entries = FIELDS.flatMap((f) => {
+    const v = (d[f.key] ?? '').trim();
+    if (v === '') return [];
+    const n = Number(v);
+    return [[f.key, (f.kind === 'int' || f.kind === 'number') && Number.isFinite(n) ? n : v] as const];
+  });
+  return entries.length ? Object.fromEntries(entries) : null;
+}
+
+export function RetentionForm({ policy, readOnly, onSave, onDraft }: {
+  policy: RetentionPolicy | null;
+  readOnly: boolean;
+  onSave: (patch: Record<string, string | number | null>) => Promise<unknown>;
+  /** The unsaved rules as typed (null: no rules), or undefined when the form matches what is saved. */
+  onDraft?: (draft: Record<string, string | number> | null | undefined) => void;
+}) {
   const id = useId();
   const [draft, setDraft] = useState<Draft>(() => toDraft(policy));
   const { error, busy, saved, save } = useSave();
   useEffect(() => setDraft(toDraft(policy)), [policy]);
+  useEffect(() => {
+    const typed = toPolicy(draft);
+    onDraft?.(JSON.stringify(typed) === JSON.stringify(toPolicy(toDraft(policy))) ? undefined : typed);
+  }, [draft, policy, onDraft]);
   return (
     <form
       className="settings"

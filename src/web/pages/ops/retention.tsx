@@ -1,5 +1,6 @@
 // Retention per target: its rules (editable for a target created here) and what they would
-// delete now, and why, from GET /api/v1/retention (a dry run: nothing is deleted).
+// delete now, and why, from GET /api/v1/retention (a dry run: nothing is deleted). While rules
+// are edited, the preview follows them as typed (POST /api/v1/retention/preview), before saving.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'wouter';
@@ -11,6 +12,7 @@ import { useCan } from '../../session.tsx';
 import { inEffect, useTargets } from './queries.ts';
 import { RetentionForm } from './retention-form.tsx';
 import { FileOwnedNote, TargetPicker, useChosenTarget } from './target-picker.tsx';
+import { useDebounced } from './use-debounced.ts';
 import type { RetentionDecision, RetentionPolicy, RetentionPreview } from './types.ts';
 
 export function RetentionPage() {
@@ -19,6 +21,7 @@ export function RetentionPage() {
   const [target, choose] = useChosenTarget(list);
   const canWrite = useCan('config.write');
   const client = useQueryClient();
+  const [draft, setDraft] = useState<Record<string, string | number> | null>();
   return (
     <Page title={target ? `Retention of ${target.name}` : 'Retention'}>
       <ProblemMessage error={targets.error} />
@@ -42,6 +45,7 @@ export function RetentionPage() {
                 key={target.name}
                 policy={(target.config.retention as RetentionPolicy | undefined) ?? null}
                 readOnly={target.source === 'file' || !canWrite}
+                onDraft={setDraft}
                 onSave={async (patch) => {
                   await unwrap(api.PATCH('/api/v1/targets/{name}', { params: { path: { name: target.name } }, body: { retention: patch } }));
                   await client.invalidateQueries({ queryKey: ['targets'] });
@@ -49,7 +53,7 @@ export function RetentionPage() {
                 }}
               />
             </section>
-            <RetentionPreviewPanel target={target.name} />
+            <RetentionPreviewPanel key={target.name} target={target.name} draft={draft} />
           </div>
         </>
       )}
@@ -59,30 +63,42 @@ export function RetentionPage() {
 
 const RESULT_TONE = { kept: 'ok', 'would-delete': 'bad' } as const;
 
-function RetentionPreviewPanel({ target }: { target: string }) {
+/** Rules as typed, or undefined for the saved ones. */
+type Draft = Record<string, string | number> | null | undefined;
+
+function RetentionPreviewPanel({ target, draft: typed }: { target: string; draft: Draft }) {
   const [onlyDeleted, setOnlyDeleted] = useState(false);
   const [all, setAll] = useState(false);
+  // Asked once typing pauses; the previous answer stays shown meanwhile.
+  const draft = useDebounced(typed, 400);
   const preview = useQuery({
-    queryKey: ['retention', target],
-    queryFn: async () => (await unwrap(api.GET('/api/v1/retention', { params: { query: { target } } }))).items[0] as unknown as RetentionPreview | undefined,
+    queryKey: ['retention', target, draft === undefined ? 'saved' : JSON.stringify(draft)],
+    queryFn: async () =>
+      (draft === undefined
+        ? (await unwrap(api.GET('/api/v1/retention', { params: { query: { target } } }))).items[0]
+        : await unwrap(api.POST('/api/v1/retention/preview', { body: { target, policy: draft } }))) as unknown as RetentionPreview | undefined,
+    placeholderData: (previous) => previous,
+    retry: false,
   });
   const p = preview.data;
+  const unsaved = draft !== undefined;
   const decisions = p?.decisions ?? [];
   const doomed = decisions.filter((d) => d.result === 'would-delete');
   const shown = (onlyDeleted ? doomed : decisions).slice(0, all ? undefined : 100);
   const hidden = (onlyDeleted ? doomed : decisions).length - shown.length;
   return (
     <section aria-labelledby="preview-title">
-      <h2 id="preview-title">What the rules do now</h2>
-      <ProblemMessage error={preview.error} />
+      <h2 id="preview-title">{unsaved ? 'What the rules as typed would do now' : 'What the rules do now'}</h2>
+      <ProblemMessage error={preview.error} title={unsaved ? 'These rules cannot be previewed' : undefined} />
       {preview.isPending && <Loading what="the preview" />}
       {p && (
         <>
-          <p data-field="summary" aria-live="polite">
+          <p data-field="summary" data-draft={unsaved ? 'true' : undefined} aria-live="polite" className={preview.isPlaceholderData || preview.error ? 'stale' : undefined}>
+            {unsaved && <strong>Not saved yet: </strong>}
             {p.policy === null
               ? `No rules: all ${decisions.length} backups are kept.`
               : `Keeps ${decisions.length - doomed.length}, would delete ${doomed.length} of ${decisions.length} backups (days counted in ${p.timeZone}).`}{' '}
-            <span className="muted small">A dry run: nothing is deleted until retention runs after a backup or on the daemon's schedule.</span>
+            <span className="muted small">{unsaved ? 'Nothing is saved or deleted until you save these rules and retention runs.' : "A dry run: nothing is deleted until retention runs after a backup or on the daemon's schedule."}</span>
           </p>
           {p.warnings.map((w) => (
             <p key={w} className="banner">
