@@ -17,6 +17,7 @@ import { registerUsers } from './commands/users.ts';
 import { registerTokens } from './commands/tokens.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerExport } from './commands/export.ts';
+import { registerDrill } from './commands/drill.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerTokens(program);
   registerAudit(program);
   registerExport(program);
+  registerDrill(program);
   return program;
 }
 
