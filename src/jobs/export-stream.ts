@@ -25,6 +25,11 @@ export interface BundleRead {
   storedSize: number;
   /** Whether `stream` is decrypted (false for a bundle that was never encrypted). */
   decrypted: boolean;
+  /**
+   * Settles once the copy's check has: a consumer that publishes what it wrote (renames a file
+   * into place) awaits it first, since decryption may end its output a moment before the check.
+   */
+  checked: Promise<void>;
 }
 
 export interface ReadBundleOptions {
@@ -93,7 +98,7 @@ export async function readGoodCopy<T>(
 async function openCopy(
   copy: Copy,
   o: ReadBundleOptions & { keys: DecryptionKeys; manifest: Manifest | undefined; sha256: string | null; storedSize: number },
-): Promise<BundleRead & { checked: Promise<void> }> {
+): Promise<BundleRead> {
   const stored = await copy.storage.get(copy.key, { signal: o.signal });
   const checker = o.sha256 ? wholeCheck(o.sha256, o.storedSize) : o.manifest ? memberCheck(o.manifest, path.basename(copy.key), o.keys) : undefined;
   if (!checker) throw new LifeboatError('E_BUNDLE_CORRUPT', 'cannot be checked: the catalog holds neither its sha256 nor its manifest');

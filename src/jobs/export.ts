@@ -56,6 +56,7 @@ export async function runExport(
       const temp = path.join(path.dirname(file), `.${path.basename(file)}.lifeboat-tmp-${randomBytes(4).toString('hex')}`);
       try {
         await pipeline(read.stream, createWriteStream(temp, { flags: 'wx', mode: 0o600 }), { signal });
+        await read.checked;
         await fs.rename(temp, file);
       } catch (err) {
         await fs.rm(temp, { force: true });
