@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import type { Manifest } from '../../src/bundle/manifest.ts';
 import { readBundle } from '../../src/bundle/reader.ts';
@@ -13,6 +13,7 @@ import { Catalog } from '../../src/catalog/catalog.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { runBackup } from '../../src/jobs/backup.ts';
 import { serverBinDirs } from '../../src/postgres/scratch-cluster.ts';
+import { startReceiver } from '../support/receiver.ts';
 import { seedShop } from '../support/seed.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
@@ -140,7 +141,10 @@ targets:
     const { ws, tmp } = room();
     const db = await suite.server.createDatabase('swap');
     await seedShop(suite.server, db);
-    const { id, key } = await backup(ws, 'swap', `tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  swap:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
+    // A channel with no `on:`: failures, the drill's included.
+    const receiver = await startReceiver();
+    after(() => receiver.stop());
+    const { id, key } = await backup(ws, 'swap', `tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  swap:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\nnotifications:\n  hook: { type: webhook, url: "${receiver.url}/hook" }\n`);
     // Another database of the same name (made elsewhere, as it were): fewer orders.
     const other = await suite.server.createDatabase('other');
     await seedShop(suite.server, other);
@@ -207,6 +211,8 @@ targets:
     assert.match(show.stdout, /drill +FAILED at /);
     const events = (await ws.run(['events', '--json'])).json<{ kind: string; message: string }[]>();
     assert.match(events.find((e) => e.kind === 'drill_failed')!.message, new RegExp(`the bare-metal drill of ${id} failed: restore\\.sh .*; ${db}: table sales\\.orders \\(10 rows\\)`));
+    const sent = receiver.requests.map((r) => JSON.parse(r.body) as { event: string; backup: { id: string } | null });
+    assert.deepEqual(sent.filter((b) => b.event.startsWith('drill')).map((b) => [b.event, b.backup?.id]), [['drill_failed', id]]);
   });
 
   test('Ctrl-C while restore.sh runs stops it and removes the cluster and the unpacked bundle', async () => {
