@@ -56,6 +56,13 @@ export async function runDrill(
   catalog.recoverInterrupted();
   const backup = catalog.resolveBackup(prefix);
   if (backup.status !== 'ok' && backup.status !== 'degraded') throw new LifeboatError('E_USAGE', `backup ${backup.id} is ${backup.status}: there is nothing to drill`);
+  if (backup.trust === 'untrusted') {
+    // The drill runs the bundle's own restore.sh, as root where Lifeboat runs as root: from a
+    // bundle no key of this installation vouches for, that is running whatever a forger wrote.
+    throw new LifeboatError('E_RESTORE_CHECK', `backup ${backup.id} is untrusted (${backup.trustReason ?? 'no key of this installation vouches for it'}): the drill would run its restore.sh, which may not be Lifeboat's`, {
+      hint: '`lifeboat key import` the key of the installation that made it, then `lifeboat catalog rebuild`; or unpack it by hand on a machine of no value and read restore.sh first',
+    });
+  }
   const manifest = catalog.getManifest(backup.id);
   if (!manifest) throw new LifeboatError('E_NOT_FOUND', `the catalog holds no manifest for ${backup.id}`, { hint: 'run `lifeboat catalog rebuild`' });
   const target = loaded.config.targets[backup.target];

@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { runBackup } from '../../src/jobs/backup.ts';
 import { serverBinDirs } from '../../src/postgres/scratch-cluster.ts';
 import { startReceiver } from '../support/receiver.ts';
+import { forgeBundle } from '../support/hostile.ts';
 import { seedShop } from '../support/seed.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
@@ -213,6 +214,19 @@ targets:
     assert.match(events.find((e) => e.kind === 'drill_failed')!.message, new RegExp(`the bare-metal drill of ${id} failed: restore\\.sh .*; ${db}: table sales\\.orders \\(10 rows\\)`));
     const sent = receiver.requests.map((r) => JSON.parse(r.body) as { event: string; backup: { id: string } | null });
     assert.deepEqual(sent.filter((b) => b.event.startsWith('drill')).map((b) => [b.event, b.backup?.id]), [['drill_failed', id]]);
+  });
+
+  test('an untrusted backup is refused: its restore.sh is not run', async () => {
+    const { ws, tmp } = room();
+    ws.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    files: { config: [/etc/hostname] }\n    storage: local\n`);
+    const { id } = await forgeBundle(ws.storage, 'app', new Date('2026-11-20T02:00:00Z'), [{ set: 'config', path: '/etc/hostname', data: 'forged' }]);
+    const rebuilt = await ws.run(['catalog', 'rebuild']);
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    const r = await ws.run(['drill', id]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, new RegExp(`error: backup ${id} is untrusted \\(.*\\): the drill would run its restore\\.sh, which may not be Lifeboat's`));
+    assert.match((await ws.run(['show', id])).stdout, /drill +never/);
+    assert.deepEqual(readdirSync(tmp), []);
   });
 
   test('Ctrl-C while restore.sh runs stops it and removes the cluster and the unpacked bundle', async () => {
