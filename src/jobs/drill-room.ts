@@ -135,7 +135,8 @@ export async function toolVersions(tools: { name: string; bin: string }[]): Prom
   await Promise.all(tools.map(async (t) => {
     try {
       const { stdout, stderr } = await run(t.bin, [t.name === 'zstd' ? '-V' : '--version'], { timeout: 10_000, env: { PATH: SYSTEM_PATH } });
-      out[t.name] = ((stdout || stderr).trim().split('\n')[0] ?? '').slice(0, 200);
+      // zstd frames its banner in asterisks and signs it: the version is what matters.
+      out[t.name] = ((stdout || stderr).trim().split('\n')[0] ?? '').replace(/^\*+\s*|\s*\*+$/g, '').replace(/, by [^,]*$/, '').slice(0, 200);
     } catch {
       out[t.name] = 'unknown';
     }
