@@ -81,10 +81,18 @@ export async function readGoodCopy<T>(
       } catch (err) {
         const e = asLifeboatError(err);
         if (e.code !== 'E_BUNDLE_CORRUPT') throw e;
-        if (options.retry === false || !(await copies.fallBack(e.message))) {
+        if (options.retry === false) {
+          // Marked bad all the same, so the next read (an export to a file) starts at another copy.
+          await copies.fallBack(e.message).catch(() => false);
+          throw new LifeboatError('E_BUNDLE_CORRUPT', `the copy of backup ${backup.id} on ${copy.storage.name} ${e.message}: the bytes already written are damaged`, {
+            cause: err,
+            hint: 'discard them; an export to a file falls back to the next good copy by itself',
+          });
+        }
+        if (!(await copies.fallBack(e.message))) {
           throw new LifeboatError('E_BUNDLE_CORRUPT', `no good copy of backup ${backup.id}: the copy on ${copy.storage.name} ${e.message}`, {
             cause: err,
-            hint: options.retry === false ? 'what was written is damaged: discard it' : `run \`lifeboat verify ${backup.id} --quick\` to check every copy`,
+            hint: `run \`lifeboat verify ${backup.id} --quick\` to check every copy`,
           });
         }
       }

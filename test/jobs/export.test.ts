@@ -66,6 +66,24 @@ describe('lifeboat export', () => {
     assert.equal(createHash('sha256').update(Buffer.concat(chunks)).digest('hex'), sha(path.join(ws.storage, key)));
   });
 
+  test('- from a damaged copy cannot take the bytes back: exit 1, say so, mark the copy; a file export then reads the replica', async () => {
+    const { ws, id, key, replica } = await made();
+    flipByte(path.join(ws.storage, key), 0.5);
+    const child = ws.spawnCli(['export', id, '-']);
+    let stderr = '';
+    child.stdout!.resume();
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin!.end();
+    assert.equal(await new Promise<number | null>((resolve) => child.on('close', resolve)), 1);
+    assert.match(stderr, new RegExp(`error: the copy of backup ${id} on local does not match its sha256 .*: the bytes already written are damaged`));
+    assert.match(stderr, /hint: discard them/);
+    const dest = path.join(ws.dir, 'again.tar.zst');
+    const r = await ws.run(['export', id, dest, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json<{ storage: string }>().storage, 'copy', 'the copy marked bad is not read first');
+    assert.equal(sha(dest), sha(path.join(replica, key)));
+  });
+
   test('--decrypt writes a plain bundle that tar lists', async () => {
     const { ws, id, key } = await made({ encrypted: true });
     assert.ok(key.endsWith('.tar.zst.age'));
