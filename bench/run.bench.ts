@@ -30,7 +30,7 @@ interface Run {
  * small vocabulary with random numbers, which compress like real text (~3-5x), unlike pgbench's
  * blank padding (~25x).
  */
-async function seed(server: TestServer, db: string): Promise<void> {
+export async function seed(server: TestServer, db: string, mb = sizeMb): Promise<void> {
   await server.query(db, `
     create table words as select w from unnest(string_to_array(
       'order customer invoice payment shipped pending failed success webhook http request response node workflow trigger schedule email slack notion sheet row column value error retry timeout credential token user admin project task comment status priority amount currency total discount address city country phone note active archived draft published',
@@ -51,7 +51,7 @@ async function seed(server: TestServer, db: string): Promise<void> {
     from generate_series(1, ${workflows}) g`);
   // Execution data is most of an n8n database: fill ~70% of the target size with it.
   const perRow = 4000;
-  const execRows = Math.floor((sizeMb * 0.7 * 1e6) / perRow);
+  const execRows = Math.floor((mb * 0.7 * 1e6) / perRow);
   const batch = 20000;
   for (let done = 0; done < execRows; done += batch) {
     const n = Math.min(batch, execRows - done);
@@ -67,7 +67,7 @@ async function seed(server: TestServer, db: string): Promise<void> {
         from e`);
     process.stderr.write(`\rseeding executions ${Math.min(done + batch, execRows)}/${execRows}`);
   }
-  const accRows = Math.floor((sizeMb * 0.3 * 1e6) / 160);
+  const accRows = Math.floor((mb * 0.3 * 1e6) / 160);
   await server.query(db, `insert into accounts (bid, abalance, note, email, created)
     select g % 100, floor(random() * 1000000)::int, sentence(8), 'user' || g || '@example.com', now() - (g || ' seconds')::interval
       from generate_series(1, ${accRows}) g`);
@@ -197,4 +197,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// drill.bench.ts imports seed() from here.
+if (import.meta.main) await main();

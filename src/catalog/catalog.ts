@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { LifeboatError } from '../errors.ts';
-import { ObjectQueries } from './objects.ts';
+import { DrillQueries } from './drills.ts';
 
 export type { AuditContent, AuditRow, ChainLink } from './audit.ts';
 export { AUDIT_GENESIS } from './audit.ts';
@@ -13,6 +13,7 @@ export type { RestoreRecord, StorageUsage } from './history.ts';
 export type { ResourceRecord } from './jobs.ts';
 export type { ScheduleRecord, ScheduleRun } from './schedules.ts';
 export type { ConfigObjectRecord, ObjectKind } from './objects.ts';
+export type { DrillPhases, DrillRecord } from './drills.ts';
 export type { LoginAttemptRecord, SessionRecord, TokenRecord, UserRecord } from './users.ts';
 export type { BackupFilter, BackupListRow, JobFilter, SortColumn } from './queries.ts';
 
@@ -20,7 +21,7 @@ export type { BackupFilter, BackupListRow, JobFilter, SortColumn } from './queri
  * Lifeboat's metadata: an index over what storage holds, in one SQLite file. Every read and
  * write of the catalog goes through this class, so moving it to PostgreSQL stays local.
  */
-export class Catalog extends ObjectQueries {
+export class Catalog extends DrillQueries {
   /** Opens (creating if needed) the catalog under `home` and applies pending migrations. */
   static open(home: string): Catalog {
     let db: DatabaseSync;

@@ -396,4 +396,25 @@ export const migrations: readonly string[] = [
   drop index backup_list_target_size;
   create index backup_list_target_size on backup_list (target, size_key, id, started_at, status, deletion_status, bad_copies, verification_status, verification_level, protected, protected_until);
   `,
+  // migration 14 (drill): each bare-metal drill of a backup, with its RTO by part, the bundle's
+  // size and the tools' versions (catalog/drills.ts). No foreign key: a drill's record outlives
+  // the backup, as the history of what a restore took.
+  `
+  create table drills (
+    id          text primary key,
+    backup_id   text not null,
+    target      text not null,
+    started_at  text not null,
+    finished_at text not null,
+    ok          integer not null,
+    rto_ms      integer,
+    phases_json text not null,
+    bundle_size integer,
+    storage     text,
+    tools_json  text not null,
+    report_json text not null
+  );
+  create index drills_backup on drills (backup_id, started_at);
+  create index drills_target on drills (target, started_at);
+  `,
 ];

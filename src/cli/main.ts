@@ -16,6 +16,8 @@ import { registerDoctor } from './commands/doctor.ts';
 import { registerUsers } from './commands/users.ts';
 import { registerTokens } from './commands/tokens.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerExport } from './commands/export.ts';
+import { registerDrill } from './commands/drill.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -43,6 +45,8 @@ export function buildProgram(): Command {
   registerUsers(program);
   registerTokens(program);
   registerAudit(program);
+  registerExport(program);
+  registerDrill(program);
   return program;
 }
 

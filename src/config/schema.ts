@@ -186,6 +186,15 @@ const verification = z.union([
     checks: z.array(userCheck).optional(),
     /** Server binaries (initdb, pg_ctl, postgres) for the scratch cluster; default /usr/lib/postgresql/<v>/bin. */
     binDir: z.string().optional(),
+    /** The bare-metal drill (jobs/drill.ts): when the daemon runs one, and when its age raises `drill_overdue`. */
+    drill: z.strictObject({
+      /** The daemon drills the target's newest good backup when this fires, e.g. "0 5 1 * *" (monthly). */
+      cron: cronText.optional(),
+      /** `drill_overdue` once a day while the newest successful drill is older than this. */
+      maxAgeDays: z.number().positive().optional(),
+      /** restore.sh --jobs for the daemon's drills; default 2. */
+      jobs: z.number().int().min(1).max(64).optional(),
+    }).optional(),
   }),
 ]);
 

@@ -284,7 +284,7 @@ async function testRestore(
 }
 
 /** Tables with their columns, types and row counts; sequences and extensions: all as the manifest says. */
-async function compareDatabase(endpoint: PgEndpoint, d: DatabaseManifest, checks: VerifyCheck[], signal: AbortSignal, counted?: ReadonlyMap<string, number>): Promise<void> {
+export async function compareDatabase(endpoint: PgEndpoint, d: DatabaseManifest, checks: VerifyCheck[], signal: AbortSignal, counted?: ReadonlyMap<string, number>): Promise<void> {
   const client = await connect(endpoint);
   try {
     const restored = await describeDatabase(client, signal, { known: counted });

@@ -5,6 +5,7 @@
 export const EVENT_KINDS = [
   'backup_succeeded', 'backup_failed', 'backup_degraded', 'backup_missing',
   'verification_passed', 'verification_failed',
+  'drill_passed', 'drill_failed', 'drill_overdue',
   'pending_deletion', 'deleted',
   'low_space', 'critical_space',
   'restore_started', 'restore_finished', 'restore_failed',
@@ -15,12 +16,12 @@ export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** What a channel gets when it lists no `on:`: failures and emergencies. */
 export const DEFAULT_EVENTS: readonly EventKind[] = [
-  'backup_failed', 'backup_degraded', 'backup_missing', 'verification_failed', 'low_space', 'critical_space', 'restore_failed',
+  'backup_failed', 'backup_degraded', 'backup_missing', 'verification_failed', 'drill_failed', 'drill_overdue', 'low_space', 'critical_space', 'restore_failed',
 ];
 
 /** Names a channel's `on:` may use for several events: `failure` (as in DESIGN.md's example). */
 export const EVENT_GROUPS: Record<string, readonly EventKind[]> = {
-  failure: ['backup_failed', 'backup_degraded', 'verification_failed', 'restore_failed'],
+  failure: ['backup_failed', 'backup_degraded', 'verification_failed', 'drill_failed', 'restore_failed'],
 };
 
 /** Events that always reach channels marked `emergency: true`, whatever their `on:` says. */

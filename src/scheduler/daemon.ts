@@ -9,6 +9,8 @@ import { flushNotifications } from '../notify/deliver.ts';
 import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
 import { formatBytes } from '../util/format.ts';
 import { pendingVerifications, runVerify } from '../jobs/verify.ts';
+import { runDrill } from '../jobs/drill.ts';
+import { dueDrills, overdueDrills } from './drill-policy.ts';
 import { configSchedules, Scheduler, type Clock } from './scheduler.ts';
 import { pruneAuditLog, withAudit } from '../audit/audit.ts';
 import { notePrune, noteVerification } from '../audit/details.ts';
@@ -77,6 +79,26 @@ export function makeScheduler(loaded: LoadedConfig, catalog: Catalog, options: D
         });
         options.log?.(report.ok ? 'info' : 'error', `verification of ${id} ${report.ok ? 'passed' : 'FAILED'}`);
       }
+    },
+    runDrills: async (o) => {
+      for (const target of dueDrills(loaded, catalog, o.now)) {
+        o.signal.throwIfAborted();
+        const newest = catalog.newestGoodBackup(target);
+        if (!newest) {
+          options.log?.('warn', `[drill ${target}] due, but the target has no good backup to drill`);
+          continue;
+        }
+        const policy = loaded.config.targets[target]?.verification;
+        const jobs = typeof policy === 'object' ? policy.drill?.jobs : undefined;
+        const listener = { onLog: (level: 'info' | 'warn' | 'error', message: string) => options.log?.(level, `[drill ${newest.id}] ${message}`) };
+        const report = await withAudit(catalog, { actor: 'daemon', action: 'drill.run', object: newest.id, at: auditAt(o.now) }, async (audit) => {
+          const r = await runDrill(loaded, catalog, newest.id, { jobs, signal: o.signal, listener, trigger: 'schedule' });
+          audit.detail.drill = { ok: r.ok, rtoMs: r.rtoMs };
+          return r;
+        });
+        options.log?.(report.ok ? 'info' : 'error', `drill of ${newest.id} ${report.ok ? 'passed' : 'FAILED'}${report.rtoMs !== null ? ` (RTO ${Math.round(report.rtoMs / 1000)} s)` : ''}`);
+      }
+      for (const target of overdueDrills(loaded, catalog, o.now)) options.log?.('warn', `drill_overdue: ${target}`);
     },
   });
 }

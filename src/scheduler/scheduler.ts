@@ -24,6 +24,8 @@ export type PruneRunner = (options: { signal: AbortSignal; now: Date }) => Promi
  * and a test restore of the newest unverified backup of each target in `cronTargets`.
  */
 export type VerifyRunner = (options: { signal: AbortSignal; now: Date; cronTargets: string[] }) => Promise<void>;
+/** Runs the bare-metal drills that `verification.drill` policies make due, and their overdue alerts. */
+export type DrillRunner = (options: { signal: AbortSignal; now: Date }) => Promise<void>;
 
 export interface SchedulerOptions {
   loaded: LoadedConfig;
@@ -31,6 +33,7 @@ export interface SchedulerOptions {
   runBackup: BackupRunner;
   runPrune: PruneRunner;
   runVerifications?: VerifyRunner;
+  runDrills?: DrillRunner;
   notify?: NotifyRunner;
   clock?: Clock;
   /** Who holds the lease: host, pid and a random part, unless given. */
@@ -89,6 +92,7 @@ export class Scheduler {
   #pruneController = new AbortController();
   #verifying: Promise<void> | undefined;
   #notifying: Promise<void> | undefined;
+  #drilling: Promise<void> | undefined;
   readonly #verifyDue = new Set<string>();
 
   constructor(options: SchedulerOptions) {
@@ -142,7 +146,18 @@ export class Scheduler {
     if (mode !== 'external') this.#verificationCrons(now);
     this.#maybeVerify(now, pruned);
     this.#deadMan(now);
+    if (mode !== 'external') this.#maybeDrill(now);
     this.#maybeNotify(now);
+  }
+
+  /** One drill pass at a time, beside everything else: a drill takes as long as a restore. */
+  #maybeDrill(now: Date): void {
+    if (!this.#o.runDrills || this.#drilling || this.#stopping) return;
+    this.#drilling = this.#o.runDrills({ signal: this.#pruneController.signal, now })
+      .catch((err: unknown) => this.#log('warn', `drills failed to run: ${asLifeboatError(err).message}`))
+      .finally(() => {
+        this.#drilling = undefined;
+      });
   }
 
   /** Sends due notifications, one flush at a time, beside everything else. */
@@ -329,8 +344,8 @@ export class Scheduler {
 
   /** Waits for everything running (backups, retention); for tests and shutdown. */
   async settle(): Promise<void> {
-    while (this.#running.size || this.#pruning || this.#verifying || this.#notifying) {
-      await Promise.all([...[...this.#running.values()].map((r) => r.done), this.#pruning, this.#verifying, this.#notifying]);
+    while (this.#running.size || this.#pruning || this.#verifying || this.#notifying || this.#drilling) {
+      await Promise.all([...[...this.#running.values()].map((r) => r.done), this.#pruning, this.#verifying, this.#notifying, this.#drilling]);
     }
   }
 
@@ -352,7 +367,7 @@ export class Scheduler {
       await all;
     }
     this.#pruneController.abort();
-    await Promise.all([this.#pruning, this.#verifying, this.#notifying]);
+    await Promise.all([this.#pruning, this.#verifying, this.#notifying, this.#drilling]);
     this.#o.catalog.releaseLease(LEASE, this.holder);
   }
 }

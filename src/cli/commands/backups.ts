@@ -8,6 +8,7 @@ import { runBackupFlow } from '../../jobs/backup-flow.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
 import { print, interruptSignal, globals, indent, catalogAction, auditedAction } from '../context.ts';
 import { describeOutcome } from './retention.ts';
+import { drillLines } from './drill.ts';
 
 /** Backing up and looking: init, backup, list, show, contents. */
 export function registerBackups(program: Command): void {
@@ -91,7 +92,8 @@ export function registerBackups(program: Command): void {
       catalogAction(async ({ opts, catalog }, prefix: string) => {
         const b = catalog.resolveBackup(prefix);
         const m = catalog.getManifest(b.id);
-        print(opts, { ...b, manifest: m && { ...m, members: undefined } }, () => {
+        const drill = catalog.listDrills(b.id, 1)[0];
+        print(opts, { ...b, manifest: m && { ...m, members: undefined }, lastDrill: drill ?? null }, () => {
           const lines = [
             `backup      ${b.id}`,
             `target      ${b.target}`,
@@ -107,6 +109,7 @@ export function registerBackups(program: Command): void {
             `trust       ${b.trust === 'trusted' ? 'trusted (made by this installation)' : `UNTRUSTED: ${b.trustReason ?? 'no key of this installation vouches for it'}; restore needs --trust-foreign, files only with --to-dir`}`,
           ];
           for (const l of b.locations) lines.push(`stored      ${l.storage}: ${l.key} (${l.status}${l.error ? `: ${l.error}` : ''})`);
+          lines.push(...(drill ? drillLines(drill) : ['drill       never (`lifeboat drill ' + b.id + '`)']));
           if (m) {
             if (m.postgres) lines.push(`postgres    server ${m.postgres.serverVersion}, pg_dump ${m.postgres.pgDumpVersion}${m.postgres.globals ? ', with roles' : ''}`);
             if (b.summary) lines.push(`contents    ${b.summary.databases} database(s), ${b.summary.tables} tables, ${b.summary.rows} rows, ${b.summary.files} files, ${b.summary.appItems} app items`);

@@ -2,6 +2,7 @@ import type { Api, RouteEntry } from '../api.ts';
 import { registerAudit } from './audit.ts';
 import { registerAuth } from './auth.ts';
 import { registerBackups } from './backups.ts';
+import { registerDrills } from './drills.ts';
 import { registerImports } from './imports.ts';
 import { registerJobs } from './jobs.ts';
 import { registerListings } from './listings.ts';
@@ -23,6 +24,7 @@ export function registerRoutes(api: Api, table: RouteEntry[]): void {
   registerImports(api, table);
   registerListings(api, table);
   registerBackups(api, table);
+  registerDrills(api, table);
   registerWorkflows(api, table);
   registerRestores(api, table);
   registerMaintenance(api, table);

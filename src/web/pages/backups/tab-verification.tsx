@@ -8,6 +8,7 @@ import { Badge, EmptyState, Loading } from '../../components/page.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
 import type { BackupRecord } from './detail-page.tsx';
 import { ScrollTable } from './scroll-table.tsx';
+import { DrillSection } from './drill-section.tsx';
 
 interface VerifyCheck {
   name: string;
@@ -24,6 +25,15 @@ interface VerifyReport {
 }
 
 export function VerificationTab({ backup }: { backup: BackupRecord }) {
+  return (
+    <>
+      <DrillSection backupId={backup.id} />
+      <VerificationReports backup={backup} />
+    </>
+  );
+}
+
+function VerificationReports({ backup }: { backup: BackupRecord }) {
   const q = useQuery({
     queryKey: ['backups', 'verifications', backup.id],
     queryFn: () => unwrap(api.GET('/api/v1/backups/{id}/verifications', { params: { path: { id: backup.id }, query: {} } })),
