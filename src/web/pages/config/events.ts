@@ -1,25 +1,15 @@
-// Event names and routing as src/notify/event-kinds.ts defines them: the UI reaches the engine
-// only over HTTP, and the API has no route listing them, so they are repeated here (keep in step).
+// Event names and routing come from the engine's own list (plain data, no imports), bundled into
+// the UI at build time, so a new event reaches the channel form without a second copy to keep in step.
+import { DEFAULT_EVENTS, EMERGENCY_EVENTS, EVENT_GROUPS, EVENT_KINDS as ALL_KINDS } from '../../../notify/event-kinds.ts';
 
-export const EVENT_KINDS = [
-  'backup_succeeded', 'backup_failed', 'backup_degraded', 'backup_missing',
-  'verification_passed', 'verification_failed',
-  'pending_deletion', 'deleted',
-  'low_space', 'critical_space',
-  'restore_started', 'restore_finished', 'restore_failed',
-  'resources_reaped',
-] as const;
-
-/** What a channel without `on:` gets. */
-export const DEFAULT_EVENTS: readonly string[] = ['backup_failed', 'backup_degraded', 'backup_missing', 'verification_failed', 'low_space', 'critical_space', 'restore_failed'];
-const GROUPS: Record<string, readonly string[]> = { failure: ['backup_failed', 'backup_degraded', 'verification_failed', 'restore_failed'] };
-/** Reach channels marked emergency whatever their `on:` says. */
-export const EMERGENCY_EVENTS: readonly string[] = ['critical_space', 'backup_missing'];
+/** What a channel may subscribe to ('test' is only sent by a channel's test button). */
+export const EVENT_KINDS = ALL_KINDS.filter((e) => e !== 'test');
+export { EMERGENCY_EVENTS };
 
 /** The events a channel's config routes to it. */
 export function eventsOf(config: Record<string, unknown>): Set<string> {
-  const on = Array.isArray(config.on) ? (config.on as string[]) : DEFAULT_EVENTS;
-  const out = new Set(on.flatMap((e) => GROUPS[e] ?? [e]));
+  const on: readonly string[] = Array.isArray(config.on) ? (config.on as string[]) : DEFAULT_EVENTS;
+  const out = new Set<string>(on.flatMap((e): readonly string[] => EVENT_GROUPS[e] ?? [e]));
   if (config.emergency === true) for (const e of EMERGENCY_EVENTS) out.add(e);
   return out;
 }
