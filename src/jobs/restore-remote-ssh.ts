@@ -39,6 +39,9 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** The line each remote command starts its stderr with: its pid. */
+const PID_TAG = 'lifeboat-remote-pid ';
+
 /** Single-quotes a word for the remote POSIX shell. */
 export function shq(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
@@ -110,31 +113,49 @@ export class SshSession {
 
   /**
    * Runs `command` in the login shell. `stdin` is written and closed (a secret travels there,
-   * never in the command line, which `ps` shows); output is handed on as it comes.
+   * never in the command line, which `ps` shows); output is handed on as it comes. An abort
+   * kills the command's process group on the remote (sshd makes each command a session leader;
+   * closing the channel alone leaves it running) and rejects at once.
    */
   exec(command: string, options: { stdin?: string; onStdout?: (text: string) => void; onStderr?: (text: string) => void; signal?: AbortSignal } = {}): Promise<ExecResult> {
+    options.signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
-      this.#conn.exec(command, (err, stream) => {
+      // The first stderr line names the process, for the abort: `exec` keeps that pid.
+      this.#conn.exec(`printf '${PID_TAG}%s\\n' "$$" >&2; ${command}`, (err, stream) => {
         if (err) return reject(new LifeboatError('E_RESTORE_FAILED', `${this.remote.display} refused to run a command: ${err.message}`, { cause: err }));
         let stdout = '';
         let stderr = '';
+        let head = '';
+        let pid: number | undefined;
         let code: number | null = null;
         let signal: string | undefined;
+        let settled = false;
         const onAbort = () => {
-          // OpenSSH passes the signal on (a channel request); closing the channel ends the rest.
-          stream.signal('TERM');
+          settled = true;
+          if (pid) this.exec(`kill -TERM -- -${pid} 2>/dev/null || kill -TERM ${pid}`).catch(() => undefined);
           stream.close();
+          reject(asLifeboatError(options.signal!.reason));
         };
         options.signal?.addEventListener('abort', onAbort, { once: true });
+        const onErr = (text: string) => {
+          stderr += text;
+          options.onStderr?.(text);
+        };
         stream.on('data', (d: Buffer) => {
           const text = d.toString();
           stdout += text;
           options.onStdout?.(text);
         });
         stream.stderr.on('data', (d: Buffer) => {
-          const text = d.toString();
-          stderr += text;
-          options.onStderr?.(text);
+          if (pid !== undefined) return onErr(d.toString());
+          head += d.toString();
+          const nl = head.indexOf('\n');
+          if (nl < 0) return;
+          const tag = head.slice(0, nl);
+          pid = tag.startsWith(PID_TAG) ? Number(tag.slice(PID_TAG.length)) : 0;
+          const rest = pid ? head.slice(nl + 1) : head;
+          head = '';
+          if (rest) onErr(rest);
         });
         stream.on('exit', (c: number | null, s?: string) => {
           code = c;
@@ -142,8 +163,8 @@ export class SshSession {
         });
         stream.on('close', () => {
           options.signal?.removeEventListener('abort', onAbort);
-          if (options.signal?.aborted) return reject(asLifeboatError(options.signal.reason));
-          resolve({ code, signal, stdout, stderr });
+          if (head) onErr(head);
+          if (!settled) resolve({ code, signal, stdout, stderr });
         });
         stream.end(options.stdin ?? '');
       });

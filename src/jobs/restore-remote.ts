@@ -56,6 +56,9 @@ export interface RemoteRestoreOptions extends SshLogin {
  */
 export async function runRemoteRestore(loaded: LoadedConfig, catalog: Catalog, prefix: string, o: RemoteRestoreOptions): Promise<RemoteRestoreReport> {
   const remote = parseRemote(o.remote);
+  if (o.hostKey !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(o.hostKey)) {
+    throw new LifeboatError('E_USAGE', `--host-key ${o.hostKey} is not a fingerprint`, { hint: 'give it as ssh-keygen -lf prints it: SHA256: and 43 characters' });
+  }
   const backup = catalog.resolveBackup(prefix);
   if (backup.status !== 'ok' && backup.status !== 'degraded') throw new LifeboatError('E_USAGE', `backup ${backup.id} is ${backup.status}${backup.error ? ` (${backup.error})` : ''}: it cannot be restored`);
   const manifest = catalog.getManifest(backup.id)!;

@@ -1,11 +1,12 @@
 // `lifeboat restore --remote`: the bundle uploaded over SFTP to a real sshd on loopback and
 // restored there by its own restore.sh into a second, fresh cluster and a temp files root.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import type { Manifest } from '../../src/bundle/manifest.ts';
@@ -15,6 +16,8 @@ import { loadConfig } from '../../src/config/load.ts';
 import { Copies } from '../../src/jobs/copies.ts';
 import { parseSummary } from '../../src/jobs/restore-remote-report.ts';
 import { openBundleStream } from '../../src/jobs/restore-remote-source.ts';
+import { parseRemote, SshSession } from '../../src/jobs/restore-remote-ssh.ts';
+import { LifeboatError } from '../../src/errors.ts';
 import { startTestServer, type TestServer } from '../support/postgres.ts';
 import { seedShop, tableFingerprints } from '../support/seed.ts';
 import { startTestSshd, type TestSshd } from '../support/sshd.ts';
@@ -42,6 +45,31 @@ function filesUnder(dir: string): string[] {
 async function serverState(server: TestServer): Promise<string> {
   const [row] = await server.query<{ s: string }>('postgres', "select (select string_agg(datname || ':' || oid, ',' order by datname) from pg_database) || ' ' || (select string_agg(rolname, ',' order by rolname) from pg_roles) as s");
   return row!.s;
+}
+
+const BIN = fileURLToPath(new URL('../../bin/lifeboat.js', import.meta.url));
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`) and types `answer` at the question. */
+function onTerminal(ws: Workspace, args: string[], answer: string): Promise<{ code: number | null; output: string }> {
+  const quote = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
+  const child = spawn('script', ['-qec', [process.execPath, BIN, ...args].map(quote).join(' '), '/dev/null'], {
+    cwd: ws.dir, env: { ...process.env, LIFEBOAT_CONFIG: ws.config, LIFEBOAT_HOME: ws.home }, stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let typed = false;
+  const read = (d: Buffer) => {
+    output += d.toString();
+    if (!typed && output.includes('Type RESTORE to continue:')) {
+      typed = true;
+      child.stdin.write(`${answer}\r`);
+    }
+  };
+  child.stdout.on('data', read);
+  child.stderr.on('data', read);
+  // The terminal's carriage returns and cursor moves (readline, the progress bar) go.
+  // eslint-disable-next-line no-control-regex
+  const plain = (text: string) => text.replace(/\r|\x1b\[[0-9;]*[A-Za-z]/g, '');
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, output: plain(output) })));
 }
 
 describe('restore --remote', () => {
@@ -162,6 +190,23 @@ targets:
     assert.deepEqual(readdirSync(remoteDir), []);
   });
 
+  test('on a terminal it asks for RESTORE after the plan: another answer restores nothing (exit 2), RESTORE goes ahead', async () => {
+    const root = mkdtempSync(path.join(ws.dir, 'root-'));
+    const args = ['restore', id, ...ssh(), '--host-key', sshd.fingerprint, '--files-root', root, '--only-files', 'config'];
+    const no = await onTerminal(ws, args, 'no');
+    assert.equal(no.code, 2, no.output);
+    assert.match(no.output, /files {5}set\(s\) config under/);
+    assert.match(no.output, /Type RESTORE to continue: no/);
+    assert.match(no.output, /not confirmed: nothing was restored on ssh:/);
+    assert.deepEqual(readdirSync(root), []);
+    assert.deepEqual(readdirSync(remoteDir), []);
+
+    const yes = await onTerminal(ws, args, 'RESTORE');
+    assert.equal(yes.code, 0, yes.output);
+    const env = manifest.files.find((f) => f.set === 'config')!;
+    assert.equal(sha256(path.join(root, env.path)), env.sha256);
+  });
+
   test('without a terminal and without --yes: exit 2, nothing sent', async () => {
     const r = await ws.cli(['restore', id, ...ssh(), '--host-key', sshd.fingerprint, '--remote-url', target.urlFor('postgres')]);
     assert.equal(r.code, 2, r.stderr);
@@ -238,6 +283,27 @@ test('an encrypted bundle is decrypted here: the remote gets plain members and n
   } finally {
     await copies.close();
     catalog.close();
+  }
+});
+
+test('an interrupted remote command is killed there, its process group with it', async () => {
+  const session = await SshSession.open(parseRemote(`ssh://${os.userInfo().username}@127.0.0.1:${sshd.port}`), { key: String(sshd.storage.privateKey), hostKey: sshd.fingerprint });
+  const marker = `lifeboat_sleep_${process.pid}`;
+  const alive = () => spawnSync('pgrep', ['-f', marker]).status === 0;
+  try {
+    const stop = new AbortController();
+    const started = Date.now();
+    const run = session.exec(`exec bash -c 'sleep 60 # ${marker}
+ echo done'`, { signal: stop.signal });
+    for (let i = 0; i < 50 && !alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(alive(), 'the command runs');
+    stop.abort(new LifeboatError('E_ABORTED', 'interrupted'));
+    await assert.rejects(run, /interrupted/);
+    assert.ok(Date.now() - started < 15_000, 'the abort does not wait for the command');
+    for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(alive(), false, 'the remote command and its children are gone');
+  } finally {
+    session.close();
   }
 });
 

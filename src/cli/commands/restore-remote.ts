@@ -60,6 +60,7 @@ export function checkRemoteUsage(options: RemoteCliOptions): void {
 /** `lifeboat restore <backup> --remote ...`: one audited run of the remote restore job. */
 export async function restoreRemote(opts: GlobalOptions, prefix: string, o: RemoteCliOptions & { database?: string[]; globals?: boolean; owner: boolean; dryRun?: boolean; yes?: boolean; trustForeign?: boolean }): Promise<void> {
   const jobs = o.jobs === undefined ? undefined : Number(o.jobs);
+  if (jobs !== undefined && !Number.isInteger(jobs)) throw new LifeboatError('E_USAGE', `--jobs takes a number from 1 to 999, not ${o.jobs}`);
   await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'restore.run', object: prefix }, async (audit) => {
     audit.skip = o.dryRun === true;
     audit.object = catalog.resolveBackup(prefix).id;
