@@ -132,9 +132,10 @@ export class SshSession {
         let settled = false;
         const onAbort = () => {
           settled = true;
-          if (pid) this.exec(`kill -TERM -- -${pid} 2>/dev/null || kill -TERM ${pid}`).catch(() => undefined);
           stream.close();
-          reject(asLifeboatError(options.signal!.reason));
+          // Waited for (a few seconds at most): the caller closes the connection next.
+          const kill = pid ? this.exec(`kill -TERM -- -${pid} 2>/dev/null || kill -TERM ${pid}`).catch(() => undefined) : undefined;
+          void Promise.race([kill, new Promise((r) => setTimeout(r, 5000).unref())]).then(() => reject(asLifeboatError(options.signal!.reason)));
         };
         options.signal?.addEventListener('abort', onAbort, { once: true });
         const onErr = (text: string) => {
