@@ -14,7 +14,7 @@ import { addRemoteOptions, checkRemoteUsage, restoreRemote, type RemoteCliOption
 /** Restore, and its history. */
 export function registerRestore(program: Command): void {
   addRemoteOptions(program
-    .command('restore'))
+    .command('restore')
     .description('restore databases from a backup: plan, check, safety backup, restore, verify')
     .argument('<backup>', 'backup id or a unique prefix of it')
     .option('--database <name...>', 'only these databases (names in the backup)')
@@ -99,7 +99,7 @@ export function registerRestore(program: Command): void {
           interrupt.dispose();
         }
       }));
-    });
+    }));
 
   program
     .command('restores')
