@@ -1,53 +1,98 @@
-// A stand-in for the shared "bundle from the first good copy as a stream" reader that the export
-// work (#21) brings; once it lands, the remote restore reads through it and this file goes.
+// A minimal stand-in for jobs/export-stream.ts's readGoodCopy (the export work of #21, on its
+// own branch): the same signature and BundleRead shape, so the remote restore switches to it by
+// its import alone. That one also checks a copy whose stored sha256 the catalog lacks, member
+// by member; this one leaves that to restore.sh --check, which checks every member there.
 import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
-import { decompressor, decrypt, formatFromName, type Algorithm, type DecryptionKeys } from '../bundle/codec.ts';
-import { LifeboatError } from '../errors.ts';
-import type { Copy } from './copies.ts';
+import path from 'node:path';
+import { pipeline, Transform, type Readable } from 'node:stream';
+import { decrypt, keysFor } from '../bundle/codec.ts';
+import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { asLifeboatError, LifeboatError } from '../errors.ts';
+import { Copies, type Copy } from './copies.ts';
 
-/** A bundle's bytes on their way out, and what they are. */
-export interface BundleStream {
+/** One attempt at reading a bundle: what `consume` is handed. */
+export interface BundleRead {
+  /** The bundle's bytes, as stored or decrypted; fails with E_BUNDLE_CORRUPT before its end when the copy is damaged. */
   stream: Readable;
-  /** The compression of `stream` (`none` once decompressed here). */
-  algorithm: Algorithm;
-  /** Whether the stored copy was encrypted (the stream never is). */
-  encrypted: boolean;
+  /** The copy being read. */
+  copy: Copy;
+  /** The bundle's file name: the stored name, without `.age` once decrypted. */
+  name: string;
+  /** Bytes stored (the encrypted size for an encrypted bundle). */
+  storedSize: number;
+  /** Whether `stream` is decrypted (false for a bundle that was never encrypted). */
+  decrypted: boolean;
+}
+
+export interface ReadBundleOptions {
+  /** Decrypt with the target's identity or passphrase (LIFEBOAT_AGE_IDENTITY_FILE too), in this process. */
+  decrypt?: boolean;
+  signal?: AbortSignal;
+  /** Where warnings go: a copy skipped, a damaged copy, the next one tried. */
+  log?: (level: 'info' | 'warn', message: string) => void;
+  /** Stored bytes read so far of the current attempt, and the stored size. */
+  onProgress?: (done: number, total: number) => void;
+  /** Whether a damaged copy may be followed by the next one (default true): `consume` then starts again from nothing. */
+  retry?: boolean;
 }
 
 /**
- * Opens one stored copy as a stream: the stored bytes are hashed on the way and the stream fails
- * with E_BUNDLE_CORRUPT, before it ends, when they do not match the sha256 recorded when the
- * bundle was written (so whatever consumes it never sees a clean end of a bad copy). An encrypted
- * copy is decrypted here, with keys that stay in this process; `decompress` also undoes the
- * compression. `onRead` counts the stored bytes (a progress bar against the stored size).
+ * Reads `backup` from the first good copy, its stored bytes checked against the sha256 the
+ * catalog recorded while they pass; `consume` reads `read.stream` to its end. A damaged copy is
+ * marked bad and, unless `retry: false`, the next is handed to `consume`.
  */
-export async function openBundleStream(copy: Copy, keys: DecryptionKeys, options: { decompress: boolean; signal?: AbortSignal; onRead?: (bytes: number) => void }): Promise<BundleStream> {
-  const { algorithm, encrypted } = formatFromName(copy.key);
-  const source = await copy.storage.get(copy.key, { signal: options.signal });
-  const expected = copy.location.sha256;
-  const hash = createHash('sha256');
-  const checked = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      options.onRead?.(chunk.length);
-      cb(null, chunk);
-    },
-    flush(cb) {
-      if (expected && hash.digest('hex') !== expected) {
-        return cb(new LifeboatError('E_BUNDLE_CORRUPT', `the copy on ${copy.storage.name} does not match the sha256 recorded when it was written`));
+export async function readGoodCopy<T>(
+  loaded: LoadedConfig,
+  catalog: Catalog,
+  backup: BackupRecord,
+  consume: (read: BundleRead) => Promise<T>,
+  options: ReadBundleOptions = {},
+): Promise<{ copy: Copy; result: T }> {
+  const log = options.log ?? (() => undefined);
+  const copies = await Copies.open(loaded, catalog, backup, log);
+  const keys = keysFor(loaded.config.targets[backup.target]?.encryption);
+  try {
+    for (;;) {
+      const copy = copies.current;
+      const storedSize = copy.location.size ?? backup.size ?? 0;
+      const sha256 = copy.location.sha256 ?? backup.sha256;
+      if (!sha256) log('warn', `the catalog holds no sha256 of the copy on ${copy.storage.name}: its members are checked by restore.sh --check only`);
+      try {
+        const stored = await copy.storage.get(copy.key, { signal: options.signal });
+        let done = 0;
+        const hash = createHash('sha256');
+        const checked = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            hash.update(chunk);
+            done += chunk.length;
+            options.onProgress?.(done, storedSize);
+            cb(null, chunk);
+          },
+          flush(cb) {
+            if (done !== storedSize) return cb(new LifeboatError('E_BUNDLE_CORRUPT', `holds ${done} bytes where ${storedSize} were stored`));
+            if (sha256 && hash.digest('hex') !== sha256) return cb(new LifeboatError('E_BUNDLE_CORRUPT', 'does not match the sha256 recorded when it was written'));
+            cb();
+          },
+        });
+        // pipeline: an error anywhere destroys both; the consumer hears it from `checked`.
+        let stream: Readable = pipeline(stored, checked, () => undefined);
+        const name = path.basename(copy.key);
+        const encrypted = name.endsWith('.age');
+        if (options.decrypt && encrypted) stream = await decrypt(stream, keys);
+        const result = await consume({ stream, copy, name: options.decrypt && encrypted ? name.slice(0, -4) : name, storedSize, decrypted: options.decrypt === true && encrypted });
+        return { copy, result };
+      } catch (err) {
+        const e = asLifeboatError(err);
+        if (e.code !== 'E_BUNDLE_CORRUPT') throw e;
+        if (options.retry === false || !(await copies.fallBack(e.message))) {
+          throw new LifeboatError('E_BUNDLE_CORRUPT', `no good copy of backup ${backup.id}: the copy on ${copy.storage.name} ${e.message}`, {
+            cause: err, hint: `run \`lifeboat verify ${backup.id} --quick\` to check every copy`,
+          });
+        }
       }
-      cb();
-    },
-  });
-  source.on('error', (err) => checked.destroy(err));
-  let stream: Readable = source.pipe(checked);
-  if (encrypted) stream = await decrypt(stream, keys);
-  const z = options.decompress ? decompressor(algorithm) : undefined;
-  if (z) {
-    const from = stream;
-    from.on('error', (err) => z.destroy(err));
-    stream = from.pipe(z);
+    }
+  } finally {
+    await copies.close();
   }
-  return { stream, algorithm: options.decompress ? 'none' : algorithm, encrypted };
 }

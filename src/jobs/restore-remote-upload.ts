@@ -1,11 +1,13 @@
 import path from 'node:path';
-import type { DecryptionKeys } from '../bundle/codec.ts';
+import { pipeline } from 'node:stream';
+import { decompressor, formatFromName } from '../bundle/codec.ts';
 import type { Manifest } from '../bundle/manifest.ts';
-import { asLifeboatError, LifeboatError } from '../errors.ts';
+import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { LifeboatError } from '../errors.ts';
 import { formatBytes } from '../util/format.ts';
-import type { Copies } from './copies.ts';
 import type { Job } from './job.ts';
-import { openBundleStream } from './restore-remote-source.ts';
+import { readGoodCopy } from './restore-remote-source.ts';
 import { shq, type SshSession } from './restore-remote-ssh.ts';
 
 /** The remote work directory: the upload, then the unpacked bundle in `bundle/`. */
@@ -22,7 +24,7 @@ export interface RemoteWorkDir {
  * later) and the free space for the upload and the unpacked members, then makes a fresh work
  * directory under `parent`. Nothing is left behind when a check fails.
  */
-export async function prepareRemote(ssh: SshSession, parent: string, manifest: Manifest, storedSize: number, signal: AbortSignal): Promise<RemoteWorkDir> {
+export async function prepareRemote(ssh: SshSession, parent: string, manifest: Manifest, stored: { size: number; zstd: boolean }, signal: AbortSignal): Promise<RemoteWorkDir> {
   const probe = [
     `cd ${shq(parent)} || exit 3`,
     'for t in bash tar; do command -v "$t" >/dev/null 2>&1 || echo "missing $t"; done',
@@ -43,7 +45,7 @@ export async function prepareRemote(ssh: SshSession, parent: string, manifest: M
   const free = Number(lines.find((l) => l.startsWith('free '))?.slice(5)) * 1024;
   // The upload and its unpacked members side by side (the upload is removed once unpacked).
   const unpacked = manifest.members.reduce((n, m) => n + m.size, 0) + manifest.members.length * 1024;
-  const need = unpacked + (zstd ? storedSize : unpacked);
+  const need = unpacked + (zstd && stored.zstd ? stored.size : unpacked);
   if (Number.isFinite(free) && free < need) {
     throw new LifeboatError('E_RESTORE_CHECK', `${parent} on ${ssh.remote.display} has ${formatBytes(free)} free; the bundle needs about ${formatBytes(need)} there (upload and unpacked members); nothing was sent`, {
       hint: 'free some space, or pick a roomier directory with --remote-dir',
@@ -55,40 +57,34 @@ export async function prepareRemote(ssh: SshSession, parent: string, manifest: M
 
 /**
  * Uploads the bundle from the first good copy into the work directory, plain or zstd (never
- * encrypted: the identity stays here), and unpacks it into `bundle/`. A copy whose bytes do not
- * match their recorded sha256, or that cannot be read, is marked bad and the next is uploaded
- * instead. Returns the bytes sent.
+ * encrypted: it is decrypted here, so the identity stays on this machine), and unpacks it into
+ * `bundle/`. A copy found damaged on the way is marked bad and the next one uploaded instead.
+ * Returns the bytes sent.
  */
-export async function uploadAndUnpack(ssh: SshSession, work: RemoteWorkDir, copies: Copies, keys: DecryptionKeys, job: Job): Promise<number> {
+export async function uploadAndUnpack(ssh: SshSession, work: RemoteWorkDir, loaded: LoadedConfig, catalog: Catalog, backup: BackupRecord, job: Job): Promise<number> {
   const signal = job.signal;
-  for (;;) {
-    const copy = copies.current;
-    const total = copy.location.size ?? undefined;
-    let read = 0;
-    const name = `bundle.tar${work.zstd && copy.key.includes('.tar.zst') ? '.zst' : ''}`;
+  const { result } = await readGoodCopy(loaded, catalog, backup, async (read) => {
+    const keepZstd = work.zstd && formatFromName(read.name).algorithm === 'zstd';
+    const name = keepZstd ? 'bundle.tar.zst' : 'bundle.tar';
     const file = path.posix.join(work.dir, name);
+    // Again from nothing when an earlier copy turned out damaged.
+    await ssh.run(`rm -rf ${shq(file)} ${shq(work.bundle)}`, 'clearing the work directory', signal);
+    const z = keepZstd ? undefined : decompressor(formatFromName(read.name).algorithm);
+    const stream = z ? pipeline(read.stream, z, () => undefined) : read.stream;
     const started = Date.now();
-    try {
-      const source = await openBundleStream(copy, keys, {
-        decompress: !work.zstd,
-        signal,
-        onRead: (n) => {
-          read += n;
-          job.progress({ phase: 'upload', current: `${copy.storage.name} -> ${ssh.remote.host}`, done: read, total, unit: 'bytes' });
-        },
-      });
-      job.log('info', `uploading backup from storage ${copy.storage.name}${source.encrypted ? ' (decrypted here: the identity stays on this machine)' : ''} to ${ssh.remote.display}:${file}`);
-      const sent = await ssh.upload(source.stream, file, { signal });
-      const seconds = Math.max(0.001, (Date.now() - started) / 1000);
-      job.log('info', `uploaded ${formatBytes(sent)} in ${seconds.toFixed(1)} s (${formatBytes(sent / seconds)}/s)`);
-      const unpack = source.algorithm === 'zstd' ? `zstd -dcq ${shq(name)} | tar -xf - -C bundle` : `tar -xf ${shq(name)} -C bundle`;
-      await ssh.run(`cd ${shq(work.dir)} && mkdir bundle && bash -o pipefail -c ${shq(unpack)} && rm -f ${shq(name)}`, 'unpacking the bundle', signal);
-      job.log('info', `unpacked into ${work.bundle}`);
-      return sent;
-    } catch (err) {
-      const e = asLifeboatError(err);
-      await ssh.exec(`rm -rf ${shq(file)} ${shq(work.bundle)}`).catch(() => undefined);
-      if (!['E_BUNDLE_CORRUPT', 'E_STORAGE_READ', 'E_STORAGE_NOT_FOUND'].includes(e.code) || !(await copies.fallBack(e.message))) throw e;
-    }
-  }
+    job.log('info', `uploading backup from storage ${read.copy.storage.name}${read.decrypted ? ' (decrypted here: the identity stays on this machine)' : ''}${z ? ' (decompressed here: the remote has no zstd)' : ''} to ${ssh.remote.display}:${file}`);
+    const sent = await ssh.upload(stream, file, { signal });
+    const seconds = Math.max(0.001, (Date.now() - started) / 1000);
+    job.log('info', `uploaded ${formatBytes(sent)} in ${seconds.toFixed(1)} s (${formatBytes(sent / seconds)}/s)`);
+    const unpack = keepZstd ? `zstd -dcq ${shq(name)} | tar -xf - -C bundle` : `tar -xf ${shq(name)} -C bundle`;
+    await ssh.run(`cd ${shq(work.dir)} && mkdir bundle && bash -o pipefail -c ${shq(unpack)} && rm -f ${shq(name)}`, 'unpacking the bundle', signal);
+    job.log('info', `unpacked into ${work.bundle}`);
+    return sent;
+  }, {
+    decrypt: true,
+    signal,
+    log: (level, message) => job.log(level, message),
+    onProgress: (done, total) => job.progress({ phase: 'upload', current: `-> ${ssh.remote.host}`, done, total, unit: 'bytes' }),
+  });
+  return result;
 }

@@ -1,11 +1,9 @@
 import os from 'node:os';
 import type { Catalog } from '../catalog/catalog.ts';
-import { keysFor } from '../bundle/codec.ts';
 import { refuseUntrusted } from '../bundle/trust.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { asLifeboatError, EXIT, LifeboatError } from '../errors.ts';
 import { parsePgUrl, redactUrl } from '../postgres/connection.ts';
-import { Copies, deferredLog } from './copies.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
 import { checkRefusal, outcomeOf, parseSummary, type RemoteRestoreReport } from './restore-remote-report.ts';
 import { restoreShArgs, runRestoreSh, type OutputSink, type RestoreShOptions } from './restore-remote-run.ts';
@@ -88,13 +86,8 @@ export async function runRemoteRestore(loaded: LoadedConfig, catalog: Catalog, p
     sh = { ...sh, url: endpoint.url, password: endpoint.password };
     shownUrl = redactUrl(o.url);
   }
-  const keys = keysFor(loaded.config.targets[backup.target]?.encryption);
   const signal = o.signal ?? new AbortController().signal;
-  const log = deferredLog();
-  const copies = await Copies.open(loaded, catalog, backup, log);
-  try {
-    return await Job.run(catalog, { kind: o.dryRun ? 'restore-plan' : 'restore', target: backup.target, backupId: backup.id, trigger: o.trigger ?? 'manual' }, o.listener ?? {}, signal, async (job) => {
-      log.flush((level, message) => job.log(level, message));
+  return Job.run(catalog, { kind: o.dryRun ? 'restore-plan' : 'restore', target: backup.target, backupId: backup.id, trigger: o.trigger ?? 'manual' }, o.listener ?? {}, signal, async (job) => {
       const ssh = await SshSession.open(remote, o);
       job.log('info', `connected to ${remote.display} (host key trusted by ${ssh.trustedBy})`);
       const lock = `retention:${backup.target}`;
@@ -103,8 +96,8 @@ export async function runRemoteRestore(loaded: LoadedConfig, catalog: Catalog, p
       try {
         // Retention waits while the backup it would delete is being read.
         catalog.acquireLock(lock, job.id, `a restore of target "${backup.target}" onto ${remote.display}`);
-        work = await prepareRemote(ssh, o.remoteDir ?? '/var/tmp', manifest, copies.current.location.size ?? backup.size ?? 0, signal);
-        const uploaded = await uploadAndUnpack(ssh, work, copies, keys, job);
+        work = await prepareRemote(ssh, o.remoteDir ?? '/var/tmp', manifest, { size: backup.size ?? 0, zstd: backup.compression === 'zstd' }, signal);
+        const uploaded = await uploadAndUnpack(ssh, work, loaded, catalog, backup, job);
         catalog.releaseLock(lock, job.id);
         const check = await runRestoreSh(ssh, work.bundle, sh, 'check', job, o.output);
         if (check.code !== 0) throw checkRefusal(check, remote.display);
@@ -164,7 +157,4 @@ export async function runRemoteRestore(loaded: LoadedConfig, catalog: Catalog, p
         ssh.close();
       }
     });
-  } finally {
-    await copies.close();
-  }
 }

@@ -1,9 +1,9 @@
 // `lifeboat restore --remote`: the bundle uploaded over SFTP to a real sshd on loopback and
 // restored there by its own restore.sh into a second, fresh cluster and a temp files root.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,11 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import type { Manifest } from '../../src/bundle/manifest.ts';
 import { Catalog } from '../../src/catalog/catalog.ts';
-import { keysFor } from '../../src/bundle/codec.ts';
-import { loadConfig } from '../../src/config/load.ts';
-import { Copies } from '../../src/jobs/copies.ts';
 import { parseSummary } from '../../src/jobs/restore-remote-report.ts';
-import { openBundleStream } from '../../src/jobs/restore-remote-source.ts';
 import { parseRemote, SshSession } from '../../src/jobs/restore-remote-ssh.ts';
 import { LifeboatError } from '../../src/errors.ts';
 import { startTestServer, type TestServer } from '../support/postgres.ts';
@@ -225,7 +221,7 @@ targets:
   });
 });
 
-test('an encrypted bundle is decrypted here: the remote gets plain members and never the identity', async () => {
+test('an encrypted bundle is decrypted here (and decompressed for a remote without zstd): the remote gets plain members and never the identity; a damaged copy restores nothing', async () => {
   const ws = suite.workspace();
   const db = await suite.server.createDatabase('sealed');
   await suite.server.query(db, "create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 500) g");
@@ -237,11 +233,22 @@ test('an encrypted bundle is decrypted here: the remote gets plain members and n
   assert.equal(b.code, 0, b.stderr);
   const { id, key } = b.json<{ id: string; key: string }>();
   assert.ok(key.endsWith('.tar.zst.age'));
+  // A remote whose PATH lacks zstd: the bundle travels as a plain tar, decompressed here too.
+  const bare = mkdtempSync(path.join(ws.dir, 'bin-'));
+  for (const d of ['/usr/bin', '/bin']) {
+    for (const name of readdirSync(d)) {
+      if (/zstd|^age/.test(name) || existsSync(path.join(bare, name))) continue;
+      symlinkSync(path.join(d, name), path.join(bare, name));
+    }
+  }
+  const noZstd = await startTestSshd({ config: [`SetEnv PATH=${bare}`] });
+  after(() => noZstd.stop());
   const remoteDir = mkdtempSync(path.join(ws.dir, 'remote-'));
-  const r = await ws.run(['restore', id, '--remote', `ssh://${os.userInfo().username}@127.0.0.1:${sshd.port}`, '--ssh-key', String(sshd.storage.privateKey), '--host-key', sshd.fingerprint,
-    '--remote-dir', remoteDir, '--remote-url', target.urlFor('postgres'), '--no-owner', '--keep-remote', '--yes']);
+  const args = ['--remote', `ssh://${os.userInfo().username}@127.0.0.1:${noZstd.port}`, '--ssh-key', String(noZstd.storage.privateKey), '--host-key', noZstd.fingerprint,
+    '--remote-url', target.urlFor('postgres'), '--no-owner', '--keep-remote', '--yes'];
+  const r = await ws.run(['restore', id, ...args, '--remote-dir', remoteDir]);
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.match(r.stderr, /decrypted here: the identity stays on this machine/);
+  assert.match(r.stderr, /decrypted here: the identity stays on this machine\) \(decompressed here: the remote has no zstd\) to .*bundle\.tar\n/);
   assert.deepEqual(await tableFingerprints(target, db), await tableFingerprints(suite.server, db));
 
   const [work] = readdirSync(remoteDir);
@@ -260,30 +267,19 @@ test('an encrypted bundle is decrypted here: the remote gets plain members and n
   assert.equal(readFileSync(dumps.sort()[0]!).subarray(0, 5).toString(), 'PGDMP', 'the uploaded dump is plain');
   assert.ok(files.some((f) => f.endsWith(`${path.sep}bundle${path.sep}restore.sh`)));
 
-  // A remote without zstd gets a plain tar, decompressed here; a changed stored byte fails the stream.
-  const loaded = loadConfig(ws.config, { ...process.env, LIFEBOAT_HOME: ws.home });
-  const catalog = Catalog.open(loaded.home);
-  const copies = await Copies.open(loaded, catalog, catalog.resolveBackup(id), () => {});
-  try {
-    const keys = keysFor(loaded.config.targets.sealed!.encryption);
-    const plain = await openBundleStream(copies.current, keys, { decompress: true });
-    assert.equal(plain.algorithm, 'none');
-    const tarBytes = Buffer.concat(await plain.stream.toArray() as Buffer[]);
-    assert.equal(tarBytes.subarray(257, 262).toString(), 'ustar');
-    const list = execFileSync('tar', ['-t'], { input: tarBytes, encoding: 'utf8' });
-    assert.match(list, /^restore\.sh$/m);
-    assert.match(list, new RegExp(`^databases/${db}\\.dump`, 'm'));
-    const stored = path.join(ws.storage, key);
-    const bytes = readFileSync(stored);
-    const mid = bytes.length >> 1;
-    bytes[mid] = bytes[mid]! ^ 0xff;
-    writeFileSync(stored, bytes);
-    const bad = await openBundleStream(copies.current, keys, { decompress: true });
-    await assert.rejects(bad.stream.toArray());
-  } finally {
-    await copies.close();
-    catalog.close();
-  }
+  // A changed stored byte: the upload fails, nothing is restored, the work directory goes.
+  await target.query('postgres', `drop database "${db}"`);
+  const stored = path.join(ws.storage, key);
+  const bytes = readFileSync(stored);
+  const mid = bytes.length >> 1;
+  bytes[mid] = bytes[mid]! ^ 0xff;
+  writeFileSync(stored, bytes);
+  const badDir = mkdtempSync(path.join(ws.dir, 'remote-'));
+  const bad = await ws.run(['restore', id, ...args.filter((a) => a !== '--keep-remote'), '--remote-dir', badDir]);
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, new RegExp(`no good copy of backup ${id}: the copy on local does not match the sha256 recorded when it was written`));
+  assert.deepEqual(readdirSync(badDir), [], 'the remote work directory is removed');
+  assert.equal((await target.query('postgres', 'select 1 from pg_database where datname = $1', [db])).length, 0, 'nothing restored');
 });
 
 test('an interrupted remote command is killed there, its process group with it', async () => {
