@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -209,6 +209,36 @@ targets:
     assert.match(r.stderr, /a restore onto ssh:\/\/.* changes that server, and there is no terminal to confirm it on/);
     assert.match(r.stderr, /pass --yes to confirm/);
     assert.deepEqual(readdirSync(remoteDir), []);
+  });
+
+  test('a partial restore (pg_restore fails there) exits 1, keeps the work directory and says how to finish; restore.sh run there again finishes it', async () => {
+    const fake = mkdtempSync(path.join(ws.dir, 'fake-'));
+    writeFileSync(path.join(fake, 'pg_restore'), '#!/bin/bash\nfor a in "$@"; do case $a in --version|-l|--list) exec /usr/bin/pg_restore "$@" ;; esac; done\necho "pg_restore: simulated failure" >&2\nexit 1\n');
+    chmodSync(path.join(fake, 'pg_restore'), 0o755);
+    const flaky = await startTestSshd({ config: [`SetEnv PATH=${fake}:/usr/bin:/bin`] });
+    after(() => flaky.stop());
+    const user = os.userInfo().username;
+    const r = await ws.run(['restore', id, '--remote', `ssh://${user}@127.0.0.1:${flaky.port}`, '--ssh-key', String(flaky.storage.privateKey), '--host-key', flaky.fingerprint,
+      '--remote-dir', remoteDir, '--remote-url', target.urlFor('postgres'), '--only', shop, '--clean', '--yes']);
+    assert.equal(r.code, 1, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`FAILED\\s+database ${shop}`));
+    assert.match(r.stderr, new RegExp(`error: the restore on ssh://${user}@127\\.0\\.0\\.1:${flaky.port} is PARTIAL \\(restore\\.sh exit 1\\): database ${shop} failed`));
+    assert.ok(r.stderr.includes(`finish it there: ssh -p ${flaky.port} ${user}@127.0.0.1 'bash `), r.stderr);
+    assert.match(r.stderr, /\(with PGPASSWORD set there: the URL's password is not shown\)/);
+    assert.equal(r.stderr.includes(target.password), false);
+    const [work] = readdirSync(remoteDir);
+    assert.ok(work, 'the work directory stays for the re-run');
+    const restores = (await ws.run(['restores', '--json'])).json<{ status: string; error: string }[]>();
+    assert.equal(restores[0]!.status, 'failed');
+    assert.match(restores[0]!.error, /PARTIAL/);
+
+    // What the hint says, run there (sshd serves this machine) with the real pg_restore.
+    const bundle = path.join(remoteDir, work, 'bundle');
+    const again = spawnSync('bash', [path.join(bundle, 'restore.sh'), '--url', target.urlFor('postgres', { password: '' }), '--clean', '--only', shop], { env: { PATH: '/usr/bin:/bin', PGPASSWORD: target.password }, encoding: 'utf8' });
+    assert.equal(again.status, 0, again.stderr + again.stdout);
+    assert.match(again.stdout, /The restore is whole/);
+    assert.deepEqual(await tableFingerprints(target, shop), await tableFingerprints(suite.server, shop));
+    rmSync(path.join(remoteDir, work), { recursive: true, force: true });
   });
 
   test('local-only options do not go with --remote, nor remote ones without it', async () => {
