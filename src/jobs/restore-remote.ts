@@ -88,73 +88,73 @@ export async function runRemoteRestore(loaded: LoadedConfig, catalog: Catalog, p
   }
   const signal = o.signal ?? new AbortController().signal;
   return Job.run(catalog, { kind: o.dryRun ? 'restore-plan' : 'restore', target: backup.target, backupId: backup.id, trigger: o.trigger ?? 'manual' }, o.listener ?? {}, signal, async (job) => {
-      const ssh = await SshSession.open(remote, o);
-      job.log('info', `connected to ${remote.display} (host key trusted by ${ssh.trustedBy})`);
-      const lock = `retention:${backup.target}`;
-      let work: RemoteWorkDir | undefined;
-      let keep = o.keepRemote === true;
-      try {
-        // Retention waits while the backup it would delete is being read.
-        catalog.acquireLock(lock, job.id, `a restore of target "${backup.target}" onto ${remote.display}`);
-        work = await prepareRemote(ssh, o.remoteDir ?? '/var/tmp', manifest, { size: backup.size ?? 0, zstd: backup.compression === 'zstd' }, signal);
-        const uploaded = await uploadAndUnpack(ssh, work, loaded, catalog, backup, job);
-        catalog.releaseLock(lock, job.id);
-        const check = await runRestoreSh(ssh, work.bundle, sh, 'check', job, o.output);
-        if (check.code !== 0) throw checkRefusal(check, remote.display);
-        const report: RemoteRestoreReport = { backupId: backup.id, remote: remote.display, workDir: work.dir, kept: keep, uploaded, plan: check.stdout, dryRun: o.dryRun === true, summary: [], whole: false, exitCode: EXIT.ok };
-        if (o.dryRun) return report;
-        if (!o.yes && !(await o.confirm!(check.stdout))) {
-          throw new LifeboatError('E_USAGE', `not confirmed: nothing was restored on ${remote.display}`, { hint: 'type RESTORE at the question to go ahead, or pass --yes' });
-        }
-        const requestedBy = o.requestedBy ?? os.userInfo().username;
-        const plan = { remote: remote.display, url: shownUrl ?? null, workDir: work.dir, args: restoreShArgs({ ...sh, url: shownUrl }), check: check.stdout };
-        catalog.startRestore({ id: job.id, backupId: backup.id, requestedBy, plan });
-        const event = { target: backup.target, backupId: backup.id, jobId: job.id };
-        catalog.recordEvent({ ...event, kind: 'restore_started', severity: 'warning', message: `${requestedBy} started a restore of ${backup.id} onto ${remote.display}`, data: { requestedBy, remote: remote.display } });
-        let run;
-        try {
-          run = await runRestoreSh(ssh, work.bundle, sh, 'restore', job, o.output);
-        } catch (err) {
-          const e = asLifeboatError(err);
-          keep = true; // restore.sh's state is there: a re-run finishes what it started
-          catalog.finishRestore(job.id, { status: e.code === 'E_ABORTED' ? 'cancelled' : 'failed', report, error: e.message });
-          catalog.recordEvent({ ...event, kind: 'restore_failed', severity: 'error', message: `restore of ${backup.id} onto ${remote.display} failed: ${e.message}`, data: { requestedBy, remote: remote.display } });
-          throw e;
-        }
-        Object.assign(report, { restoreShExit: run.code, summary: parseSummary(run.stdout), exitCode: outcomeOf(run), whole: run.code === 0 });
-        if (report.whole) {
-          report.kept = keep;
-          catalog.finishRestore(job.id, { status: 'succeeded', report });
-          catalog.recordEvent({ ...event, kind: 'restore_finished', severity: 'info', message: `restore of ${backup.id} onto ${remote.display} is whole: every row count and file checksum matches`, data: { requestedBy, remote: remote.display } });
-          job.log('info', `restore.sh reports the restore whole on ${remote.display}`);
-          return report;
-        }
-        const refused = report.exitCode === EXIT.refused;
-        if (!refused) {
-          // A partial restore is finished by restore.sh run again in the same directory (its state is there).
-          keep = true;
-          report.resume = `ssh ${remote.port === 22 ? '' : `-p ${remote.port} `}${remote.user}@${remote.host} ${shq(`bash ${shq(`${work.bundle}/restore.sh`)} ${restoreShArgs({ ...sh, url: shownUrl }).map(shq).join(' ')}`)}${sh.password !== undefined ? ' (with PGPASSWORD set there: the URL\'s password is not shown)' : ''}`;
-        }
-        report.kept = keep;
-        const failed = report.summary.filter((s) => s.state !== 'ok').map((s) => s.what);
-        const what = refused
-          ? `restore.sh on ${remote.display} refused at its checks (the server changed since --check): nothing was changed`
-          : `the restore on ${remote.display} is PARTIAL (restore.sh exit ${run.code ?? `signal ${run.signal ?? 'unknown'}`})${failed.length ? `: ${failed.join(', ')} failed` : ''}`;
-        catalog.finishRestore(job.id, { status: 'failed', report, error: what });
-        catalog.recordEvent({ ...event, kind: 'restore_failed', severity: 'error', message: `restore of ${backup.id}: ${what}`, data: { requestedBy, remote: remote.display } });
-        throw new LifeboatError(refused ? 'E_RESTORE_CHECK' : 'E_RESTORE_FAILED', what, {
-          hint: refused ? 'run it again to see the checks' : `fix what failed (above), then finish it there: ${report.resume}`,
-        });
-      } finally {
-        catalog.releaseLock(lock, job.id);
-        if (work && !keep) {
-          await ssh.exec(`rm -rf ${shq(work.dir)}`).then((r) => {
-            if (r.code !== 0) job.log('warn', `could not remove ${work!.dir} on ${remote.display}: ${r.stderr.trim()}`);
-          }, () => job.log('warn', `could not remove ${work!.dir} on ${remote.display}: the connection is gone`));
-        } else if (work) {
-          job.log('info', `the work directory stays on ${remote.display}: ${work.dir}`);
-        }
-        ssh.close();
+    const ssh = await SshSession.open(remote, o);
+    job.log('info', `connected to ${remote.display} (host key trusted by ${ssh.trustedBy})`);
+    const lock = `retention:${backup.target}`;
+    let work: RemoteWorkDir | undefined;
+    let keep = o.keepRemote === true;
+    try {
+      // Retention waits while the backup it would delete is being read.
+      catalog.acquireLock(lock, job.id, `a restore of target "${backup.target}" onto ${remote.display}`);
+      work = await prepareRemote(ssh, o.remoteDir ?? '/var/tmp', manifest, { size: backup.size ?? 0, zstd: backup.compression === 'zstd' }, signal);
+      const uploaded = await uploadAndUnpack(ssh, work, loaded, catalog, backup, job);
+      catalog.releaseLock(lock, job.id);
+      const check = await runRestoreSh(ssh, work.bundle, sh, 'check', job, o.output);
+      if (check.code !== 0) throw checkRefusal(check, remote.display);
+      const report: RemoteRestoreReport = { backupId: backup.id, remote: remote.display, workDir: work.dir, kept: keep, uploaded, plan: check.stdout, dryRun: o.dryRun === true, summary: [], whole: false, exitCode: EXIT.ok };
+      if (o.dryRun) return report;
+      if (!o.yes && !(await o.confirm!(check.stdout))) {
+        throw new LifeboatError('E_USAGE', `not confirmed: nothing was restored on ${remote.display}`, { hint: 'type RESTORE at the question to go ahead, or pass --yes' });
       }
-    });
+      const requestedBy = o.requestedBy ?? os.userInfo().username;
+      const plan = { remote: remote.display, url: shownUrl ?? null, workDir: work.dir, args: restoreShArgs(sh), check: check.stdout };
+      catalog.startRestore({ id: job.id, backupId: backup.id, requestedBy, plan });
+      const event = { target: backup.target, backupId: backup.id, jobId: job.id };
+      catalog.recordEvent({ ...event, kind: 'restore_started', severity: 'warning', message: `${requestedBy} started a restore of ${backup.id} onto ${remote.display}`, data: { requestedBy, remote: remote.display } });
+      let run;
+      try {
+        run = await runRestoreSh(ssh, work.bundle, sh, 'restore', job, o.output);
+      } catch (err) {
+        const e = asLifeboatError(err);
+        keep = true; // restore.sh's state is there: a re-run finishes what it started
+        catalog.finishRestore(job.id, { status: e.code === 'E_ABORTED' ? 'cancelled' : 'failed', report, error: e.message });
+        catalog.recordEvent({ ...event, kind: 'restore_failed', severity: 'error', message: `restore of ${backup.id} onto ${remote.display} failed: ${e.message}`, data: { requestedBy, remote: remote.display } });
+        throw e;
+      }
+      Object.assign(report, { restoreShExit: run.code, summary: parseSummary(run.stdout), exitCode: outcomeOf(run), whole: run.code === 0 });
+      if (report.whole) {
+        report.kept = keep;
+        catalog.finishRestore(job.id, { status: 'succeeded', report });
+        catalog.recordEvent({ ...event, kind: 'restore_finished', severity: 'info', message: `restore of ${backup.id} onto ${remote.display} is whole: every row count and file checksum matches`, data: { requestedBy, remote: remote.display } });
+        job.log('info', `restore.sh reports the restore whole on ${remote.display}`);
+        return report;
+      }
+      const refused = report.exitCode === EXIT.refused;
+      if (!refused) {
+        // A partial restore is finished by restore.sh run again in the same directory (its state is there).
+        keep = true;
+        report.resume = `ssh ${remote.port === 22 ? '' : `-p ${remote.port} `}${remote.user}@${remote.host} ${shq(`bash ${shq(`${work.bundle}/restore.sh`)} ${restoreShArgs(sh).map(shq).join(' ')}`)}${sh.password !== undefined ? ' (with PGPASSWORD set there: the URL\'s password is not shown)' : ''}`;
+      }
+      report.kept = keep;
+      const failed = report.summary.filter((s) => s.state !== 'ok').map((s) => s.what);
+      const what = refused
+        ? `restore.sh on ${remote.display} refused at its checks (the server changed since --check): nothing was changed`
+        : `the restore on ${remote.display} is PARTIAL (restore.sh exit ${run.code ?? `signal ${run.signal ?? 'unknown'}`})${failed.length ? `: ${failed.join(', ')} failed` : ''}`;
+      catalog.finishRestore(job.id, { status: 'failed', report, error: what });
+      catalog.recordEvent({ ...event, kind: 'restore_failed', severity: 'error', message: `restore of ${backup.id}: ${what}`, data: { requestedBy, remote: remote.display } });
+      throw new LifeboatError(refused ? 'E_RESTORE_CHECK' : 'E_RESTORE_FAILED', what, {
+        hint: refused ? 'run it again to see the checks' : `fix what failed (above), then finish it there: ${report.resume}`,
+      });
+    } finally {
+      catalog.releaseLock(lock, job.id);
+      if (work && !keep) {
+        await ssh.exec(`rm -rf ${shq(work.dir)}`).then((r) => {
+          if (r.code !== 0) job.log('warn', `could not remove ${work!.dir} on ${remote.display}: ${r.stderr.trim()}`);
+        }, () => job.log('warn', `could not remove ${work!.dir} on ${remote.display}: the connection is gone`));
+      } else if (work) {
+        job.log('info', `the work directory stays on ${remote.display}: ${work.dir}`);
+      }
+      ssh.close();
+    }
+  });
 }

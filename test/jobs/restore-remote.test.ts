@@ -225,6 +225,9 @@ targets:
     assert.match(r.stderr, new RegExp(`error: the restore on ssh://${user}@127\\.0\\.0\\.1:${flaky.port} is PARTIAL \\(restore\\.sh exit 1\\): database ${shop} failed`));
     assert.ok(r.stderr.includes(`finish it there: ssh -p ${flaky.port} ${user}@127.0.0.1 'bash `), r.stderr);
     assert.match(r.stderr, /\(with PGPASSWORD set there: the URL's password is not shown\)/);
+    const hint = r.stderr.split('\n').find((l) => l.startsWith('hint: '))!;
+    assert.ok(hint.includes(target.urlFor('postgres', { password: '' })), hint);
+    assert.doesNotMatch(hint, /\*\*\*/, 'the command runs as given: no placeholder password in it');
     assert.equal(r.stderr.includes(target.password), false);
     const [work] = readdirSync(remoteDir);
     assert.ok(work, 'the work directory stays for the re-run');
