@@ -23,9 +23,10 @@ const SSHD = ['/usr/sbin/sshd', '/usr/local/sbin/sshd'];
 /**
  * A real OpenSSH server on 127.0.0.1, in a temp dir with its own host key and a client key
  * authorised for the current user. Runs as the current user where that is not root (sshd then
- * serves only that user); as root it needs /run/sshd, which it creates.
+ * serves only that user); as root it needs /run/sshd, which it creates. `config` adds lines to
+ * its sshd_config (e.g. `SetEnv PATH=...` for a remote that lacks a tool).
  */
-export async function startTestSshd(): Promise<TestSshd> {
+export async function startTestSshd(options: { config?: string[] } = {}): Promise<TestSshd> {
   const sshd = SSHD.find((p) => {
     try {
       return readFileSync(p).length > 0;
@@ -56,6 +57,7 @@ export async function startTestSshd(): Promise<TestSshd> {
     `AllowUsers ${user}`,
     'Subsystem sftp internal-sftp',
     'LogLevel ERROR',
+    ...(options.config ?? []),
   ].join('\n') + '\n');
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const root = path.join(dir, 'remote');

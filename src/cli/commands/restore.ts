@@ -9,10 +9,11 @@ import { exportWorkflows, restoreWorkflowsToN8n } from '../../jobs/restore-workf
 import { formatBytes, progressListener, table } from '../output.ts';
 import { restorePlanDetail, restoreRequestDetail } from '../../audit/details.ts';
 import { withCatalog, print, interruptSignal, globals, catalogAction, audited } from '../context.ts';
+import { addRemoteOptions, checkRemoteUsage, restoreRemote, type RemoteCliOptions } from './restore-remote.ts';
 
 /** Restore, and its history. */
 export function registerRestore(program: Command): void {
-  program
+  addRemoteOptions(program
     .command('restore')
     .description('restore databases from a backup: plan, check, safety backup, restore, verify')
     .argument('<backup>', 'backup id or a unique prefix of it')
@@ -35,8 +36,10 @@ export function registerRestore(program: Command): void {
     .option('--to-n8n', 'with --workflow: create it in the target\'s running n8n (n8n.url, n8n.apiKey), inactive, named <name>_backup_<YYYYMMDD>')
     .option('--name <name>', 'with --to-n8n and one --workflow: the new workflow\'s name')
     .option('--workflow-version <versionId>', 'with one --workflow: that older version, from n8n\'s workflow_history (contents --workflows --json lists them)')
-    .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; trustForeign?: boolean; owner: boolean; toastCompression: ToastChoice; workflow?: string[]; allWorkflows?: boolean; asFile?: string; toN8n?: boolean; name?: string; workflowVersion?: string }, cmd: Command) => {
+    .action(async (prefix: string, o: { globals?: boolean; database?: string[]; table?: string[]; renameTo?: string; to?: string; file?: string[]; toDir?: string; dryRun?: boolean; yes?: boolean; force?: boolean; trustForeign?: boolean; owner: boolean; toastCompression: ToastChoice; workflow?: string[]; allWorkflows?: boolean; asFile?: string; toN8n?: boolean; name?: string; workflowVersion?: string } & RemoteCliOptions, cmd: Command) => {
       const opts = globals(cmd);
+      checkRemoteUsage(o);
+      if (o.remote) return restoreRemote(opts, prefix, o);
       if ((o.workflow || o.allWorkflows) && o.toN8n) {
         await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'workflow.restore', object: prefix }, async (audit) => {
           const listener = progressListener({ json: opts.json === true });
@@ -96,7 +99,7 @@ export function registerRestore(program: Command): void {
           interrupt.dispose();
         }
       }));
-    });
+    }));
 
   program
     .command('restores')

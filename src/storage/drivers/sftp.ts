@@ -1,6 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { hostname, homedir } from 'node:os';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
@@ -8,6 +7,8 @@ import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { asLifeboatError, isAbort, LifeboatError } from '../../errors.ts';
 import type { StorageConfig } from '../../config/schema.ts';
 import { pidAlive } from '../../util/pid.ts';
+import { judgeHostKey } from '../host-key.ts';
+export { fingerprint } from '../host-key.ts';
 import { checkKey, hiddenKey, tempKey, tempWriter, type StorageDriver, type StorageObject } from '../storage.ts';
 
 type SftpConfig = Extract<StorageConfig, { type: 'sftp' }>;
@@ -128,25 +129,7 @@ export function sftpDriver(name: string, config: StorageConfig): StorageDriver {
       const sftp = await connection();
       handle = await call<Buffer>((s, cb) => s.open(tmp, 'wx', cb));
       created = true;
-      let position = 0;
-      let failure: unknown;
-      const inflight: Promise<void>[] = [];
-      const writeAt = (piece: Buffer, at: number) =>
-        new Promise<void>((resolve, reject) => sftp.write(handle!, piece, 0, piece.length, at, (err) => (err ? reject(err) : resolve()))).catch((err: unknown) => {
-          failure ??= err;
-        });
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        options.signal?.throwIfAborted();
-        for (let off = 0; off < chunk.length; off += SLICE) {
-          const piece = chunk.subarray(off, off + SLICE);
-          inflight.push(writeAt(piece, position));
-          position += piece.length;
-          if (inflight.length >= WINDOW) await inflight.shift();
-          if (failure) throw failure;
-        }
-      }
-      await Promise.all(inflight);
-      if (failure) throw failure;
+      const position = await writePipelined(sftp, handle, body, options.signal);
       options.signal?.throwIfAborted();
       await call<void>((s, cb) => s.ext_openssh_fsync(handle!, (err) => cb(err, undefined))).catch(() => {
         // Servers without fsync@openssh.com: close below still flushes to the server's disk cache.
@@ -266,6 +249,35 @@ export function sftpDriver(name: string, config: StorageConfig): StorageDriver {
 }
 
 /**
+ * Writes `body` to an open file from offset 0 with WINDOW requests in flight; resolves with the
+ * bytes written. `onWritten` hears of each piece the server acknowledged (a progress bar).
+ */
+export async function writePipelined(sftp: SFTPWrapper, handle: Buffer, body: Readable, signal?: AbortSignal, onWritten?: (bytes: number) => void): Promise<number> {
+  let position = 0;
+  let failure: unknown;
+  const inflight: Promise<void>[] = [];
+  const writeAt = (piece: Buffer, at: number) =>
+    new Promise<void>((resolve, reject) => sftp.write(handle, piece, 0, piece.length, at, (err) => (err ? reject(err) : resolve())))
+      .then(() => onWritten?.(piece.length))
+      .catch((err: unknown) => {
+        failure ??= err;
+      });
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    signal?.throwIfAborted();
+    for (let off = 0; off < chunk.length; off += SLICE) {
+      const piece = chunk.subarray(off, off + SLICE);
+      inflight.push(writeAt(piece, position));
+      position += piece.length;
+      if (inflight.length >= WINDOW) await inflight.shift();
+      if (failure) throw failure;
+    }
+  }
+  await Promise.all(inflight);
+  if (failure) throw failure;
+  return position;
+}
+
+/**
  * Reads bytes `start`..`end` of an open file with WINDOW requests in flight, emitted in order;
  * closes the handle when done or destroyed.
  */
@@ -319,64 +331,30 @@ function pipelinedReader(sftp: SFTPWrapper, handle: Buffer, start: number, end: 
   });
 }
 
-/** The OpenSSH fingerprint of a host key blob: `SHA256:` and unpadded base64. */
-export function fingerprint(key: Buffer): string {
-  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-
 /**
  * Checks the server's key against the pinned fingerprint, else known_hosts. Returns the error
  * to raise, or undefined when the key is trusted.
  */
 function checkHostKey(storage: string, c: SftpConfig, key: Buffer): LifeboatError | undefined {
-  const seen = fingerprint(key);
-  const hostId = c.port === 22 ? c.host : `[${c.host}]:${c.port}`;
-  if (c.hostKey) {
-    if (c.hostKey.replace(/=$/, '') === seen) return undefined;
-    return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": the host key of ${hostId} is ${seen}, not the pinned ${c.hostKey}`, {
-      hint: 'someone may be intercepting the connection; if the server was reinstalled, check its new key (ssh-keyscan | ssh-keygen -lf -) and update hostKey:',
-    });
+  const v = judgeHostKey(c, key);
+  switch (v.kind) {
+    case 'trusted':
+      return undefined;
+    case 'pin-mismatch':
+      return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": the host key of ${v.hostId} is ${v.seen}, not the pinned ${v.pinned}`, {
+        hint: 'someone may be intercepting the connection; if the server was reinstalled, check its new key (ssh-keyscan | ssh-keygen -lf -) and update hostKey:',
+      });
+    case 'revoked':
+      return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": the host key of ${v.hostId} is marked revoked in ${v.file}`);
+    case 'mismatch':
+      return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": HOST KEY MISMATCH for ${v.hostId}: it offered ${v.seen}, which ${v.file} does not list for it`, {
+        hint: 'someone may be intercepting the connection; if the server was reinstalled, remove its old line (ssh-keygen -R) and check the new key',
+      });
+    case 'unknown':
+      return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": ${v.hostId} is not a known host (its key is ${v.seen})`, {
+        hint: `check that fingerprint on the server (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then pin it with hostKey: ${v.seen} or add the host to ${v.file}`,
+      });
   }
-  const file = c.knownHosts ?? path.join(homedir(), '.ssh', 'known_hosts');
-  let lines: string[] = [];
-  try {
-    lines = readFileSync(file, 'utf8').split('\n');
-  } catch {
-    // No known_hosts: every host is unknown.
-  }
-  const blob = key.toString('base64');
-  let listed = false;
-  for (const line of lines) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 3 || fields[0]!.startsWith('#')) continue;
-    const marker = fields[0]!.startsWith('@') ? fields.shift() : undefined;
-    if (marker === '@cert-authority') continue;
-    const [hosts, , keyData] = fields;
-    if (!hosts!.split(',').some((h) => hostMatches(h, hostId))) continue;
-    if (marker === '@revoked' && keyData === blob) {
-      return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": the host key of ${hostId} is marked revoked in ${file}`);
-    }
-    if (marker === '@revoked') continue;
-    listed = true;
-    if (keyData === blob) return undefined;
-  }
-  if (listed) {
-    return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": HOST KEY MISMATCH for ${hostId}: it offered ${seen}, which ${file} does not list for it`, {
-      hint: 'someone may be intercepting the connection; if the server was reinstalled, remove its old line (ssh-keygen -R) and check the new key',
-    });
-  }
-  return new LifeboatError('E_STORAGE_AUTH', `storage "${storage}": ${hostId} is not a known host (its key is ${seen})`, {
-    hint: `check that fingerprint on the server (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then pin it with hostKey: ${seen} or add the host to ${file}`,
-  });
-}
-
-/** A known_hosts host pattern: plain, `[host]:port`, or hashed `|1|salt|hash`. */
-function hostMatches(pattern: string, hostId: string): boolean {
-  if (pattern.startsWith('|1|')) {
-    const [, , salt, hash] = pattern.split('|');
-    return createHmac('sha1', Buffer.from(salt!, 'base64')).update(hostId).digest('base64') === hash;
-  }
-  return pattern === hostId;
 }
 
 function connectError(err: unknown, storage: string, where: string): LifeboatError {
