@@ -132,6 +132,10 @@ async function openCopy(
     plain.on('error', (err) => relabel.destroy(damage(err)));
     stream = plain.pipe(relabel);
   }
+  // Age's last chunk can end the output before the stored bytes' check has settled, and the
+  // consumer's own listeners are gone by then: the failed check reaches it through `checked`
+  // (readGoodCopy awaits it), so a late error on the stream must not become an uncaught one.
+  stream.on('error', () => undefined);
   return { stream, copy, name: o.decrypt && encrypted ? name.slice(0, -4) : name, storedSize: o.storedSize, decrypted: o.decrypt === true && encrypted, checked: checker.verdict };
 }
 

@@ -7,7 +7,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import { LifeboatError } from '../errors.ts';
 import { formatBytes } from '../util/format.ts';
 import type { Job } from './job.ts';
-import { readGoodCopy } from './restore-remote-source.ts';
+import { readGoodCopy } from './export-stream.ts';
 import { shq, type SshSession } from './restore-remote-ssh.ts';
 
 /** The remote work directory: the upload, then the unpacked bundle in `bundle/`. */
@@ -74,6 +74,8 @@ export async function uploadAndUnpack(ssh: SshSession, work: RemoteWorkDir, load
     const started = Date.now();
     job.log('info', `uploading backup from storage ${read.copy.storage.name}${read.decrypted ? ' (decrypted here: the identity stays on this machine)' : ''}${z ? ' (decompressed here: the remote has no zstd)' : ''} to ${ssh.remote.display}:${file}`);
     const sent = await ssh.upload(stream, file, { signal });
+    // Decryption may end the stream a moment before the copy's check settles: unpack only a checked copy.
+    await read.checked;
     const seconds = Math.max(0.001, (Date.now() - started) / 1000);
     job.log('info', `uploaded ${formatBytes(sent)} in ${seconds.toFixed(1)} s (${formatBytes(sent / seconds)}/s)`);
     const unpack = keepZstd ? `zstd -dcq ${shq(name)} | tar -xf - -C bundle` : `tar -xf ${shq(name)} -C bundle`;

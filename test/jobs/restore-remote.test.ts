@@ -310,7 +310,7 @@ test('an encrypted bundle is decrypted here (and decompressed for a remote witho
   const badDir = mkdtempSync(path.join(ws.dir, 'remote-'));
   const bad = await ws.run(['restore', id, ...args.filter((a) => a !== '--keep-remote'), '--remote-dir', badDir]);
   assert.equal(bad.code, 1, bad.stderr);
-  assert.match(bad.stderr, new RegExp(`no good copy of backup ${id}: the copy on local does not match the sha256 recorded when it was written`));
+  assert.match(bad.stderr, new RegExp(`no good copy of backup ${id}: the copy on local does not match its sha256`));
   assert.deepEqual(readdirSync(badDir), [], 'the remote work directory is removed');
   assert.equal((await target.query('postgres', 'select 1 from pg_database where datname = $1', [db])).length, 0, 'nothing restored');
 });
