@@ -58,7 +58,7 @@ RUN ln -s ../lib/node_modules/lifeboat/bin/lifeboat.js /usr/local/bin/lifeboat
 ENV LIFEBOAT_CONFIG=/etc/lifeboat/lifeboat.yaml \
     LIFEBOAT_HOME=/var/lib/lifeboat
 # The catalog (and the key file, when Lifeboat makes one) and local storage outlive the container.
-# The config is a file to bind-mount read-only: Lifeboat never writes it.
+# The config is a file to bind-mount read-only: serve only reads it.
 VOLUME ["/var/lib/lifeboat", "/backups"]
 USER lifeboat
 WORKDIR /var/lib/lifeboat

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,10 +157,16 @@ export async function makeNodeBaseImage(d: TestDocker, tag: string): Promise<voi
     for (let i = 0; i + 2 < diversions.length; i += 3) if (chosen.has(diversions[i + 2]!)) kept += `${diversions.slice(i, i + 3).join('\n')}\n`;
     write('var/lib/dpkg/diversions', kept);
     write('var/lib/dpkg/statoverride', '');
-    write('etc/passwd', readFileSync('/usr/share/base-passwd/passwd.master', 'utf8'));
-    write('etc/group', readFileSync('/usr/share/base-passwd/group.master', 'utf8'));
-    write('etc/shadow', readFileSync('/usr/share/base-passwd/passwd.master', 'utf8').split('\n').filter(Boolean).map((l) => `${l.split(':')[0]}:*:20000:0:99999:7:::`).join('\n') + '\n', 0o640);
-    write('etc/gshadow', readFileSync('/usr/share/base-passwd/group.master', 'utf8').split('\n').filter(Boolean).map((l) => `${l.split(':')[0]}:*::`).join('\n') + '\n', 0o640);
+    // The system users base-passwd makes, and the official node image's `node` (uid 1000).
+    const passwd = `${readFileSync('/usr/share/base-passwd/passwd.master', 'utf8')}node:x:1000:1000::/home/node:/bin/bash\n`;
+    const group = `${readFileSync('/usr/share/base-passwd/group.master', 'utf8')}node:x:1000:\n`;
+    const names = (text: string) => text.split('\n').filter(Boolean).map((l) => l.split(':')[0]!);
+    write('etc/passwd', passwd);
+    write('etc/group', group);
+    write('etc/shadow', names(passwd).map((n) => `${n}:*:20000:0:99999:7:::\n`).join(''), 0o640);
+    write('etc/gshadow', names(group).map((n) => `${n}:*::\n`).join(''), 0o640);
+    mkdirSync(path.join(stage, 'home', 'node'), { recursive: true });
+    chownSync(path.join(stage, 'home', 'node'), 1000, 1000);
     write('etc/apt/sources.list.d/debian.sources', [
       'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n',
       'Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n',
@@ -171,15 +177,13 @@ export async function makeNodeBaseImage(d: TestDocker, tag: string): Promise<voi
       mkdirSync(path.join(stage, dir), { recursive: true });
       chmodSync(path.join(stage, dir), 0o1777);
     }
-    for (const dir of ['root', 'home', 'run', 'proc', 'sys', 'dev', 'var/lib/apt/lists/partial', 'var/cache/apt/archives/partial', 'var/log', 'usr/local/bin', 'usr/local/lib']) mkdirSync(path.join(stage, dir), { recursive: true });
+    for (const dir of ['root', 'run', 'proc', 'sys', 'dev', 'var/lib/apt/lists/partial', 'var/cache/apt/archives/partial', 'var/log', 'usr/local/bin', 'usr/local/lib']) mkdirSync(path.join(stage, dir), { recursive: true });
     // Node 24 and npm where the official image has them.
     cpSync(realpathSync(path.join(repo, 'node_modules', 'node', 'bin', 'node')), path.join(stage, 'usr/local/bin/node'));
     cpSync(npmRoot(), path.join(stage, 'usr/local/lib/node_modules/npm'), { recursive: true, verbatimSymlinks: true });
     for (const [bin, target] of [['npm', 'npm-cli.js'], ['npx', 'npx-cli.js']] as const) writeLink(path.join(stage, 'usr/local/bin', bin), `../lib/node_modules/npm/bin/${target}`);
     for (const dir of MERGED) writeLink(path.join(stage, dir), `usr/${dir}`);
 
-    // docker import refuses a path twice: what the stage holds is taken from the stage only.
-    for (const p of walk(stage)) members.delete(p);
     // A machine behind a TLS-inspecting proxy trusts its CA through NODE_EXTRA_CA_CERTS; a site's
     // own base images carry that trust the same way, or npm in the build cannot reach the registry.
     const trust = process.env.NODE_EXTRA_CA_CERTS;
@@ -188,6 +192,8 @@ export async function makeNodeBaseImage(d: TestDocker, tag: string): Promise<voi
       write('etc/ssl/host-trust.pem', readFileSync(trust, 'utf8'));
       changes.push('ENV NODE_EXTRA_CA_CERTS=/etc/ssl/host-trust.pem');
     }
+    // docker import refuses a path twice: what the stage holds is taken from the stage only.
+    for (const p of walk(stage)) members.delete(p);
     const list = path.join(stage, '..', `${path.basename(stage)}.list`);
     writeFileSync(list, [...members].sort().join('\n') + '\n');
     try {
