@@ -167,6 +167,19 @@ export async function makeNodeBaseImage(d: TestDocker, tag: string): Promise<voi
     write('etc/gshadow', names(group).map((n) => `${n}:*::\n`).join(''), 0o640);
     mkdirSync(path.join(stage, 'home', 'node'), { recursive: true });
     chownSync(path.join(stage, 'home', 'node'), 1000, 1000);
+    // What pam-auth-update, update-shells and tzdata write on a fresh Debian with only the unix
+    // profile (adduser's chfn, run by packages that add users, needs the PAM stacks).
+    const pam = (kind: string, lines: string[]) => write(`etc/pam.d/common-${kind}`, `${lines.join('\n')}\n`);
+    pam('auth', ['auth\t[success=1 default=ignore]\tpam_unix.so nullok', 'auth\trequisite\t\t\tpam_deny.so', 'auth\trequired\t\t\tpam_permit.so']);
+    pam('account', ['account\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so', 'account\trequisite\t\t\tpam_deny.so', 'account\trequired\t\t\tpam_permit.so']);
+    pam('password', ['password\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt', 'password\trequisite\t\t\tpam_deny.so', 'password\trequired\t\t\tpam_permit.so']);
+    const session = ['session\t[default=1]\t\t\tpam_permit.so', 'session\trequisite\t\t\tpam_deny.so', 'session\trequired\t\t\tpam_permit.so', 'session\trequired\tpam_unix.so'];
+    pam('session', session);
+    pam('session-noninteractive', session);
+    write('etc/shells', ['/bin/sh', '/usr/bin/sh', '/bin/bash', '/usr/bin/bash', '/bin/rbash', '/usr/bin/rbash', '/bin/dash', '/usr/bin/dash', ''].join('\n'));
+    write('etc/environment', '');
+    write('etc/timezone', 'Etc/UTC\n');
+    writeLink(path.join(stage, 'etc', 'localtime'), '/usr/share/zoneinfo/Etc/UTC');
     write('etc/apt/sources.list.d/debian.sources', [
       'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n',
       'Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n',
