@@ -90,13 +90,30 @@ const fileSet = z.union([z.array(z.string().min(1)).min(1), fileSetObject]).tran
   Array.isArray(v) ? { paths: v, include: undefined, exclude: undefined } : v,
 );
 
-const postgres = z.strictObject({
-  url: z.string().min(1),
-  databases: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
-  globals: z.boolean().default(false),
-  /** A directory holding pg_dump, pg_restore and psql, tried before PATH and /usr/lib/postgresql. */
-  binDir: z.string().optional(),
-});
+/** A container by name, `{ pattern }` (a regular expression on names) or `{ label: key=value }` (README, "Containers as targets"). */
+const containerRef = z.union([
+  z.string().min(1),
+  z.strictObject({ name: z.string().min(1) }),
+  z.strictObject({ pattern: z.string().min(1) }),
+  z.strictObject({ label: z.string().min(1) }),
+]);
+
+const postgres = z
+  .strictObject({
+    /** Without url or container: LIFEBOAT_POSTGRES_CONTAINER or LIFEBOAT_POSTGRES_CONTAINER_PATTERN name the container. */
+    url: z.string().min(1).optional(),
+    /** The server runs in this container: its tools run there, its login comes from its POSTGRES_* environment. */
+    container: containerRef.optional(),
+    /** With container: a login other than the container's POSTGRES_USER / POSTGRES_PASSWORD. */
+    user: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    databases: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+    globals: z.boolean().default(false),
+    /** A directory holding pg_dump, pg_restore and psql, tried before PATH and /usr/lib/postgresql. */
+    binDir: z.string().optional(),
+  })
+  .refine((p) => !(p.url && p.container), { message: 'url and container exclude each other: a target\'s server is reached one way' })
+  .refine((p) => !((p.user || p.password) && p.url), { message: 'user and password go with container; a url carries its own' });
 
 const encryption = z.union([
   z.strictObject({

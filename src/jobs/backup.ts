@@ -211,5 +211,5 @@ function publicTargetConfig(t: TargetConfig): unknown {
     if (!v || typeof v !== 'object') return v;
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEYS.has(k) && x !== undefined ? '***' : redact(x)]));
   };
-  return redact({ ...t, postgres: t.postgres && { ...t.postgres, url: redactUrl(parsePgUrl(t.postgres.url).url) } });
+  return redact({ ...t, postgres: t.postgres && { ...t.postgres, url: t.postgres.url && redactUrl(parsePgUrl(t.postgres.url).url) } });
 }
