@@ -16,6 +16,7 @@ import { registerDoctor } from './commands/doctor.ts';
 import { registerUsers } from './commands/users.ts';
 import { registerTokens } from './commands/tokens.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerDiscover } from './commands/discover.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerUsers(program);
   registerTokens(program);
   registerAudit(program);
+  registerDiscover(program);
   return program;
 }
 

@@ -131,7 +131,8 @@ async function writeBackup(c: WriteContext): Promise<{ size: number; sha256: str
   await probeWritable(storage);
   const pgPlan = target.postgres ? await planPostgres(target.postgres, job) : undefined;
   // The profile's own file sets (n8n: its config file, which holds the encryption key) come along.
-  const fileSets = { ...(c.profile.fileSets?.(target, path.dirname(c.loaded.file)) ?? {}), ...target.files };
+  let fileSets = { ...(c.profile.fileSets?.(target, path.dirname(c.loaded.file)) ?? {}), ...target.files };
+  if (Object.values(fileSets).some((s) => s.volume)) fileSets = await (await import('../docker/volumes.ts')).resolveVolumeSets(fileSets);
   const { entries, unreadable } = await collectFiles(fileSets, path.dirname(c.loaded.file));
   if (target.onUnreadable === 'fail') refuseUnreadable(unreadable);
   const warnings: string[] = [];

@@ -22,7 +22,7 @@ const ENTRYPOINT = fileURLToPath(new URL('./postgres-entrypoint.sh', import.meta
 const SHELL_TOOLS = ['sh', 'dash', 'bash', 'cat', 'id', 'mkdir', 'chown', 'chmod', 'rm', 'mktemp', 'setpriv', 'ls', 'env', 'sleep', 'tar', 'head'].map((b) => `/usr/bin/${b}`);
 
 /** The files a binary loads (ldd), with the real files behind their symlinks. */
-async function libraries(binaries: string[]): Promise<string[]> {
+export async function libraries(binaries: string[]): Promise<string[]> {
   const found = new Set<string>();
   for (const bin of binaries) {
     const { stdout } = await run('ldd', [bin]).catch(() => ({ stdout: '' }));
@@ -151,4 +151,13 @@ export async function runPostgres(d: TestDocker, options: {
     }
   }
   return { name: options.name, port, user, password, database, url: `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}` };
+}
+
+/**
+ * An app image (n8n, a Django site...) that only has to run and hold files: a shell, sleep and a
+ * few tools from this machine, tagged as the app's image so discovery can tell what it is.
+ */
+export async function appImage(d: TestDocker, tag: string): Promise<void> {
+  const tools = ['sh', 'dash', 'sleep', 'mkdir', 'cat', 'ls'].map((b) => `/usr/bin/${b}`);
+  await importImage(d, tag, ['/bin', '/lib', '/lib64', '/etc/passwd', '/etc/group', ...new Set([...tools, ...(await libraries(tools))])], ['CMD ["sleep", "infinity"]']);
 }
