@@ -210,6 +210,8 @@ const verification = z.union([
     checks: z.array(userCheck).optional(),
     /** Server binaries (initdb, pg_ctl, postgres) for the scratch cluster; default /usr/lib/postgresql/<v>/bin. */
     binDir: z.string().optional(),
+    /** Where the test restore runs: host binaries, else the database container's image (auto); or only one of them. */
+    scratch: z.enum(['auto', 'host', 'container']).optional(),
   }),
 ]);
 
