@@ -1,7 +1,7 @@
 // The Docker Engine API client: DOCKER_HOST or the default socket; Podman's compatible socket
 // is reached the same way. dockerode is loaded only by targets that use containers.
 
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { LifeboatError } from '../errors.ts';
 
@@ -22,14 +22,16 @@ export async function dockerClient(env: NodeJS.ProcessEnv = process.env): Promis
   const { default: Docker } = await import('dockerode');
   if (address.startsWith('unix://') || address.startsWith('/')) {
     const socketPath = address.replace(/^unix:\/\//, '');
-    if (!existsSync(socketPath)) {
-      throw new LifeboatError('E_DOCKER', `no Docker socket at ${socketPath}`, {
-        hint: 'start Docker, set DOCKER_HOST, or mount the socket into Lifeboat\'s container (-v /var/run/docker.sock:/var/run/docker.sock:ro)',
-      });
-    }
     try {
       accessSync(socketPath, constants.R_OK | constants.W_OK);
     } catch (err) {
+      // A folder on the way that may not be entered hides the socket too: that is EACCES, not ENOENT.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+        throw new LifeboatError('E_DOCKER', `no Docker socket at ${socketPath}`, {
+          cause: err,
+          hint: 'start Docker, set DOCKER_HOST, or mount the socket into Lifeboat\'s container (-v /var/run/docker.sock:/var/run/docker.sock:ro)',
+        });
+      }
       throw new LifeboatError('E_DOCKER', `permission denied on the Docker socket ${socketPath}`, {
         cause: err,
         hint: 'run Lifeboat as a user in the docker group (or the socket\'s group), or as root',

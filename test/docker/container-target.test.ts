@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { dockerUnavailable, startTestDocker, type TestDocker } from '../support/docker.ts';
@@ -9,6 +11,7 @@ import { runPostgres, type PostgresContainer } from '../support/postgres-image.t
 import { workspace, type Workspace } from '../support/workspace.ts';
 
 const skip = dockerUnavailable();
+const BIN = fileURLToPath(new URL('../../bin/lifeboat.js', import.meta.url));
 
 /** An n8n-like schema with rows, in the container's database. */
 async function seed(c: PostgresContainer): Promise<void> {
@@ -128,7 +131,7 @@ describe('containers as targets', { skip }, () => {
     assert.match(none.stderr, /neither url nor container/);
   });
 
-  test('errors: no match, several matches, a stopped container, no socket, wrong credentials in env', async () => {
+  test('errors: no match, several matches, a stopped container, no socket, permission denied, wrong credentials in env', async () => {
     const target = (sel: string, extra = '') => ws((w) => `storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  t:\n    postgres: { container: ${sel}${extra} }\n    storage: local\n`);
 
     const none = await target('nothing-here').run(['backup', 't'], { env: env() });
@@ -149,6 +152,16 @@ describe('containers as targets', { skip }, () => {
     const socket = await target('n8n-postgres-1').run(['backup', 't'], { env: { ...env(), DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
     assert.equal(socket.code, 1, socket.stderr);
     assert.match(socket.stderr, /no Docker socket at \/nonexistent\/docker.sock/);
+
+    // An ordinary user, not in the socket's group: the engine refuses it.
+    const user = target('n8n-postgres-1');
+    chmodSync(user.dir, 0o777);
+    chmodSync(user.storage, 0o777);
+    const denied = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'backup', 't'], {
+      cwd: user.dir, encoding: 'utf8', env: { ...process.env, ...env(), LIFEBOAT_CONFIG: user.config, LIFEBOAT_HOME: path.join(user.dir, 'home') },
+    });
+    assert.equal(denied.status, 1, denied.stderr);
+    assert.match(denied.stderr, /permission denied on the Docker socket .*docker.sock\nhint: run Lifeboat as a user in the docker group/);
 
     // The volume was made with one password; the container's env now says another.
     await d.docker(['rm', other.name]);
