@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { instanceIdOf } from '../../src/profiles/n8n.ts';
 import { dockerUnavailable, startTestDocker, type TestDocker } from '../support/docker.ts';
 import { appImage, runPostgres } from '../support/postgres-image.ts';
 import { workspace, type Workspace } from '../support/workspace.ts';
@@ -89,5 +91,35 @@ describe('discover, init --docker, and volumes as file sets', { skip }, () => {
     const missing = await w.run(['backup', 'n8n'], { env: env() });
     assert.equal(missing.code, 2, missing.stderr);
     assert.match(missing.stderr, /file set x: no Docker volume "no_such_volume"/);
+  });
+
+  test('the n8n profile finds the encryption key in the n8n container beside the database: its environment, else its config in the volume', async () => {
+    const url = (await d.docker(['inspect', 'n8n-postgres-1', '--format', '{{range .Config.Env}}{{println .}}{{end}}'])).split('\n');
+    const get = (k: string) => url.find((l) => l.startsWith(`${k}=`))!.slice(k.length + 1);
+    const client = new pg.Client({ connectionString: `postgres://n8n:${encodeURIComponent(get('POSTGRES_PASSWORD'))}@127.0.0.1:${get('PGPORT')}/n8n` });
+    await client.connect();
+    await client.query(`create table workflow_entity (id varchar(36) primary key, name text not null, active boolean not null default false, nodes json, connections json);
+      create table credentials_entity (id varchar(36) primary key, name text not null, type text not null, data text not null);
+      insert into workflow_entity values ('wf1', 'Hello', false, '[]', '{}');
+      insert into credentials_entity values ('c1', 'Basic', 'httpBasicAuth', 'U2FsdGVkX1abc');`);
+    await client.end();
+    const w = ws();
+    w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  n8n:\n    postgres: { container: n8n-postgres-1, databases: [n8n] }\n    profile: n8n\n    storage: local\n`);
+    const expected = instanceIdOf('k3y');
+    const instanceOf = async () => {
+      const r = await w.run(['backup', 'n8n', '--json'], { env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      const shown = (await w.run(['show', r.json<{ id: string }>().id, '--json'])).json<{ manifest: { app: { info?: { instanceId: string | null } }; warnings: string[] } }>();
+      return shown.manifest;
+    };
+    const fromEnv = await instanceOf();
+    assert.equal(fromEnv.app.info?.instanceId, expected);
+    assert.ok(!fromEnv.warnings.some((x) => /no encryption key was found/.test(x)), fromEnv.warnings.join('; '));
+
+    // The same n8n without the variable: the key n8n wrote into its user folder (the volume).
+    await d.docker(['rm', '-f', 'n8n-n8n-1']);
+    await d.docker(['run', '-d', '--network', 'host', '--name', 'n8n-n8n-1', ...compose('n8n', 'n8n'), '-v', 'n8n_data:/home/node/.n8n', 'n8nio/n8n:1.70.0']);
+    const fromFile = await instanceOf();
+    assert.equal(fromFile.app.info?.instanceId, expected);
   });
 });
