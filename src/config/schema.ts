@@ -88,13 +88,15 @@ const fileSetObject = z.strictObject({
 /** A Docker named volume as a file set (README, "Containers as targets"): its paths are found at each backup. */
 const volumeFileSet = z.strictObject({
   volume: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a Docker volume name'),
+  /** How it is read: its mountpoint when readable, else a helper container (auto); or one of them. */
+  via: z.enum(['auto', 'mountpoint', 'helper']).default('auto'),
   include: z.array(z.string().min(1)).optional(),
   exclude: z.array(z.string().min(1)).optional(),
 });
 
 /** `config: [/a, /b]` is shorthand for `config: { paths: [/a, /b] }`. */
-const fileSet = z.union([z.array(z.string().min(1)).min(1), fileSetObject, volumeFileSet]).transform((v): { paths: string[]; include: string[] | undefined; exclude: string[] | undefined; volume?: string } =>
-  Array.isArray(v) ? { paths: v, include: undefined, exclude: undefined } : 'volume' in v ? { paths: [], include: v.include, exclude: v.exclude, volume: v.volume } : { paths: v.paths, include: v.include, exclude: v.exclude },
+const fileSet = z.union([z.array(z.string().min(1)).min(1), fileSetObject, volumeFileSet]).transform((v): { paths: string[]; include: string[] | undefined; exclude: string[] | undefined; volume?: string; via?: 'auto' | 'mountpoint' | 'helper' } =>
+  Array.isArray(v) ? { paths: v, include: undefined, exclude: undefined } : 'volume' in v ? { paths: [], include: v.include, exclude: v.exclude, volume: v.volume, via: v.via } : { paths: v.paths, include: v.include, exclude: v.exclude },
 );
 
 /** A container by name, `{ pattern }` (a regular expression on names) or `{ label: key=value }` (README, "Containers as targets"). */

@@ -25,6 +25,7 @@ describe('discover, init --docker, and volumes as file sets', { skip }, () => {
     return w;
   };
   const env = () => ({ DOCKER_HOST: d.host });
+  const scratchLeft = async () => (await d.docker(['ps', '-a', '--filter', 'label=io.lifeboat.scratch', '--format', '{{.Names}}'])).split('\n').filter(Boolean);
   const compose = (project: string, service: string) => ['--label', `com.docker.compose.project=${project}`, '--label', `com.docker.compose.service=${service}`];
 
   before(async () => {
@@ -80,6 +81,20 @@ describe('discover, init --docker, and volumes as file sets', { skip }, () => {
     assert.equal(readFileSync(path.join(out, mountpoint, 'config'), 'utf8'), '{"encryptionKey":"k3y"}\n');
     const contents = await w.run(['contents', id, '--json']);
     assert.doesNotMatch(contents.stdout, /nodes\/package.json/, 'the set\'s exclude applies');
+
+    // Where the mountpoint cannot be read (Lifeboat in a container of its own, rootless Docker):
+    // a helper container copies the volume out; the bundle says the same paths.
+    w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  n8n:\n    files:\n      n8n-data: { volume: n8n_data, via: helper, exclude: ["**/nodes/**"] }\n    storage: local\n`);
+    const viaHelper = await w.run(['backup', 'n8n', '--json'], { env: env() });
+    assert.equal(viaHelper.code, 0, viaHelper.stderr);
+    const helperId = viaHelper.json<{ id: string }>().id;
+    type Files = { files: { path: string; size: number; sha256?: string; mode: number }[] };
+    const filesOf = async (backup: string) => (await w.run(['show', backup, '--json'])).json<{ manifest: Files }>().manifest.files.map((f) => [f.path, f.size, f.sha256, f.mode]);
+    assert.deepEqual(await filesOf(helperId), await filesOf(id));
+    const out2 = path.join(w.dir, 'out2');
+    assert.equal((await w.run(['restore', helperId, '--file', 'n8n-data', '--to-dir', out2], { env: env() })).code, 0);
+    assert.equal(readFileSync(path.join(out2, mountpoint, 'config'), 'utf8'), '{"encryptionKey":"k3y"}\n');
+    assert.deepEqual(await scratchLeft(), [], 'the helper container is removed');
 
     w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  n8n:\n    files:\n      pgdata: { volume: n8n_pgdata }\n    storage: local\n`);
     const refused = await w.run(['backup', 'n8n'], { env: env() });
