@@ -20,7 +20,8 @@ export interface ExecOptions {
  */
 export function execIn(container: Dockerode.Container, cmd: string[], options: ExecOptions = {}, prepare?: () => Promise<void>): ToolProcess {
   const proc = new EventEmitter() as ToolProcess;
-  const stdout = new PassThrough();
+  // A dump streams through here: room for a few of the engine's frames between turns.
+  const stdout = new PassThrough({ highWaterMark: 1 << 20 });
   const stderr = new PassThrough();
   const stdin = options.input ? new PassThrough() : null;
   let socket: Duplex | undefined;
