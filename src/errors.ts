@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'E_RESTORE_CHECK'
   | 'E_RESTORE_FAILED'
   | 'E_ABORTED'
+  /** The Docker engine could not be reached or used, or a container is not running. */
+  | 'E_DOCKER'
   /** The HTTP API: no valid session or token (401). */
   | 'E_UNAUTHENTICATED'
   /** The HTTP API: the caller's role or token scopes do not allow this (403). */

@@ -14,6 +14,8 @@ export interface FileEntry {
   type: 'file' | 'directory' | 'symlink';
   stat: Stats;
   linkTarget?: string;
+  /** Where the bytes are read when not at `path`: a copy staged elsewhere (a Docker volume read through a helper container). */
+  source?: string;
 }
 
 export interface Unreadable {

@@ -18,6 +18,7 @@ import { registerTokens } from './commands/tokens.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerExport } from './commands/export.ts';
 import { registerDrill } from './commands/drill.ts';
+import { registerDiscover } from './commands/discover.ts';
 
 export function buildProgram(): Command {
   const program = new Command('lifeboat')
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerExport(program);
   registerDrill(program);
+  registerDiscover(program);
   return program;
 }
 

@@ -6,7 +6,8 @@ import { checkStorage, type StorageHealth } from '../jobs/storage-health.ts';
 import type { DeliveryOutcome } from '../notify/deliver.ts';
 import { sendTestNotification } from '../notify/test-send.ts';
 import { toolsForServer } from '../postgres/binaries.ts';
-import { connect, databaseOf, parsePgUrl, pgError, redactUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
+import { connect, databaseOf, pgError, redactUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
+import { targetEndpoint } from '../postgres/target.ts';
 import { listDatabases, serverVersion } from '../postgres/introspect.ts';
 import { detectProfile } from '../profiles/index.ts';
 import type { LoadedConfig } from './load.ts';
@@ -94,7 +95,7 @@ async function postgresChecks(pgConfig: NonNullable<TargetConfig['postgres']>, t
   let detected: DetectedApp | undefined;
   let client;
   try {
-    const endpoint = parsePgUrl(pgConfig.url);
+    const endpoint = await targetEndpoint(pgConfig);
     const maintenance = databaseOf(endpoint) ? endpoint : withDatabase(endpoint, 'postgres');
     client = await connect(maintenance);
     let version: { major: number; version: string };
@@ -118,7 +119,7 @@ async function postgresChecks(pgConfig: NonNullable<TargetConfig['postgres']>, t
     detected = await detect(maintenance, taken as { name: string; sizeBytes: number }[], target);
     checks.push(profileCheck(detected));
     try {
-      const tools = await toolsForServer(version.major, pgConfig.binDir);
+      const tools = endpoint.exec ? await endpoint.exec.tools() : await toolsForServer(version.major, pgConfig.binDir);
       checks.push({ name: 'pg_dump fits the server', ok: true, detail: `pg_dump ${tools.version} from ${tools.dir}` });
     } catch (err) {
       const e = asLifeboatError(err);

@@ -85,18 +85,44 @@ const fileSetObject = z.strictObject({
   exclude: z.array(z.string().min(1)).optional(),
 });
 
+/** A Docker named volume as a file set (README, "Containers as targets"): its paths are found at each backup. */
+const volumeFileSet = z.strictObject({
+  volume: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a Docker volume name'),
+  /** How it is read: its mountpoint when readable, else a helper container (auto); or one of them. */
+  via: z.enum(['auto', 'mountpoint', 'helper']).default('auto'),
+  include: z.array(z.string().min(1)).optional(),
+  exclude: z.array(z.string().min(1)).optional(),
+});
+
 /** `config: [/a, /b]` is shorthand for `config: { paths: [/a, /b] }`. */
-const fileSet = z.union([z.array(z.string().min(1)).min(1), fileSetObject]).transform((v) =>
-  Array.isArray(v) ? { paths: v, include: undefined, exclude: undefined } : v,
+const fileSet = z.union([z.array(z.string().min(1)).min(1), fileSetObject, volumeFileSet]).transform((v): { paths: string[]; include: string[] | undefined; exclude: string[] | undefined; volume?: string; via?: 'auto' | 'mountpoint' | 'helper' } =>
+  Array.isArray(v) ? { paths: v, include: undefined, exclude: undefined } : 'volume' in v ? { paths: [], include: v.include, exclude: v.exclude, volume: v.volume, via: v.via } : { paths: v.paths, include: v.include, exclude: v.exclude },
 );
 
-const postgres = z.strictObject({
-  url: z.string().min(1),
-  databases: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
-  globals: z.boolean().default(false),
-  /** A directory holding pg_dump, pg_restore and psql, tried before PATH and /usr/lib/postgresql. */
-  binDir: z.string().optional(),
-});
+/** A container by name, `{ pattern }` (a regular expression on names) or `{ label: key=value }` (README, "Containers as targets"). */
+const containerRef = z.union([
+  z.string().min(1),
+  z.strictObject({ name: z.string().min(1) }),
+  z.strictObject({ pattern: z.string().min(1) }),
+  z.strictObject({ label: z.string().min(1) }),
+]);
+
+const postgres = z
+  .strictObject({
+    /** Without url or container: LIFEBOAT_POSTGRES_CONTAINER or LIFEBOAT_POSTGRES_CONTAINER_PATTERN name the container. */
+    url: z.string().min(1).optional(),
+    /** The server runs in this container: its tools run there, its login comes from its POSTGRES_* environment. */
+    container: containerRef.optional(),
+    /** With container: a login other than the container's POSTGRES_USER / POSTGRES_PASSWORD. */
+    user: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    databases: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+    globals: z.boolean().default(false),
+    /** A directory holding pg_dump, pg_restore and psql, tried before PATH and /usr/lib/postgresql. */
+    binDir: z.string().optional(),
+  })
+  .refine((p) => !(p.url && p.container), { message: 'url and container exclude each other: a target\'s server is reached one way' })
+  .refine((p) => !((p.user || p.password) && p.url), { message: 'user and password go with container; a url carries its own' });
 
 const encryption = z.union([
   z.strictObject({
@@ -195,6 +221,8 @@ const verification = z.union([
       /** restore.sh --jobs for the daemon's drills; default 2. */
       jobs: z.number().int().min(1).max(64).optional(),
     }).optional(),
+    /** Where the test restore runs: host binaries, else the database container's image (auto); or only one of them. */
+    scratch: z.enum(['auto', 'host', 'container']).optional(),
   }),
 ]);
 

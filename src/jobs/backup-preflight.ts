@@ -4,7 +4,8 @@
 import { LifeboatError } from '../errors.ts';
 import type { TargetConfig } from '../config/schema.ts';
 import { toolsForServer } from '../postgres/binaries.ts';
-import { connect, databaseOf, parsePgUrl, pgError, withDatabase } from '../postgres/connection.ts';
+import { connect, databaseOf, pgError, withDatabase } from '../postgres/connection.ts';
+import { targetEndpoint } from '../postgres/target.ts';
 import { listDatabases, serverVersion } from '../postgres/introspect.ts';
 import { formatBytes } from '../util/format.ts';
 import type { PgPlan, WriteContext } from './backup-context.ts';
@@ -12,7 +13,7 @@ import type { Job } from './job.ts';
 import { freeSpaceFor } from './prune.ts';
 
 export async function planPostgres(pgConfig: NonNullable<TargetConfig['postgres']>, job: Job): Promise<PgPlan> {
-  const endpoint = parsePgUrl(pgConfig.url);
+  const endpoint = await targetEndpoint(pgConfig);
   const maintenance = databaseOf(endpoint) ? endpoint : withDatabase(endpoint, 'postgres');
   const client = await connect(maintenance);
   let server: { major: number; version: string };
@@ -25,7 +26,7 @@ export async function planPostgres(pgConfig: NonNullable<TargetConfig['postgres'
   } finally {
     await client.end().catch(() => undefined);
   }
-  const tools = await toolsForServer(server.major, pgConfig.binDir);
+  const tools = endpoint.exec ? await endpoint.exec.tools() : await toolsForServer(server.major, pgConfig.binDir);
   job.log('info', `PostgreSQL ${server.version}; using pg_dump ${tools.version} from ${tools.dir}`);
   let databases: { name: string; sizeBytes: number }[];
   if (pgConfig.databases === 'all') {

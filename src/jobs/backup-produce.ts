@@ -131,7 +131,7 @@ export async function produce(
       record.linkTarget = entry.linkTarget;
     } else {
       onMember(entry.member);
-      const source = entry.stat.size > 0 ? createReadStream(entry.path, { end: entry.stat.size - 1, signal }) : Readable.from([]);
+      const source = entry.stat.size > 0 ? createReadStream(entry.source ?? entry.path, { end: entry.stat.size - 1, signal }) : Readable.from([]);
       try {
         const m = await writer.addStream(entry.member, entry.stat.size, source, meta);
         record.sha256 = m.sha256;

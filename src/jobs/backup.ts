@@ -2,13 +2,13 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { BackupSummary, Catalog } from '../catalog/catalog.ts';
 import { bundleSuffix, encrypt } from '../bundle/codec.ts';
-import { collectFiles, refuseUnreadable } from '../bundle/file-sets.ts';
+import { collectFiles, refuseUnreadable, type FileEntry } from '../bundle/file-sets.ts';
 import { serializeManifest, type Manifest } from '../bundle/manifest.ts';
 import { newBackupId, sidecarKey } from '../bundle/names.ts';
 import { BundleWriter } from '../bundle/writer.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { SECRET_KEYS } from '../config/objects-secrets.ts';
-import type { TargetConfig } from '../config/schema.ts';
+import type { FileSetConfig, TargetConfig } from '../config/schema.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import { parsePgUrl, redactUrl } from '../postgres/connection.ts';
 import { getProfile } from '../profiles/index.ts';
@@ -19,6 +19,7 @@ import { produce } from './backup-produce.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
 import { copyBackup, type CopyOutcome } from './replicate.ts';
 import { formatBytes } from '../util/format.ts';
+import { createTempDir } from './resources.ts';
 
 export interface BackupResult {
   id: string;
@@ -121,6 +122,19 @@ export async function runBackup(
 }
 
 async function writeBackup(c: WriteContext): Promise<{ size: number; sha256: string; manifest: Manifest; summary: BackupSummary }> {
+  const { target } = c;
+  const sets = { ...(c.profile.fileSets?.(target, path.dirname(c.loaded.file)) ?? {}), ...target.files };
+  if (!Object.values(sets).some((s) => s.volume)) return writeResolved(c, sets);
+  // Docker volumes as file sets (docker/volumes.ts): their paths, and copies to remove after.
+  const volumes = await (await import('../docker/volumes.ts')).resolveVolumeSets(sets, { stage: () => createTempDir(c.loaded, 'lifeboat-volume-'), log: (line) => c.job.log('info', line) });
+  try {
+    return await writeResolved(c, volumes.sets, (entries) => volumes.remap(entries));
+  } finally {
+    await volumes.cleanup();
+  }
+}
+
+async function writeResolved(c: WriteContext, fileSets: Record<string, FileSetConfig>, remap?: (entries: FileEntry[]) => void): Promise<{ size: number; sha256: string; manifest: Manifest; summary: BackupSummary }> {
   const { job, target, storage } = c;
   const signal = job.signal;
 
@@ -131,8 +145,8 @@ async function writeBackup(c: WriteContext): Promise<{ size: number; sha256: str
   await probeWritable(storage);
   const pgPlan = target.postgres ? await planPostgres(target.postgres, job) : undefined;
   // The profile's own file sets (n8n: its config file, which holds the encryption key) come along.
-  const fileSets = { ...(c.profile.fileSets?.(target, path.dirname(c.loaded.file)) ?? {}), ...target.files };
   const { entries, unreadable } = await collectFiles(fileSets, path.dirname(c.loaded.file));
+  remap?.(entries);
   if (target.onUnreadable === 'fail') refuseUnreadable(unreadable);
   const warnings: string[] = [];
   for (const u of unreadable) {
@@ -211,5 +225,5 @@ function publicTargetConfig(t: TargetConfig): unknown {
     if (!v || typeof v !== 'object') return v;
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEYS.has(k) && x !== undefined ? '***' : redact(x)]));
   };
-  return redact({ ...t, postgres: t.postgres && { ...t.postgres, url: redactUrl(parsePgUrl(t.postgres.url).url) } });
+  return redact({ ...t, postgres: t.postgres && { ...t.postgres, url: t.postgres.url && redactUrl(parsePgUrl(t.postgres.url).url) } });
 }

@@ -9,7 +9,8 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { asLifeboatError } from '../errors.ts';
 import { findAllTools } from '../postgres/binaries.ts';
-import { connect, parsePgUrl, redactUrl, withDatabase } from '../postgres/connection.ts';
+import { connect, redactUrl, withDatabase } from '../postgres/connection.ts';
+import { targetEndpoint } from '../postgres/target.ts';
 import { serverVersion } from '../postgres/introspect.ts';
 import { LEASE } from '../scheduler/scheduler.ts';
 import { formatBytes } from '../util/format.ts';
@@ -105,10 +106,11 @@ async function serverChecks(loaded: LoadedConfig, catalog: Catalog, majors: numb
     if (!t.postgres) continue;
     let client;
     try {
-      const endpoint = withDatabase(parsePgUrl(t.postgres.url), 'postgres');
+      const endpoint = withDatabase(await targetEndpoint(t.postgres), 'postgres');
       client = await connect(endpoint);
       const v = await serverVersion(client);
-      const fits = majors.some((m) => m >= v.major);
+      // A container's own tools always fit its server.
+      const fits = endpoint.exec !== undefined || majors.some((m) => m >= v.major);
       checks.push({
         area: 'servers', name: `target ${name}`, status: fits ? 'ok' : 'fail',
         detail: `PostgreSQL ${v.version} at ${redactUrl(endpoint.url)}${fits ? '' : `: no pg_dump ${v.major} or newer is installed`}`,

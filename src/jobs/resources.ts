@@ -330,7 +330,7 @@ async function onRecordedServer(loaded: LoadedConfig, r: ResourceRecord, work: (
   const database = decodeURIComponent(new URL(r.server).pathname.slice(1)) || 'postgres';
   let endpoint: PgEndpoint = { url: r.server, password: process.env.PGPASSWORD };
   for (const t of Object.values(loaded.config.targets)) {
-    if (!t.postgres) continue;
+    if (!t.postgres?.url) continue;
     const e = withDatabase(parsePgUrl(t.postgres.url), database);
     if (e.url === r.server) endpoint = e;
   }

@@ -102,7 +102,7 @@ export async function makePlan(ctx: RestoreContext, job: Job, options: RestoreOp
     }
     const dumpMajor = Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]);
     try {
-      const tools = await restoreTools(version.major, dumpMajor);
+      const tools = await restoreTools(version.major, dumpMajor, ctx.server);
       checks.push({ name: 'pg_restore', ok: true, detail: `${tools.version} from ${tools.dir}` });
     } catch (err) {
       checks.push({ name: 'pg_restore', ok: false, detail: asLifeboatError(err).message });

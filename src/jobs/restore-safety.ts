@@ -8,7 +8,10 @@ import type { RestoreContext } from './restore-context.ts';
 export async function safetyBackup(ctx: RestoreContext, databases: string[], files: string[], days: number, signal: AbortSignal): Promise<string> {
   const base = ctx.loaded.config.targets[ctx.backup.target];
   let postgres;
-  if (databases.length && ctx.server) {
+  if (databases.length && ctx.server?.exec && base?.postgres) {
+    // A server in a container is backed up through the container again, as the target says.
+    postgres = { ...base.postgres, databases, globals: false };
+  } else if (databases.length && ctx.server) {
     const url = new URL(ctx.server.url);
     if (ctx.server.password !== undefined) url.password = encodeURIComponent(ctx.server.password);
     postgres = { url: url.toString(), databases, globals: false };

@@ -128,7 +128,7 @@ export async function planTables(ctx: RestoreContext, database: string, renameTo
   let kept = false;
   try {
     const version = await serverVersion(target);
-    const tools = await restoreTools(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]));
+    const tools = await restoreTools(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]), ctx.server);
     const tocFile = path.join(dir, 'toc.dump');
     await writeFile(tocFile, toc.bytes);
     try {

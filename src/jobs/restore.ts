@@ -9,6 +9,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import type { PgTools } from '../postgres/binaries.ts';
 import { connect, databaseOf, parsePgUrl, redactUrl, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
+import { targetEndpoint } from '../postgres/target.ts';
 import { serverVersion } from '../postgres/introspect.ts';
 import { Copies, deferredLog } from './copies.ts';
 import { dumpFile, extractBundle, GLOBALS_MEMBER } from './extract.ts';
@@ -199,7 +200,7 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
     if (!target?.postgres) {
       throw new LifeboatError('E_CONFIG', `target "${backup.target}" has no postgres connection in ${loaded.file}`, { hint: 'restore with --to postgres://.../database' });
     }
-    server = withDatabase(parsePgUrl(target.postgres.url), 'postgres');
+    server = withDatabase(await targetEndpoint(target.postgres), 'postgres');
     for (const d of selected) destination.set(d.name, d.name);
   }
   // Opened last: nothing above holds a connection that an error would leave open.
@@ -216,7 +217,7 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
   if (ctx.server && ctx.selected.length) {
     const client = await connect(ctx.server);
     const version = await serverVersion(client).finally(() => client.end().catch(() => undefined));
-    tools = await restoreTools(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]));
+    tools = await restoreTools(version.major, Number(ctx.manifest.postgres!.pgDumpVersion.split('.')[0]), ctx.server);
   }
   const temp = await createTempDir(ctx.loaded, 'lifeboat-restore-');
   // Whole databases with a dump index load into their scratch databases while the bundle is

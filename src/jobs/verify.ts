@@ -10,14 +10,15 @@ import { toolsForServer } from '../postgres/binaries.ts';
 import { connect, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
 import { runTool } from '../postgres/dump.ts';
 import { describeDatabase } from '../postgres/introspect.ts';
-import { freshDatabase, startScratchCluster } from '../postgres/scratch-cluster.ts';
+import { freshDatabase, type ScratchCluster } from '../postgres/scratch-cluster.ts';
+import { startScratchServer } from './scratch-server.ts';
 import { openStorage, type StorageDriver } from '../storage/storage.ts';
 import { readOrder } from './copies.ts';
 import { dumpFile, extractBundle } from './extract.ts';
 import { DumpProgress } from './dump-progress.ts';
 import { StreamingRestore } from './restore-stream.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
-import { createTempDir, removeTempDir, tempRoot } from './resources.ts';
+import { createTempDir, removeTempDir } from './resources.ts';
 
 /** One check of a verification: never thrown, always reported. */
 export interface VerifyCheck {
@@ -194,15 +195,16 @@ async function testRestore(
   const streams = new Map<string, StreamingRestore>();
   // What the extraction has written of each dump, for the loads that follow it.
   const progress = new DumpProgress();
-  let cluster: Awaited<ReturnType<typeof startScratchCluster>> | undefined;
+  let cluster: ScratchCluster | undefined;
   let tools: Awaited<ReturnType<typeof toolsForServer>> | undefined;
   const ready = (async () => {
     if (!databases.length) return;
     const sourceMajor = Number(manifest.postgres!.serverVersion.split('.')[0]);
     job.log('info', `starting a scratch PostgreSQL cluster (${sourceMajor} or newer)`);
-    cluster = await startScratchCluster({ minMajor: sourceMajor, binDir: settings.binDir, tempDir: tempRoot(loaded), templateDir: path.join(loaded.home, 'cache') });
+    cluster = await startScratchServer(loaded, targetName, sourceMajor, job);
     const dumpMajor = Number(manifest.postgres!.pgDumpVersion.split('.')[0]);
-    tools = await toolsForServer(Math.max(dumpMajor, cluster.major)).catch(() => toolsForServer(dumpMajor));
+    // A throwaway container brings its own tools, of its server's version.
+    tools = cluster.endpoint.exec ? await cluster.endpoint.exec.tools() : await toolsForServer(Math.max(dumpMajor, cluster.major)).catch(() => toolsForServer(dumpMajor));
     for (const d of databases) {
       await freshDatabase(cluster.endpoint, d.name, d.encoding);
       if (!StreamingRestore.possible(d)) continue;

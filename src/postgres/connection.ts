@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { LifeboatError } from '../errors.ts';
+import type { ToolExec } from './tool-exec.ts';
 
 /**
  * A PostgreSQL connection URL split so the password never reaches a command line, a log or a
@@ -11,6 +12,8 @@ export interface PgEndpoint {
   password: string | undefined;
   /** Settings for every session opened to it (`-c name=value ...`): libpq's PGOPTIONS, the driver's `options`. */
   options?: string;
+  /** Set when the server is reached from inside its container: tools and connections go through it. */
+  exec?: ToolExec;
 }
 
 export function parsePgUrl(raw: string): PgEndpoint {
@@ -49,6 +52,17 @@ export function redactUrl(raw: string): string {
   return raw.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@').replace(/([?&](?:ssl)?password=)[^&#]*/gi, '$1***');
 }
 
+/**
+ * The libpq variables a tool run elsewhere (in a container) gets: only these, since this
+ * process's environment means nothing there.
+ */
+export function remoteToolEnv(endpoint: PgEndpoint): Record<string, string> {
+  const env: Record<string, string> = { PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' };
+  if (endpoint.password !== undefined) env.PGPASSWORD = endpoint.password;
+  if (endpoint.options) env.PGOPTIONS = endpoint.options;
+  return env;
+}
+
 /** Environment for libpq tools: the password travels here, never in argv. */
 export function toolEnv(endpoint: PgEndpoint): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' };
@@ -66,6 +80,7 @@ export async function connect(endpoint: PgEndpoint): Promise<pg.Client> {
     connectionTimeoutMillis: 10_000,
     application_name: 'lifeboat',
     ...(endpoint.options ? { options: [process.env.PGOPTIONS, endpoint.options].filter(Boolean).join(' ') } : {}),
+    ...(endpoint.exec ? { stream: () => endpoint.exec!.socket() } : {}),
   });
   // A dropped connection also fails the pending query, which is where it is handled.
   client.on('error', () => undefined);

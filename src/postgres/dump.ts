@@ -2,10 +2,11 @@ import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type pg from 'pg';
 import { LifeboatError } from '../errors.ts';
-import { PipeReader, type Filler } from '../util/pipe.ts';
+import { fillerFrom, PipeReader, type Filler } from '../util/pipe.ts';
 import { spawnGuarded } from '../util/process-group.ts';
 import type { PgTools } from './binaries.ts';
-import { connect, redactUrl, toolEnv, type PgEndpoint } from './connection.ts';
+import { connect, redactUrl, remoteToolEnv, toolEnv, type PgEndpoint } from './connection.ts';
+import type { ToolProcess } from './tool-exec.ts';
 import { ToolStderr } from './tool-errors.ts';
 
 /** A running client tool: its output stream and a promise for its exit. */
@@ -22,6 +23,12 @@ export interface ToolRun {
  * a non-zero exit rejects `done` with the tool's own last words.
  */
 export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signal?: AbortSignal, options: { input?: boolean } = {}): ToolRun {
+  if (endpoint.exec) {
+    // Inside the server's container: the tool by its name there, the same streams here.
+    const proc = endpoint.exec.start(toolName(bin), args, remoteToolEnv(endpoint), { input: options.input === true });
+    proc.stdin?.on('error', () => undefined);
+    return { stdout: proc.stdout, stdin: proc.stdin ?? undefined, done: watch(proc, bin, endpoint, signal) };
+  }
   // In its own process group, which dies with Lifeboat even on kill -9 (util/process-group.ts).
   const child = spawnGuarded(bin, args, { env: toolEnv(endpoint), stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   // A tool that exits early closes its input: the writer sees the exit through `done`, not EPIPE.
@@ -34,7 +41,7 @@ export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signa
  * (tool-errors.ts), or its last words when it printed none. Aborting the signal
  * kills it. The caller awaits it after draining the output; it never goes unhandled meanwhile.
  */
-function watch(child: ChildProcess, bin: string, endpoint: PgEndpoint, signal?: AbortSignal): Promise<void> {
+function watch(child: ChildProcess | ToolProcess, bin: string, endpoint: PgEndpoint, signal?: AbortSignal): Promise<void> {
   const kill = () => child.kill('SIGTERM');
   // A signal that fired before the tool started fires no event: the tool would live on,
   // waiting for input nobody sends, and keep the process from ending.
@@ -51,9 +58,10 @@ function watch(child: ChildProcess, bin: string, endpoint: PgEndpoint, signal?: 
       signal?.removeEventListener('abort', kill);
       if (code === 0) return resolve();
       if (signal?.aborted) return reject(new LifeboatError('E_ABORTED', 'the operation was cancelled'));
-      const tool = bin.split('/').pop();
+      const tool = toolName(bin);
       const why = stderr.summary() || (sig ? `killed by ${sig}` : `exit ${code}`);
-      reject(new LifeboatError('E_PG_DUMP', `${tool} failed on ${redactUrl(endpoint.url)}: ${why}`));
+      const where = endpoint.exec ? ` in the ${endpoint.exec.where}` : '';
+      reject(new LifeboatError('E_PG_DUMP', `${tool} failed on ${redactUrl(endpoint.url)}${where}: ${why}`));
     });
   });
   done.catch(() => undefined);
@@ -102,11 +110,16 @@ export interface DumpRun {
  * Its output comes through a pipe read straight into the caller's buffers (util/pipe.ts says why).
  */
 export async function pgDump(tools: PgTools, endpoint: PgEndpoint, snapshotId: string, signal?: AbortSignal, extraArgs: string[] = [], tempDir?: string): Promise<DumpRun> {
+  const args = ['--format=custom', '--compress=0', `--snapshot=${snapshotId}`, '--no-password', ...extraArgs, `--dbname=${endpoint.url}`];
+  if (endpoint.exec) {
+    const run = runTool(tools.pgDump, args, endpoint, signal);
+    return { fill: fillerFrom(run.stdout as AsyncIterable<Buffer>), done: run.done, close: () => run.stdout.destroy() };
+  }
   const pipe = await PipeReader.open(tempDir);
   const bin = tools.pgDump;
   let child: ChildProcess;
   try {
-    child = spawnGuarded(bin, ['--format=custom', '--compress=0', `--snapshot=${snapshotId}`, '--no-password', ...extraArgs, `--dbname=${endpoint.url}`], {
+    child = spawnGuarded(bin, args, {
       env: toolEnv(endpoint),
       stdio: ['ignore', pipe.writeFd, 'pipe'],
     });
@@ -145,4 +158,9 @@ export async function dumpGlobals(
       warning: 'roles were dumped without passwords: reading them needs a superuser connection',
     };
   }
+}
+
+/** `pg_dump` of `/usr/lib/postgresql/15/bin/pg_dump`. */
+function toolName(bin: string): string {
+  return bin.split('/').pop()!;
 }

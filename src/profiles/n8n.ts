@@ -99,6 +99,17 @@ export function findKey(target: TargetConfig, configDir: string): { key: string;
   return undefined;
 }
 
+/**
+ * findKey, then, for a database in a container, the n8n container beside it (src/docker/): a
+ * Compose stack keeps the key there, not on the host. A Docker problem only means no key found.
+ */
+async function findKeyAnywhere(target: TargetConfig, configDir: string): Promise<{ key: string; source: string } | undefined> {
+  const local = findKey(target, configDir);
+  if (local || !target.postgres || target.postgres.url) return local;
+  const { n8nKeyFromContainers } = await import('../docker/n8n-key.ts');
+  return n8nKeyFromContainers(target, options(target).encryptionKeyEnv).catch(() => undefined);
+}
+
 async function tables(client: pg.Client, schema: string): Promise<Set<string>> {
   const { rows } = await client.query<{ table_name: string }>('select table_name from information_schema.tables where table_schema = $1', [schema]);
   return new Set(rows.map((r) => r.table_name));
@@ -132,7 +143,7 @@ export const n8nProfile: Profile = {
     const recorded = app.info?.instanceId as string | null | undefined;
     const credentials = app.items.filter((i) => i.kind === 'credential').length;
     if (!recorded || !credentials) return [];
-    const key = findKey(target, configDir);
+    const key = await findKeyAnywhere(target, configDir);
     if (!key) return [{ name: 'n8n encryption key', ok: true, detail: `warning: no key found here ($${options(target).encryptionKeyEnv} or the user folder's .n8n/config); restore the backup's n8n-config file with it, or the ${credentials} credential(s) cannot be decrypted` }];
     const here = instanceIdOf(key.key);
     return here === recorded
@@ -224,7 +235,7 @@ export const n8nProfile: Profile = {
     }
 
     const warnings: string[] = [];
-    const key = findKey(ctx.target, ctx.configDir);
+    const key = await findKeyAnywhere(ctx.target, ctx.configDir);
     if (!key && credentials.length) {
       warnings.push(`n8n: ${credentials.length} credential(s) are backed up but no encryption key was found ($${o.encryptionKeyEnv}, or ${configFile(o, ctx.configDir)}); without it they cannot be decrypted after a restore`);
     }

@@ -118,6 +118,9 @@ export async function importImage(d: TestDocker, tag: string, hostPaths: string[
   let err = '';
   tar.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   imp.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  // An import that fails stops reading: its message (below) says why, not an EPIPE.
+  imp.stdin!.on('error', () => undefined);
+  imp.on('close', () => tar.kill());
   tar.stdout!.pipe(imp.stdin!);
   const [t, i] = await Promise.all([
     new Promise<number | null>((r) => tar.on('close', r)),

@@ -9,6 +9,7 @@ import { duration, formatBytes, progressListener, table } from '../output.ts';
 import { print, interruptSignal, globals, indent, catalogAction, auditedAction } from '../context.ts';
 import { describeOutcome } from './retention.ts';
 import { drillLines } from './drill.ts';
+import { initDocker } from './discover.ts';
 
 /** Backing up and looking: init, backup, list, show, contents. */
 export function registerBackups(program: Command): void {
@@ -18,9 +19,14 @@ export function registerBackups(program: Command): void {
     .option('--target <name>', 'name of the target', 'app')
     .option('--storage-path <dir>', 'where the local storage keeps bundles', './backups')
     .option('--force', 'overwrite an existing file')
-    .action((o: { target: string; storagePath: string; force?: boolean }, cmd: Command) => {
+    .option('--docker', 'one target per PostgreSQL container on the Docker engine (see lifeboat discover)')
+    .action(async (o: { target: string; storagePath: string; force?: boolean; docker?: boolean }, cmd: Command) => {
       const opts = globals(cmd);
       const file = configPath(opts.config);
+      if (o.docker) {
+        const containers = await initDocker(file, o);
+        return print(opts, { file, containers }, () => `wrote ${file} for ${containers.join(', ')}\nnext: lifeboat config check`);
+      }
       if (existsSync(file) && !o.force) {
         throw new LifeboatError('E_USAGE', `${file} already exists`, { hint: 'pass --force to overwrite it, or --config to write another file' });
       }

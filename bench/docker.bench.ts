@@ -1,0 +1,66 @@
+// Exec-mode backup (pg_dump inside the database's container, through the exec API) against a
+// host-tools backup of the same container's database, alternating, on a private Docker engine.
+//   node bench/docker.bench.ts                  # ~1 GB
+//   BENCH_SIZE_MB=300 node bench/docker.bench.ts
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startTestDocker } from '../test/support/docker.ts';
+import { runPostgres } from '../test/support/postgres-image.ts';
+import { workspace } from '../test/support/workspace.ts';
+
+const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1000);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const d = await startTestDocker();
+const w = workspace();
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'lb-dbench-'));
+try {
+  const db = await runPostgres(d, { name: 'bench-db', database: 'bench' });
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  const t0 = Date.now();
+  await client.query('create table events (id bigint primary key, at timestamptz, kind text, body text)');
+  // ~1 KB a row of hex and words: compressible about like app data.
+  const rows = Math.round((sizeMb * 1e6) / 1100);
+  for (let done = 0; done < rows; done += 200_000) {
+    await client.query(`insert into events select i, now() - i * interval '1 second', 'k' || (i % 17),
+      repeat(md5(i::text) || ' ' || md5((i * 7)::text) || ' workflow node executed ', 12)
+      from generate_series($1::bigint, $2::bigint) i`, [done + 1, Math.min(rows, done + 200_000)]);
+  }
+  const { rows: [size] } = await client.query<{ s: string }>("select pg_database_size('bench') as s");
+  await client.end();
+  console.log(`database: ${(Number(size!.s) / 1e6).toFixed(0)} MB, seeded in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  w.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  exec:\n    postgres: { container: bench-db, databases: [bench] }\n    storage: local\n  host:\n    postgres: { url: "postgres://app@127.0.0.1:${db.port}/bench", databases: [bench] }\n    storage: local\n`);
+  const results: Record<string, number[]> = { host: [], exec: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (const target of r % 2 ? ['exec', 'host'] : ['host', 'exec']) {
+      const t = Date.now();
+      const out = await w.cli(['backup', target, '--json'], { env: { DOCKER_HOST: d.host, PGPASSWORD: db.password } });
+      if (out.code !== 0) throw new Error(out.stderr + out.stdout + '\n' + (await d.docker(['logs', '--tail', '30', 'bench-db']).catch(() => '')));
+      results[target]!.push((Date.now() - t) / 1000);
+      console.log(`${target}: ${results[target]!.at(-1)!.toFixed(1)} s, ${(out.json<{ size: number }>().size / 1e6).toFixed(0)} MB`);
+    }
+  }
+  // What the engine's exec stream alone costs: pg_dump's output through `docker exec`, thrown away.
+  for (const where of ['inside', 'docker exec']) {
+    const t = Date.now();
+    const cmd = `pg_dump -Fc -Z0 -h 127.0.0.1 -p ${db.port} -U app bench`;
+    if (where === 'inside') await d.docker(['exec', '-e', `PGPASSWORD=${db.password}`, 'bench-db', 'sh', '-c', `${cmd} > /dev/null`], { timeoutMs: 600_000 });
+    else {
+      const child = spawn('docker', ['exec', '-e', `PGPASSWORD=${db.password}`, 'bench-db', 'sh', '-c', cmd], { env: { ...process.env, DOCKER_HOST: d.host }, stdio: ['ignore', 'ignore', 'inherit'] });
+      await new Promise((resolve) => child.on('close', resolve));
+    }
+    console.log(`pg_dump ${where === 'inside' ? 'to /dev/null inside the container' : 'through docker exec (CLI)'}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  }
+  const ratios = results.exec!.map((e, i) => e / results.host![i]!);
+  console.log(`exec / host: ${ratios.map((x) => x.toFixed(2)).join(' / ')}`);
+  mkdirSync(path.join(import.meta.dirname, 'out'), { recursive: true });
+  writeFileSync(path.join(import.meta.dirname, 'out', `docker-${sizeMb}MB.json`), JSON.stringify({ sizeMb, results, ratios }, null, 2));
+} finally {
+  await d.stop();
+  w.remove();
+  rmSync(tmp, { recursive: true, force: true });
+}

@@ -1,0 +1,43 @@
+// A target whose PostgreSQL runs in a container: found by name, pattern or label, logged in
+// with the container's own credentials, its tools run inside it.
+
+import { LifeboatError } from '../errors.ts';
+import type { TargetConfig } from '../config/schema.ts';
+import type { PgEndpoint } from '../postgres/connection.ts';
+import { dockerClient } from './client.ts';
+import { ContainerTools } from './container-tools.ts';
+import { containerLogin } from './credentials.ts';
+import { containerName, findContainer, type ContainerSelector } from './find-container.ts';
+
+type PostgresConfig = NonNullable<TargetConfig['postgres']>;
+
+/** The container a target names: `postgres.container`, else LIFEBOAT_POSTGRES_CONTAINER or _CONTAINER_PATTERN. */
+export function selectorOf(pg: PostgresConfig, env: NodeJS.ProcessEnv = process.env): ContainerSelector | undefined {
+  const c = pg.container;
+  if (typeof c === 'string') return { name: c };
+  if (c) return c;
+  if (env.LIFEBOAT_POSTGRES_CONTAINER) return { name: env.LIFEBOAT_POSTGRES_CONTAINER };
+  if (env.LIFEBOAT_POSTGRES_CONTAINER_PATTERN) return { pattern: env.LIFEBOAT_POSTGRES_CONTAINER_PATTERN };
+  return undefined;
+}
+
+/**
+ * The endpoint of the container's server, reached through the exec API: the URL names the
+ * server as the container itself sees it (127.0.0.1 and its PGPORT), the password comes from
+ * the container's environment at each run and stays in memory.
+ */
+export async function containerEndpoint(pg: PostgresConfig, env: NodeJS.ProcessEnv = process.env): Promise<PgEndpoint> {
+  const selector = selectorOf(pg, env);
+  if (!selector) {
+    throw new LifeboatError('E_CONFIG', 'the target\'s postgres has neither url nor container', {
+      hint: 'set postgres.url, or postgres.container (or LIFEBOAT_POSTGRES_CONTAINER / LIFEBOAT_POSTGRES_CONTAINER_PATTERN)',
+    });
+  }
+  const docker = await dockerClient(env);
+  const info = await findContainer(docker, selector, env);
+  const container = docker.getContainer(info.Id);
+  const inspected = await container.inspect();
+  const login = await containerLogin(container, inspected.Config.Env, { user: pg.user, password: pg.password });
+  const url = `postgres://${encodeURIComponent(login.user)}@127.0.0.1:${login.port}/${encodeURIComponent(login.database)}`;
+  return { url, password: login.password, exec: new ContainerTools(container, containerName(info), login.port) };
+}

@@ -1,0 +1,180 @@
+// Docker named volumes as file sets: read where the engine keeps them (the volume's mountpoint)
+// when this process may, else copied out through a helper container that mounts the volume
+// read-only and is never started (the engine's archive API reads its mounts). Never the data
+// directory of a running database, whose copy would not be a backup.
+
+import { accessSync, constants, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type Dockerode from 'dockerode';
+import tar from 'tar-stream';
+import type { FileEntry } from '../bundle/file-sets.ts';
+import type { FileSetConfig } from '../config/schema.ts';
+import { LifeboatError } from '../errors.ts';
+import { removeTempDir } from '../jobs/resources.ts';
+import { dockerClient, engineAddress, engineError } from './client.ts';
+import { envMap } from './credentials.ts';
+import { looksLikePostgres } from './discover.ts';
+import { containerName } from './find-container.ts';
+import { SCRATCH_LABEL } from './scratch-container.ts';
+
+/** The sets ready for collectFiles, and what maps staged copies back to the volume's paths. */
+export interface ResolvedVolumes {
+  sets: Record<string, FileSetConfig>;
+  /** Entries read from a staged copy get the volume's mountpoint paths back; `source` keeps the copy. */
+  remap(entries: FileEntry[]): void;
+  /** Removes the staged copies. */
+  cleanup(): Promise<void>;
+}
+
+export async function resolveVolumeSets(
+  sets: Record<string, FileSetConfig>,
+  options: { stage: () => Promise<string>; log?: (line: string) => void; env?: NodeJS.ProcessEnv },
+): Promise<ResolvedVolumes> {
+  const env = options.env ?? process.env;
+  const docker = await dockerClient(env);
+  const out: Record<string, FileSetConfig> = {};
+  const staged = new Map<string, { root: string; mountpoint: string }>();
+  const dirs: string[] = [];
+  const cleanup = async () => {
+    for (const d of dirs) await removeTempDir(d).catch(() => undefined);
+  };
+  try {
+    for (const [set, cfg] of Object.entries(sets)) {
+      if (!cfg.volume) {
+        out[set] = cfg;
+        continue;
+      }
+      const mountpoint = await checkVolume(docker, set, cfg.volume, env);
+      if (cfg.via !== 'helper' && readable(mountpoint)) {
+        out[set] = { ...cfg, paths: [mountpoint] };
+        continue;
+      }
+      if (cfg.via === 'mountpoint') {
+        throw new LifeboatError('E_DOCKER', `file set ${set}: cannot read volume "${cfg.volume}" at its mountpoint ${mountpoint}`, {
+          hint: 'run Lifeboat as root on the Docker host, or set via: auto to read it through a helper container',
+        });
+      }
+      const dir = await options.stage();
+      dirs.push(dir);
+      const root = path.join(dir, 'volume');
+      options.log?.(`reading volume ${cfg.volume} through a helper container`);
+      await copyOut(docker, cfg.volume, root, env);
+      staged.set(set, { root, mountpoint });
+      out[set] = { ...cfg, paths: [root] };
+    }
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  return {
+    sets: out,
+    remap(entries) {
+      for (const e of entries) {
+        const s = staged.get(e.set);
+        if (!s || (e.path !== s.root && !e.path.startsWith(s.root + '/'))) continue;
+        e.source = e.path;
+        e.path = s.mountpoint + e.path.slice(s.root.length);
+        e.member = `files/${e.set}${e.path}`;
+      }
+    },
+    cleanup,
+  };
+}
+
+function readable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The volume's mountpoint, after refusing a missing volume and a running database's. */
+async function checkVolume(docker: Dockerode, set: string, volume: string, env: NodeJS.ProcessEnv): Promise<string> {
+  let mountpoint: string;
+  try {
+    mountpoint = (await docker.getVolume(volume).inspect()).Mountpoint;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) {
+      throw new LifeboatError('E_NOT_FOUND', `file set ${set}: no Docker volume "${volume}" at ${engineAddress(env)}`, { hint: 'docker volume ls lists them; Compose prefixes the project: <project>_<volume>' });
+    }
+    throw engineError(err, `cannot inspect volume ${volume}`, env);
+  }
+  for (const u of await docker.listContainers({ filters: { volume: [volume] } })) {
+    const inspected = await docker.getContainer(u.Id).inspect();
+    if (looksLikePostgres(u, envMap(inspected.Config.Env))) {
+      throw new LifeboatError('E_CONFIG', `file set ${set}: volume "${volume}" is in use by the running PostgreSQL container ${containerName(u)}; a copy of a live data directory is not a backup`, {
+        hint: `back the database up as the target's database instead: postgres: { container: ${containerName(u)} }`,
+      });
+    }
+  }
+  return mountpoint;
+}
+
+/**
+ * Copies a volume's files to `root` through a helper container: created with the volume mounted
+ * read-only, never started, read through the archive API (no tar needed in any image), removed.
+ */
+async function copyOut(docker: Dockerode, volume: string, root: string, env: NodeJS.ProcessEnv): Promise<void> {
+  // Any local image serves, as nothing runs: prefer one a container of this volume uses.
+  const users = await docker.listContainers({ all: true, filters: { volume: [volume] } });
+  const image = users[0]?.ImageID ?? (await docker.listImages())[0]?.Id;
+  if (!image) throw new LifeboatError('E_DOCKER', `cannot read volume "${volume}": no local image to make a helper container from`);
+  let helper: Dockerode.Container;
+  try {
+    helper = await docker.createContainer({
+      Image: image, Entrypoint: ['/lifeboat-never-started'], Cmd: [],
+      Labels: { [SCRATCH_LABEL]: String(process.pid) },
+      HostConfig: { Binds: [`${volume}:/lifeboat-volume:ro`], NetworkMode: 'none' },
+    });
+  } catch (err) {
+    throw engineError(err, `cannot create a helper container for volume ${volume}`, env);
+  }
+  try {
+    const archive = (await helper.getArchive({ path: '/lifeboat-volume/.' })) as unknown as Readable;
+    await extract(archive, root);
+  } finally {
+    await helper.remove({ force: true, v: false }).catch(() => undefined);
+  }
+}
+
+/** Unpacks the engine's tar of a folder under `root`, keeping modes and times. */
+async function extract(archive: Readable, root: string): Promise<void> {
+  await fs.mkdir(root, { recursive: true, mode: 0o700 });
+  const times: [string, Date][] = [];
+  const unpack = tar.extract();
+  // The first entry is the folder itself (`./` or `lifeboat-volume/`): the others are under it.
+  let prefix: string | undefined;
+  unpack.on('entry', (header, stream, next) => {
+    if (prefix === undefined) prefix = header.type === 'directory' ? header.name.replace(/\/?$/, '/') : '';
+    const full = header.name.replace(/\/?$/, header.type === 'directory' ? '/' : '');
+    const name = (full.startsWith(prefix) ? full.slice(prefix.length) : full).replace(/\/$/, '');
+    const target = path.join(root, name);
+    if (name.split('/').includes('..')) {
+      stream.resume();
+      return next();
+    }
+    const done = (err?: unknown) => (err ? next(err as Error) : next());
+    const mode = (header.mode ?? 0o644) & 0o7777;
+    const mtime = header.mtime ?? new Date();
+    if (header.type === 'directory') {
+      stream.resume();
+      fs.mkdir(target, { recursive: true }).then(() => fs.chmod(target, mode)).then(() => times.push([target, mtime])).then(() => done(), done);
+    } else if (header.type === 'symlink') {
+      stream.resume();
+      fs.symlink(header.linkname ?? '', target).then(() => done(), done);
+    } else if (header.type === 'file') {
+      pipeline(stream, createWriteStream(target, { mode })).then(() => fs.utimes(target, mtime, mtime)).then(() => done(), done);
+    } else {
+      stream.resume();
+      next();
+    }
+  });
+  await pipeline(archive, unpack);
+  // Folders last: writing into them moved their times.
+  for (const [dir, mtime] of times.reverse()) await fs.utimes(dir, mtime, mtime).catch(() => undefined);
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { instanceIdOf } from '../../src/profiles/n8n.ts';
+import { dockerUnavailable, startTestDocker, type TestDocker } from '../support/docker.ts';
+import { appImage, runPostgres } from '../support/postgres-image.ts';
+import { workspace, type Workspace } from '../support/workspace.ts';
+
+const skip = dockerUnavailable();
+
+type Found = {
+  name: string; image: string; version: string; project: string; database: string;
+  volumes: { name: string; destination: string }[];
+  apps: { name: string; image: string; profile: string; volumes: { name: string; destination: string }[] }[];
+};
+
+describe('discover, init --docker, and volumes as file sets', { skip }, () => {
+  let d: TestDocker;
+  const spaces: Workspace[] = [];
+  const ws = (): Workspace => {
+    const w = workspace();
+    spaces.push(w);
+    return w;
+  };
+  const env = () => ({ DOCKER_HOST: d.host });
+  const scratchLeft = async () => (await d.docker(['ps', '-a', '--filter', 'label=io.lifeboat.scratch', '--format', '{{.Names}}'])).split('\n').filter(Boolean);
+  const compose = (project: string, service: string) => ['--label', `com.docker.compose.project=${project}`, '--label', `com.docker.compose.service=${service}`];
+
+  before(async () => {
+    d = await startTestDocker();
+    await Promise.all([appImage(d, 'n8nio/n8n:1.70.0'), appImage(d, 'acme/shop-web:2.3')]);
+    await runPostgres(d, { name: 'n8n-postgres-1', user: 'n8n', database: 'n8n', volume: 'n8n_pgdata', labels: { 'com.docker.compose.project': 'n8n', 'com.docker.compose.service': 'postgres' } });
+    await runPostgres(d, { name: 'shop-db-1', user: 'shop', database: 'shop', labels: { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'db' } });
+    await d.docker(['run', '-d', '--network', 'host', '--name', 'n8n-n8n-1', ...compose('n8n', 'n8n'), '-e', 'N8N_ENCRYPTION_KEY=k3y', '-v', 'n8n_data:/home/node/.n8n', 'n8nio/n8n:1.70.0']);
+    await d.docker(['exec', 'n8n-n8n-1', 'sh', '-c', 'echo \'{"encryptionKey":"k3y"}\' > /home/node/.n8n/config && mkdir -p /home/node/.n8n/nodes && echo custom > /home/node/.n8n/nodes/package.json']);
+    await d.docker(['run', '-d', '--network', 'host', '--name', 'shop-web-1', ...compose('shop', 'web'), '-w', '/app', 'acme/shop-web:2.3']);
+    await d.docker(['exec', 'shop-web-1', 'sh', '-c', 'echo "#!/usr/bin/env python" > /app/manage.py']);
+  });
+  after(async () => {
+    await d?.stop();
+    for (const w of spaces) w.remove();
+  });
+
+  test('discover lists the PostgreSQL containers with version, project, volumes and the apps beside them; init --docker writes a file config check accepts', async () => {
+    const w = ws();
+    const r = await w.run(['discover', '--json'], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    const found = r.json<{ containers: Found[]; fragment: string }>();
+    assert.deepEqual(found.containers.map((c) => [c.name, c.image, c.project, c.database]), [['n8n-postgres-1', 'postgres:15', 'n8n', 'n8n'], ['shop-db-1', 'postgres:15', 'shop', 'shop']]);
+    assert.match(found.containers[0]!.version, /^15\.\d+$/);
+    assert.deepEqual(found.containers[0]!.volumes.map((v) => [v.name, v.destination]), [['n8n_pgdata', '/var/lib/postgresql/data']]);
+    assert.deepEqual(found.containers[0]!.apps.map((a) => [a.name, a.profile, a.volumes.map((v) => v.name)]), [['n8n-n8n-1', 'n8n', ['n8n_data']]]);
+    assert.deepEqual(found.containers[1]!.apps.map((a) => [a.name, a.profile]), [['shop-web-1', 'django']]);
+
+    const text = await w.run(['discover'], { env: env() });
+    assert.match(text.stdout, /n8n-postgres-1\s+postgres:15\s+15\.\d+\s+n8n\s+n8n_pgdata\s+n8n-n8n-1 \(n8n\)/);
+    assert.match(text.stdout, /# for lifeboat.yaml:\ntargets:\n {2}n8n:\n/);
+
+    const init = await w.run(['init', '--docker', '--storage-path', w.storage], { env: env() });
+    assert.equal(init.code, 0, init.stderr);
+    const yaml = readFileSync(w.config, 'utf8');
+    assert.match(yaml, / {2}n8n:\n.*\n {4}postgres:\n {6}container: n8n-postgres-1 .*\n {6}databases: \[n8n\]\n {4}profile: n8n\n {4}files:\n {6}n8n_data: \{ volume: n8n_data \}/);
+    assert.match(yaml, / {2}shop:\n(.*\n){4} {4}profile: django\n/);
+    assert.doesNotMatch(yaml, /secret-pw/, 'no password is written');
+    const check = await w.run(['config', 'check'], { env: env() });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+  });
+
+  test('a named volume is a file set: backed up through its mountpoint, restored to a directory; a running database\'s volume is refused', async () => {
+    const w = ws();
+    w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  n8n:\n    postgres: { container: n8n-postgres-1, databases: [n8n] }\n    files:\n      n8n-data: { volume: n8n_data, exclude: ["**/nodes/**"] }\n    storage: local\n`);
+    const r = await w.run(['backup', 'n8n', '--json'], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    const { id } = r.json<{ id: string }>();
+    const out = path.join(w.dir, 'out');
+    const restored = await w.run(['restore', id, '--file', 'n8n-data', '--to-dir', out], { env: env() });
+    assert.equal(restored.code, 0, restored.stderr);
+    const mountpoint = JSON.parse(await d.docker(['volume', 'inspect', 'n8n_data', '--format', '{{json .Mountpoint}}'])) as string;
+    assert.equal(readFileSync(path.join(out, mountpoint, 'config'), 'utf8'), '{"encryptionKey":"k3y"}\n');
+    const contents = await w.run(['contents', id, '--json']);
+    assert.doesNotMatch(contents.stdout, /nodes\/package.json/, 'the set\'s exclude applies');
+
+    // Where the mountpoint cannot be read (Lifeboat in a container of its own, rootless Docker):
+    // a helper container copies the volume out; the bundle says the same paths.
+    w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  n8n:\n    files:\n      n8n-data: { volume: n8n_data, via: helper, exclude: ["**/nodes/**"] }\n    storage: local\n`);
+    const viaHelper = await w.run(['backup', 'n8n', '--json'], { env: env() });
+    assert.equal(viaHelper.code, 0, viaHelper.stderr);
+    const helperId = viaHelper.json<{ id: string }>().id;
+    type Files = { files: { path: string; size: number; sha256?: string; mode: number }[] };
+    const filesOf = async (backup: string) => (await w.run(['show', backup, '--json'])).json<{ manifest: Files }>().manifest.files.map((f) => [f.path, f.size, f.sha256, f.mode]);
+    assert.deepEqual(await filesOf(helperId), await filesOf(id));
+    const out2 = path.join(w.dir, 'out2');
+    assert.equal((await w.run(['restore', helperId, '--file', 'n8n-data', '--to-dir', out2], { env: env() })).code, 0);
+    assert.equal(readFileSync(path.join(out2, mountpoint, 'config'), 'utf8'), '{"encryptionKey":"k3y"}\n');
+    assert.deepEqual(await scratchLeft(), [], 'the helper container is removed');
+
+    w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  n8n:\n    files:\n      pgdata: { volume: n8n_pgdata }\n    storage: local\n`);
+    const refused = await w.run(['backup', 'n8n'], { env: env() });
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /volume "n8n_pgdata" is in use by the running PostgreSQL container n8n-postgres-1; a copy of a live data directory is not a backup/);
+    assert.match(refused.stderr, /hint: back the database up as the target's database instead: postgres: \{ container: n8n-postgres-1 \}/);
+
+    w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  n8n:\n    files:\n      x: { volume: no_such_volume }\n    storage: local\n`);
+    const missing = await w.run(['backup', 'n8n'], { env: env() });
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /file set x: no Docker volume "no_such_volume"/);
+  });
+
+  test('the n8n profile finds the encryption key in the n8n container beside the database: its environment, else its config in the volume', async () => {
+    const url = (await d.docker(['inspect', 'n8n-postgres-1', '--format', '{{range .Config.Env}}{{println .}}{{end}}'])).split('\n');
+    const get = (k: string) => url.find((l) => l.startsWith(`${k}=`))!.slice(k.length + 1);
+    const client = new pg.Client({ connectionString: `postgres://n8n:${encodeURIComponent(get('POSTGRES_PASSWORD'))}@127.0.0.1:${get('PGPORT')}/n8n` });
+    await client.connect();
+    await client.query(`create table workflow_entity (id varchar(36) primary key, name text not null, active boolean not null default false, nodes json, connections json);
+      create table credentials_entity (id varchar(36) primary key, name text not null, type text not null, data text not null);
+      insert into workflow_entity values ('wf1', 'Hello', false, '[]', '{}');
+      insert into credentials_entity values ('c1', 'Basic', 'httpBasicAuth', 'U2FsdGVkX1abc');`);
+    await client.end();
+    const w = ws();
+    w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  n8n:\n    postgres: { container: n8n-postgres-1, databases: [n8n] }\n    profile: n8n\n    storage: local\n`);
+    const expected = instanceIdOf('k3y');
+    const instanceOf = async () => {
+      const r = await w.run(['backup', 'n8n', '--json'], { env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      const shown = (await w.run(['show', r.json<{ id: string }>().id, '--json'])).json<{ manifest: { app: { info?: { instanceId: string | null } }; warnings: string[] } }>();
+      return shown.manifest;
+    };
+    const fromEnv = await instanceOf();
+    assert.equal(fromEnv.app.info?.instanceId, expected);
+    assert.ok(!fromEnv.warnings.some((x) => /no encryption key was found/.test(x)), fromEnv.warnings.join('; '));
+
+    // The same n8n without the variable: the key n8n wrote into its user folder (the volume).
+    await d.docker(['rm', '-f', 'n8n-n8n-1']);
+    await d.docker(['run', '-d', '--network', 'host', '--name', 'n8n-n8n-1', ...compose('n8n', 'n8n'), '-v', 'n8n_data:/home/node/.n8n', 'n8nio/n8n:1.70.0']);
+    const fromFile = await instanceOf();
+    assert.equal(fromFile.app.info?.instanceId, expected);
+  });
+});
