@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { parse } from 'yaml';
 import { workspace } from '../support/workspace.ts';
-import { containerTargetsMerged } from './image-containers.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const dir = path.join(repo, 'examples', 'compose');
@@ -69,7 +68,7 @@ describe('examples/compose/n8n.yaml', () => {
     assert.ok(target.encryption, 'the bundle lists n8n\'s credentials: encrypted');
   });
 
-  test('lifeboat config check accepts its lifeboat.yaml', { skip: containerTargetsMerged() ? false : 'container targets (postgres: { container }) are not in this tree yet' }, async () => {
+  test('lifeboat config check accepts its lifeboat.yaml', async () => {
     const ws = workspace();
     try {
       const recipient = await identityToRecipient(await generateIdentity());

@@ -8,12 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import pgClient from 'pg';
 import type { Manifest } from '../../src/bundle/manifest.ts';
 import { dockerfileBases, makeNodeBaseImage } from '../support/base-image.ts';
 import { dockerUnavailable, startTestDocker, type TestDocker } from '../support/docker.ts';
 import { seedShop, tableFingerprints } from '../support/seed.ts';
 import { useTestServer } from '../support/suite.ts';
-import { containerTargetsMerged, runPostgresContainer } from './image-containers.ts';
+import { runPostgres } from '../support/postgres-image.ts';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -177,9 +178,17 @@ describe('the Lifeboat image', { skip: why ?? false }, () => {
     assert.deepEqual(listed.map((b) => b.id), [id]);
   });
 
-  test('backs up the PostgreSQL container through the mounted socket', { skip: containerTargetsMerged() ? false : 'container targets (postgres: { container }) are not in this tree yet' }, async () => {
-    const pg = await runPostgresContainer(d, 'n8n-postgres-1');
-    await pg.seed();
+  test('backs up the PostgreSQL container through the mounted socket', async () => {
+    // A PostgreSQL container named as compose names one, POSTGRES_* in its environment.
+    const c = await runPostgres(d, { name: 'n8n-postgres-1' });
+    const pg = { database: c.database, rows: 2500 };
+    const client = new pgClient.Client({ connectionString: c.url });
+    await client.connect();
+    try {
+      await client.query(`create table public.items (id int primary key, name text); insert into public.items select g, 'item ' || g from generate_series(1, ${pg.rows}) g`);
+    } finally {
+      await client.end();
+    }
     const home = ownedDir(scratch, 'socket-home');
     const backups = ownedDir(scratch, 'socket-backups');
     const config = path.join(scratch, 'socket.yaml');
