@@ -231,7 +231,7 @@ targets: {}
     try {
       const target = await testObject(loaded, catalog, 'target', 'shop');
       assert.equal(target.ok, true, JSON.stringify(target));
-      assert.deepEqual(target.checks.map((c) => c.name), ['server reachable', 'databases exist', 'pg_dump fits the server']);
+      assert.deepEqual(target.checks.map((c) => c.name), ['server reachable', 'databases exist', 'app profile', 'pg_dump fits the server']);
       const storage = await testObject(loaded, catalog, 'storage', 'vault');
       assert.equal(storage.ok, true, JSON.stringify(storage));
       assert.equal(storage.storage?.writable, true);
