@@ -3,7 +3,6 @@ import { Option, type Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import { redactUrl } from '../../postgres/connection.ts';
 import { describeRemoteReport } from '../../jobs/restore-remote-report.ts';
-import { runRemoteRestore } from '../../jobs/restore-remote.ts';
 import { progressListener } from '../output.ts';
 import { audited, interruptSignal, print, withCatalog, type GlobalOptions } from '../context.ts';
 
@@ -76,6 +75,8 @@ export async function restoreRemote(opts: GlobalOptions, prefix: string, o: Remo
       (stream === 'stdout' && !opts.json ? process.stdout : process.stderr).write(text);
     };
     try {
+      // Loaded when used: ssh2 would otherwise be parsed at the start of every command.
+      const { runRemoteRestore } = await import('../../jobs/restore-remote.ts');
       const report = await runRemoteRestore(loaded, catalog, prefix, {
         remote: o.remote!, url: o.remoteUrl, remoteDir: o.remoteDir, filesRoot: o.filesRoot, globals: o.globals, clean: o.clean, jobs, noOwner: !o.owner,
         only: [...(o.only ?? []), ...(o.database ?? [])], onlyFiles: o.onlyFiles, dryRun: o.dryRun, yes: o.yes, keepRemote: o.keepRemote, trustForeign: o.trustForeign,
