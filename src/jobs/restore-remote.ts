@@ -13,20 +13,14 @@ import { prepareRemote, uploadAndUnpack, type RemoteWorkDir } from './restore-re
 export type { RemoteRestoreReport } from './restore-remote-report.ts';
 
 /** A restore onto another machine over SSH, by the bundle's own restore.sh. */
-export interface RemoteRestoreOptions extends SshLogin {
+/** restore.sh's own options (files root, globals, clean, jobs, no-owner, only, only-files) are passed on as given. */
+export interface RemoteRestoreOptions extends SshLogin, Omit<RestoreShOptions, 'url' | 'password'> {
   /** `ssh://user@host[:port]`. */
   remote: string;
   /** The PostgreSQL server to restore into, as the remote reaches it; default: libpq's defaults there. */
   url?: string;
   /** Where the work directory is made on the remote; default /var/tmp. */
   remoteDir?: string;
-  filesRoot?: string;
-  globals?: boolean;
-  clean?: boolean;
-  jobs?: number;
-  noOwner?: boolean;
-  only?: string[];
-  onlyFiles?: string[];
   /** Upload and run restore.sh --check only. */
   dryRun?: boolean;
   /** Confirmed beforehand: no question. */

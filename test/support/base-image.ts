@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TestDocker } from './docker.ts';
+import { importTar, type TestDocker } from './docker.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -254,18 +253,5 @@ function npmRoot(): string {
 }
 
 async function tarInto(d: TestDocker, tag: string, tarArgs: string[], changes: string[]): Promise<void> {
-  const tar = spawn('tar', ['--numeric-owner', '-cf', '-', ...tarArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const imp = spawn('docker', ['import', ...changes.flatMap((c) => ['--change', c]), '-', tag], { env: { ...process.env, DOCKER_HOST: d.host }, stdio: ['pipe', 'ignore', 'pipe'] });
-  let err = '';
-  tar.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  imp.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  // An import that fails early closes its stdin: its own message says why, not tar's EPIPE.
-  imp.stdin!.on('error', () => {});
-  imp.on('close', () => tar.kill());
-  tar.stdout!.pipe(imp.stdin!);
-  const [t, i] = await Promise.all([
-    new Promise<number | null>((r) => tar.on('close', r)),
-    new Promise<number | null>((r) => imp.on('close', r)),
-  ]);
-  if (i !== 0 || (t !== 0 && t !== 1)) throw new Error(`docker import ${tag} failed (tar ${t}, import ${i}): ${err.trim()}`);
+  await importTar(d, tag, ['--numeric-owner', ...tarArgs], changes);
 }

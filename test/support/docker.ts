@@ -112,9 +112,13 @@ export async function startTestDocker(): Promise<TestDocker> {
  * targets (e.g. '/bin', '/lib', '/lib64', '/usr/bin', '/usr/lib/x86_64-linux-gnu', '/usr/lib64').
  */
 export async function importImage(d: TestDocker, tag: string, hostPaths: string[], changes: string[] = []): Promise<void> {
-  const args = ['import', ...changes.flatMap((c) => ['--change', c]), '-', tag];
-  const tar = spawn('tar', ['-C', '/', '--hard-dereference', '-cf', '-', ...hostPaths.map((p) => p.replace(/^\//, ''))], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const imp = spawn('docker', args, { env: { ...process.env, DOCKER_HOST: d.host }, stdio: ['pipe', 'ignore', 'pipe'] });
+  await importTar(d, tag, ['-C', '/', '--hard-dereference', ...hostPaths.map((p) => p.replace(/^\//, ''))], changes);
+}
+
+/** `tar -cf - <tarArgs>` piped into `docker import` as image `tag`, with `changes` applied. */
+export async function importTar(d: TestDocker, tag: string, tarArgs: string[], changes: string[] = []): Promise<void> {
+  const tar = spawn('tar', ['-cf', '-', ...tarArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const imp = spawn('docker', ['import', ...changes.flatMap((c) => ['--change', c]), '-', tag], { env: { ...process.env, DOCKER_HOST: d.host }, stdio: ['pipe', 'ignore', 'pipe'] });
   let err = '';
   tar.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   imp.stderr!.on('data', (b: Buffer) => (err += b.toString()));
