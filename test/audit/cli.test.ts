@@ -142,7 +142,7 @@ describe('audit rows from the CLI and the daemon', () => {
     assert.ok(verified.length >= 1, JSON.stringify(brief(rows)));
     // Retention (keepLast: 1) may delete a backup before its turn comes: that verification fails, and says why.
     for (const v of verified) {
-      assert.match(v.object!, /^app-\d{8}T\d{6}Z$/);
+      assert.match(v.object!, /^app-\d{8}T\d{6}Z(-\d+)?$/);
       assert.equal(v.outcome, v.detail!.verified === 'full passed' ? 'ok' : 'failed');
       if (v.outcome === 'failed') assert.ok(Array.isArray(v.detail!.failedChecks));
     }
