@@ -171,7 +171,7 @@ describe('containers as targets', { skip }, () => {
     let wrong;
     for (let i = 0; i < 50; i++) {
       wrong = await target('drift-postgres').run(['backup', 't'], { env: env() });
-      if (!/not running|cannot reach|starting up|Connection terminated/.test(wrong.stderr)) break;
+      if (!/not running|cannot reach|starting up|not yet accepting|Connection terminated/.test(wrong.stderr)) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(wrong!.code, 1, wrong!.stderr);
