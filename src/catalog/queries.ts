@@ -174,9 +174,11 @@ export class ReportQueries extends AuditQueries {
 
   /**
    * One page of backups in `order` (whose last column must be unique: `b.id`), strictly after
-   * the row whose sort values are `after` (one value per column), at most `limit` rows.
+   * the row whose sort values are `after` (one value per column), at most `limit` rows, with the
+   * change mark the same statement read (as changeMark(); undefined when no row came back): a
+   * cache keyed on it needs no second statement per page.
    */
-  backupPage(filter: BackupFilter, order: SortColumn[], after: SQLInputValue[] | undefined, limit: number): BackupListRow[] {
+  backupPage(filter: BackupFilter, order: SortColumn[], after: SQLInputValue[] | undefined, limit: number): { rows: BackupListRow[]; mark: string | undefined } {
     const w = this.#backupWhere(filter, order[0]?.expr === 'b.size_key');
     const where = [w.sql];
     const params = [...w.params];
@@ -188,7 +190,7 @@ export class ReportQueries extends AuditQueries {
     params.push(limit);
     const sql = `select b.id, b.target, ${SHOWN_STATUS}, b.trust, b.trigger, b.started_at, b.finished_at, b.size, b.error, b.summary_json,
         b.verification_status, b.verification_level, b.verified_at, b.protected, b.protected_until, b.deletion_status, b.delete_after,
-        b.locations_json, b.tags, ${order.map((c) => c.expr).join(', ')}
+        b.locations_json, b.tags, ${order.map((c) => c.expr).join(', ')}, (select data_version from pragma_data_version), total_changes()
       from backup_list b where ${where.join(' and ')}
       order by ${order.map((c) => `${c.expr} ${c.desc ? 'desc' : 'asc'}`).join(', ')} limit ?`;
     let statement = this.#statements.get(sql);
@@ -199,7 +201,10 @@ export class ReportQueries extends AuditQueries {
       statement.setReturnArrays(true);
       this.#statements.set(sql, statement);
     }
-    return (statement.all(...params) as unknown as SQLOutputValue[][]).map((r) => ({
+    const all = statement.all(...params) as unknown as SQLOutputValue[][];
+    const end = 19 + order.length;
+    const mark = all.length ? `${String(all[0]![end])}:${String(all[0]![end + 1])}` : undefined;
+    const rows = all.map((r) => ({
       id: r[0] as string,
       target: r[1] as string,
       status: r[2] as BackupStatus,
@@ -219,8 +224,9 @@ export class ReportQueries extends AuditQueries {
       deleteAfter: r[16] as string | null,
       locations: r[17] === '[]' ? [] : (JSON.parse(r[17] as string) as [string, LocationRecord['status']][]).map(([storage, status]) => ({ storage, status })),
       tags: r[18] === '[]' ? [] : (JSON.parse(r[18] as string) as string[]),
-      sortKey: r.slice(19) as (string | number)[],
+      sortKey: r.slice(19, end) as (string | number)[],
     }));
+    return { rows, mark };
   }
 
   /** How many backups a filter selects (a scan of what it selects: ask once, not per page). */

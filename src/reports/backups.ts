@@ -102,12 +102,14 @@ export function queryBackups(catalog: Catalog, q: BackupQuery = {}): BackupPage 
   // while nothing changed: answered from memory while the catalog's change mark is the same, for
   // at most a second (protection ends with time, not with a write).
   const key = JSON.stringify(q);
-  const mark = catalog.changeMark();
   let memo = memos.get(catalog);
   if (!memo) memos.set(catalog, (memo = new Map()));
   const hit = memo.get(key);
-  if (hit && hit.mark === mark && (q.now !== undefined || Date.now() - hit.at < MEMO_MS)) return hit.page;
-  const page = runQuery(catalog, q);
+  if (hit && hit.mark === catalog.changeMark() && (q.now !== undefined || Date.now() - hit.at < MEMO_MS)) return hit.page;
+  // A new question is kept under the mark its page's own statement read: what it says holds at
+  // that mark. An empty page read none, and is not kept.
+  const { page, mark } = runQuery(catalog, q);
+  if (mark === undefined) return page;
   if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value!);
   memo.set(key, { mark, at: Date.now(), page });
   return page;
@@ -130,7 +132,7 @@ const MEMO_MS = 1000;
 const MEMO_SIZE = 64;
 const memos = new WeakMap<Catalog, Map<string, { mark: string; at: number; page: BackupPage }>>();
 
-function runQuery(catalog: Catalog, q: BackupQuery): BackupPage {
+function runQuery(catalog: Catalog, q: BackupQuery): { page: BackupPage; mark: string | undefined } {
   const now = q.now ?? new Date();
   const filter: BackupFilter = {
     target: q.target,
@@ -149,15 +151,16 @@ function runQuery(catalog: Catalog, q: BackupQuery): BackupPage {
   const listing = `backups:${sort}:${order}`;
   const after = q.cursor === undefined ? undefined : (decodeCursor(listing, q.cursor, shape) as SQLInputValue[]);
   // One row more than asked tells whether another page follows.
-  const rows = catalog.backupPage(filter, columns, after, limit + 1);
+  const { rows, mark } = catalog.backupPage(filter, columns, after, limit + 1);
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   const nextCursor = rows.length > limit && last ? encodeCursor(listing, last.sortKey) : null;
-  return {
+  const page = {
     items: items.map((r) => toSummaryRow(r, now)),
     nextCursor,
     ...(q.withTotal ? { total: catalog.countBackups(filter) } : {}),
   };
+  return { page, mark };
 }
 
 function toSummaryRow(r: BackupListRow, now: Date): BackupSummaryRow {
