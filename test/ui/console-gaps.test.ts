@@ -153,6 +153,13 @@ describe('the console answers before the user acts', () => {
     assert.equal(await rows.count(), 25);
     assert.equal(await rows.first().getAttribute('data-restore'), 'hist029');
     await captureScreen(page, 'restores');
+    // On a phone each restore is a card: nothing scrolls sideways, and its status is on screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const wrap = await page.locator('.table-wrap').evaluate((e) => ({ scroll: e.scrollWidth, client: e.clientWidth }));
+    assert.ok(wrap.scroll <= wrap.client, `the restores table scrolls sideways at 390 px (${wrap.scroll} > ${wrap.client})`);
+    const status = await rows.first().getByText('succeeded').boundingBox();
+    assert.ok(status && status.x + status.width <= 390, 'the status is on screen at 390 px');
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.getByRole('button', { name: 'Show 25 more' }).click();
     await page.getByText('30 restores shown (all)').waitFor();
     assert.equal(await rows.count(), 30);

@@ -94,7 +94,11 @@ describe('restore paths and job cancel in the browser', () => {
     await checks.waitFor({ timeout: 30_000 });
     const forcible = checks.locator('.check-warn').filter({ hasText: 'public.added_later exists only in the live database (it will be gone)' });
     await forcible.getByText('(can be forced)').waitFor();
-    await page.getByRole('alert').filter({ hasText: 'Refused' }).waitFor();
+    const refused = page.getByRole('alert').filter({ hasText: 'Refused' });
+    await refused.waitFor();
+    // The engine's hint names the CLI's flag; the page names its own box.
+    assert.match(await refused.innerText(), /To restore anyway, tick “Restore despite …” under Force below/);
+    assert.doesNotMatch(await refused.innerText(), /--force/);
     assert.equal(await page.getByRole('button', { name: 'Replace and restore' }).count(), 0, 'no run before force');
     const force = page.getByRole('group', { name: 'Force' });
     await force.getByText('the application reading this database may not expect it').waitFor();

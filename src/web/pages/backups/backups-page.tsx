@@ -96,7 +96,7 @@ function BackupTable({ filters }: { filters: ListFilters }) {
     <>
       <div className="table-wrap">
         {/* Explicit roles: on a phone the rows are drawn as cards (display: block), which would otherwise drop the table's semantics. */}
-        <table aria-label="Backups" className="backups-table" role="table">
+        <table aria-label="Backups" className="stack-narrow" role="table">
           <thead role="rowgroup">
             <tr role="row">
               <th role="columnheader" scope="col">Date</th>

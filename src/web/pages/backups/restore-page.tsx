@@ -163,7 +163,7 @@ function Wizard({ backupId, manifest }: { backupId: string; manifest: NonNullabl
             <div className="problem" role="alert">
               <strong>Refused: </strong>
               {answer.refused.message}
-              {answer.refused.hint && <div className="hint">{answer.refused.hint}</div>}
+              {answer.refused.hint && <div className="hint">{refusalHint(answer.refused.hint, forcible.length > 0, blocking.length > 0)}</div>}
             </div>
           )}
           {forcible.length > 0 && blocking.length === 0 && (
@@ -219,4 +219,11 @@ function Wizard({ backupId, manifest }: { backupId: string; manifest: NonNullabl
       )}
     </form>
   );
+}
+
+/** A refusal's hint in this page's terms: the engine's names the CLI's --force, here it is the Force box. */
+function refusalHint(hint: string, forcible: boolean, blocking: boolean): string {
+  if (forcible && !blocking) return 'Nothing was changed. To restore anyway, tick “Restore despite …” under Force below.';
+  if (forcible) return 'Nothing was changed. Force overrides only the checks marked “can be forced”: the others must pass first.';
+  return hint;
 }

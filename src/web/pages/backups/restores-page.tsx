@@ -58,33 +58,36 @@ export function RestoresPage() {
       ) : (
         <>
           <div className="table-wrap">
-            <table aria-label="Restores">
-              <thead>
-                <tr>
-                  <th scope="col">Started</th>
-                  <th scope="col">From backup</th>
-                  <th scope="col">What</th>
-                  <th scope="col">By</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Safety backup</th>
+            {/* Explicit roles: on a phone the rows are drawn as cards (display: block), which would otherwise drop the table's semantics. */}
+            <table aria-label="Restores" className="stack-narrow" role="table">
+              <thead role="rowgroup">
+                <tr role="row">
+                  <th role="columnheader" scope="col">Started</th>
+                  <th role="columnheader" scope="col">From backup</th>
+                  <th role="columnheader" scope="col">What</th>
+                  <th role="columnheader" scope="col">By</th>
+                  <th role="columnheader" scope="col">Status</th>
+                  <th role="columnheader" scope="col">Safety backup</th>
                 </tr>
               </thead>
-              <tbody>
+              <tbody role="rowgroup">
                 {rows.map((r) => (
-                  <tr key={r.id} data-restore={r.id}>
-                    <td>
+                  <tr key={r.id} data-restore={r.id} role="row">
+                    <td className="date" role="cell">
                       <Time at={r.startedAt} />
                     </td>
-                    <td>
+                    <td role="cell" data-label="From backup">
                       <Link href={`/backups/${encodeURIComponent(r.backupId)}`}>{r.backupId}</Link>
                     </td>
-                    <td>{what(r.plan)}</td>
-                    <td>{r.requestedBy}</td>
-                    <td>
+                    <td role="cell" data-label="What">{what(r.plan)}</td>
+                    <td role="cell" data-label="By">{r.requestedBy}</td>
+                    <td role="cell" data-label="Status">
                       <Badge tone={TONE[r.status]}>{r.status}</Badge>
                       {r.error && <div className="problem small">{r.error}</div>}
                     </td>
-                    <td>{r.safetyBackupId ? <Link href={`/backups/${encodeURIComponent(r.safetyBackupId)}`}>{r.safetyBackupId}</Link> : <span className="muted">none</span>}</td>
+                    <td role="cell" data-label="Safety backup">
+                      {r.safetyBackupId ? <Link href={`/backups/${encodeURIComponent(r.safetyBackupId)}`}>{r.safetyBackupId}</Link> : <span className="muted">none</span>}
+                    </td>
                   </tr>
                 ))}
               </tbody>
