@@ -245,7 +245,7 @@ function wrongKey(keys: DecryptionKeys, ours: (string | undefined)[], cause: unk
   if (keys.recipients && mine.length) {
     return new LifeboatError('E_ENCRYPTION', `cannot decrypt the bundle: the configured identity (${mine.join(', ')}) is not one of its recipients (${keys.recipients.join(', ')})`, { cause, hint });
   }
-  return new LifeboatError('E_ENCRYPTION', `cannot decrypt the bundle: ${keys.identities.length ? 'no configured identity' : 'the passphrase'} does not open it`, { cause, hint });
+  return new LifeboatError('E_ENCRYPTION', `cannot decrypt the bundle: ${keys.identities.length ? 'none of the configured identities opens it' : 'the passphrase does not open it'}`, { cause, hint });
 }
 
 /** The keys a target's encryption config provides for reading its bundles back. */
