@@ -84,6 +84,18 @@ describe('a damaged age header on the primary copy', () => {
     assert.equal(at.spare!.status, 'ok');
   });
 
+  test('one table: the table of contents and the table are read from the replica', async () => {
+    const out = await backup();
+    damageHeader(out.key, 2, swapChar(20));
+    const r = await ws.run(['restore', out.id, '--database', db, '--table', 'public.customers', '--rename-to', 'customers_copy', '--yes']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /the copy on local is unusable \(.*its age header's stanza for recipient age1\w+ does not open.*\); reading the copy on spare instead/);
+    const [copied, source] = [await suite.server.query(db, 'select count(*)::int as n, md5(string_agg(name, \',\' order by id)) as h from public.customers_copy'), await suite.server.query(db, 'select count(*)::int as n, md5(string_agg(name, \',\' order by id)) as h from public.customers')];
+    assert.deepEqual(copied, source);
+    assert.equal(copied[0]!.n, 1000);
+    assert.equal((await locations(out.id)).local!.status, 'failed');
+  });
+
   test('export --decrypt: a header that fails its MAC is damage; the replica is exported', async () => {
     const out = await backup();
     damageHeader(out.key, 3, swapChar(8));
