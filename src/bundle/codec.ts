@@ -191,6 +191,61 @@ export async function encrypt(source: Readable, config: EncryptionConfig): Promi
 export interface DecryptionKeys {
   identities: string[];
   passphrases: string[];
+  /**
+   * The public recipients the bundle was encrypted to (its manifest's), where known. A header
+   * that none of the identities opens is damaged when one of them is among these (its stanza was
+   * changed), and a wrong key otherwise; unknown, it is always a wrong key, never damage.
+   */
+  recipients?: readonly string[];
+}
+
+/** `keys` for one bundle: with the recipients its manifest (`encryption`) records. */
+export function keysForBundle(keys: DecryptionKeys, encryption: { kind: string; recipients?: string[] } | undefined): DecryptionKeys {
+  return encryption?.kind === 'recipients' && encryption.recipients ? { ...keys, recipients: encryption.recipients } : keys;
+}
+
+const NO_MATCH = "no identity matched any of the file's recipients";
+
+/**
+ * The file key an age header wraps. A header that does not parse, fails its MAC, or whose stanza
+ * for one of our identities does not open is damage (E_BUNDLE_CORRUPT: another copy of the
+ * bundle may serve); identities that are not among its recipients, or a passphrase that does
+ * not open it, are the user's mistake (E_ENCRYPTION), the same on every copy.
+ */
+export async function openHeader(header: Uint8Array, keys: DecryptionKeys): Promise<Uint8Array> {
+  requireKeys(keys);
+  const d = new (age().Decrypter)();
+  for (const id of keys.identities) d.addIdentity(id);
+  for (const p of keys.passphrases) d.addPassphrase(p);
+  try {
+    return await d.decryptHeader(header);
+  } catch (err) {
+    const message = (err as Error).message;
+    // Only the right file key gets as far as the MAC: a MAC that fails means changed bytes.
+    if (message === 'invalid header HMAC') throw new LifeboatError('E_BUNDLE_CORRUPT', 'its age header fails its MAC (changed after it was written)', { cause: err });
+    if (message !== NO_MATCH) throw new LifeboatError('E_BUNDLE_CORRUPT', `its age header does not parse (${message})`, { cause: err });
+    const ours = await Promise.all(keys.identities.map((id) => age().identityToRecipient(id).catch(() => undefined)));
+    const listed = ours.find((r) => r !== undefined && keys.recipients?.includes(r));
+    if (listed) throw new LifeboatError('E_BUNDLE_CORRUPT', `its age header's stanza for recipient ${listed} does not open with that recipient's identity (changed after it was written)`, { cause: err });
+    throw wrongKey(keys, ours, err);
+  }
+}
+
+function requireKeys(keys: DecryptionKeys): void {
+  if (keys.identities.length === 0 && keys.passphrases.length === 0) {
+    throw new LifeboatError('E_ENCRYPTION', 'the bundle is encrypted and no key is configured to open it', {
+      hint: 'set encryption.identityFile (or LIFEBOAT_AGE_IDENTITY_FILE) to the age identity, or the passphrase',
+    });
+  }
+}
+
+function wrongKey(keys: DecryptionKeys, ours: (string | undefined)[], cause: unknown): LifeboatError {
+  const hint = 'set encryption.identityFile (or LIFEBOAT_AGE_IDENTITY_FILE) to the identity of one of the recipients the bundle was encrypted to, or the passphrase it was made with';
+  const mine = ours.filter((r): r is string => r !== undefined);
+  if (keys.recipients && mine.length) {
+    return new LifeboatError('E_ENCRYPTION', `cannot decrypt the bundle: the configured identity (${mine.join(', ')}) is not one of its recipients (${keys.recipients.join(', ')})`, { cause, hint });
+  }
+  return new LifeboatError('E_ENCRYPTION', `cannot decrypt the bundle: ${keys.identities.length ? 'none of the configured identities opens it' : 'the passphrase does not open it'}`, { cause, hint });
 }
 
 /** The keys a target's encryption config provides for reading its bundles back. */
@@ -212,25 +267,17 @@ export function keysFor(config: EncryptionConfig | undefined, env: NodeJS.Proces
 }
 
 export async function decrypt(source: Readable, keys: DecryptionKeys): Promise<Readable> {
-  if (keys.identities.length === 0 && keys.passphrases.length === 0) {
-    throw new LifeboatError('E_ENCRYPTION', 'the bundle is encrypted and no key is configured to open it', {
-      hint: 'set encryption.identityFile (or LIFEBOAT_AGE_IDENTITY_FILE) to the age identity, or the passphrase',
-    });
-  }
-  const d = new (age().Decrypter)();
-  for (const id of keys.identities) d.addIdentity(id);
-  for (const p of keys.passphrases) d.addPassphrase(p);
+  requireKeys(keys);
   const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const { header, nonce, rest } = await readHeader(chunks);
   let key: KeyObject;
+  let rest: Buffer;
   try {
-    key = payloadKey(await d.decryptHeader(header), nonce);
+    const head = await readHeader(chunks);
+    rest = head.rest;
+    key = payloadKey(await openHeader(head.header, keys), head.nonce);
   } catch (err) {
     source.destroy();
-    throw new LifeboatError('E_ENCRYPTION', `cannot decrypt the bundle: ${(err as Error).message}`, {
-      cause: err,
-      hint: 'the configured identity or passphrase does not match the one the bundle was encrypted to',
-    });
+    throw err;
   }
   const payload = async function* () {
     if (rest.length) yield rest;

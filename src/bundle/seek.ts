@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
 import type { StorageDriver } from '../storage/storage.ts';
-import { age } from './age.ts';
 import { AGE_CHUNK, AGE_TAG, openChunk, payloadKey as derivePayloadKey } from './age-payload.ts';
-import type { DecryptionKeys } from './codec.ts';
+import { openHeader, type DecryptionKeys } from './codec.ts';
 import { decodeFrames, FrameDecoder, zstdFrameDecompressor } from './zstd-frames.ts';
 
 /**
@@ -74,10 +73,7 @@ export async function openRanges(storage: StorageDriver, key: string, keys: Decr
   const mac = head.indexOf('\n--- ');
   const headerEnd = mac < 0 ? -1 : head.indexOf('\n', mac + 5) + 1;
   if (headerEnd <= 0 || head.length < headerEnd + 16) return undefined;
-  const decrypter = new (age().Decrypter)();
-  for (const id of keys.identities) decrypter.addIdentity(id);
-  for (const p of keys.passphrases) decrypter.addPassphrase(p);
-  const fileKey = await decrypter.decryptHeader(head.subarray(0, headerEnd));
+  const fileKey = await openHeader(head.subarray(0, headerEnd), keys);
   const payloadKey = derivePayloadKey(fileKey, head.subarray(headerEnd, headerEnd + 16));
   const payloadStart = headerEnd + 16;
   const chunks = Math.ceil((stored - payloadStart) / (AGE_CHUNK + AGE_TAG));

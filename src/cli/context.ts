@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { Command } from 'commander';
-import { withAudit, type AuditAction, type AuditNote } from '../audit/audit.ts';
-import { Catalog } from '../catalog/catalog.ts';
-import { exposureWarnings } from '../config/exposure.ts';
-import { configPath, emptyConfig, loadConfig, type LoadedConfig } from '../config/load.ts';
-import { effectiveConfig, objectProblems } from '../config/objects-merge.ts';
+import type { Command } from 'commander';
+import type { AuditAction, AuditNote } from '../audit/audit.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { LoadedConfig } from '../config/load.ts';
 import { asLifeboatError, EXIT, LifeboatError } from '../errors.ts';
-import { reapLeaked, reapSummary } from '../jobs/resources.ts';
-import { flushNotifications } from '../notify/deliver.ts';
 import { emit } from './output.ts';
+
+// The CLI's modules import the engine (config, catalog, jobs) with `await import()` where a
+// command runs, never at the top: `lifeboat --version`, `--help` and a usage error then parse
+// commander and these files only, and each command loads what it uses (bench/README.md, session 12).
 
 export interface GlobalOptions {
   config?: string;
@@ -24,6 +24,9 @@ export interface GlobalOptions {
  * said on stderr and retried later, never failing the command.
  */
 export async function withCatalog<T>(opts: GlobalOptions, fn: (loaded: LoadedConfig, catalog: Catalog) => Promise<T>, options: { withoutConfigFile?: boolean } = {}): Promise<T> {
+  const [{ configPath, emptyConfig, loadConfig }, { Catalog }, { effectiveConfig, objectProblems }, { exposureWarnings }, { reapLeaked, reapSummary }, { flushNotifications }] = await Promise.all([
+    import('../config/load.ts'), import('../catalog/catalog.ts'), import('../config/objects-merge.ts'), import('../config/exposure.ts'), import('../jobs/resources.ts'), import('../notify/deliver.ts'),
+  ]);
   const path = configPath(opts.config);
   // Only where no file was named: a --config or LIFEBOAT_CONFIG that names a missing file is a mistake.
   const implicit = opts.config === undefined && process.env.LIFEBOAT_CONFIG === undefined;
@@ -138,6 +141,7 @@ export function cliActor(): string {
  * failed). `fn` names the object once it knows it and adds a small detail through the note.
  */
 export async function audited<T>(catalog: Catalog, what: { action: AuditAction; object?: string | null }, fn: (note: AuditNote) => Promise<T> | T): Promise<T> {
+  const { withAudit } = await import('../audit/audit.ts');
   return withAudit(catalog, { actor: cliActor(), action: what.action, object: what.object }, async (note) => {
     const before = process.exitCode;
     const result = await fn(note);
@@ -149,6 +153,7 @@ export async function audited<T>(catalog: Catalog, what: { action: AuditAction; 
 
 /** The same, for a command that needs only the home (the key commands): the catalog is opened for the row. */
 export async function auditedInHome<T>(home: string, what: { action: AuditAction; object?: string | null }, fn: (note: AuditNote) => Promise<T> | T): Promise<T> {
+  const { Catalog } = await import('../catalog/catalog.ts');
   const catalog = Catalog.open(home);
   try {
     return await audited(catalog, what, fn);

@@ -15,6 +15,7 @@ import { readGoodCopy } from './export-stream.ts';
 import { Job, type JobListener, type Trigger } from './job.ts';
 import { createTempDir, removeTempDir, tempRoot } from './resources.ts';
 import type { VerifyCheck } from './verify.ts';
+import { seconds } from '../util/format.ts';
 
 /** What a drill found and how long each part took. */
 export interface DrillReport {
@@ -178,4 +179,3 @@ export async function runDrill(
   });
 }
 
-export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
-import { decrypt, keysFor, type DecryptionKeys } from '../bundle/codec.ts';
+import { decrypt, keysFor, keysForBundle, type DecryptionKeys } from '../bundle/codec.ts';
 import type { Manifest } from '../bundle/manifest.ts';
 import { checkIntegrity } from '../bundle/reader.ts';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
@@ -67,8 +67,10 @@ export async function readGoodCopy<T>(
 ): Promise<{ copy: Copy; result: T }> {
   const log = options.log ?? (() => undefined);
   const copies = await Copies.open(loaded, catalog, backup, log, { force: options.force });
-  const keys = keysFor(loaded.config.targets[backup.target]?.encryption);
   const manifest = catalog.getManifest(backup.id);
+  // With the manifest's recipients, a damaged age header is damage (the next copy is tried) and
+  // a wrong key is the user's mistake, the same on every copy (codec.ts, openHeader).
+  const keys = keysForBundle(keysFor(loaded.config.targets[backup.target]?.encryption), manifest?.encryption);
   try {
     for (;;) {
       const copy = copies.current;
@@ -125,7 +127,12 @@ async function openCopy(
   const name = path.basename(copy.key);
   const encrypted = name.endsWith('.age');
   if (o.decrypt && encrypted) {
-    stream = await decrypt(stream, o.keys);
+    try {
+      stream = await decrypt(stream, o.keys);
+    } catch (err) {
+      stored.destroy();
+      throw err;
+    }
     // A damaged payload fails its age chunk's tag: that is damage, not a wrong key.
     const plain = stream;
     const relabel = new PassThrough();

@@ -2,7 +2,7 @@
 // writes and every check that must pass first. The CLI prints it; --dry-run stops after it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { keysFor } from '../bundle/codec.ts';
+import { keysFor, keysForBundle } from '../bundle/codec.ts';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
 import { checkIntegrity } from '../bundle/reader.ts';
 import { asLifeboatError } from '../errors.ts';
@@ -68,7 +68,7 @@ export async function makePlan(ctx: RestoreContext, job: Job, options: RestoreOp
   if (stat && options.dryRun) {
     // A dry run reads the whole bundle once to prove it; a real restore does so while extracting.
     job.progress({ phase: 'checking bundle', done: 0, unit: 'bytes' });
-    const keys = keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption);
+    const keys = keysForBundle(keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), ctx.manifest.encryption);
     try {
       const integrity = await checkIntegrity(await ctx.storage.get(ctx.key), path.basename(ctx.key), keys);
       checks.push({ name: 'checksums', ok: integrity.ok, detail: integrity.ok ? `all ${integrity.members.length} members match the manifest` : integrity.problems.join('; ') });

@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
-import { keysFor } from '../bundle/codec.ts';
+import { keysFor, keysForBundle } from '../bundle/codec.ts';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
 import { readBundle } from '../bundle/reader.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
@@ -60,7 +60,7 @@ export interface DumpToc {
  * contents, and stops: the header, the TOC and the bundle members before the dump (a few KB).
  */
 export async function readDumpToc(ctx: RestoreContext, db: DatabaseManifest): Promise<DumpToc> {
-  const keys = keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption);
+  const keys = keysForBundle(keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), ctx.manifest.encryption);
   const chunks: Buffer[] = [];
   let size = 0;
   let tryAt = db.dumpIndex?.tocLength ?? 64 * 1024;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Catalog, LocationRecord } from '../catalog/catalog.ts';
-import { keysFor } from '../bundle/codec.ts';
+import { keysFor, keysForBundle } from '../bundle/codec.ts';
 import type { DatabaseManifest, Manifest } from '../bundle/manifest.ts';
 import { checkIntegrity } from '../bundle/reader.ts';
 import type { LoadedConfig } from '../config/load.ts';
@@ -64,7 +64,8 @@ export async function runVerify(
     const started = new Date();
     const checks: VerifyCheck[] = [];
     const target = loaded.config.targets[backup.target];
-    const keys = keysFor(target?.encryption);
+    // With the recorded recipients, a damaged age header counts against its copy, not as a wrong key.
+    const keys = keysForBundle(keysFor(target?.encryption), catalog.getManifest(backup.id)?.encryption);
 
     // Every copy the catalog knows, good or not: present, and of the recorded size. A copy's
     // state is written back, so a bad one shows the backup `degraded` and a repaired one clears it.

@@ -10,6 +10,9 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
+/** A duration as `12.3 s` (the drill's RTO and its parts). */
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
 const SIZE_UNITS: Record<string, number> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
 };

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { listAudit, verifyAuditChain, type AuditEntry } from '../../audit/audit.ts';
+import type { AuditEntry } from '../../audit/audit.ts';
 import { LifeboatError } from '../../errors.ts';
 import { emit, table } from '../output.ts';
 import { catalogAction, print } from '../context.ts';
@@ -18,6 +18,7 @@ export function registerAudit(program: Command): void {
       catalogAction(async ({ opts, catalog }, o: { since?: string; until?: string; actor?: string; action?: string; limit: string }) => {
         const limit = Number(o.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new LifeboatError('E_USAGE', `--limit ${o.limit}: give a whole number from 1 to 1000`);
+        const { listAudit } = await import('../../audit/audit.ts');
         const page = listAudit(catalog, { since: o.since, until: o.until, actor: o.actor, action: o.action, limit });
         print(opts, page.entries, () =>
           page.entries.length === 0
@@ -33,6 +34,7 @@ export function registerAudit(program: Command): void {
     .description('check the audit log\'s hash chain: exit 0 when intact, 1 naming the first row that was changed, removed or added out of place')
     .action(
       catalogAction(async ({ opts, catalog }) => {
+        const { verifyAuditChain } = await import('../../audit/audit.ts');
         const report = verifyAuditChain(catalog);
         if (report.ok) {
           print(opts, report, () =>

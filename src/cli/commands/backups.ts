@@ -1,10 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { type BackupRecord } from '../../catalog/catalog.ts';
-import { configPath } from '../../config/load.ts';
-import { initialConfig } from '../../config/template.ts';
+import type { BackupRecord } from '../../catalog/catalog.ts';
 import { LifeboatError } from '../../errors.ts';
-import { runBackupFlow } from '../../jobs/backup-flow.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
 import { print, interruptSignal, globals, indent, catalogAction, auditedAction } from '../context.ts';
 import { describeOutcome } from './retention.ts';
@@ -22,6 +19,7 @@ export function registerBackups(program: Command): void {
     .option('--docker', 'one target per PostgreSQL container on the Docker engine (see lifeboat discover)')
     .action(async (o: { target: string; storagePath: string; force?: boolean; docker?: boolean }, cmd: Command) => {
       const opts = globals(cmd);
+      const [{ configPath }, { initialConfig }] = await Promise.all([import('../../config/load.ts'), import('../../config/template.ts')]);
       const file = configPath(opts.config);
       if (o.docker) {
         const containers = await initDocker(file, o);
@@ -44,6 +42,7 @@ export function registerBackups(program: Command): void {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
+          const { runBackupFlow } = await import('../../jobs/backup-flow.ts');
           const flow = await runBackupFlow(loaded, catalog, targetName, { signal: interrupt.signal, listener });
           const r = flow.backup;
           audit.detail.backup = { id: r.id, size: r.size, storage: r.storage, replicas: r.replicas.map((c) => `${c.storage}: ${c.status}`), pruned: flow.prune?.filter((o) => o.result === 'deleted').map((o) => o.id) };

@@ -1,10 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { Catalog } from '../../catalog/catalog.ts';
-import { exposureWarnings } from '../../config/exposure.ts';
-import { configPath, loadConfig } from '../../config/load.ts';
-import { effectiveConfig, listObjects, OBJECT_KINDS, objectProblems, type ConfigObjectView, type ObjectKind, type ObjectProblem } from '../../config/objects.ts';
+import type { LoadedConfig } from '../../config/load.ts';
+import type { ConfigObjectView, ObjectKind, ObjectProblem } from '../../config/objects.ts';
 import { LifeboatError } from '../../errors.ts';
 import { catalogAction, globals, print } from '../context.ts';
 import { table } from '../output.ts';
@@ -15,8 +13,9 @@ export function registerConfig(program: Command): void {
   configCmd
     .command('check')
     .description('check lifeboat.yaml: keys, values, paths, key files and every ${VAR} it uses, then the objects created over the API; exit 2 on a problem')
-    .action((_o: unknown, cmd: Command) => {
+    .action(async (_o: unknown, cmd: Command) => {
       const opts = globals(cmd);
+      const [{ configPath, loadConfig }, { exposureWarnings }] = await Promise.all([import('../../config/load.ts'), import('../../config/exposure.ts')]);
       const loaded = loadConfig(configPath(opts.config));
       const warnings = exposureWarnings(loaded);
       const notes = loaded.notes ?? [];
@@ -29,7 +28,7 @@ export function registerConfig(program: Command): void {
       }
       // The file first and on its own; then the catalog's objects, only when a catalog exists
       // (a check never creates one).
-      const { api, problems } = catalogObjects(loaded);
+      const { api, problems } = await catalogObjects(loaded);
       const invalid = problems.filter((p) => p.reason === 'invalid');
       if (invalid.length) {
         throw new LifeboatError('E_CONFIG', invalid.map((p) => `catalog: ${p.message}`).join('\n'), {
@@ -59,6 +58,7 @@ export function registerConfig(program: Command): void {
     .argument('[kind]', 'target, storage or channel (default: all three)')
     .action(
       catalogAction(async ({ opts, loaded, catalog }, kind: string | undefined) => {
+        const { listObjects, OBJECT_KINDS } = await import('../../config/objects.ts');
         if (kind !== undefined && !OBJECT_KINDS.includes(kind as ObjectKind)) {
           throw new LifeboatError('E_USAGE', `"${kind}" is not a kind of object`, { hint: 'one of: target, storage, channel' });
         }
@@ -74,8 +74,9 @@ export function registerConfig(program: Command): void {
 }
 
 /** The catalog's objects as the other commands would see them, without creating a catalog. */
-function catalogObjects(loaded: ReturnType<typeof loadConfig>): { api: number; problems: ObjectProblem[] } {
+async function catalogObjects(loaded: LoadedConfig): Promise<{ api: number; problems: ObjectProblem[] }> {
   if (!existsSync(path.join(loaded.home, 'catalog.sqlite'))) return { api: 0, problems: [] };
+  const [{ Catalog }, { effectiveConfig, objectProblems }] = await Promise.all([import('../../catalog/catalog.ts'), import('../../config/objects-merge.ts')]);
   const catalog = Catalog.open(loaded.home);
   try {
     const merged = effectiveConfig(loaded, catalog);

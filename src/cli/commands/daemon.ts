@@ -1,12 +1,9 @@
 import { Command, Option } from 'commander';
 import { LifeboatError } from '../../errors.ts';
-import { runBackupFlow } from '../../jobs/backup-flow.ts';
-import { runDaemon } from '../../scheduler/daemon.ts';
-import { daemonStatus } from '../../reports/status.ts';
-import { setupToken } from '../../auth/setup.ts';
-import { addSchedule, editSchedule, getSchedule, listSchedules, removeSchedule } from '../../scheduler/schedule-admin.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
 import { print, interruptSignal, catalogAction, auditedAction } from '../context.ts';
+
+const scheduleAdmin = () => import('../../scheduler/schedule-admin.ts');
 
 /** The daemon: serve, status, schedule. */
 export function registerDaemon(program: Command): void {
@@ -32,7 +29,7 @@ export function registerDaemon(program: Command): void {
         const graceMs = Number(o.grace) * 1000;
         try {
           // The HTTP stack loads only here: every other command starts without it.
-          const { startApiServer } = await import('../../server/serve.ts');
+          const [{ startApiServer }, { setupToken }, { runDaemon }] = await Promise.all([import('../../server/serve.ts'), import('../../auth/setup.ts'), import('../../scheduler/daemon.ts')]);
           const api = o.api ? await startApiServer(loaded, catalog, { listen: o.listen, log, checkResponses: o.checkResponses }) : undefined;
           if (api) {
             log('info', `web UI and API listening on ${api.url} (OpenAPI: ${api.url}/api/openapi.json, docs: ${api.url}/api/docs)`);
@@ -57,6 +54,7 @@ export function registerDaemon(program: Command): void {
     .action(
       catalogAction(async ({ opts, loaded, catalog }) => {
         const now = new Date();
+        const { daemonStatus } = await import('../../reports/status.ts');
         const report = daemonStatus(loaded, catalog, now);
         const { daemon, schedules, running, targets, storage: usage } = report;
         print(opts, report, () => [
@@ -83,6 +81,7 @@ export function registerDaemon(program: Command): void {
     .description('every schedule with its next run')
     .action(
       catalogAction(async ({ opts, loaded, catalog }) => {
+        const { listSchedules } = await scheduleAdmin();
         const all = listSchedules(loaded, catalog);
         print(opts, all, () =>
           all.length === 0
@@ -100,6 +99,7 @@ export function registerDaemon(program: Command): void {
     .action(
       auditedAction({ action: 'schedule.add' }, async ({ opts, loaded, catalog, audit }, target: string, spec: string, o: { timezone?: string }) => {
         Object.assign(audit.detail, { target, schedule: spec });
+        const { addSchedule, getSchedule } = await scheduleAdmin();
         const added = addSchedule(loaded, catalog, { target, spec, timezone: o.timezone });
         audit.object = String(added.id);
         print(opts, added, () => `added schedule ${added.id}: ${target} ${spec} (${added.cron}); next run ${getSchedule(loaded, catalog, added.id).next}`);
@@ -115,6 +115,7 @@ export function registerDaemon(program: Command): void {
       auditedAction({ action: 'schedule.edit' }, async ({ opts, loaded, catalog, audit }, idText: string, spec: string | undefined, o: { timezone?: string }) => {
         audit.detail.to = { schedule: spec, timezone: o.timezone };
         if (spec === undefined && o.timezone === undefined) throw new LifeboatError('E_USAGE', 'give a new schedule, --timezone, or both');
+        const { editSchedule } = await scheduleAdmin();
         const s = editSchedule(loaded, catalog, scheduleId(idText), { spec, timezone: o.timezone });
         print(opts, s, () => `schedule ${s.id}: ${s.spec} (${s.timezone})`);
       }),
@@ -126,6 +127,7 @@ export function registerDaemon(program: Command): void {
       .argument('<id>', 'schedule id')
       .action(
         auditedAction({ action: paused ? 'schedule.pause' : 'schedule.resume' }, async ({ opts, loaded, catalog }, idText: string) => {
+          const { editSchedule } = await scheduleAdmin();
           const s = editSchedule(loaded, catalog, scheduleId(idText), { paused });
           print(opts, s, () => `schedule ${s.id} ${paused ? 'paused' : 'resumed'}`);
         }),
@@ -138,6 +140,7 @@ export function registerDaemon(program: Command): void {
     .action(
       auditedAction({ action: 'schedule.remove' }, async ({ opts, loaded, catalog, audit }, idText: string) => {
         const id = scheduleId(idText);
+        const { getSchedule, removeSchedule } = await scheduleAdmin();
         audit.detail.was = (({ target, spec, timezone }) => ({ target, schedule: spec, timezone }))(getSchedule(loaded, catalog, id));
         removeSchedule(loaded, catalog, id);
         print(opts, { id, removed: true }, () => `removed schedule ${id}`);
@@ -149,11 +152,13 @@ export function registerDaemon(program: Command): void {
     .argument('<id>', 'schedule id')
     .action(
       auditedAction({ action: 'schedule.run' }, async ({ opts, loaded, catalog, audit }, idText: string) => {
+        const { getSchedule } = await scheduleAdmin();
         const s = getSchedule(loaded, catalog, scheduleId(idText));
         audit.detail.target = s.target;
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
+          const { runBackupFlow } = await import('../../jobs/backup-flow.ts');
           const flow = await runBackupFlow(loaded, catalog, s.target, { trigger: 'schedule', signal: interrupt.signal, listener });
           audit.detail.backup = flow.backup.id;
           listener.end();

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { runDoctor } from '../../jobs/doctor.ts';
 import { catalogAction, print } from '../context.ts';
 
 /** `lifeboat doctor`: tools, servers, storages, file modes, leaked resources, the daemon. */
@@ -9,6 +8,7 @@ export function registerDoctor(program: Command): void {
     .description('check the installation: tools and versions, servers, storages, file modes, leftovers of killed runs, the daemon (exit 1 on a problem)')
     .action(
       catalogAction(async ({ opts, loaded, catalog }) => {
+        const { runDoctor } = await import('../../jobs/doctor.ts');
         const report = await runDoctor(loaded, catalog);
         const label = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
         print(opts, report, () => {

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import type { DrillRecord } from '../../catalog/catalog.ts';
 import { LifeboatError } from '../../errors.ts';
-import { runDrill, seconds, type DrillReport } from '../../jobs/drill.ts';
+import type { DrillReport } from '../../jobs/drill.ts';
+import { seconds } from '../../util/format.ts';
 import { formatBytes, progressListener } from '../output.ts';
 import { auditedAction, interruptSignal, print } from '../context.ts';
 
@@ -19,6 +20,7 @@ export function registerDrill(program: Command): void {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
+          const { runDrill } = await import('../../jobs/drill.ts');
           const report = await runDrill(loaded, catalog, prefix, { jobs, signal: interrupt.signal, listener });
           listener.end();
           audit.object = report.backupId;

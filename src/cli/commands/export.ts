@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { runExport } from '../../jobs/export.ts';
 import { formatBytes, progressListener } from '../output.ts';
 import { auditedAction, interruptSignal, print } from '../context.ts';
 
@@ -18,6 +17,7 @@ export function registerExport(program: Command): void {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
+          const { runExport } = await import('../../jobs/export.ts');
           const r = await runExport(loaded, catalog, prefix, toStdout ? { out: process.stdout } : dest, { decrypt: o.decrypt, force: o.force, signal: interrupt.signal, listener });
           listener.end();
           audit.object = r.backupId;

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { parseKey } from '../../bundle/installation-key.ts';
 import { LifeboatError } from '../../errors.ts';
-import { importBundle } from '../../jobs/import.ts';
 import { auditedAction, interruptSignal, print } from '../context.ts';
 
 /** `lifeboat import`: a bundle from elsewhere into a storage and the catalog. */
@@ -25,10 +23,12 @@ export function registerImport(program: Command): void {
           } catch (err) {
             throw new LifeboatError('E_USAGE', `cannot read --key ${o.key}: ${(err as Error).message}`);
           }
+          const { parseKey } = await import('../../bundle/installation-key.ts');
           key = parseKey(text, o.key);
         }
         const interrupt = interruptSignal();
         try {
+          const { importBundle } = await import('../../jobs/import.ts');
           const r = await importBundle(loaded, catalog, file, { storage: o.storage, key, trustForeign: o.trustForeign, signal: interrupt.signal });
           audit.object = r.id;
           Object.assign(audit.detail, { storage: r.storage, trust: r.trust });

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { formatKey, importKey, installationKey, KEY_FILE, parseKey, verifyingKeys } from '../../bundle/installation-key.ts';
-import { configPath, loadConfig } from '../../config/load.ts';
 import { LifeboatError } from '../../errors.ts';
 import { auditedInHome, globals, print } from '../context.ts';
 import { table } from '../output.ts';
@@ -12,6 +10,10 @@ import { table } from '../output.ts';
  * import it on a rebuilt server. These commands need the home, not the catalog.
  */
 export function registerKey(program: Command): void {
+  const modules = async () => {
+    const [keys, config] = await Promise.all([import('../../bundle/installation-key.ts'), import('../../config/load.ts')]);
+    return { ...keys, ...config };
+  };
   const key = program.command('key').description('the installation key that signs this installation\'s backups (authenticated bundles)');
 
   key
@@ -19,6 +21,7 @@ export function registerKey(program: Command): void {
     .description('print the installation key (created if there is none yet): keep it safe, apart from the backups')
     .action(async (_o: unknown, cmd: Command) => {
       const opts = globals(cmd);
+      const { configPath, formatKey, installationKey, loadConfig } = await modules();
       const { home } = loadConfig(configPath(opts.config));
       await auditedInHome(home, { action: 'key.export' }, (audit) => {
         const k = installationKey(home, { create: true })!;
@@ -35,6 +38,7 @@ export function registerKey(program: Command): void {
     .option('--replace', 'sign new backups with it too (the current key is kept, to verify older backups)')
     .action(async (file: string, o: { replace?: boolean }, cmd: Command) => {
       const opts = globals(cmd);
+      const { configPath, importKey, KEY_FILE, loadConfig, parseKey } = await modules();
       const { home } = loadConfig(configPath(opts.config));
       await auditedInHome(home, { action: 'key.import' }, (audit) => {
         let text: string;
@@ -60,8 +64,9 @@ export function registerKey(program: Command): void {
   key
     .command('show')
     .description('the keys this installation signs and verifies with (ids only, never the keys)')
-    .action((_o: unknown, cmd: Command) => {
+    .action(async (_o: unknown, cmd: Command) => {
       const opts = globals(cmd);
+      const { configPath, installationKey, KEY_FILE, loadConfig, verifyingKeys } = await modules();
       const loaded = loadConfig(configPath(opts.config));
       const own = installationKey(loaded.home, { create: false });
       const keys = verifyingKeys(loaded).map((k) => ({ id: k.id, kind: k.kind, signs: k.id === own?.id, source: k.source }));

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { sendTestNotification } from '../../notify/test-send.ts';
 import { table } from '../output.ts';
 import { print, catalogAction, auditedAction } from '../context.ts';
 
@@ -12,6 +11,7 @@ export function registerNotify(program: Command): void {
     .argument('<channel>', 'channel name under notifications: in lifeboat.yaml, or created over the API')
     .action(
       auditedAction({ action: 'channel.test' }, async ({ opts, loaded, catalog, audit }, name: string) => {
+        const { sendTestNotification } = await import('../../notify/test-send.ts');
         const outcome = await sendTestNotification(loaded, catalog, name);
         const channel = loaded.config.notifications![name]!;
         print(opts, outcome, () => (outcome.ok ? `sent a test event to ${name} (${channel.type})${outcome.statusCode ? `: HTTP ${outcome.statusCode}` : ''}` : `FAILED to send to ${name} (${channel.type}): ${outcome.error}`));

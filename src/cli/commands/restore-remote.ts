@@ -1,8 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { Option, type Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
-import { redactUrl } from '../../postgres/connection.ts';
-import { describeRemoteReport } from '../../jobs/restore-remote-report.ts';
 import { progressListener } from '../output.ts';
 import { audited, interruptSignal, print, withCatalog, type GlobalOptions } from '../context.ts';
 
@@ -61,6 +59,8 @@ export async function restoreRemote(opts: GlobalOptions, prefix: string, o: Remo
   const jobs = o.jobs === undefined ? undefined : Number(o.jobs);
   if (jobs !== undefined && !Number.isInteger(jobs)) throw new LifeboatError('E_USAGE', `--jobs takes a number from 1 to 999, not ${o.jobs}`);
   await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'restore.run', object: prefix }, async (audit) => {
+    // Loaded when used, as every job (context.ts): the remote restore's parses ssh2.
+    const [{ redactUrl }, { runRemoteRestore }, { describeRemoteReport }] = await Promise.all([import('../../postgres/connection.ts'), import('../../jobs/restore-remote.ts'), import('../../jobs/restore-remote-report.ts')]);
     audit.skip = o.dryRun === true;
     audit.object = catalog.resolveBackup(prefix).id;
     audit.detail.request = {
@@ -75,8 +75,6 @@ export async function restoreRemote(opts: GlobalOptions, prefix: string, o: Remo
       (stream === 'stdout' && !opts.json ? process.stdout : process.stderr).write(text);
     };
     try {
-      // Loaded when used: ssh2 would otherwise be parsed at the start of every command.
-      const { runRemoteRestore } = await import('../../jobs/restore-remote.ts');
       const report = await runRemoteRestore(loaded, catalog, prefix, {
         remote: o.remote!, url: o.remoteUrl, remoteDir: o.remoteDir, filesRoot: o.filesRoot, globals: o.globals, clean: o.clean, jobs, noOwner: !o.owner,
         only: [...(o.only ?? []), ...(o.database ?? [])], onlyFiles: o.onlyFiles, dryRun: o.dryRun, yes: o.yes, keepRemote: o.keepRemote, trustForeign: o.trustForeign,

@@ -3,11 +3,8 @@ import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'commander';
 import { LifeboatError } from '../../errors.ts';
 import type { ToastChoice } from '../../postgres/load-settings.ts';
-import { runRestore, type RestorePlan, type RestoreReport } from '../../jobs/restore.ts';
-import { blockingChecks } from '../../jobs/plan-refusal.ts';
-import { exportWorkflows, restoreWorkflowsToN8n } from '../../jobs/restore-workflow.ts';
+import type { RestorePlan, RestoreReport } from '../../jobs/restore.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
-import { restorePlanDetail, restoreRequestDetail } from '../../audit/details.ts';
 import { withCatalog, print, interruptSignal, globals, catalogAction, audited } from '../context.ts';
 import { addRemoteOptions, checkRemoteUsage, restoreRemote, type RemoteCliOptions } from './restore-remote.ts';
 
@@ -44,6 +41,7 @@ export function registerRestore(program: Command): void {
         await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'workflow.restore', object: prefix }, async (audit) => {
           const listener = progressListener({ json: opts.json === true });
           audit.detail.workflows = o.allWorkflows ? 'all' : o.workflow;
+          const { restoreWorkflowsToN8n } = await import('../../jobs/restore-workflow.ts');
           const r = await restoreWorkflowsToN8n(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { name: o.name, version: o.workflowVersion, trustForeign: o.trustForeign, listener });
           listener.end();
           audit.object = r.backupId;
@@ -56,6 +54,7 @@ export function registerRestore(program: Command): void {
         if (!o.asFile) throw new LifeboatError('E_USAGE', '--workflow needs --as-file <path> (or - for stdout) or --to-n8n', { hint: 'e.g. lifeboat restore <backup> --workflow "My flow" --as-file flow.json, then n8n import:workflow --input=flow.json' });
         await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'workflow.export', object: prefix }, async (audit) => {
           const listener = progressListener({ json: opts.json === true || o.asFile === '-' });
+          const { exportWorkflows } = await import('../../jobs/restore-workflow.ts');
           const { backupId, workflows } = await exportWorkflows(loaded, catalog, prefix, o.allWorkflows ? 'all' : o.workflow!, { listener, version: o.workflowVersion });
           listener.end();
           audit.object = backupId;
@@ -72,6 +71,7 @@ export function registerRestore(program: Command): void {
       }
       // A dry run changes nothing: it is not recorded (the API records the plans it hands out).
       await withCatalog(opts, (loaded, catalog) => audited(catalog, { action: 'restore.run', object: prefix }, async (audit) => {
+        const [{ runRestore }, { blockingChecks }, { restorePlanDetail, restoreRequestDetail }] = await Promise.all([import('../../jobs/restore.ts'), import('../../jobs/plan-refusal.ts'), import('../../audit/details.ts')]);
         audit.skip = o.dryRun === true;
         audit.detail.request = restoreRequestDetail(prefix, { databases: o.database, tables: o.table, renameTo: o.renameTo, files: o.file, toDir: o.toDir, to: o.to, globals: o.globals, force: o.force, trustForeign: o.trustForeign });
         const listener = progressListener({ json: opts.json === true });

@@ -1,11 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
-import { cancelDeletion, protectBackup, unprotectBackup } from '../../jobs/protection.ts';
-import { runDelete, runPrune, type PruneOutcome } from '../../jobs/prune.ts';
-import { retentionPreview } from '../../reports/retention.ts';
+import type { PruneOutcome } from '../../jobs/prune.ts';
 import { formatBytes, progressListener, table } from '../output.ts';
-import { notePrune } from '../../audit/details.ts';
 import { print, interruptSignal, auditedAction } from '../context.ts';
 
 interface PruneOptions {
@@ -26,7 +23,9 @@ export function registerRetention(program: Command): void {
       auditedAction({ action: (o: PruneOptions) => (o.dryRun ? undefined : 'prune.run'), object: (o: PruneOptions) => o.target }, async ({ opts, loaded, catalog, audit }, o: PruneOptions) => {
         const listener = progressListener({ json: opts.json === true });
         let outcomes: PruneOutcome[];
+        const { notePrune } = await import('../../audit/details.ts');
         if (o.dryRun) {
+          const { retentionPreview } = await import('../../reports/retention.ts');
           // The same preview the API serves: nothing changes, no job is recorded.
           const preview = await retentionPreview(loaded, catalog, { target: o.target });
           for (const w of preview.flatMap((t) => t.warnings)) listener.onLog?.('warn', w);
@@ -34,6 +33,7 @@ export function registerRetention(program: Command): void {
         } else {
           const interrupt = interruptSignal();
           try {
+            const { runPrune } = await import('../../jobs/prune.ts');
             outcomes = await runPrune(loaded, catalog, { target: o.target, wait: o.wait, listener, signal: interrupt.signal });
           } finally {
             interrupt.dispose();
@@ -67,6 +67,7 @@ export function registerRetention(program: Command): void {
           const answer = await rl.question(`Delete ${b.id} (${b.size === null ? '-' : formatBytes(b.size)}) from ${b.locations.map((l) => l.storage).join(', ') || 'the catalog'}? Type its id to confirm: `).finally(() => rl.close());
           if (answer.trim() !== b.id) throw new LifeboatError('E_USAGE', 'not confirmed: nothing was deleted');
         }
+        const { runDelete } = await import('../../jobs/prune.ts');
         const deleted = await runDelete(loaded, catalog, b.id, { listener: progressListener({ json: opts.json === true }) });
         print(opts, { id: deleted.id, status: deleted.status }, () => `deleted ${deleted.id}`);
       }),
@@ -81,6 +82,7 @@ export function registerRetention(program: Command): void {
       auditedAction({ action: 'backup.protect' }, async ({ opts, catalog, audit }, prefix: string, o: { days?: string }) => {
         const days = o.days === undefined ? undefined : Number(o.days);
         if (days !== undefined && !(days > 0)) throw new LifeboatError('E_USAGE', `--days ${o.days}: give a positive number of days`);
+        const { protectBackup } = await import('../../jobs/protection.ts');
         const b = protectBackup(catalog, prefix, days);
         audit.object = b.id;
         audit.detail.until = b.protectedUntil;
@@ -94,6 +96,7 @@ export function registerRetention(program: Command): void {
     .argument('<backup>', 'backup id or a unique prefix of it')
     .action(
       auditedAction({ action: 'backup.unprotect' }, async ({ opts, catalog, audit }, prefix: string) => {
+        const { unprotectBackup } = await import('../../jobs/protection.ts');
         const b = unprotectBackup(catalog, prefix);
         audit.object = b.id;
         print(opts, { id: b.id, protected: false }, () => `unprotected ${b.id}: retention decides about it again at the next prune`);
@@ -107,6 +110,7 @@ export function registerRetention(program: Command): void {
     .action(
       auditedAction({ action: 'backup.cancel-deletion' }, async ({ opts, catalog, audit }, prefix: string) => {
         audit.object = catalog.resolveBackup(prefix).id;
+        const { cancelDeletion } = await import('../../jobs/protection.ts');
         const b = cancelDeletion(catalog, prefix);
         print(opts, { id: b.id, deletionStatus: 'none', protected: true }, () => `deletion of ${b.id} cancelled; it is protected now (\`lifeboat unprotect ${b.id}\` lets retention decide again)`);
       }),

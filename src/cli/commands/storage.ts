@@ -1,7 +1,5 @@
 import { Command } from 'commander';
-import { rebuildCatalog } from '../../jobs/rebuild.ts';
-import { runReplicatePending } from '../../jobs/replicate.ts';
-import { checkStorage, type StorageHealth } from '../../jobs/storage-health.ts';
+import type { StorageHealth } from '../../jobs/storage-health.ts';
 import { duration, formatBytes, progressListener, table } from '../output.ts';
 import { print, interruptSignal, catalogAction, auditedAction } from '../context.ts';
 
@@ -14,6 +12,7 @@ export function registerStorage(program: Command): void {
     .action(
       auditedAction({ action: 'catalog.rebuild' }, async ({ opts, loaded, catalog, audit }) => {
         const listener = progressListener({ json: opts.json === true });
+        const { rebuildCatalog } = await import('../../jobs/rebuild.ts');
         const report = await rebuildCatalog(loaded, catalog, { listener });
         listener.end();
         audit.detail.added = report.added.length;
@@ -39,6 +38,7 @@ export function registerStorage(program: Command): void {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
+          const { runReplicatePending } = await import('../../jobs/replicate.ts');
           const report = await runReplicatePending(loaded, catalog, { target: o.target, signal: interrupt.signal, listener });
           listener.end();
           audit.detail.copies = report.copies.map((c) => `${c.backupId} to ${c.storage}: ${c.status}`);
@@ -67,6 +67,7 @@ export function registerStorage(program: Command): void {
     .description('every configured storage: reachable, free space, what Lifeboat keeps there')
     .action(
       catalogAction(async ({ opts, loaded, catalog }) => {
+        const { checkStorage } = await import('../../jobs/storage-health.ts');
         const report: StorageHealth[] = [];
         for (const name of Object.keys(loaded.config.storages)) report.push(await checkStorage(loaded, catalog, name));
         print(opts, report, () =>
@@ -83,6 +84,7 @@ export function registerStorage(program: Command): void {
     .argument('<name>', 'storage name from lifeboat.yaml')
     .action(
       auditedAction({ action: 'storage.test' }, async ({ opts, loaded, catalog, audit }, name: string) => {
+        const { checkStorage } = await import('../../jobs/storage-health.ts');
         const h = await checkStorage(loaded, catalog, name, { write: true });
         if (h.error) audit.detail.problem = h.error;
         print(opts, h, () => [

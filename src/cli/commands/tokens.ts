@@ -1,12 +1,14 @@
 import { Command, Option } from 'commander';
 import type { Catalog } from '../../catalog/catalog.ts';
-import { cliPrincipal } from '../../auth/principal.ts';
 import { SCOPES } from '../../auth/roles.ts';
-import { createToken, listTokens, parseExpiry, revokeToken } from '../../auth/tokens.ts';
-import { getUser } from '../../auth/users.ts';
 import { LifeboatError } from '../../errors.ts';
 import { auditedAction, catalogAction, print } from '../context.ts';
 import { emit, table } from '../output.ts';
+
+const tokens = async () => {
+  const [t, { cliPrincipal }] = await Promise.all([import('../../auth/tokens.ts'), import('../../auth/principal.ts')]);
+  return { ...t, cliPrincipal };
+};
 
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '-');
 
@@ -22,7 +24,8 @@ export function registerTokens(program: Command): void {
     .option('--expires <when>', 'a duration (12h, 90d, 2w, 1y) or a date; default: never')
     .option('--user <owner>', 'whose token it is (default: the only admin)')
     .action(
-      auditedAction({ action: 'token.create' }, ({ opts, catalog }, name: string, o: { scope: string[]; expires?: string; user?: string }) => {
+      auditedAction({ action: 'token.create' }, async ({ opts, catalog }, name: string, o: { scope: string[]; expires?: string; user?: string }) => {
+        const [{ cliPrincipal, createToken, parseExpiry }, { getUser }] = await Promise.all([tokens(), import('../../auth/users.ts')]);
         const scopes = o.scope.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
         const owner = o.user !== undefined ? getUser(catalog, o.user) : onlyAdmin(catalog);
         const expiresAt = o.expires !== undefined ? parseExpiry(o.expires) : null;
@@ -41,14 +44,15 @@ export function registerTokens(program: Command): void {
     .option('--user <owner>', 'only this user\'s')
     .option('--all', 'include revoked tokens')
     .action(
-      catalogAction(({ opts, catalog }, o: { user?: string; all?: boolean }) => {
-        const tokens = listTokens(catalog, cliPrincipal(), { owner: o.user, includeRevoked: o.all });
-        print(opts, tokens, () =>
-          tokens.length === 0
+      catalogAction(async ({ opts, catalog }, o: { user?: string; all?: boolean }) => {
+        const { cliPrincipal, listTokens } = await tokens();
+        const list = listTokens(catalog, cliPrincipal(), { owner: o.user, includeRevoked: o.all });
+        print(opts, list, () =>
+          list.length === 0
             ? 'no tokens'
             : table(
                 ['ID', 'NAME', 'OWNER', 'SCOPES', 'STATE', 'CREATED', 'EXPIRES', 'LAST USED', 'FROM'],
-                tokens.map((t) => [String(t.id), t.name, t.owner, t.scopes.join(','), t.state, when(t.createdAt), when(t.expiresAt), when(t.lastUsedAt), t.lastUsedAddress ?? '-']),
+                list.map((t) => [String(t.id), t.name, t.owner, t.scopes.join(','), t.state, when(t.createdAt), when(t.expiresAt), when(t.lastUsedAt), t.lastUsedAddress ?? '-']),
               ),
         );
       }),
@@ -61,9 +65,10 @@ export function registerTokens(program: Command): void {
     .option('--user <owner>', 'whose token, when several users have one by that name')
     .option('--id <id>', 'the token\'s id (token list) instead of its name')
     .action(
-      auditedAction({ action: 'token.revoke' }, ({ opts, catalog }, name: string | undefined, o: { user?: string; id?: string }) => {
+      auditedAction({ action: 'token.revoke' }, async ({ opts, catalog }, name: string | undefined, o: { user?: string; id?: string }) => {
         if ((name === undefined) === (o.id === undefined)) throw new LifeboatError('E_USAGE', 'give the token\'s name or --id <id> (one of them)', { hint: 'run `lifeboat token list`' });
         if (o.id !== undefined && !/^\d+$/.test(o.id)) throw new LifeboatError('E_USAGE', `--id ${o.id}: a token id is a number (token list)`);
+        const { cliPrincipal, revokeToken } = await tokens();
         const t = revokeToken(catalog, cliPrincipal(), o.id !== undefined ? { id: Number(o.id) } : { name: name!, owner: o.user });
         print(opts, t, () => `revoked token ${t.name} of ${t.owner}`);
       }),

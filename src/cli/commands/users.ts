@@ -1,11 +1,12 @@
 import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import { ROLES, parseRole } from '../../auth/roles.ts';
-import { endAllSessions, endSessionByHandle, listSessions } from '../../auth/sessions.ts';
-import { createUser, getUser, listUsers, removeUser, setDisabled, setPassword, setRole } from '../../auth/users.ts';
 import { LifeboatError } from '../../errors.ts';
 import { auditedAction, catalogAction, print } from '../context.ts';
 import { table } from '../output.ts';
+
+const users = () => import('../../auth/users.ts');
+const sessions = () => import('../../auth/sessions.ts');
 
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '-');
 
@@ -25,6 +26,7 @@ export function registerUsers(program: Command): void {
       auditedAction({ action: 'user.create' }, async ({ opts, catalog }, name: string, o: { role: string; passwordStdin?: boolean }) => {
         const role = parseRole(o.role);
         const password = await readPassword(o, `password for ${name}`);
+        const { createUser } = await users();
         const created = await createUser(catalog, { name, role, password });
         print(opts, created, () => `created ${created.name} (${created.role})`);
       }),
@@ -34,12 +36,13 @@ export function registerUsers(program: Command): void {
     .command('list')
     .description('users, their roles and last login')
     .action(
-      catalogAction(({ opts, catalog }) => {
-        const users = listUsers(catalog);
-        print(opts, users, () =>
-          users.length === 0
+      catalogAction(async ({ opts, catalog }) => {
+        const { listUsers } = await users();
+        const all = listUsers(catalog);
+        print(opts, all, () =>
+          all.length === 0
             ? 'no users yet: `lifeboat user add <name> --role admin` creates the first one'
-            : table(['NAME', 'ROLE', 'STATE', 'CREATED', 'LAST LOGIN'], users.map((u) => [u.name, u.role, u.disabled ? 'disabled' : 'active', when(u.createdAt), when(u.lastLoginAt)])),
+            : table(['NAME', 'ROLE', 'STATE', 'CREATED', 'LAST LOGIN'], all.map((u) => [u.name, u.role, u.disabled ? 'disabled' : 'active', when(u.createdAt), when(u.lastLoginAt)])),
         );
       }),
     );
@@ -49,7 +52,8 @@ export function registerUsers(program: Command): void {
     .description('remove a user, their sessions and their API tokens')
     .argument('<name>')
     .action(
-      auditedAction({ action: 'user.remove' }, ({ opts, catalog }, name: string) => {
+      auditedAction({ action: 'user.remove' }, async ({ opts, catalog }, name: string) => {
+        const { removeUser } = await users();
         const removed = removeUser(catalog, name);
         print(opts, { removed: removed.name }, () => `removed ${removed.name} with their sessions and tokens`);
       }),
@@ -62,6 +66,7 @@ export function registerUsers(program: Command): void {
     .addOption(stdinOption())
     .action(
       auditedAction({ action: 'user.passwd' }, async ({ opts, catalog }, name: string, o: { passwordStdin?: boolean }) => {
+        const { getUser, setPassword } = await users();
         const u = getUser(catalog, name);
         await setPassword(catalog, u.name, await readPassword(o, `new password for ${u.name}`));
         print(opts, { name: u.name, passwordChanged: true }, () => `password of ${u.name} changed; their sessions were ended`);
@@ -74,7 +79,8 @@ export function registerUsers(program: Command): void {
     .argument('<name>')
     .argument('<role>', ROLES.join(' | '))
     .action(
-      auditedAction({ action: 'user.role' }, ({ opts, catalog }, name: string, role: string) => {
+      auditedAction({ action: 'user.role' }, async ({ opts, catalog }, name: string, role: string) => {
+        const { setRole } = await users();
         const u = setRole(catalog, name, parseRole(role));
         print(opts, u, () => `${u.name} is now ${u.role}`);
       }),
@@ -86,7 +92,8 @@ export function registerUsers(program: Command): void {
       .description(disabled ? 'stop a user from logging in, end their sessions, suspend their tokens' : 'let a disabled user log in again (their tokens work again)')
       .argument('<name>')
       .action(
-        auditedAction({ action: 'user.role' }, ({ opts, catalog }, name: string) => {
+        auditedAction({ action: 'user.role' }, async ({ opts, catalog }, name: string) => {
+          const { setDisabled } = await users();
           const u = setDisabled(catalog, name, disabled);
           print(opts, u, () => `${u.name} is ${disabled ? 'disabled' : 'enabled'}`);
         }),
@@ -98,13 +105,14 @@ export function registerUsers(program: Command): void {
     .description('a user\'s browser sessions')
     .argument('<name>')
     .action(
-      catalogAction(({ opts, catalog }, name: string) => {
+      catalogAction(async ({ opts, catalog }, name: string) => {
+        const [{ getUser }, { listSessions }] = await Promise.all([users(), sessions()]);
         const u = getUser(catalog, name);
-        const sessions = listSessions(catalog, u.id);
-        print(opts, sessions, () =>
-          sessions.length === 0
+        const list = listSessions(catalog, u.id);
+        print(opts, list, () =>
+          list.length === 0
             ? `${u.name} has no sessions`
-            : table(['SESSION', 'CREATED', 'LAST SEEN', 'ENDS', 'ADDRESS', 'BROWSER'], sessions.map((s) => [s.handle, when(s.createdAt), when(s.lastSeenAt), when(s.expiresAt), s.address ?? '-', (s.userAgent ?? '-').slice(0, 40)])),
+            : table(['SESSION', 'CREATED', 'LAST SEEN', 'ENDS', 'ADDRESS', 'BROWSER'], list.map((s) => [s.handle, when(s.createdAt), when(s.lastSeenAt), when(s.expiresAt), s.address ?? '-', (s.userAgent ?? '-').slice(0, 40)])),
         );
       }),
     );
@@ -115,7 +123,8 @@ export function registerUsers(program: Command): void {
     .argument('<name>')
     .option('--session <handle>', 'only this session (user sessions lists them)')
     .action(
-      auditedAction({ action: 'session.signout-all' }, ({ opts, catalog }, name: string, o: { session?: string }) => {
+      auditedAction({ action: 'session.signout-all' }, async ({ opts, catalog }, name: string, o: { session?: string }) => {
+        const [{ getUser }, { endAllSessions, endSessionByHandle }] = await Promise.all([users(), sessions()]);
         const u = getUser(catalog, name);
         if (o.session !== undefined && !endSessionByHandle(catalog, u.id, o.session)) {
           throw new LifeboatError('E_NOT_FOUND', `${u.name} has no session ${o.session}`, { hint: `run \`lifeboat user sessions ${u.name}\`` });

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { LifeboatError } from '../../errors.ts';
-import { pendingVerifications, runVerify, type VerifyReport } from '../../jobs/verify.ts';
+import type { VerifyReport } from '../../jobs/verify.ts';
 import { duration, progressListener } from '../output.ts';
 import { withCatalog, print, interruptSignal, globals, audited } from '../context.ts';
 
@@ -19,6 +19,7 @@ export function registerVerify(program: Command): void {
         const listener = progressListener({ json: opts.json === true });
         const interrupt = interruptSignal();
         try {
+          const { pendingVerifications, runVerify } = await import('../../jobs/verify.ts');
           const ids = prefix ? [prefix] : pendingVerifications(loaded, catalog);
           const reports: VerifyReport[] = [];
           for (const id of ids) reports.push(await runVerify(loaded, catalog, id, { quick: o.quick, signal: interrupt.signal, listener }));
