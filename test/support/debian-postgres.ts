@@ -10,6 +10,11 @@ const run = promisify(execFile);
  * (no registry and no apt.postgresql.org are reachable from the test machines; deb.debian.org is).
  */
 export const DEBIAN_POSTGRES: Record<number, string> = { 17: 'trixie' };
+// Not for Lifeboat's own image (Dockerfile, FROM node:24-bookworm-slim): trixie's
+// postgresql-client-17 needs libc6 >= 2.38, libssl3t64 and libreadline8t64, which bookworm does
+// not have (libc6 2.36), so installing it there drags in half of trixie. The clean route to a
+// second major without PGDG is the whole runtime on trixie (node:24-trixie-slim, PGDG=false,
+// PG_MAJORS=17), which then has 17 only: Debian ships one major per release.
 
 /** The command that makes the cache ahead of the tests (.ci/run runs it). */
 export const PREPARE_COMMAND = 'npm run test:prepare';
