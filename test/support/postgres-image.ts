@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { debianRootfs } from './debian-postgres.ts';
 import { importImage, type TestDocker } from './docker.ts';
+import { cachedFile, cacheKey } from './image-cache.ts';
 
 const run = promisify(execFile);
 
@@ -47,22 +49,58 @@ export interface PostgresImage {
 const built = new WeakMap<TestDocker, Map<number, Promise<PostgresImage>>>();
 
 /**
- * A PostgreSQL image made from this machine's own files, no registry: 15 from the Debian packages
- * (server and client tools), tagged `postgres:15`. Built once per engine (one per test file).
+ * A PostgreSQL image with server and client tools, tagged `postgres:<major>`, no registry: 15 from
+ * this machine's own Debian packages, 17 from a Debian trixie root file system (debian-postgres.ts).
+ * Made once per machine and kept as a `docker save` tarball in the test cache (image-cache.ts),
+ * keyed by what it is made of; each test file's engine then only has to `docker load` it.
  */
 export function postgresImage(d: TestDocker, major = 15): Promise<PostgresImage> {
   let byMajor = built.get(d);
   if (!byMajor) built.set(d, (byMajor = new Map()));
   let image = byMajor.get(major);
   if (!image) {
-    image = build(d, major);
+    image = cachedImage(d, major);
     byMajor.set(major, image);
   }
   return image;
 }
 
-async function build(d: TestDocker, major: number): Promise<PostgresImage> {
-  if (major !== 15) throw new Error(`no PostgreSQL ${major} with client tools on this machine`);
+/** Why `postgres:<major>` cannot be made here (with the command that fixes it), or undefined. */
+export async function postgresImageUnavailable(major: number): Promise<string | undefined> {
+  if (major === HOST_MAJOR) return undefined;
+  try {
+    await debianRootfs(major);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** The major whose server and client tools this machine has (Debian 12: 15). */
+const HOST_MAJOR = 15;
+
+async function cachedImage(d: TestDocker, major: number): Promise<PostgresImage> {
+  const tag = `postgres:${major}`;
+  // The recipe is this file and the entrypoint; the ingredients the host's packages or the rootfs.
+  const recipe = [readFileSync(fileURLToPath(import.meta.url), 'utf8'), readFileSync(ENTRYPOINT, 'utf8')];
+  const ingredients = major === HOST_MAJOR
+    ? (await run('dpkg-query', ['-W', '-f', '${Package} ${Version}\n', `postgresql-${major}`, `postgresql-client-${major}`, 'libc6'])).stdout
+    : path.basename(await debianRootfs(major));
+  const { made, file } = await cachedFile(`postgres-${major}-image`, cacheKey(...recipe, ingredients), async (tmp) => {
+    await (major === HOST_MAJOR ? fromHost(d, major) : fromDebian(d, major));
+    await d.docker(['save', '-o', tmp, tag], { timeoutMs: 300_000 });
+  });
+  // Another test file may have made it while this one waited for the lock.
+  if (!made || !(await hasImage(d, tag))) await d.docker(['load', '-q', '-i', file], { timeoutMs: 300_000 });
+  return { tag, major };
+}
+
+async function hasImage(d: TestDocker, tag: string): Promise<boolean> {
+  return (await d.docker(['images', '-q', tag])).trim() !== '';
+}
+
+/** Copies of the host's own PostgreSQL files, the libraries they load and a shell. */
+async function fromHost(d: TestDocker, major: number): Promise<void> {
   const bin = `/usr/lib/postgresql/${major}/bin`;
   const tools = ['postgres', 'initdb', 'pg_ctl', 'pg_dump', 'pg_dumpall', 'pg_restore', 'psql', 'pg_isready'].map((b) => path.join(bin, b));
   const modules = (await run('sh', ['-c', `ls /usr/lib/postgresql/${major}/lib/*.so | grep -v llvmjit`])).stdout.split('\n').filter(Boolean);
@@ -73,19 +111,30 @@ async function build(d: TestDocker, major: number): Promise<PostgresImage> {
     `/usr/lib/postgresql/${major}`, `/usr/share/postgresql/${major}`,
     ...new Set([...SHELL_TOOLS, ...libs]),
   ]);
-  const tag = `postgres:${major}`;
+  await withEntrypoint(d, base, major);
+}
+
+/** Debian's own packages of `major`, installed by mmdebstrap into a root file system. */
+async function fromDebian(d: TestDocker, major: number): Promise<void> {
+  const base = `lifeboat-test/pg${major}-base`;
+  await d.docker(['import', await debianRootfs(major), base], { timeoutMs: 300_000 });
+  await withEntrypoint(d, base, major);
+}
+
+/** `base` with the entrypoint and the official image's settings, tagged `postgres:<major>`. */
+async function withEntrypoint(d: TestDocker, base: string, major: number): Promise<void> {
   const id = (await d.docker(['create', base, '/bin/sh'])).trim();
   await d.docker(['cp', ENTRYPOINT, `${id}:/docker-entrypoint.sh`]);
   await d.docker(['commit',
-    '--change', `ENV PATH=/usr/local/bin:/usr/bin:/bin:${bin}`,
+    '--change', `ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/lib/postgresql/${major}/bin`,
     '--change', 'ENV TZ=UTC',
     '--change', 'ENV PGDATA=/var/lib/postgresql/data',
     '--change', 'VOLUME /var/lib/postgresql/data',
     '--change', 'ENTRYPOINT ["/docker-entrypoint.sh"]',
     '--change', 'CMD []',
-    id, tag]);
+    id, `postgres:${major}`]);
   await d.docker(['rm', id]);
-  return { tag, major };
+  await d.docker(['rmi', base]);
 }
 
 /** A free TCP port on 127.0.0.1 (containers share the host's network here). */
