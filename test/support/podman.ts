@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -131,6 +131,15 @@ async function startService(driver: 'overlay' | 'vfs'): Promise<TestDocker & { d
       await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
+    // conmon keeps each exec session's exit code for 5 minutes (exit_command_delay), then runs
+    // `podman container cleanup` on this dir: end this service's ones now, before the dir goes.
+    for (const pid of processesUsing(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
     // Layers or a container's root left mounted would make rm fail with EBUSY: unmount first.
     await run('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
@@ -153,6 +162,21 @@ async function startService(driver: 'overlay' | 'vfs'): Promise<TestDocker & { d
     }
   }
   return { host, socket, docker, stop, driver };
+}
+
+/** The pids of processes whose command line names a path under `dir` (the service's conmons). */
+function processesUsing(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`)) pids.push(pid);
+    } catch {
+      // Ended while listed.
+    }
+  }
+  return pids;
 }
 
 /**
