@@ -24,6 +24,7 @@ if (!has('openssl')) missing.push('openssl (the HTTPS test of lifeboat serve mak
 if (!chromiumPath()) missing.push('chromium (the web UI tests drive a real browser; playwright-core cannot download one offline): apt-get install chromium, or set CHROMIUM_PATH');
 // Docker cannot run without root here, so its tests skip then; as root a missing engine is a gap.
 if (process.getuid?.() === 0 && !has('/usr/sbin/dockerd')) missing.push('dockerd (the container tests start a private Docker engine): apt-get install docker.io');
+if (process.getuid?.() === 0 && !has('podman')) missing.push('podman (the Podman test drives its Docker-compatible socket): apt-get install podman');
 if (process.getuid?.() === 0 && !has('runuser')) missing.push('runuser (to run PostgreSQL as the postgres user): apt-get install util-linux');
 if (missing.length) {
   console.error('The tests need tools that are not installed:\n' + missing.map((m) => `  - ${m}`).join('\n') + '\n`bash .ci/run` installs all of them on Debian/Ubuntu (as root).');
