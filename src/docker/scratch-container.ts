@@ -14,7 +14,9 @@ import { selectorOf } from './target.ts';
 
 /** Every scratch container carries it; its value is the owning process's pid. */
 export const SCRATCH_LABEL = 'io.lifeboat.scratch';
-const HOST_LABEL = 'io.lifeboat.scratch.host';
+/** The host of that process: a sweep on another host leaves its containers alone. */
+export const SCRATCH_HOST_LABEL = 'io.lifeboat.scratch.host';
+const HOST_LABEL = SCRATCH_HOST_LABEL;
 
 function alive(pid: number): boolean {
   try {
