@@ -36,7 +36,7 @@ export async function listVolume(volume: string, options: { hash?: Set<string>; 
   try {
     let archive: Readable;
     try {
-      archive = (await helper.getArchive({ path: `${HELPER_MOUNT}/.` })) as unknown as Readable;
+      archive = (await helper.container.getArchive({ path: `${HELPER_MOUNT}/.` })) as unknown as Readable;
     } catch (err) {
       throw engineError(err, `cannot read volume ${volume}`, env);
     }
@@ -62,7 +62,7 @@ export async function listVolume(volume: string, options: { hash?: Set<string>; 
     });
     await pipeline(archive, unpack);
   } finally {
-    await helper.remove({ force: true, v: false }).catch(() => undefined);
+    await helper.remove();
   }
   return found;
 }
@@ -108,7 +108,7 @@ export async function writeVolume(volume: string, writes: VolumeWrite[], options
   const helper = await createHelper(docker, volume, env, { write: true, command: [`${staged}/swap.sh`] });
   try {
     const pack = tar.pack();
-    const put = helper.putArchive(pack as unknown as NodeJS.ReadableStream, { path: HELPER_MOUNT });
+    const put = helper.container.putArchive(pack as unknown as NodeJS.ReadableStream, { path: HELPER_MOUNT });
     const mtime = (r: FileRecord) => new Date(r.mtime);
     const entry = (header: Partial<tar.Header> & { name: string }, body = '') => new Promise<void>((resolve, reject) => pack.entry(header, body, (err) => (err ? reject(err) : resolve())));
     await entry({ name: stage, type: 'directory', mode: 0o700, uid: 0, gid: 0 });
@@ -132,14 +132,14 @@ export async function writeVolume(volume: string, writes: VolumeWrite[], options
     } catch (err) {
       throw engineError(err, `cannot copy the restored files into volume ${volume}`, env);
     }
-    await helper.start();
-    const { StatusCode } = (await helper.wait()) as { StatusCode: number };
+    await helper.container.start();
+    const { StatusCode } = (await helper.container.wait()) as { StatusCode: number };
     if (StatusCode !== 0) {
-      const logs = demux((await helper.logs({ stdout: true, stderr: true })) as unknown as Buffer);
+      const logs = demux((await helper.container.logs({ stdout: true, stderr: true })) as unknown as Buffer);
       throw new LifeboatError('E_RESTORE_FAILED', `the helper container could not put the files in place in volume ${volume}: ${logs.trim() || `exit ${StatusCode}`}`);
     }
   } finally {
-    await helper.remove({ force: true, v: false }).catch(() => undefined);
+    await helper.remove();
   }
   const files = writes.filter((w) => w.record.type === 'file');
   const back = await listVolume(volume, { hash: new Set(files.map((w) => w.rel)), env });

@@ -3,6 +3,7 @@
 // read-only and is never started (the engine's archive API reads its mounts). Never the data
 // directory of a running database, whose copy would not be a backup.
 
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import type { FileEntry } from '../bundle/file-sets.ts';
 import type { FileSetConfig } from '../config/schema.ts';
 import { LifeboatError } from '../errors.ts';
 import { removeTempDir } from '../jobs/resources.ts';
+import { track } from '../util/resource-ledger.ts';
 import { dockerClient, engineAddress, engineError } from './client.ts';
 import { envMap } from './credentials.ts';
 import { looksLikePostgres } from './discover.ts';
@@ -127,6 +129,12 @@ export async function volumeUsers(docker: Dockerode, volume: string): Promise<{ 
   return users;
 }
 
+/** A helper container, and what removes it (and forgets its record). */
+export interface Helper {
+  container: Dockerode.Container;
+  remove(): Promise<void>;
+}
+
 /** Where a helper container mounts the volume. */
 export const HELPER_MOUNT = '/lifeboat-volume';
 
@@ -136,7 +144,7 @@ export const HELPER_MOUNT = '/lifeboat-volume';
  * before anything runs), as root, so it may replace any file. Labelled as a scratch container
  * so a killed run's helper is swept (scratch-container.ts). The caller removes it.
  */
-export async function createHelper(docker: Dockerode, volume: string, env: NodeJS.ProcessEnv, options: { write?: boolean; command?: string[] } = {}): Promise<Dockerode.Container> {
+export async function createHelper(docker: Dockerode, volume: string, env: NodeJS.ProcessEnv, options: { write?: boolean; command?: string[] } = {}): Promise<Helper> {
   // Any local image serves when nothing runs: prefer one a container of this volume uses.
   const users = await docker.listContainers({ all: true, filters: { volume: [volume] } });
   const images = [...new Set([...users.map((u) => u.ImageID), ...(await docker.listImages()).map((i) => i.Id)])];
@@ -144,19 +152,23 @@ export async function createHelper(docker: Dockerode, volume: string, env: NodeJ
   const { hostname } = await import('node:os');
   for (const image of images.slice(0, options.command ? 8 : 1)) {
     let helper: Dockerode.Container;
+    const name = `lifeboat-helper-${randomBytes(4).toString('hex')}`;
+    const record = track({ kind: 'container', location: name, server: engineAddress(env) }); // before it exists: a kill leaves it recorded
+    const remove = () => helper.remove({ force: true, v: false }).then(() => record.release(), () => undefined);
     try {
       helper = await docker.createContainer({
-        Image: image, Entrypoint: options.command ? ['/bin/sh'] : ['/lifeboat-never-started'], Cmd: options.command ?? [], User: '0:0',
+        name, Image: image, Entrypoint: options.command ? ['/bin/sh'] : ['/lifeboat-never-started'], Cmd: options.command ?? [], User: '0:0',
         Labels: { [SCRATCH_LABEL]: String(process.pid), [SCRATCH_HOST_LABEL]: hostname() },
         HostConfig: { Binds: [`${volume}:${HELPER_MOUNT}:${options.write ? 'rw' : 'ro'}`], NetworkMode: 'none' },
       });
     } catch (err) {
+      record.release();
       throw engineError(err, `cannot create a helper container for volume ${volume}`, env);
     }
-    if (!options.command) return helper;
+    if (!options.command) return { container: helper, remove };
     const has = (p: string) => helper.infoArchive({ path: p }).then(() => true, () => false);
-    if ((await has('/bin/sh')) && ((await has('/bin/mv')) || (await has('/usr/bin/mv')))) return helper;
-    await helper.remove({ force: true, v: false }).catch(() => undefined);
+    if ((await has('/bin/sh')) && ((await has('/bin/mv')) || (await has('/usr/bin/mv')))) return { container: helper, remove };
+    await remove();
   }
   throw new LifeboatError('E_DOCKER', `cannot write into volume "${volume}": no local image with /bin/sh and mv to run the helper container from`, {
     hint: 'pull a small image with a shell (docker pull busybox), or run Lifeboat as root on the Docker host so it writes through the mountpoint',
@@ -170,10 +182,10 @@ export async function createHelper(docker: Dockerode, volume: string, env: NodeJ
 async function copyOut(docker: Dockerode, volume: string, root: string, env: NodeJS.ProcessEnv): Promise<void> {
   const helper = await createHelper(docker, volume, env);
   try {
-    const archive = (await helper.getArchive({ path: `${HELPER_MOUNT}/.` })) as unknown as Readable;
+    const archive = (await helper.container.getArchive({ path: `${HELPER_MOUNT}/.` })) as unknown as Readable;
     await extract(archive, root);
   } finally {
-    await helper.remove({ force: true, v: false }).catch(() => undefined);
+    await helper.remove();
   }
 }
 
