@@ -115,18 +115,20 @@ async function waitReady(endpoint: PgEndpoint, container: Dockerode.Container, s
  * Removes a scratch or helper container a killed run left (jobs/resources.ts reaps it): only one
  * that carries the scratch label, whatever else bears the recorded name.
  */
-export async function removeLeftContainer(engine: string | null, name: string): Promise<void> {
+export async function removeLeftContainer(engine: string | null, name: string, detail: string | null): Promise<void> {
   const env = engine ? { ...process.env, DOCKER_HOST: engine } : process.env;
   const docker = await dockerClient(env);
   const container = docker.getContainer(name);
-  let labels: Record<string, string> | undefined;
+  let inspected: Dockerode.ContainerInspectInfo;
   try {
-    labels = (await container.inspect()).Config.Labels ?? {};
+    inspected = await container.inspect();
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) return; // removed already
     throw engineError(err, `cannot inspect container ${name}`, env);
   }
-  if (!(SCRATCH_LABEL in labels)) throw new Error(`refusing to remove container ${name}: it has no ${SCRATCH_LABEL} label`);
+  if (!(SCRATCH_LABEL in (inspected.Config.Labels ?? {}))) throw new Error(`refusing to remove container ${name}: it has no ${SCRATCH_LABEL} label`);
+  // A volume restore's writing helper: the staging folder it may have left in the volume goes first.
+  if (detail) await (await import('./volume-write.ts')).cleanLeftHelper(docker, inspected, detail);
   await container.remove({ force: true, v: true }).catch((err: unknown) => {
     if ((err as { statusCode?: number }).statusCode !== 404) throw engineError(err, `cannot remove container ${name}`, env);
   });

@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type Dockerode from 'dockerode';
 import tar from 'tar-stream';
 import type { FileRecord } from '../bundle/manifest.ts';
 import { LifeboatError } from '../errors.ts';
@@ -105,35 +106,45 @@ export async function writeVolume(volume: string, writes: VolumeWrite[], options
   const root = dirs.find((w) => w.rel === '');
   if (root) script.push(`chown ${root.record.uid}:${root.record.gid} ${HELPER_MOUNT}`, `chmod ${(root.record.mode & 0o7777).toString(8)} ${HELPER_MOUNT}`);
 
-  const helper = await createHelper(docker, volume, env, { write: true, command: [`${staged}/swap.sh`] });
+  // Started whatever happened to the copy: it swaps only when the archive arrived whole (its last
+  // entry, `ready`, is there); else it removes the staging folder, so no partial copy stays.
+  const guard = 'S="$1"; if [ -f "$S/ready" ]; then exec sh "$S/swap.sh"; fi; rm -rf -- "$S"; exit 3';
+  const helper = await createHelper(docker, volume, env, { write: true, command: ['-c', guard, 'lifeboat-helper', staged], staging: staged });
   try {
     const pack = tar.pack();
     const put = helper.container.putArchive(pack as unknown as NodeJS.ReadableStream, { path: HELPER_MOUNT });
-    const mtime = (r: FileRecord) => new Date(r.mtime);
-    const entry = (header: Partial<tar.Header> & { name: string }, body = '') => new Promise<void>((resolve, reject) => pack.entry(header, body, (err) => (err ? reject(err) : resolve())));
-    await entry({ name: stage, type: 'directory', mode: 0o700, uid: 0, gid: 0 });
-    for (const w of dirs.filter((x) => x.rel !== '')) {
-      await entry({ name: w.rel, type: 'directory', mode: w.record.mode & 0o7777, uid: w.record.uid, gid: w.record.gid, mtime: mtime(w.record) });
-    }
-    for (const [i, w] of others.entries()) {
-      options.signal?.throwIfAborted();
-      const header = { name: `${stage}/${i}`, mode: w.record.mode & 0o7777, uid: w.record.uid, gid: w.record.gid, mtime: mtime(w.record) };
-      if (w.record.type === 'symlink') {
-        await entry({ ...header, type: 'symlink', linkname: w.record.linkTarget ?? '' });
-      } else {
-        const sink = pack.entry({ ...header, type: 'file', size: w.record.size });
-        await pipeline(createReadStream(w.staged!), sink);
-      }
-    }
-    await entry({ name: `${stage}/swap.sh`, type: 'file', mode: 0o700, uid: 0, gid: 0 }, `${script.join('\n')}\n`);
-    pack.finalize();
+    // An engine that stops reading fails the entries being written, instead of leaving them waiting.
+    put.catch((err: unknown) => pack.destroy(err as Error));
+    let failure: unknown;
     try {
+      const mtime = (r: FileRecord) => new Date(r.mtime);
+      const entry = (header: Partial<tar.Header> & { name: string }, body = '') => new Promise<void>((resolve, reject) => pack.entry(header, body, (err) => (err ? reject(err) : resolve())));
+      await entry({ name: stage, type: 'directory', mode: 0o700, uid: 0, gid: 0 });
+      for (const w of dirs.filter((x) => x.rel !== '')) {
+        await entry({ name: w.rel, type: 'directory', mode: w.record.mode & 0o7777, uid: w.record.uid, gid: w.record.gid, mtime: mtime(w.record) });
+      }
+      for (const [i, w] of others.entries()) {
+        options.signal?.throwIfAborted();
+        const header = { name: `${stage}/${i}`, mode: w.record.mode & 0o7777, uid: w.record.uid, gid: w.record.gid, mtime: mtime(w.record) };
+        if (w.record.type === 'symlink') {
+          await entry({ ...header, type: 'symlink', linkname: w.record.linkTarget ?? '' });
+        } else {
+          const sink = pack.entry({ ...header, type: 'file', size: w.record.size });
+          await pipeline(createReadStream(w.staged!), sink);
+        }
+      }
+      await entry({ name: `${stage}/swap.sh`, type: 'file', mode: 0o700, uid: 0, gid: 0 }, `${script.join('\n')}\n`);
+      await entry({ name: `${stage}/ready`, type: 'file', mode: 0o600, uid: 0, gid: 0 });
+      pack.finalize();
       await put;
     } catch (err) {
-      throw engineError(err, `cannot copy the restored files into volume ${volume}`, env);
+      failure = err;
+      pack.destroy(err as Error);
+      await put.catch(() => undefined);
     }
     await helper.container.start();
     const { StatusCode } = (await helper.container.wait()) as { StatusCode: number };
+    if (failure) throw engineError(failure, `cannot copy the restored files into volume ${volume}`, env);
     if (StatusCode !== 0) {
       const logs = demux((await helper.container.logs({ stdout: true, stderr: true })) as unknown as Buffer);
       throw new LifeboatError('E_RESTORE_FAILED', `the helper container could not put the files in place in volume ${volume}: ${logs.trim() || `exit ${StatusCode}`}`);
@@ -161,4 +172,32 @@ function demux(buf: Buffer): string {
 /** A path below a volume's mountpoint, relative to it ('' for the mountpoint itself). */
 export function relativeTo(mountpoint: string, p: string): string {
   return p === mountpoint ? '' : path.relative(mountpoint, p);
+}
+
+/**
+ * What a killed restore's writing helper left (jobs/resources.ts reaps it): a helper that was
+ * started finishes by itself (its script removes the staging folder either way) and is waited
+ * for; one never started leaves the staging folder, which a container of the same image removes.
+ */
+export async function cleanLeftHelper(docker: Dockerode, helper: Dockerode.ContainerInspectInfo, detail: string): Promise<void> {
+  const { volume, staging } = JSON.parse(detail) as { volume: string; staging: string };
+  if (!new RegExp(`^${HELPER_MOUNT}/\\.lifeboat-restore-[0-9a-f]+$`).test(staging)) throw new Error(`refusing to remove ${staging}: not a Lifeboat staging folder`);
+  if (helper.State.Running || helper.State.StartedAt !== '0001-01-01T00:00:00Z') {
+    await docker.getContainer(helper.Id).wait();
+    return;
+  }
+  const { SCRATCH_LABEL, SCRATCH_HOST_LABEL } = await import('./scratch-container.ts');
+  const { hostname } = await import('node:os');
+  const cleaner = await docker.createContainer({
+    Image: helper.Image, Entrypoint: ['/bin/sh'], Cmd: ['-c', 'rm -rf -- "$1"', 'lifeboat-cleanup', staging], User: '0:0',
+    Labels: { [SCRATCH_LABEL]: String(process.pid), [SCRATCH_HOST_LABEL]: hostname() },
+    HostConfig: { Binds: [`${volume}:${HELPER_MOUNT}:rw`], NetworkMode: 'none' },
+  });
+  try {
+    await cleaner.start();
+    const { StatusCode } = (await cleaner.wait()) as { StatusCode: number };
+    if (StatusCode !== 0) throw new Error(`could not remove ${staging} from volume ${volume}: exit ${StatusCode}`);
+  } finally {
+    await cleaner.remove({ force: true }).catch(() => undefined);
+  }
 }

@@ -144,7 +144,7 @@ export const HELPER_MOUNT = '/lifeboat-volume';
  * before anything runs), as root, so it may replace any file. Labelled as a scratch container
  * so a killed run's helper is swept (scratch-container.ts). The caller removes it.
  */
-export async function createHelper(docker: Dockerode, volume: string, env: NodeJS.ProcessEnv, options: { write?: boolean; command?: string[] } = {}): Promise<Helper> {
+export async function createHelper(docker: Dockerode, volume: string, env: NodeJS.ProcessEnv, options: { write?: boolean; command?: string[]; staging?: string } = {}): Promise<Helper> {
   // Any local image serves when nothing runs: prefer one a container of this volume uses.
   const users = await docker.listContainers({ all: true, filters: { volume: [volume] } });
   const images = [...new Set([...users.map((u) => u.ImageID), ...(await docker.listImages()).map((i) => i.Id)])];
@@ -153,7 +153,8 @@ export async function createHelper(docker: Dockerode, volume: string, env: NodeJ
   for (const image of images.slice(0, options.command ? 8 : 1)) {
     let helper: Dockerode.Container;
     const name = `lifeboat-helper-${randomBytes(4).toString('hex')}`;
-    const record = track({ kind: 'container', location: name, server: engineAddress(env) }); // before it exists: a kill leaves it recorded
+    // Before it exists: a kill leaves it recorded, with the staging folder it may leave in the volume.
+    const record = track({ kind: 'container', location: name, server: engineAddress(env), ...(options.staging ? { detail: JSON.stringify({ volume, staging: options.staging }) } : {}) });
     const remove = () => helper.remove({ force: true, v: false }).then(() => record.release(), () => undefined);
     try {
       helper = await docker.createContainer({

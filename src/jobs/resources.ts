@@ -228,7 +228,7 @@ async function remove(loaded: LoadedConfig, r: ResourceRecord): Promise<void> {
     case 'database':
       return dropScratch(loaded, r);
     case 'container':
-      return (await import('../docker/scratch-container.ts')).removeLeftContainer(r.server, r.location);
+      return (await import('../docker/scratch-container.ts')).removeLeftContainer(r.server, r.location, r.detail);
     case 'schema':
       return dropStagingSchema(loaded, r);
     default:

@@ -190,6 +190,24 @@ describe('discover, init --docker, and volumes as file sets', { skip }, () => {
     assert.deepEqual(state().slice(2), original.slice(2));
     assert.deepEqual(await scratchLeft(), [], 'every helper container is removed');
 
+    // kill -9 while the files sit in the volume's staging folder: the next command removes the
+    // folder and the helper (whether the kill came before the helper started, or while it ran).
+    damage('changed once more\n');
+    const child = w.spawnCli(['restore', id, '--file', 'media', '--yes'], { env: env() });
+    let killed = false;
+    const poll = setInterval(() => {
+      if (!killed && readdirSync(mp).some((n) => n.startsWith('.lifeboat-restore-'))) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    }, 2);
+    await new Promise((r) => child.on('close', r));
+    clearInterval(poll);
+    assert.ok(killed, 'the staging folder appeared');
+    assert.equal((await w.run(['list', '--json'], { env: env() })).code, 0);
+    assert.deepEqual(readdirSync(mp).filter((n) => n.startsWith('.lifeboat-restore-')), [], 'the next command removed the staging folder');
+    assert.deepEqual(await scratchLeft(), [], 'and the helper');
+
     // A running database's data directory is never written into.
     const pgdata = JSON.parse(await d.docker(['volume', 'inspect', 'n8n_pgdata', '--format', '{{json .Mountpoint}}'])) as string;
     w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  shop:\n    files:\n      pgdata: [${pgdata}/PG_VERSION]\n    storage: local\n`);
