@@ -1,7 +1,8 @@
 // Docker named volumes as file sets: read where the engine keeps them (the volume's mountpoint)
 // when this process may, else copied out through a helper container that mounts the volume
 // read-only and is never started (the engine's archive API reads its mounts). Never the data
-// directory of a running database, whose copy would not be a backup.
+// directory of a running database, whose copy would not be a backup. The helper containers and
+// the volume's users serve the restore into a volume too (volume-write.ts).
 
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, createWriteStream } from 'node:fs';
