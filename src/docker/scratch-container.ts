@@ -7,14 +7,17 @@ import type { TargetConfig } from '../config/schema.ts';
 import { LifeboatError } from '../errors.ts';
 import { connect, type PgEndpoint } from '../postgres/connection.ts';
 import { freePort, type ScratchCluster } from '../postgres/scratch-cluster.ts';
-import { dockerClient, engineError } from './client.ts';
+import { track } from '../util/resource-ledger.ts';
+import { dockerClient, engineAddress, engineError } from './client.ts';
 import { ContainerTools } from './container-tools.ts';
 import { containerName, findContainer } from './find-container.ts';
 import { selectorOf } from './target.ts';
 
 /** Every scratch container carries it; its value is the owning process's pid. */
 export const SCRATCH_LABEL = 'io.lifeboat.scratch';
-const HOST_LABEL = 'io.lifeboat.scratch.host';
+/** The host of that process: a sweep on another host leaves its containers alone. */
+export const SCRATCH_HOST_LABEL = 'io.lifeboat.scratch.host';
+const HOST_LABEL = SCRATCH_HOST_LABEL;
 
 function alive(pid: number): boolean {
   try {
@@ -61,6 +64,7 @@ export async function startScratchContainer(pg: NonNullable<TargetConfig['postgr
   const port = await freePort();
   const name = `lifeboat-scratch-${randomBytes(4).toString('hex')}`;
   let container: Dockerode.Container;
+  const record = track({ kind: 'container', location: name, server: engineAddress(env) }); // before it exists: a kill leaves it recorded
   try {
     container = await docker.createContainer({
       name,
@@ -70,9 +74,10 @@ export async function startScratchContainer(pg: NonNullable<TargetConfig['postgr
       HostConfig: { NetworkMode: inspected.HostConfig.NetworkMode, AutoRemove: false },
     });
   } catch (err) {
+    record.release();
     throw engineError(err, `cannot create a scratch container from ${inspected.Config.Image}`, env);
   }
-  const remove = () => container.remove({ force: true, v: true }).catch(() => undefined);
+  const remove = () => container.remove({ force: true, v: true }).then(() => record.release(), () => undefined);
   try {
     await container.start();
     const tools = new ContainerTools(container, name, port);
@@ -104,4 +109,27 @@ async function waitReady(endpoint: PgEndpoint, container: Dockerode.Container, s
       await new Promise((r) => setTimeout(r, 300));
     }
   }
+}
+
+/**
+ * Removes a scratch or helper container a killed run left (jobs/resources.ts reaps it): only one
+ * that carries the scratch label, whatever else bears the recorded name.
+ */
+export async function removeLeftContainer(engine: string | null, name: string, detail: string | null): Promise<void> {
+  const env = engine ? { ...process.env, DOCKER_HOST: engine } : process.env;
+  const docker = await dockerClient(env);
+  const container = docker.getContainer(name);
+  let inspected: Dockerode.ContainerInspectInfo;
+  try {
+    inspected = await container.inspect();
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return; // removed already
+    throw engineError(err, `cannot inspect container ${name}`, env);
+  }
+  if (!(SCRATCH_LABEL in (inspected.Config.Labels ?? {}))) throw new Error(`refusing to remove container ${name}: it has no ${SCRATCH_LABEL} label`);
+  // A volume restore's writing helper: the staging folder it may have left in the volume goes first.
+  if (detail) await (await import('./volume-write.ts')).cleanLeftHelper(docker, inspected, detail);
+  await container.remove({ force: true, v: true }).catch((err: unknown) => {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw engineError(err, `cannot remove container ${name}`, env);
+  });
 }

@@ -4,10 +4,11 @@
 import { LifeboatError } from '../errors.ts';
 import type { TargetConfig } from '../config/schema.ts';
 import type { PgEndpoint } from '../postgres/connection.ts';
-import { dockerClient } from './client.ts';
+import { dockerClient, engineAddress } from './client.ts';
 import { ContainerTools } from './container-tools.ts';
 import { containerLogin } from './credentials.ts';
 import { containerName, findContainer, type ContainerSelector } from './find-container.ts';
+import { rememberContainer } from './recorded-server.ts';
 
 type PostgresConfig = NonNullable<TargetConfig['postgres']>;
 
@@ -39,5 +40,7 @@ export async function containerEndpoint(pg: PostgresConfig, env: NodeJS.ProcessE
   const inspected = await container.inspect();
   const login = await containerLogin(container, inspected.Config.Env, { user: pg.user, password: pg.password });
   const url = `postgres://${encodeURIComponent(login.user)}@127.0.0.1:${login.port}/${encodeURIComponent(login.database)}`;
-  return { url, password: login.password, exec: new ContainerTools(container, containerName(info), login.port) };
+  const exec = new ContainerTools(container, containerName(info), login.port);
+  rememberContainer(exec, containerName(info), engineAddress(env)); // a killed run's scratch database is reached again by it
+  return { url, password: login.password, exec };
 }

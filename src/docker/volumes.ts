@@ -1,8 +1,10 @@
 // Docker named volumes as file sets: read where the engine keeps them (the volume's mountpoint)
 // when this process may, else copied out through a helper container that mounts the volume
 // read-only and is never started (the engine's archive API reads its mounts). Never the data
-// directory of a running database, whose copy would not be a backup.
+// directory of a running database, whose copy would not be a backup. The helper containers and
+// the volume's users serve the restore into a volume too (volume-write.ts).
 
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -14,11 +16,12 @@ import type { FileEntry } from '../bundle/file-sets.ts';
 import type { FileSetConfig } from '../config/schema.ts';
 import { LifeboatError } from '../errors.ts';
 import { removeTempDir } from '../jobs/resources.ts';
+import { track } from '../util/resource-ledger.ts';
 import { dockerClient, engineAddress, engineError } from './client.ts';
 import { envMap } from './credentials.ts';
 import { looksLikePostgres } from './discover.ts';
 import { containerName } from './find-container.ts';
-import { SCRATCH_LABEL } from './scratch-container.ts';
+import { SCRATCH_HOST_LABEL, SCRATCH_LABEL } from './scratch-container.ts';
 
 /** The sets ready for collectFiles, and what maps staged copies back to the volume's paths. */
 export interface ResolvedVolumes {
@@ -95,24 +98,83 @@ function readable(dir: string): boolean {
 
 /** The volume's mountpoint, after refusing a missing volume and a running database's. */
 async function checkVolume(docker: Dockerode, set: string, volume: string, env: NodeJS.ProcessEnv): Promise<string> {
-  let mountpoint: string;
+  const mountpoint = await volumeMountpoint(docker, set, volume, env);
+  const database = (await volumeUsers(docker, volume)).find((u) => u.postgres);
+  if (database) {
+    throw new LifeboatError('E_CONFIG', `file set ${set}: volume "${volume}" is in use by the running PostgreSQL container ${database.name}; a copy of a live data directory is not a backup`, {
+      hint: `back the database up as the target's database instead: postgres: { container: ${database.name} }`,
+    });
+  }
+  return mountpoint;
+}
+
+/** Where the engine keeps a volume's files; a missing volume is an error naming the set. */
+export async function volumeMountpoint(docker: Dockerode, set: string, volume: string, env: NodeJS.ProcessEnv): Promise<string> {
   try {
-    mountpoint = (await docker.getVolume(volume).inspect()).Mountpoint;
+    return (await docker.getVolume(volume).inspect()).Mountpoint;
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) {
       throw new LifeboatError('E_NOT_FOUND', `file set ${set}: no Docker volume "${volume}" at ${engineAddress(env)}`, { hint: 'docker volume ls lists them; Compose prefixes the project: <project>_<volume>' });
     }
     throw engineError(err, `cannot inspect volume ${volume}`, env);
   }
+}
+
+/** The running containers that mount a volume, and whether each is a PostgreSQL server. */
+export async function volumeUsers(docker: Dockerode, volume: string): Promise<{ name: string; postgres: boolean }[]> {
+  const users = [];
   for (const u of await docker.listContainers({ filters: { volume: [volume] } })) {
     const inspected = await docker.getContainer(u.Id).inspect();
-    if (looksLikePostgres(u, envMap(inspected.Config.Env))) {
-      throw new LifeboatError('E_CONFIG', `file set ${set}: volume "${volume}" is in use by the running PostgreSQL container ${containerName(u)}; a copy of a live data directory is not a backup`, {
-        hint: `back the database up as the target's database instead: postgres: { container: ${containerName(u)} }`,
-      });
-    }
+    users.push({ name: containerName(u), postgres: looksLikePostgres(u, envMap(inspected.Config.Env)) });
   }
-  return mountpoint;
+  return users;
+}
+
+/** A helper container, and what removes it (and forgets its record). */
+export interface Helper {
+  container: Dockerode.Container;
+  remove(): Promise<void>;
+}
+
+/** Where a helper container mounts the volume. */
+export const HELPER_MOUNT = '/lifeboat-volume';
+
+/**
+ * A helper container with the volume mounted at HELPER_MOUNT, created and never started unless
+ * `command` is given: then from an image that has /bin/sh and mv (checked through the archive API
+ * before anything runs), as root, so it may replace any file. Labelled as a scratch container
+ * so a killed run's helper is swept (scratch-container.ts). The caller removes it.
+ */
+export async function createHelper(docker: Dockerode, volume: string, env: NodeJS.ProcessEnv, options: { write?: boolean; command?: string[]; staging?: string } = {}): Promise<Helper> {
+  // Any local image serves when nothing runs: prefer one a container of this volume uses.
+  const users = await docker.listContainers({ all: true, filters: { volume: [volume] } });
+  const images = [...new Set([...users.map((u) => u.ImageID), ...(await docker.listImages()).map((i) => i.Id)])];
+  if (!images.length) throw new LifeboatError('E_DOCKER', `cannot reach volume "${volume}": no local image to make a helper container from`);
+  const { hostname } = await import('node:os');
+  for (const image of images.slice(0, options.command ? 8 : 1)) {
+    let helper: Dockerode.Container;
+    const name = `lifeboat-helper-${randomBytes(4).toString('hex')}`;
+    // Before it exists: a kill leaves it recorded, with the staging folder it may leave in the volume.
+    const record = track({ kind: 'container', location: name, server: engineAddress(env), ...(options.staging ? { detail: JSON.stringify({ volume, staging: options.staging }) } : {}) });
+    const remove = () => helper.remove({ force: true, v: false }).then(() => record.release(), () => undefined);
+    try {
+      helper = await docker.createContainer({
+        name, Image: image, Entrypoint: options.command ? ['/bin/sh'] : ['/lifeboat-never-started'], Cmd: options.command ?? [], User: '0:0',
+        Labels: { [SCRATCH_LABEL]: String(process.pid), [SCRATCH_HOST_LABEL]: hostname() },
+        HostConfig: { Binds: [`${volume}:${HELPER_MOUNT}:${options.write ? 'rw' : 'ro'}`], NetworkMode: 'none' },
+      });
+    } catch (err) {
+      record.release();
+      throw engineError(err, `cannot create a helper container for volume ${volume}`, env);
+    }
+    if (!options.command) return { container: helper, remove };
+    const has = (p: string) => helper.infoArchive({ path: p }).then(() => true, () => false);
+    if ((await has('/bin/sh')) && ((await has('/bin/mv')) || (await has('/usr/bin/mv')))) return { container: helper, remove };
+    await remove();
+  }
+  throw new LifeboatError('E_DOCKER', `cannot write into volume "${volume}": no local image with /bin/sh and mv to run the helper container from`, {
+    hint: 'pull a small image with a shell (docker pull busybox), or run Lifeboat as root on the Docker host so it writes through the mountpoint',
+  });
 }
 
 /**
@@ -120,25 +182,12 @@ async function checkVolume(docker: Dockerode, set: string, volume: string, env: 
  * read-only, never started, read through the archive API (no tar needed in any image), removed.
  */
 async function copyOut(docker: Dockerode, volume: string, root: string, env: NodeJS.ProcessEnv): Promise<void> {
-  // Any local image serves, as nothing runs: prefer one a container of this volume uses.
-  const users = await docker.listContainers({ all: true, filters: { volume: [volume] } });
-  const image = users[0]?.ImageID ?? (await docker.listImages())[0]?.Id;
-  if (!image) throw new LifeboatError('E_DOCKER', `cannot read volume "${volume}": no local image to make a helper container from`);
-  let helper: Dockerode.Container;
+  const helper = await createHelper(docker, volume, env);
   try {
-    helper = await docker.createContainer({
-      Image: image, Entrypoint: ['/lifeboat-never-started'], Cmd: [],
-      Labels: { [SCRATCH_LABEL]: String(process.pid) },
-      HostConfig: { Binds: [`${volume}:/lifeboat-volume:ro`], NetworkMode: 'none' },
-    });
-  } catch (err) {
-    throw engineError(err, `cannot create a helper container for volume ${volume}`, env);
-  }
-  try {
-    const archive = (await helper.getArchive({ path: '/lifeboat-volume/.' })) as unknown as Readable;
+    const archive = (await helper.container.getArchive({ path: `${HELPER_MOUNT}/.` })) as unknown as Readable;
     await extract(archive, root);
   } finally {
-    await helper.remove({ force: true, v: false }).catch(() => undefined);
+    await helper.remove();
   }
 }
 

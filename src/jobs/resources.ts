@@ -13,7 +13,8 @@ import pg from 'pg';
 import type { Catalog, ResourceRecord } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { LifeboatError } from '../errors.ts';
-import { parsePgUrl, pgError, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
+import { inContainer, recordedContainer, recordedServer } from '../docker/recorded-server.ts';
+import { connect, parsePgUrl, pgError, withDatabase, type PgEndpoint } from '../postgres/connection.ts';
 import { ident } from '../postgres/introspect.ts';
 import { openStorage } from '../storage/storage.ts';
 import { pidAlive, processStartMark, sameProcessAlive } from '../util/pid.ts';
@@ -78,7 +79,7 @@ const scratchDatabases = new Map<string, TrackedResource>();
  * is dropped or renamed into place.
  */
 export function trackScratchDatabase(server: PgEndpoint, name: string): void {
-  scratchDatabases.set(name, track({ kind: 'database', location: name, server: withDatabase(server, 'postgres').url }));
+  scratchDatabases.set(name, track({ kind: 'database', location: name, server: recordedServer(withDatabase(server, 'postgres')) }));
 }
 
 /** Forgets a scratch database that is dropped or was renamed into place. */
@@ -92,7 +93,7 @@ export function releaseScratchDatabase(name: string): void {
  * caller releases it once the schema is dropped.
  */
 export function trackStagingSchema(server: PgEndpoint, database: string, schema: string): TrackedResource {
-  return track({ kind: 'schema', location: schema, server: withDatabase(server, database).url });
+  return track({ kind: 'schema', location: schema, server: recordedServer(withDatabase(server, database)) });
 }
 
 /** How long a scratch database that could not be dropped waits before the next try. */
@@ -130,7 +131,7 @@ export async function reapLeaked(loaded: LoadedConfig, catalog: Catalog): Promis
   if (!dead.length) return [];
   const results: LeakedResource[] = [];
   // Processes first: a pg_restore still writing into a directory or database holds it.
-  const order = ['process', 'cluster', 'schema', 'database', 'fifo', 'dir', 'upload'];
+  const order = ['process', 'container', 'cluster', 'schema', 'database', 'fifo', 'dir', 'upload'];
   dead.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
   const swept = new Set<string>();
   for (const r of dead) {
@@ -189,11 +190,13 @@ export function reapSummary(results: LeakedResource[]): string {
 export function describe(r: { kind: string; location: string; server: string | null }): string {
   switch (r.kind) {
     case 'database':
-      return `scratch database ${r.location}${r.server ? ` on ${new URL(r.server).host}` : ''}`;
+      return `scratch database ${r.location}${r.server ? ` on ${where(r.server)}` : ''}`;
     case 'schema':
-      return `staging schema ${r.location}${r.server ? ` in database ${decodeURIComponent(new URL(r.server).pathname.slice(1))} on ${new URL(r.server).host}` : ''}`;
+      return `staging schema ${r.location}${r.server ? ` in database ${decodeURIComponent(new URL(r.server).pathname.slice(1))} on ${where(r.server)}` : ''}`;
     case 'cluster':
       return `scratch cluster ${r.location}`;
+    case 'container':
+      return `container ${r.location}`;
     case 'dir':
       return `temp directory ${r.location}`;
     case 'fifo':
@@ -205,6 +208,11 @@ export function describe(r: { kind: string; location: string; server: string | n
     default:
       return `${r.kind} ${r.location}`;
   }
+}
+
+/** A recorded server as a message names it: host and port, or the container. */
+function where(server: string): string {
+  return inContainer(server) ? `container ${recordedContainer(server)}` : new URL(server).host;
 }
 
 async function remove(loaded: LoadedConfig, r: ResourceRecord): Promise<void> {
@@ -219,6 +227,8 @@ async function remove(loaded: LoadedConfig, r: ResourceRecord): Promise<void> {
       return removeDir(r.location);
     case 'database':
       return dropScratch(loaded, r);
+    case 'container':
+      return (await import('../docker/scratch-container.ts')).removeLeftContainer(r.server, r.location, r.detail);
     case 'schema':
       return dropStagingSchema(loaded, r);
     default:
@@ -327,6 +337,16 @@ async function dropStagingSchema(loaded: LoadedConfig, r: ResourceRecord): Promi
  */
 async function onRecordedServer(loaded: LoadedConfig, r: ResourceRecord, work: (client: pg.Client) => Promise<unknown>): Promise<void> {
   if (!r.server) throw new Error('no server recorded');
+  if (inContainer(r.server)) {
+    // Through the container's exec tunnel, logged in as the container's environment says now.
+    const client = await connect(await (await import('../docker/recorded-server.ts')).recordedEndpoint(r.server, loaded));
+    try {
+      await work(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    return;
+  }
   const database = decodeURIComponent(new URL(r.server).pathname.slice(1)) || 'postgres';
   let endpoint: PgEndpoint = { url: r.server, password: process.env.PGPASSWORD };
   for (const t of Object.values(loaded.config.targets)) {

@@ -58,6 +58,12 @@ export function fileRoots(loaded: LoadedConfig, target: string, toDir: string | 
   return { kind: 'in-place', target, file: loaded.file, sets };
 }
 
+/** What stands at a path, as far as the checks look: fs.Stats, or a Docker volume's listing. */
+export type Standing = Pick<Stats, 'isDirectory' | 'isSymbolicLink'>;
+
+/** lstat, or what stands in for it where this file system does not show the destination (a volume written through a helper container). */
+export type Look = (p: string) => Promise<Standing | undefined>;
+
 const TYPES: ReadonlySet<string> = new Set(['file', 'directory', 'symlink']);
 
 /** A path as a message shows it: control characters (a NUL, a newline) escaped. */
@@ -97,7 +103,7 @@ export function between(trusted: string, p: string): string[] {
  * entry under a link on this system; a file or link where a directory stands now. Identical
  * duplicates are harmless and kept.
  */
-export async function reviewEntries(files: FileRecord[], members: MemberRecord[], roots: FileRoots): Promise<EntryReview> {
+export async function reviewEntries(files: FileRecord[], members: MemberRecord[], roots: FileRoots, look: Look = (p) => fs.lstat(p)): Promise<EntryReview> {
   const refused: string[] = [];
   const byMember = new Map(members.map((m) => [m.name, m]));
   const refuse = (f: FileRecord, why: string) => refused.push(`${shown(f.set)}:${shown(f.path)} ${why}`);
@@ -173,9 +179,9 @@ export async function reviewEntries(files: FileRecord[], members: MemberRecord[]
 
   // What this restore itself creates on the way to each entry, and what stands there now.
   const created = new Map(first.map((a) => [a.destination, a.record.type]));
-  const live = new Map<string, Stats | undefined>();
+  const live = new Map<string, Standing | undefined>();
   const lstat = async (p: string) => {
-    if (!live.has(p)) live.set(p, await fs.lstat(p).catch(() => undefined));
+    if (!live.has(p)) live.set(p, await look(p).catch(() => undefined));
     return live.get(p);
   };
   const accepted: AcceptedEntry[] = [];
@@ -195,7 +201,7 @@ export async function reviewEntries(files: FileRecord[], members: MemberRecord[]
 }
 
 /** Why the way to an accepted entry is not safe to write along, or undefined. */
-async function wayProblem(a: AcceptedEntry, created: Map<string, string>, lstat: (p: string) => Promise<Stats | undefined>): Promise<string | undefined> {
+async function wayProblem(a: AcceptedEntry, created: Map<string, string>, lstat: (p: string) => Promise<Standing | undefined>): Promise<string | undefined> {
   let gone = false;
   for (const dir of between(a.trusted, a.destination)) {
     const restoring = created.get(dir);

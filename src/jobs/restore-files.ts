@@ -5,6 +5,7 @@ import { LifeboatError } from '../errors.ts';
 import { formatBytes } from '../util/format.ts';
 import type { RestoreContext } from './restore-context.ts';
 import { fileRoots, reviewEntries } from './restore-files-check.ts';
+import { lookup, planVolumes, volumeOf } from './restore-files-volumes.ts';
 import type { Check } from './restore-plan.ts';
 
 /** One file-system entry a restore writes. */
@@ -20,6 +21,10 @@ export interface PlannedFile {
   /** `overwrite`: something is there now and is replaced (a safety copy is taken first). */
   action: 'create' | 'overwrite';
   size: number;
+  /** Into a Docker volume file set: the volume, its mountpoint, and how it is written. */
+  volume?: string;
+  mountpoint?: string;
+  via?: 'mountpoint' | 'helper';
 }
 
 /**
@@ -60,12 +65,18 @@ export function selectFiles(files: FileRecord[], selectors: string[]): FileRecor
 export async function planFiles(ctx: RestoreContext, toDir: string | undefined, checks: Check[]): Promise<PlannedFile[]> {
   if (!ctx.selectedFiles.length) return [];
   const roots = fileRoots(ctx.loaded, ctx.backup.target, toDir);
-  const review = await reviewEntries(ctx.selectedFiles, ctx.manifest.members, roots);
+  const volumes = await planVolumes(ctx, roots, checks);
+  const look = lookup(volumes, (p) => fs.lstat(p));
+  const review = await reviewEntries(ctx.selectedFiles, ctx.manifest.members, roots, look);
   const planned: PlannedFile[] = [];
   for (const { record: f, destination, trusted } of review.accepted) {
-    const existing = await fs.lstat(destination).catch(() => undefined);
+    const existing = await look(destination).catch(() => undefined);
     const overwrite = existing !== undefined && !(f.type === 'directory' && existing.isDirectory());
-    planned.push({ set: f.set, path: f.path, destination, trusted, type: f.type, action: overwrite ? 'overwrite' : 'create', size: f.size });
+    const v = roots.kind === 'in-place' ? volumeOf(volumes, destination) : undefined;
+    planned.push({
+      set: f.set, path: f.path, destination, trusted, type: f.type, action: overwrite ? 'overwrite' : 'create', size: f.size,
+      ...(v ? { volume: v.volume, mountpoint: v.mountpoint, via: v.via } : {}),
+    });
   }
   const n = review.refused.length;
   // A set whose configured path has moved since the backup: the files can still come back elsewhere.
@@ -82,7 +93,13 @@ export async function planFiles(ctx: RestoreContext, toDir: string | undefined, 
 async function spaceCheck(planned: PlannedFile[]): Promise<Check> {
   const needs = new Map<number, { where: string; bytes: number }>();
   const devices = new Map<string, { where: string; dev: number }>();
+  const helped = new Set<string>();
   for (const p of planned) {
+    // A volume written through a helper is not on a file system this process sees.
+    if (p.via === 'helper') {
+      helped.add(p.volume!);
+      continue;
+    }
     let device = devices.get(p.trusted);
     if (!device) {
       // The nearest directory that exists: the file system the entries will land on.
@@ -103,6 +120,7 @@ async function spaceCheck(planned: PlannedFile[]): Promise<Check> {
     const free = s ? s.bavail * s.bsize : Infinity;
     (bytes > free ? short : fits).push(`${formatBytes(bytes)} to ${where}, ${s ? formatBytes(free) : 'unknown'} free`);
   }
+  for (const v of helped) fits.push(`volume ${v}: free space not measurable from here`);
   return { name: 'file space', ok: short.length === 0, detail: short.length ? `not enough free space: ${short.join('; ')}` : fits.join('; ') || 'nothing to write' };
 }
 

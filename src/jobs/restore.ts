@@ -17,6 +17,7 @@ import { Job } from './job.ts';
 import type { RestoreContext, RestoreOptions } from './restore-context.ts';
 import { createScratch, dropDatabase, restoreDatabase, restoreGlobals, type Streamed } from './restore-databases.ts';
 import { placeFile, selectFiles } from './restore-files.ts';
+import { placeInVolumes } from './restore-files-volumes.ts';
 import { planRefusal } from './plan-refusal.ts';
 import { makePlan, type RestorePlan } from './restore-plan.ts';
 import { restoreTools } from './restore-tools.ts';
@@ -269,8 +270,8 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
 
     if (plan.replacesData) {
       const replaced = [...plan.databases.filter((d) => d.action === 'replace').map((d) => d.database), ...new Set(plan.tables.filter((t) => t.action === 'replace').map((t) => t.database))];
-      const overwritten = plan.files.filter((f) => f.action === 'overwrite').map((f) => f.destination);
-      job.log('info', `taking a safety backup of ${[...replaced, ...overwritten].join(', ')} before replacing anything`);
+      const overwritten = plan.files.filter((f) => f.action === 'overwrite');
+      job.log('info', `taking a safety backup of ${[...replaced, ...overwritten.map((f) => f.destination)].join(', ')} before replacing anything`);
       report.safetyBackupId = await safetyBackup(ctx, replaced, overwritten, options.safetyDays ?? 7, signal);
       job.log('info', `safety backup ${report.safetyBackupId} is protected for ${options.safetyDays ?? 7} days`);
       if (options.to && ctx.server) {
@@ -299,10 +300,20 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
     for (const f of order) {
       signal.throwIfAborted();
       const planned = plan.files.find((p) => p.path === f.path && p.set === f.set);
+      if (planned?.via === 'helper') continue; // written below, a volume at a time
       const sha = await placeFile(f, staged.get(f.member), planned);
       const destination = planned!.destination;
       if (f.type === 'file' && sha !== f.sha256) throw new LifeboatError('E_RESTORE_FAILED', `${destination} does not read back with the backup's checksum`);
       report.files.push({ path: f.path, destination, verified: f.type !== 'file' || sha === f.sha256 });
+    }
+    if (plan.files.some((p) => p.via === 'helper')) {
+      const sums = await placeInVolumes(plan.files, ctx.selectedFiles, staged, signal);
+      for (const p of plan.files.filter((x) => x.via === 'helper')) {
+        const f = ctx.selectedFiles.find((x) => x.set === p.set && x.path === p.path)!;
+        if (f.type === 'file' && sums.get(p.destination) !== f.sha256) throw new LifeboatError('E_RESTORE_FAILED', `${p.destination} in volume ${p.volume} does not read back with the backup's checksum`);
+        report.files.push({ path: f.path, destination: p.destination, verified: true });
+      }
+      job.log('info', `wrote ${sums.size} file(s) into volume(s) ${[...new Set(plan.files.filter((x) => x.via === 'helper').map((x) => x.volume))].join(', ')} through a helper container`);
     }
     if (order.length) job.log('info', `restored ${order.length} file-system entries, every file read back with its checksum`);
   } finally {

@@ -4,9 +4,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * What a job leaves behind if it is killed before it cleans up. `database`: a scratch database
  * on a target's server; `cluster`: a scratch cluster's directory and its server process;
  * `dir`: a temp directory; `fifo`: the directory a pipe was made in; `process`: a tool's
- * process group; `upload`: an object being written to a storage under a temporary name.
+ * process group; `upload`: an object being written to a storage under a temporary name;
+ * `container`: a scratch or helper container (its name; `server`: the engine's address).
  */
-export type ResourceKind = 'database' | 'schema' | 'cluster' | 'dir' | 'fifo' | 'process' | 'upload';
+export type ResourceKind = 'database' | 'schema' | 'cluster' | 'dir' | 'fifo' | 'process' | 'upload' | 'container';
 
 /** One resource as the ledger records it. */
 export interface ResourceSpec {

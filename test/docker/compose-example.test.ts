@@ -58,7 +58,7 @@ describe('examples/compose/n8n.yaml', () => {
   });
 
   test('its lifeboat.yaml names the compose project\'s PostgreSQL container, stores in the storage volume, and schedules', () => {
-    const config = parse(readFileSync(path.join(dir, 'lifeboat.yaml'), 'utf8')) as { storages: Record<string, { path: string }>; targets: Record<string, { postgres: { container: string }; schedule?: unknown; storage: string; profile?: string; encryption?: unknown }> };
+    const config = parse(readFileSync(path.join(dir, 'lifeboat.yaml'), 'utf8')) as { storages: Record<string, { path: string }>; targets: Record<string, { postgres: { container: string }; schedule?: unknown; storage: string; profile?: string; encryption?: unknown; files?: Record<string, { volume?: string; via?: string }> }> };
     const target = config.targets.n8n!;
     // Compose names a service's container <project>-<service>-1.
     assert.equal(target.postgres.container, `${compose.name}-postgres-1`);
@@ -66,6 +66,13 @@ describe('examples/compose/n8n.yaml', () => {
     assert.ok(target.schedule);
     assert.equal(target.profile, 'n8n');
     assert.ok(target.encryption, 'the bundle lists n8n\'s credentials: encrypted');
+    // n8n's own volume is a file set: Compose names it <project>_<volume>, and Lifeboat's
+    // container cannot see its mountpoint, so it must not be forced through one.
+    const n8nData = (compose.services.n8n!.volumes ?? []).find((v) => v.endsWith(':/home/node/.n8n'))!.split(':')[0]!;
+    assert.ok(n8nData in compose.volumes);
+    const sets = Object.values(target.files ?? {});
+    assert.deepEqual(sets.map((f) => f.volume), [`${compose.name}_${n8nData}`]);
+    assert.ok(sets.every((f) => f.via !== 'mountpoint'));
   });
 
   test('lifeboat config check accepts its lifeboat.yaml', async () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { instanceIdOf } from '../../src/profiles/n8n.ts';
-import { dockerUnavailable, startTestDocker, type TestDocker } from '../support/docker.ts';
-import { appImage, runPostgres } from '../support/postgres-image.ts';
+import { dockerUnavailable, importImage, startTestDocker, type TestDocker } from '../support/docker.ts';
+import { appImage, libraries, runPostgres } from '../support/postgres-image.ts';
 import { workspace, type Workspace } from '../support/workspace.ts';
 
 const skip = dockerUnavailable();
@@ -106,6 +106,117 @@ describe('discover, init --docker, and volumes as file sets', { skip }, () => {
     const missing = await w.run(['backup', 'n8n'], { env: env() });
     assert.equal(missing.code, 2, missing.stderr);
     assert.match(missing.stderr, /file set x: no Docker volume "no_such_volume"/);
+  });
+
+  test('a volume file set is restored into the volume, through its mountpoint and through a helper container: contents, modes and owners back, a safety copy of what it replaced; refused under a running database, and under a running app without --force', async () => {
+    await d.docker(['volume', 'create', 'shop_media']);
+    const mp = JSON.parse(await d.docker(['volume', 'inspect', 'shop_media', '--format', '{{json .Mountpoint}}'])) as string;
+    const put = (rel: string, text: string, mode: number, owner: number) => {
+      mkdirSync(path.dirname(path.join(mp, rel)), { recursive: true });
+      writeFileSync(path.join(mp, rel), text);
+      chmodSync(path.join(mp, rel), mode);
+      chownSync(path.join(mp, rel), owner, owner);
+    };
+    put('a.txt', 'one\n', 0o640, 1000);
+    put('sub/b.txt', 'two\n', 0o600, 999);
+    chownSync(path.join(mp, 'sub'), 999, 999);
+    chmodSync(path.join(mp, 'sub'), 0o750);
+    const state = () => ['a.txt', 'sub', 'sub/b.txt'].map((rel) => {
+      const st = lstatSync(path.join(mp, rel));
+      return [rel, st.isFile() ? readFileSync(path.join(mp, rel), 'utf8') : 'dir', (st.mode & 0o7777).toString(8), st.uid, st.gid];
+    });
+    const original = state();
+    const w = ws();
+    const config = (via: string) => w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  shop:\n    files:\n      media: { volume: shop_media, via: ${via} }\n    storage: local\n`);
+    config('auto');
+    const b = await w.run(['backup', 'shop', '--json'], { env: env() });
+    assert.equal(b.code, 0, b.stderr);
+    const id = b.json<{ id: string }>().id;
+    const damage = (text: string) => {
+      put('a.txt', text, 0o644, 0);
+      rmSync(path.join(mp, 'sub'), { recursive: true });
+      writeFileSync(path.join(mp, 'extra.txt'), 'kept\n');
+    };
+    const safetyHolds = async (safety: string, text: string) => {
+      const out = path.join(w.dir, `safety-${safety}`);
+      const r = await w.run(['restore', safety, '--to-dir', out], { env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(readFileSync(path.join(out, mp, 'a.txt'), 'utf8'), text, 'the safety backup holds the file as it was before the restore');
+    };
+
+    // A running app on the volume: refused unless --force, and the plan names the volume.
+    damage('changed\n');
+    await d.docker(['run', '-d', '--network', 'host', '--name', 'shop-media-1', '-v', 'shop_media:/srv/media', 'acme/shop-web:2.3']);
+    const busy = await w.run(['restore', id, '--file', 'media', '--yes'], { env: env() });
+    assert.equal(busy.code, 3, busy.stderr);
+    assert.match(busy.stderr, /volume shop_media in use: mounted by the running container\(s\) shop-media-1: stop it first \(docker stop shop-media-1\), or pass --force/);
+    const dry = await w.run(['restore', id, '--file', 'media', '--dry-run'], { env: env() });
+    assert.match(dry.stdout, new RegExp(`OVERWRITE ${mp}/a.txt \\(4 B\\) in volume shop_media`));
+    assert.match(dry.stdout, new RegExp(`pass {2}volume shop_media: file set media: written at its mountpoint ${mp}`));
+    assert.equal(readFileSync(path.join(mp, 'a.txt'), 'utf8'), 'changed\n', 'nothing was written');
+    await d.docker(['rm', '-f', 'shop-media-1']);
+
+    // Through the mountpoint (root on the Docker host).
+    const direct = await w.run(['restore', id, '--file', 'media', '--yes', '--json'], { env: env() });
+    assert.equal(direct.code, 0, direct.stderr);
+    assert.deepEqual(state(), original);
+    assert.equal(readFileSync(path.join(mp, 'extra.txt'), 'utf8'), 'kept\n', 'files the backup does not hold are left alone');
+    await safetyHolds(direct.json<{ safetyBackupId: string }>().safetyBackupId, 'changed\n');
+
+    // Through a helper container: first with no local image that has a shell and mv.
+    config('helper');
+    damage('changed again\n');
+    const noTools = await w.run(['restore', id, '--file', 'media', '--yes'], { env: env() });
+    assert.equal(noTools.code, 1, noTools.stderr);
+    assert.match(noTools.stderr, /cannot write into volume "shop_media": no local image with \/bin\/sh and mv/);
+    assert.equal(readFileSync(path.join(mp, 'a.txt'), 'utf8'), 'changed again\n', 'nothing was written');
+    const tools = ['sh', 'dash', 'mv', 'mkdir', 'rm', 'chown', 'chmod'].map((t) => `/usr/bin/${t}`);
+    await importImage(d, 'lifeboat-test/tools', ['/bin', '/lib', '/lib64', '/etc/passwd', '/etc/group', ...new Set([...tools, ...(await libraries(tools))])]);
+    const plan = await w.run(['restore', id, '--file', 'media', '--dry-run'], { env: env() });
+    assert.match(plan.stdout, /pass {2}volume shop_media: file set media: written through a helper container/);
+    assert.match(plan.stdout, new RegExp(`OVERWRITE ${mp}/a.txt \\(4 B\\) in volume shop_media\n {2}create ${mp}/sub/ in volume shop_media`));
+    const helped = await w.run(['restore', id, '--file', 'media', '--yes', '--json'], { env: env() });
+    assert.equal(helped.code, 0, helped.stderr);
+    assert.deepEqual(state(), original);
+    assert.equal(readFileSync(path.join(mp, 'extra.txt'), 'utf8'), 'kept\n');
+    await safetyHolds(helped.json<{ safetyBackupId: string }>().safetyBackupId, 'changed again\n');
+    assert.deepEqual(readdirSync(mp).filter((n) => n.startsWith('.lifeboat-restore-')), [], 'the staging folder is gone');
+
+    // One file of the set, its folder gone: the folder is made on the way.
+    rmSync(path.join(mp, 'sub'), { recursive: true });
+    const one = await w.run(['restore', id, '--file', `media:${mp}/sub/b.txt`, '--yes'], { env: env() });
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(readFileSync(path.join(mp, 'sub/b.txt'), 'utf8'), 'two\n');
+    assert.deepEqual(state().slice(2), original.slice(2));
+    assert.deepEqual(await scratchLeft(), [], 'every helper container is removed');
+
+    // kill -9 while the files sit in the volume's staging folder: the next command removes the
+    // folder and the helper (whether the kill came before the helper started, or while it ran).
+    damage('changed once more\n');
+    const child = w.spawnCli(['restore', id, '--file', 'media', '--yes'], { env: env() });
+    let killed = false;
+    const poll = setInterval(() => {
+      if (!killed && readdirSync(mp).some((n) => n.startsWith('.lifeboat-restore-'))) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    }, 2);
+    await new Promise((r) => child.on('close', r));
+    clearInterval(poll);
+    assert.ok(killed, 'the staging folder appeared');
+    assert.equal((await w.run(['list', '--json'], { env: env() })).code, 0);
+    assert.deepEqual(readdirSync(mp).filter((n) => n.startsWith('.lifeboat-restore-')), [], 'the next command removed the staging folder');
+    assert.deepEqual(await scratchLeft(), [], 'and the helper');
+
+    // A running database's data directory is never written into.
+    const pgdata = JSON.parse(await d.docker(['volume', 'inspect', 'n8n_pgdata', '--format', '{{json .Mountpoint}}'])) as string;
+    w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  shop:\n    files:\n      pgdata: [${pgdata}/PG_VERSION]\n    storage: local\n`);
+    const pb = await w.run(['backup', 'shop', '--json'], { env: env() });
+    assert.equal(pb.code, 0, pb.stderr);
+    w.writeConfig(`storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  shop:\n    files:\n      pgdata: { volume: n8n_pgdata }\n    storage: local\n`);
+    const live = await w.run(['restore', pb.json<{ id: string }>().id, '--file', 'pgdata', '--yes', '--force'], { env: env() });
+    assert.equal(live.code, 3, live.stderr);
+    assert.match(live.stderr, /volume n8n_pgdata: in use by the running PostgreSQL container n8n-postgres-1: files written under a live data directory corrupt it/);
   });
 
   test('the n8n profile finds the encryption key in the n8n container beside the database: its environment, else its config in the volume', async () => {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { Catalog } from '../../src/catalog/catalog.ts';
 import { dockerUnavailable, startTestDocker, type TestDocker } from '../support/docker.ts';
 import { runPostgres, type PostgresContainer } from '../support/postgres-image.ts';
 import { workspace, type Workspace } from '../support/workspace.ts';
@@ -78,5 +79,58 @@ describe('verification in a throwaway container from the database container\'s i
     const code = await exited;
     assert.notEqual(code, 0, out);
     assert.deepEqual(await scratchLeft(), [], `the scratch container is removed on Ctrl-C: ${out}`);
+  });
+
+  test('kill -9 while a scratch database exists on the container\'s server, or a scratch container: the next command drops and removes them through the engine', async () => {
+    const { w, id } = await backedUp('{ scratch: container }');
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const scratchDbs = async () => (await client.query<{ datname: string }>("select datname from pg_database where datname ~ '^lifeboat_|_lifeboat_'")).rows.map((r) => r.datname);
+    const reaped = () => {
+      const catalog = Catalog.open(w.home);
+      try {
+        return catalog.listEvents({ kind: 'resources_reaped' }).map((e) => e.message);
+      } finally {
+        catalog.close();
+      }
+    };
+    /** Starts the CLI, kills it with SIGKILL once `ready` says so; returns what it printed. */
+    const killWhen = async (args: string[], ready: () => Promise<boolean>) => {
+      const child = w.spawnCli(args, { env: env() });
+      let out = '';
+      child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+      const exited = new Promise((resolve) => child.on('close', resolve));
+      while (child.exitCode === null && !(await ready())) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(child.exitCode, null, `it ended before the kill point: ${out}`);
+      child.kill('SIGKILL');
+      await exited;
+      return out;
+    };
+    try {
+      // A table restore makes its scratch database on the target's server, through the exec tunnel.
+      let seen: string[] = [];
+      await killWhen(['restore', id, '--database', 'app', '--table', 'public.orders', '--rename-to', 'orders_k', '--yes'], async () => (seen = await scratchDbs()).length > 0);
+      assert.notDeepEqual(seen, []);
+      const next = await w.run(['list', '--json'], { env: env() });
+      assert.equal(next.code, 0, next.stderr);
+      assert.deepEqual(await scratchDbs(), [], 'the scratch database is dropped through the container');
+      assert.match(reaped().join('\n'), new RegExp(`removed \\d+ resource\\(s\\) .*: scratch database ${seen[0]} on container app-db`));
+
+      // A verification's throwaway container.
+      await killWhen(['verify', id], async () => (await scratchLeft()).length > 0);
+      assert.notDeepEqual(await scratchLeft(), [], 'the killed run left its scratch container');
+      assert.equal((await w.run(['list', '--json'], { env: env() })).code, 0);
+      assert.deepEqual(await scratchLeft(), [], 'the next command removes it');
+      assert.match(reaped().join('\n'), /container lifeboat-scratch-[0-9a-f]+/);
+      const catalog = Catalog.open(w.home);
+      try {
+        assert.deepEqual(catalog.listResources(), [], 'nothing stays recorded');
+      } finally {
+        catalog.close();
+      }
+    } finally {
+      await client.end();
+    }
   });
 });

@@ -128,7 +128,7 @@ function describePlan(plan: RestorePlan): string {
     if (t.closure) lines.push(...describeClosure(t.closure));
   }
   for (const f of plan.files) {
-    lines.push(`  ${f.action === 'overwrite' ? 'OVERWRITE' : 'create'} ${f.destination}${f.type === 'directory' ? '/' : f.type === 'symlink' ? ' (symlink)' : ` (${formatBytes(f.size)})`}`);
+    lines.push(`  ${f.action === 'overwrite' ? 'OVERWRITE' : 'create'} ${f.destination}${f.type === 'directory' ? '/' : f.type === 'symlink' ? ' (symlink)' : ` (${formatBytes(f.size)})`}${f.volume ? ` in volume ${f.volume}` : ''}`);
   }
   if (plan.safetyBackup) lines.push('  a protected safety backup of what is replaced is taken first');
   lines.push('checks');
