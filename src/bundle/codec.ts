@@ -4,7 +4,7 @@ import { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { LifeboatError } from '../errors.ts';
 import { age } from './age.ts';
-import { x25519Header } from './age-header.ts';
+import { scryptHeader, scryptIdentity, x25519Header } from './age-header.ts';
 import { AGE_TAG, openPayload, payloadKey, sealPayload } from './age-payload.ts';
 import { FrameCompressor, zstdFrameDecompressor } from './zstd-frames.ts';
 import { seekTrailer } from './seek.ts';
@@ -149,21 +149,14 @@ function coalesce(target: number): Transform {
 }
 
 /**
- * Encrypts to the age format, which the standard `age` CLI decrypts. For X25519 recipients the
- * header (age-header.ts) and the payload (age-payload.ts) are written with Node's crypto; the
- * age library writes other recipients' headers, and passphrase-encrypted files whole.
+ * Encrypts to the age format, which the standard `age` CLI decrypts. For X25519 recipients and a
+ * passphrase the header (age-header.ts) and the payload (age-payload.ts) are written with Node's
+ * crypto; the age library writes other recipients' headers.
  */
 export async function encrypt(source: Readable, config: EncryptionConfig): Promise<Readable> {
-  if ('passphrase' in config) {
-    const e = new (age().Encrypter)();
-    // A passphrase file holds one scrypt stanza and nothing else: the library does it all.
-    e.setPassphrase(config.passphrase);
-    const out = await e.encrypt(Readable.toWeb(source) as ReadableStream<Uint8Array>);
-    return Readable.fromWeb(out as import('node:stream/web').ReadableStream<Uint8Array>);
-  }
   let prefix: Buffer;
   let key: KeyObject;
-  const native = x25519Header(config.recipients);
+  const native = 'passphrase' in config ? await scryptHeader(config.passphrase) : x25519Header(config.recipients);
   if (native) {
     const nonce = randomBytes(16);
     prefix = Buffer.concat([native.header, nonce]);
@@ -175,7 +168,7 @@ export async function encrypt(source: Readable, config: EncryptionConfig): Promi
     let fileKey: Uint8Array | undefined;
     const e = new (age().Encrypter)();
     e.addRecipient({ wrapFileKey: (k: Uint8Array) => ((fileKey = k), []) });
-    for (const r of config.recipients) e.addRecipient(r);
+    for (const r of 'recipients' in config ? config.recipients : []) e.addRecipient(r);
     const empty = Buffer.from(await e.encrypt(new Uint8Array(0)));
     prefix = empty.subarray(0, empty.length - AGE_TAG);
     key = payloadKey(fileKey!, prefix.subarray(prefix.length - 16));
@@ -216,7 +209,7 @@ export async function openHeader(header: Uint8Array, keys: DecryptionKeys): Prom
   requireKeys(keys);
   const d = new (age().Decrypter)();
   for (const id of keys.identities) d.addIdentity(id);
-  for (const p of keys.passphrases) d.addPassphrase(p);
+  for (const p of keys.passphrases) d.addIdentity(scryptIdentity(p));
   try {
     return await d.decryptHeader(header);
   } catch (err) {

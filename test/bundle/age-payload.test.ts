@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { generateHybridIdentity, generateIdentity, identityToRecipient } from 'age-encryption';
+import { Decrypter, Encrypter, generateHybridIdentity, generateIdentity, identityToRecipient } from 'age-encryption';
+import { scryptHeader } from '../../src/bundle/age-header.ts';
 import { decrypt, encrypt } from '../../src/bundle/codec.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-age-'));
@@ -78,5 +79,30 @@ describe('age payload', async () => {
     const sealed = await readAll(await encrypt(pieces(plain), { recipients: [await identityToRecipient(pq)] }));
     assert.match(sealed.subarray(0, 200).toString('latin1'), /^age-encryption\.org\/v1\n-> mlkem768x25519 /);
     assert.ok((await readAll(await decrypt(Readable.from([sealed]), { identities: [pq], passphrases: [] }))).equals(plain));
+  });
+
+  test('a passphrase: scrypt in Node\'s crypto, interchangeable with the age library\'s; a wrong passphrase is the user\'s error; a work factor over 2^20 is refused before any work', async () => {
+    const plain = randomBytes(150_000);
+    const sealed = await readAll(await encrypt(pieces(plain), { passphrase: 'correct horse battery' }));
+    // age's own work factor (2^18), as the library and the age CLI write it.
+    assert.match(sealed.subarray(0, 100).toString('latin1'), /^age-encryption\.org\/v1\n-> scrypt [A-Za-z0-9+/]{22} 18\n/);
+    assert.ok((await readAll(await decrypt(Readable.from([sealed]), { identities: [], passphrases: ['correct horse battery'] }))).equals(plain));
+    // The header opens with the library's own scrypt (at a cheaper work factor: its JavaScript
+    // scrypt takes seconds at 2^18): the same file key.
+    const made = await scryptHeader('correct horse battery', 12);
+    const d = new Decrypter();
+    d.addPassphrase('correct horse battery');
+    assert.ok(Buffer.from(await d.decryptHeader(made.header)).equals(made.fileKey));
+    // A file the library wrote (older bundles) opens here.
+    const e = new Encrypter();
+    e.setPassphrase('correct horse battery');
+    e.setScryptWorkFactor(12);
+    const theirs = Buffer.from(await e.encrypt(plain));
+    assert.ok((await readAll(await decrypt(Readable.from([theirs]), { identities: [], passphrases: ['correct horse battery'] }))).equals(plain));
+    await assert.rejects(decrypt(Readable.from([theirs]), { identities: [], passphrases: ['wrong'] }), { code: 'E_ENCRYPTION' });
+    const greedy = Buffer.from(theirs.toString('latin1').replace(/^(-> scrypt \S+) 12$/m, '$1 21'), 'latin1');
+    const started = Date.now();
+    await assert.rejects(decrypt(Readable.from([greedy]), { identities: [], passphrases: ['correct horse battery'] }), /work factor is too high/);
+    assert.ok(Date.now() - started < 2000, 'refused before deriving a key');
   });
 });
