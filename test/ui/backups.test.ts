@@ -61,7 +61,7 @@ describe('the Backups screens', () => {
     // Two backups of flows: retention after the second announces the first's deletion.
     const backups = async () => {
       for (let i = 0; i < 2; i++) {
-        const r = await ws.cli(['backup', 'flows'], { env });
+        const r = await ws.run(['backup', 'flows'], { env });
         assert.equal(r.code, 0, r.stderr);
       }
     };
