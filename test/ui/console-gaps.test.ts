@@ -61,7 +61,7 @@ describe('the console answers before the user acts', () => {
         `    n8n: { encryptionKeyEnv: LIFEBOAT_TEST_N8N_KEY, url: "${deadUrl}", apiKey: some-key }\n` +
         `  web:\n    postgres: { url: "${suite.server.urlFor(web)}", databases: [${web}] }\n    storage: local\n    profile: auto\n`,
     );
-    const [, webMade] = await Promise.all([ws.cli(['backup', 'flows'], { env }).then((r) => assert.equal(r.code, 0, r.stderr)), ws.cli(['backup', 'web', '--json'], { env }), addUser(ws, 'alice', 'admin', PASSWORD)]);
+    const [, webMade] = await Promise.all([ws.run(['backup', 'flows'], { env }).then((r) => assert.equal(r.code, 0, r.stderr)), ws.run(['backup', 'web', '--json'], { env }), addUser(ws, 'alice', 'admin', PASSWORD)]);
     assert.equal(webMade.code, 0, webMade.stderr);
     webBackup = webMade.json<{ id: string }>().id;
     [serve, browser] = await Promise.all([startServe(ws, { env }), launchBrowser()]);
