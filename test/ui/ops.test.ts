@@ -61,7 +61,7 @@ describe('the operator screens: dashboard, jobs, schedules, retention, events', 
       `storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${dbUrl}", databases: [${db}] }\n    storage: local\n` +
         `    retention: { keepLast: 1, notifyBeforeDeleteHours: 48 }\n    verification: { every: 3 }\n`,
     );
-    const backup = await ws.cli(['backup', 'app', '--json']);
+    const backup = await ws.run(['backup', 'app', '--json']);
     assert.equal(backup.code, 0, backup.stderr);
     await addUser(ws, 'alice', 'admin', password);
     await addUser(ws, 'victor', 'viewer', password);
