@@ -49,7 +49,7 @@ describe('restore paths and job cancel in the browser', () => {
       `storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n` +
         `  app:\n    postgres: { url: "${suite.server.urlFor(shop)}", databases: [${shop}] }\n    storage: local\n    files:\n      conf: [${conf}]\n`,
     );
-    const [made] = await Promise.all([ws.cli(['backup', 'app', '--json']), addUser(ws, 'alice', 'admin', PASSWORD)]);
+    const [made] = await Promise.all([ws.run(['backup', 'app', '--json']), addUser(ws, 'alice', 'admin', PASSWORD)]);
     assert.equal(made.code, 0, made.stderr);
     [serve, browser] = await Promise.all([startServe(ws), launchBrowser()]);
     session = await signIn(serve.url, 'alice', PASSWORD);
