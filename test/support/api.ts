@@ -50,15 +50,18 @@ export async function startServe(ws: Workspace, options: { env?: NodeJS.ProcessE
   };
 }
 
-/** A user made with the real CLI (`user add --password-stdin`). */
+/**
+ * A user made with the CLI's `user add --password-stdin`, in process (ws.run): set-up, not what
+ * is tested; test/auth/cli.test.ts runs that command as its own process.
+ */
 export async function addUser(ws: Workspace, name: string, role: 'viewer' | 'operator' | 'admin', password: string, env?: NodeJS.ProcessEnv): Promise<void> {
-  const r = await ws.cli(['user', 'add', name, '--role', role, '--password-stdin'], { input: `${password}\n`, env });
+  const r = await ws.run(['user', 'add', name, '--role', role, '--password-stdin'], { input: `${password}\n`, env });
   if (r.code !== 0) throw new Error(`user add ${name}: ${r.stderr}`);
 }
 
-/** A token made with the real CLI; answers the lb_... it printed once. */
+/** A token made with the CLI's `token create`, in process like addUser; answers the lb_... it printed once. */
 export async function addToken(ws: Workspace, name: string, scopes: string[], user: string, env?: NodeJS.ProcessEnv): Promise<string> {
-  const r = await ws.cli(['token', 'create', name, '--user', user, '--scope', ...scopes, '--json'], { env });
+  const r = await ws.run(['token', 'create', name, '--user', user, '--scope', ...scopes, '--json'], { env });
   if (r.code !== 0) throw new Error(`token create ${name}: ${r.stderr}`);
   return r.json<{ token: string }>().token;
 }
