@@ -20,7 +20,12 @@ export async function startServe(ws: Workspace, options: { env?: NodeJS.ProcessE
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lifeboat serve did not start in 30 s:\n${output}`)), 30_000);
+    // 60 s: at a load of 20 on two cores, a Node start with the server's modules took over 30.
+    // A server that did not start is killed: its child would keep this process alive.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`lifeboat serve did not start in 60 s:\n${output}`));
+    }, 60_000);
     const look = () => {
       const m = /API listening on (http\S+)/.exec(output);
       if (m) {
