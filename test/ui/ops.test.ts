@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { addUser, call, signIn, startServe, type ServeProcess } from '../support/api.ts';
-import { captureScreen, launchBrowser, newContext, signInUi } from '../support/browser.ts';
+import { captureScreen, newContext, serveAndBrowser, signInUi } from '../support/browser.ts';
 import { seedShop } from '../support/seed.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
@@ -65,7 +65,7 @@ describe('the operator screens: dashboard, jobs, schedules, retention, events', 
     assert.equal(backup.code, 0, backup.stderr);
     await addUser(ws, 'alice', 'admin', password);
     await addUser(ws, 'victor', 'viewer', password);
-    [serve, browser] = await Promise.all([startServe(ws), launchBrowser()]);
+    [serve, browser] = await serveAndBrowser(startServe(ws));
     admin = await signIn(serve.url, 'alice', password);
     firstBackup = (await targets()).find((t) => t.name === 'app')!.health!.lastBackup!.id;
     context = await newContext(browser, serve.url);
