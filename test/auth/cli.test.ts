@@ -74,7 +74,8 @@ describe('lifeboat user and token', () => {
     assert.equal(empty.code, 2);
     assert.match(empty.stderr, /stdin gave no password/);
 
-    const ok = await ws.run(['user', 'add', 'alice', '--role', 'admin', '--password-stdin'], { input: `${PASSWORD}\r\nignored second line\n` });
+    // The real process reads stdin here: every other file's users are added in process (support/api.ts).
+    const ok = await ws.cli(['user', 'add', 'alice', '--role', 'admin', '--password-stdin'], { input: `${PASSWORD}\r\nignored second line\n` });
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, 'created alice (admin)\n');
     const again = await ws.run(['user', 'add', 'alice', '--role', 'viewer', '--password-stdin', '--json'], { input: `${PASSWORD}\n` });
@@ -109,7 +110,8 @@ describe('lifeboat user and token', () => {
   });
 
   test('token create prints lb_... once; neither it nor a password is in the catalog file', async () => {
-    const owner = await ws.run(['token', 'create', 'ci', '--scope', 'backup', '--expires', '90d']);
+    // A real process, as support/api.ts's addToken is not.
+    const owner = await ws.cli(['token', 'create', 'ci', '--scope', 'backup', '--expires', '90d']);
     assert.equal(owner.code, 0, owner.stderr);
     const token = owner.stdout.trim();
     assert.match(token, /^lb_[A-Za-z0-9_-]{43}$/);

@@ -36,25 +36,26 @@ const files = (ws: Workspace) => (existsSync(path.join(ws.storage, 'app')) ? rea
 describe('lifeboat serve, status and schedule', () => {
   test('schedule: list, add, edit, pause, resume, remove; bad input exits 2', async () => {
     const ws = await setup('"daily at 02:00"');
+    // One real process per command kind is enough: the others run in process (ws.run), the same main().
     const list = await ws.cli(['schedule', 'list', '--json']);
     assert.equal(list.code, 0, list.stderr);
     const [fromConfig] = list.json<{ id: number; spec: string; cron: string; configKey: string; next: string }[]>();
     assert.deepEqual([fromConfig!.spec, fromConfig!.cron, fromConfig!.configKey], ['daily at 02:00', '0 2 * * *', 'app#0']);
 
-    const added = await ws.cli(['schedule', 'add', 'app', 'weekly on sunday at 03:00', '--timezone', 'Europe/Amsterdam', '--json']);
+    const added = await ws.run(['schedule', 'add', 'app', 'weekly on sunday at 03:00', '--timezone', 'Europe/Amsterdam', '--json']);
     assert.equal(added.code, 0, added.stderr);
     const id = added.json<{ id: number; cron: string }>().id;
     assert.equal(added.json<{ cron: string }>().cron, '0 3 * * 0');
-    assert.equal((await ws.cli(['schedule', 'edit', String(id), 'hourly'])).code, 0);
-    assert.equal((await ws.cli(['schedule', 'pause', String(id)])).code, 0);
-    assert.match((await ws.cli(['schedule', 'list'])).stdout, new RegExp(`${id} +app +hourly +0 \\* \\* \\* \\* +Europe/Amsterdam +added +PAUSED`));
-    assert.equal((await ws.cli(['schedule', 'resume', String(id)])).code, 0);
-    assert.equal((await ws.cli(['schedule', 'remove', String(id)])).code, 0);
+    assert.equal((await ws.run(['schedule', 'edit', String(id), 'hourly'])).code, 0);
+    assert.equal((await ws.run(['schedule', 'pause', String(id)])).code, 0);
+    assert.match((await ws.run(['schedule', 'list'])).stdout, new RegExp(`${id} +app +hourly +0 \\* \\* \\* \\* +Europe/Amsterdam +added +PAUSED`));
+    assert.equal((await ws.run(['schedule', 'resume', String(id)])).code, 0);
+    assert.equal((await ws.run(['schedule', 'remove', String(id)])).code, 0);
 
-    const bad = await ws.cli(['schedule', 'add', 'app', 'every tuesday']);
+    const bad = await ws.run(['schedule', 'add', 'app', 'every tuesday']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /schedule "every tuesday" is neither a cron expression nor a preset\nhint: use e\.g\./);
-    const configured = await ws.cli(['schedule', 'remove', String(fromConfig!.id)]);
+    const configured = await ws.run(['schedule', 'remove', String(fromConfig!.id)]);
     assert.equal(configured.code, 2);
     assert.match(configured.stderr, /comes from .*lifeboat\.yaml\nhint: remove it there, or `lifeboat schedule pause/);
   });
@@ -68,9 +69,9 @@ describe('lifeboat serve, status and schedule', () => {
     assert.match(daemon.log(), /cancelling 1 running backup\(s\)/);
     assert.match(daemon.log(), /lifeboat daemon stopped/);
     assert.deepEqual(files(ws), [], 'the first backup was cancelled: no bundle, no temp file');
-    const listed = (await ws.cli(['list', '--json'])).json<{ status: string }[]>();
+    const listed = (await ws.run(['list', '--json'])).json<{ status: string }[]>();
     assert.equal(listed[0]!.status, 'failed', 'the cancelled backup is recorded as failed');
-    const status = await ws.cli(['status']);
+    const status = await ws.run(['status']);
     assert.match(status.stdout, /daemon +not running/);
     assert.match(status.stdout, /app +\* \* \* \* \* \*/);
   });
@@ -82,7 +83,7 @@ describe('lifeboat serve, status and schedule', () => {
     daemon.child.kill('SIGTERM');
     assert.equal(await daemon.exited, 0, daemon.log());
     assert.match(daemon.log(), /backup app-\S+ of app succeeded/);
-    const listed = (await ws.cli(['list', '--json'])).json<{ status: string }[]>();
+    const listed = (await ws.run(['list', '--json'])).json<{ status: string }[]>();
     assert.equal(listed[0]!.status, 'ok');
     assert.ok(files(ws).every((f) => !f.startsWith('.')), files(ws).join(', '));
   });

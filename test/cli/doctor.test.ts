@@ -20,8 +20,9 @@ describe('lifeboat doctor', () => {
   let db: string;
   let tmp: string;
   const env = () => ({ TMPDIR: tmp });
-  const doctor = async () => {
-    const r = await ws.cli(['doctor', '--json'], { env: env() });
+  /** `spawned`: a CLI process of its own; else main() in this process (ws.run), the same checks and exit code. */
+  const doctor = async (spawned = false) => {
+    const r = await (spawned ? ws.cli : ws.run)(['doctor', '--json'], { env: env() });
     return { ...r, report: r.json<DoctorReport>() };
   };
   const find = (report: DoctorReport, area: string, name: RegExp) => report.checks.find((c) => c.area === area && name.test(c.name));
@@ -37,7 +38,7 @@ describe('lifeboat doctor', () => {
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   test('a healthy installation: tools with versions, the server, the storage, modes, no leftovers; exit 0', async () => {
-    const { code, report, stderr } = await doctor();
+    const { code, report, stderr } = await doctor(true);
     assert.equal(code, 0, JSON.stringify(report.checks.filter((c) => c.status === 'fail')) + stderr);
     assert.equal(report.ok, true);
     assert.match(find(report, 'tools', /PostgreSQL \d+ client tools/)!.detail, /pg_dump \d+\.\d+, pg_restore \d+\.\d+, psql \d+\.\d+ in \//);
@@ -48,7 +49,7 @@ describe('lifeboat doctor', () => {
     assert.equal(find(report, 'files', /^home$/)!.status, 'ok');
     assert.equal(find(report, 'resources', /leaked resources/)!.detail, 'none');
     assert.match(find(report, 'daemon', /daemon/)!.detail, /not running/);
-    const text = await ws.cli(['doctor'], { env: env() });
+    const text = await ws.run(['doctor'], { env: env() });
     assert.equal(text.code, 0);
     assert.match(text.stdout, /^ok {4}servers: target shop: PostgreSQL/m);
     assert.match(text.stdout, /no problems/);
@@ -87,9 +88,9 @@ describe('lifeboat doctor', () => {
     assert.match(warnings[0]!, new RegExp(`removed 2 resource\\(s\\) left by killed Lifeboat process\\(es\\) ${owner}: scratch database ${scratch} on 127\\.0\\.0\\.1:\\d+, temp directory ${dir}`));
     assert.equal(existsSync(dir), false);
     assert.deepEqual(await suite.server.query('postgres', `select 1 from pg_database where datname = '${scratch}'`), []);
-    const again = await ws.cli(['list'], { env: env() });
+    const again = await ws.run(['list'], { env: env() });
     assert.doesNotMatch(again.stderr, /removed/, 'reported once');
-    const events = (await ws.cli(['events', '--json'], { env: env() })).json<{ kind: string; message: string }[]>();
+    const events = (await ws.run(['events', '--json'], { env: env() })).json<{ kind: string; message: string }[]>();
     assert.equal(events.filter((e) => e.kind === 'resources_reaped').length, 1);
   });
 

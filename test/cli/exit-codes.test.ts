@@ -12,7 +12,8 @@ async function drifted(): Promise<{ ws: Workspace; db: string; id: string }> {
   await suite.server.query(db, 'create table items (id int primary key, name text); insert into items select g, md5(g::text) from generate_series(1, 100) g');
   const ws = suite.workspace();
   ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
-  const b = await ws.cli(['backup', 'app', '--json']);
+  // The fixture's backup in process (ws.run): the exits this file checks are the spawned runs'.
+  const b = await ws.run(['backup', 'app', '--json']);
   assert.equal(b.code, 0, b.stderr);
   await suite.server.query(db, 'alter table items add column note text');
   return { ws, db, id: b.json<{ id: string }>().id };
@@ -45,7 +46,8 @@ describe('exit codes', () => {
     assert.equal(count(all, 'has other columns now'), 1, `the failed check is printed once:\n${all}`);
     assert.equal(count(all, 'checksums: all'), 1, `a passing check is printed once:\n${all}`);
 
-    const json = await ws.cli(['restore', id, '--dry-run', '--json']);
+    // The same refusal as JSON: its exit code is the spawned run's above; in process here.
+    const json = await ws.run(['restore', id, '--dry-run', '--json']);
     assert.equal(json.code, 3);
     const body = json.json<{ plan: { checks: { name: string; ok: boolean }[] }; refused: { code: string; message: string } }>();
     assert.equal(body.refused.code, 'E_RESTORE_CHECK');
@@ -65,7 +67,7 @@ describe('exit codes', () => {
       const r = await ws.cli(['backup', 'app']);
       assert.equal(r.code, 4, r.stderr);
       assert.match(r.stderr, /cannot start a backup of target "app": a backup job holds the backup:app lock/);
-      const j = await ws.cli(['backup', 'app', '--json']);
+      const j = await ws.run(['backup', 'app', '--json']);
       assert.equal(j.code, 4);
       assert.equal(j.json<{ error: { code: string } }>().error.code, 'E_LOCKED');
     } finally {
@@ -91,7 +93,7 @@ describe('exit codes', () => {
     const list = await ws.cli(['list', '-q']);
     assert.equal(list.code, 0);
     assert.equal(list.stdout + list.stderr, '');
-    const json = await ws.cli(['list', '--quiet', '--json']);
+    const json = await ws.run(['list', '--quiet', '--json']);
     assert.equal(json.json<unknown[]>().length, 2, '--json output is asked for explicitly: --quiet leaves it');
 
     const refused = await ws.cli(['restore', id, '--dry-run', '--quiet']);

@@ -53,6 +53,8 @@ function open(ws: Workspace, env: NodeJS.ProcessEnv = {}): { loaded: LoadedConfi
 }
 
 describe('config objects created over the API', () => {
+  // The CLI runs in process (ws.run: the same main(), output and exit code) but for one backup,
+  // one listing and one refused start, which run as processes of their own.
   let ws: Workspace;
   let vault: string;
   let db: string;
@@ -93,7 +95,7 @@ targets: {}
     const backup = r.json<{ id: string; status: string }>();
     assert.equal(backup.status, 'ok');
     assert.ok(readdirSync(vault, { recursive: true }).some((f) => String(f).startsWith(backup.id) || String(f).includes(`/${backup.id}`)), `a bundle in ${vault}`);
-    const restored = await ws.cli(['contents', backup.id, '--json']);
+    const restored = await ws.run(['contents', backup.id, '--json']);
     assert.equal(restored.code, 0, restored.stderr);
     assert.match(restored.stdout, /items/);
 
@@ -127,7 +129,7 @@ targets: {}
     assert.doesNotMatch(r.stdout, /file-s3-secret-99/);
     assertNoSecret('config list', r.stdout + r.stderr);
 
-    const text = await ws.cli(['config', 'list']);
+    const text = await ws.run(['config', 'list']);
     assert.match(text.stdout, /storage +vault +local +api +in effect/);
     assert.match(text.stdout, /storage +nas +local +file +in effect/);
 
@@ -142,10 +144,10 @@ targets: {}
   });
 
   test('the known secrets are in no file of the home, and not in `lifeboat status --json`', async () => {
-    const status = await ws.cli(['status', '--json']);
+    const status = await ws.run(['status', '--json']);
     assert.equal(status.code, 0, status.stderr);
     assertNoSecret('status --json', status.stdout + status.stderr);
-    const listing = await ws.cli(['list', '--json']);
+    const listing = await ws.run(['list', '--json']);
     assertNoSecret('list --json', listing.stdout + listing.stderr);
     const bytes = homeBytes(ws.home);
     assertNoSecret('the Lifeboat home (catalog, WAL, keys)', bytes);
@@ -273,14 +275,14 @@ targets: {}
   test('a name the file gains later wins: the catalog\'s object is reported as shadowed', async () => {
     const text = readFileSync(ws.config, 'utf8').replace('storages:\n', `storages:\n  s3: { type: local, path: ./storage }\n`);
     ws.writeConfig(text);
-    const check = await ws.cli(['config', 'check', '--json'], { env: { FILE_S3_SECRET: 'x' } });
+    const check = await ws.run(['config', 'check', '--json'], { env: { FILE_S3_SECRET: 'x' } });
     assert.equal(check.code, 0, check.stderr);
     const report = check.json<{ warnings: string[]; apiObjects: number }>();
     assert.ok(report.warnings.some((w) => /storage "s3" created over the API is hidden by the storage of that name in .*lifeboat\.yaml, which wins/.test(w)), report.warnings.join('\n'));
-    const list = await ws.cli(['config', 'list', 'storage', '--json']);
+    const list = await ws.run(['config', 'list', 'storage', '--json']);
     const s3 = list.json<{ name: string; source: string; shadowed?: boolean }[]>().filter((o) => o.name === 's3');
     assert.deepEqual(s3.map((o) => [o.source, o.shadowed ?? false]), [['file', false], ['api', true]]);
-    assert.match((await ws.cli(['config', 'list', 'storage'])).stdout, /storage +s3 +s3 +api +shadowed by the file/);
+    assert.match((await ws.run(['config', 'list', 'storage'])).stdout, /storage +s3 +s3 +api +shadowed by the file/);
     const { loaded, catalog, close } = open(ws);
     try {
       assert.equal(loaded.config.storages.s3?.type, 'local', 'the file\'s object is in effect');
@@ -302,22 +304,22 @@ targets: {}
       close();
     }
     ws.writeConfig(base);
-    const list = await ws.cli(['list']);
+    const list = await ws.run(['list']);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stderr, /warn: target "orphan": storage\.primary: no storage named "spare"; configured storages: .* \(left out\)/);
-    const check = await ws.cli(['config', 'check'], { env: { FILE_S3_SECRET: 'x' } });
+    const check = await ws.run(['config', 'check'], { env: { FILE_S3_SECRET: 'x' } });
     assert.equal(check.code, 2);
     assert.match(check.stderr, /catalog: target "orphan": storage\.primary: no storage named "spare"/);
-    const objects = (await ws.cli(['config', 'list', 'target', '--json'])).json<{ name: string; problem?: string }[]>();
+    const objects = (await ws.run(['config', 'list', 'target', '--json'])).json<{ name: string; problem?: string }[]>();
     assert.match(objects.find((o) => o.name === 'orphan')?.problem ?? '', /no storage named "spare"/);
-    assert.equal((await ws.cli(['backup', 'orphan'])).code, 2);
+    assert.equal((await ws.run(['backup', 'orphan'])).code, 2);
   });
 
   test('a wrong LIFEBOAT_SECRET_KEY is a clear error naming what to do', async () => {
     const r = await ws.cli(['list'], { env: { LIFEBOAT_SECRET_KEY: randomBytes(32).toString('hex') } });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /the secrets in the catalog were encrypted with another key \(key id [0-9a-f]{8}\); the key from LIFEBOAT_SECRET_KEY has id [0-9a-f]{8}\nhint: set LIFEBOAT_SECRET_KEY to the key they were stored with/);
-    const check = await ws.cli(['config', 'check'], { env: { LIFEBOAT_SECRET_KEY: randomBytes(32).toString('hex'), FILE_S3_SECRET: 'x' } });
+    const check = await ws.run(['config', 'check'], { env: { LIFEBOAT_SECRET_KEY: randomBytes(32).toString('hex'), FILE_S3_SECRET: 'x' } });
     assert.equal(check.code, 2);
     assert.match(check.stderr, /encrypted with another key/);
   });

@@ -32,6 +32,61 @@ function pgRestore(args: string[]): void {
 }
 
 describe('backup', () => {
+  // First in the file: `databases: all` dumps every database on the server, and the later tests'
+  // (their seeds and restored copies) are not what it is about.
+  test('databases: all, globals and file sets with include/exclude globs', async () => {
+    const db1 = await suite.server.createDatabase('alpha');
+    const db2 = await suite.server.createDatabase('beta');
+    await suite.server.query(db1, 'create table a (x int); insert into a values (1), (2)');
+    await suite.server.query(db2, 'create table b (y text); insert into b values (\'z\')');
+    const role = `lifeboat_role_${process.pid}`;
+    await suite.server.query('postgres', `create role ${role} login password 'rolepw'`);
+    const ws = newWorkspace();
+    const app = path.join(ws.dir, 'app');
+    mkdirSync(path.join(app, 'media', 'cache'), { recursive: true });
+    writeFileSync(path.join(app, '.env'), 'SECRET=1\n');
+    chmodSync(path.join(app, '.env'), 0o600);
+    utimesSync(path.join(app, '.env'), new Date('2025-01-02T03:04:05Z'), new Date('2025-01-02T03:04:05Z'));
+    writeFileSync(path.join(app, 'media', 'photo.jpg'), Buffer.alloc(5000, 1));
+    writeFileSync(path.join(app, 'media', 'notes.txt'), 'notes');
+    writeFileSync(path.join(app, 'media', 'cache', 'thumb.jpg'), 'cached');
+    symlinkSync('photo.jpg', path.join(app, 'media', 'latest.jpg'));
+    ws.writeConfig(`storages:
+  local: { type: local, path: ${ws.storage} }
+targets:
+  all:
+    postgres: { url: "${suite.server.url}/postgres", databases: all, globals: true }
+    files:
+      config: [${app}/.env]
+      media: { paths: [${app}/media], include: ["**/*.jpg"], exclude: ["**/cache/**"] }
+    storage: local
+    compression: { algorithm: gzip }
+`);
+    const r = await ws.run(['backup', 'all', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const { key, id } = r.json<{ key: string; id: string }>();
+    assert.ok(key.endsWith('.tar.gz'));
+    const dir = unpack(ws, key);
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    const names = manifest.postgres!.databases.map((d) => d.name);
+    assert.ok(names.includes(db1) && names.includes(db2) && names.includes('postgres'), names.join(','));
+    assert.ok(!names.includes('template0') && !names.includes('template1'));
+    assert.match(readFileSync(path.join(dir, 'databases/globals.sql'), 'utf8'), new RegExp(`CREATE ROLE ${role}`));
+
+    const files = manifest.files.map((f) => `${f.set}:${path.relative(app, f.path)}:${f.type}`).sort();
+    assert.deepEqual(files, ['config:.env:file', 'media:media/latest.jpg:symlink', 'media:media/photo.jpg:file', 'media:media:directory']);
+    const env = manifest.files.find((f) => f.path.endsWith('.env'))!;
+    assert.equal(env.mode, 0o600);
+    assert.equal(env.mtime, '2025-01-02T03:04:05.000Z');
+    assert.deepEqual(readFileSync(path.join(dir, 'files/config', app, '.env'), 'utf8'), 'SECRET=1\n');
+
+    const contents = await ws.run(['contents', id.slice(0, 8)]);
+    assert.equal(contents.code, 0, contents.stderr);
+    assert.match(contents.stdout, new RegExp(`database ${db1}`));
+    assert.match(contents.stdout, /photo\.jpg/);
+    assert.doesNotMatch(contents.stdout, /thumb\.jpg|notes\.txt/);
+  });
+
   test('round trip: the dump restores with pg_restore to the same tables, row counts and contents as the manifest', async () => {
     const db = await suite.server.createDatabase('shop');
     await seedShop(suite.server, db);
@@ -79,7 +134,7 @@ describe('backup', () => {
     execFileSync('bash', [path.join(dir, 'restore.sh'), '--url', suite.server.urlFor('postgres'), '--clean'], { stdio: 'pipe' });
     assert.deepEqual(await tableFingerprints(suite.server, db), source);
 
-    const list = await ws.cli(['list', '--json']);
+    const list = await ws.run(['list', '--json']);
     const rows = list.json<{ id: string; status: string; size: number }[]>();
     assert.deepEqual(rows.map((b) => [b.id, b.status, b.size]), [[out.id, 'ok', out.size]]);
   });
@@ -148,59 +203,6 @@ describe('backup', () => {
     assert.deepEqual(await tableFingerprints(suite.server, db), before);
   });
 
-  test('databases: all, globals and file sets with include/exclude globs', async () => {
-    const db1 = await suite.server.createDatabase('alpha');
-    const db2 = await suite.server.createDatabase('beta');
-    await suite.server.query(db1, 'create table a (x int); insert into a values (1), (2)');
-    await suite.server.query(db2, 'create table b (y text); insert into b values (\'z\')');
-    const role = `lifeboat_role_${process.pid}`;
-    await suite.server.query('postgres', `create role ${role} login password 'rolepw'`);
-    const ws = newWorkspace();
-    const app = path.join(ws.dir, 'app');
-    mkdirSync(path.join(app, 'media', 'cache'), { recursive: true });
-    writeFileSync(path.join(app, '.env'), 'SECRET=1\n');
-    chmodSync(path.join(app, '.env'), 0o600);
-    utimesSync(path.join(app, '.env'), new Date('2025-01-02T03:04:05Z'), new Date('2025-01-02T03:04:05Z'));
-    writeFileSync(path.join(app, 'media', 'photo.jpg'), Buffer.alloc(5000, 1));
-    writeFileSync(path.join(app, 'media', 'notes.txt'), 'notes');
-    writeFileSync(path.join(app, 'media', 'cache', 'thumb.jpg'), 'cached');
-    symlinkSync('photo.jpg', path.join(app, 'media', 'latest.jpg'));
-    ws.writeConfig(`storages:
-  local: { type: local, path: ${ws.storage} }
-targets:
-  all:
-    postgres: { url: "${suite.server.url}/postgres", databases: all, globals: true }
-    files:
-      config: [${app}/.env]
-      media: { paths: [${app}/media], include: ["**/*.jpg"], exclude: ["**/cache/**"] }
-    storage: local
-    compression: { algorithm: gzip }
-`);
-    const r = await ws.cli(['backup', 'all', '--json']);
-    assert.equal(r.code, 0, r.stderr);
-    const { key, id } = r.json<{ key: string; id: string }>();
-    assert.ok(key.endsWith('.tar.gz'));
-    const dir = unpack(ws, key);
-    const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
-    const names = manifest.postgres!.databases.map((d) => d.name);
-    assert.ok(names.includes(db1) && names.includes(db2) && names.includes('postgres'), names.join(','));
-    assert.ok(!names.includes('template0') && !names.includes('template1'));
-    assert.match(readFileSync(path.join(dir, 'databases/globals.sql'), 'utf8'), new RegExp(`CREATE ROLE ${role}`));
-
-    const files = manifest.files.map((f) => `${f.set}:${path.relative(app, f.path)}:${f.type}`).sort();
-    assert.deepEqual(files, ['config:.env:file', 'media:media/latest.jpg:symlink', 'media:media/photo.jpg:file', 'media:media:directory']);
-    const env = manifest.files.find((f) => f.path.endsWith('.env'))!;
-    assert.equal(env.mode, 0o600);
-    assert.equal(env.mtime, '2025-01-02T03:04:05.000Z');
-    assert.deepEqual(readFileSync(path.join(dir, 'files/config', app, '.env'), 'utf8'), 'SECRET=1\n');
-
-    const contents = await ws.cli(['contents', id.slice(0, 8)]);
-    assert.equal(contents.code, 0, contents.stderr);
-    assert.match(contents.stdout, new RegExp(`database ${db1}`));
-    assert.match(contents.stdout, /photo\.jpg/);
-    assert.doesNotMatch(contents.stdout, /thumb\.jpg|notes\.txt/);
-  });
-
   test('encrypted to an age recipient: the age CLI opens it; show says so; no secret in catalog or manifest', async () => {
     const db = await suite.server.createDatabase('secret');
     await suite.server.query(db, 'create table t (x int); insert into t values (42)');
@@ -209,7 +211,7 @@ targets:
     const keyFile = path.join(ws.dir, 'key.txt');
     writeFileSync(keyFile, identity + '\n');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  sec:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n    encryption: { recipients: [${await identityToRecipient(identity)}] }\n`);
-    const r = await ws.cli(['backup', 'sec', '--json']);
+    const r = await ws.run(['backup', 'sec', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const { key, id } = r.json<{ key: string; id: string }>();
     assert.ok(key.endsWith('.tar.zst.age'));
@@ -217,7 +219,7 @@ targets:
     assert.equal(sidecar.subarray(0, 21).toString(), 'age-encryption.org/v1', 'the sidecar is encrypted too');
     const dir = unpack(ws, key, { identityFile: keyFile });
     assert.ok(readdirSync(path.join(dir, 'databases')).includes(`${db}.dump`));
-    const show = await ws.cli(['show', id]);
+    const show = await ws.run(['show', id]);
     assert.match(show.stdout, /age-encrypted/);
     const catalogBytes = readFileSync(path.join(ws.home, 'catalog.sqlite'));
     assert.equal(catalogBytes.includes(suite.server.password), false, 'no database password in the catalog');
@@ -230,7 +232,7 @@ targets:
     const apiKey = 'n8n-api-key-that-must-stay-secret';
     const passphrase = 'passphrase-that-must-stay-secret';
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  red:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    n8n: { url: "http://127.0.0.1:5678", apiKey: ${apiKey} }\n    storage: local\n    encryption: { passphrase: ${passphrase} }\n`);
-    const r = await ws.cli(['backup', 'red', '--json']);
+    const r = await ws.run(['backup', 'red', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const catalog = new DatabaseSync(path.join(ws.home, 'catalog.sqlite'), { readOnly: true });
     const kept = String((catalog.prepare('select config_json from targets where name = ?').get('red') as { config_json: string }).config_json);
@@ -253,10 +255,10 @@ targets:
     const amb = await ws.cli(['show', prefix]);
     assert.equal(amb.code, 2);
     assert.match(amb.stderr, /matches several backups/);
-    const missing = await ws.cli(['show', 'nope']);
+    const missing = await ws.run(['show', 'nope']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /no backup matches "nope"/);
-    const one = await ws.cli(['show', ids[2]!, '--json']);
+    const one = await ws.run(['show', ids[2]!, '--json']);
     assert.equal(one.json<{ id: string }>().id, ids[2]);
   });
 });

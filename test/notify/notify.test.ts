@@ -82,7 +82,7 @@ describe('notifications', () => {
       `  mail: { type: email, host: 127.0.0.1, port: ${smtpPort}, from: lifeboat@example.com, to: [ops@example.com], on: [backup_succeeded] }`,
       '',
     ].join('\n'));
-    const r = await ws.cli(['backup', 'app', '--json']);
+    const r = await ws.run(['backup', 'app', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const id = r.json<{ id: string }>().id;
     const text = (req: Received) => req.body;
@@ -185,14 +185,15 @@ describe('notifications', () => {
     const sent = await ws.cli(['notify', 'test', 'ok']);
     assert.equal(sent.code, 0, sent.stderr);
     assert.match(sent.stdout, /sent a test event to ok \(slack\): HTTP 200/);
-    const failed = await ws.cli(['notify', 'test', 'tg']);
+    // In process from here (ws.run): the first test's backup and `sent` are the spawned ones.
+    const failed = await ws.run(['notify', 'test', 'tg']);
     assert.equal(failed.code, 1);
     assert.match(failed.stdout, /FAILED to send to tg \(telegram\): cannot connect \(ECONNREFUSED\)/);
 
-    const backup = await ws.cli(['backup', 'app']);
+    const backup = await ws.run(['backup', 'app']);
     assert.equal(backup.code, 0, 'a delivery failure never fails the backup');
     assert.match(backup.stderr, /warn: notification backup_succeeded to tg failed: cannot connect \(ECONNREFUSED\); retrying at /);
-    const events = await ws.cli(['events', '--json']);
+    const events = await ws.run(['events', '--json']);
     const everything = [sent, failed, backup, events].map((r) => r.stdout + r.stderr).join('\n');
     const catalog = Catalog.open(ws.home);
     try {
@@ -204,7 +205,7 @@ describe('notifications', () => {
     } finally {
       catalog.close();
     }
-    const unknown = await ws.cli(['notify', 'test', 'nope']);
+    const unknown = await ws.run(['notify', 'test', 'nope']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no notification channel named "nope"/);
   });

@@ -43,7 +43,7 @@ describe('django profile, detected by profile: auto', () => {
     const r = await ws.cli(['backup', 'site', '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /django:/);
-    const c = await ws.cli(['contents', r.json<{ id: string }>().id]);
+    const c = await ws.run(['contents', r.json<{ id: string }>().id]);
     assert.equal(c.code, 0, c.stderr);
     assert.match(c.stdout, /migrations \(django\): 4 applied\n {2}APP +APPLIED +LATEST +AT\n/);
     assert.match(c.stdout, /\n {2}contenttypes +1 +0001_initial +2026-01-01 10:00:00\n/);

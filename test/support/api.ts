@@ -20,7 +20,12 @@ export async function startServe(ws: Workspace, options: { env?: NodeJS.ProcessE
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lifeboat serve did not start in 30 s:\n${output}`)), 30_000);
+    // 60 s: at a load of 20 on two cores, a Node start with the server's modules took over 30.
+    // A server that did not start is killed: its child would keep this process alive.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`lifeboat serve did not start in 60 s:\n${output}`));
+    }, 60_000);
     const look = () => {
       const m = /API listening on (http\S+)/.exec(output);
       if (m) {
@@ -50,15 +55,18 @@ export async function startServe(ws: Workspace, options: { env?: NodeJS.ProcessE
   };
 }
 
-/** A user made with the real CLI (`user add --password-stdin`). */
+/**
+ * A user made with the CLI's `user add --password-stdin`, in process (ws.run): set-up, not what
+ * is tested; test/auth/cli.test.ts runs that command as its own process.
+ */
 export async function addUser(ws: Workspace, name: string, role: 'viewer' | 'operator' | 'admin', password: string, env?: NodeJS.ProcessEnv): Promise<void> {
-  const r = await ws.cli(['user', 'add', name, '--role', role, '--password-stdin'], { input: `${password}\n`, env });
+  const r = await ws.run(['user', 'add', name, '--role', role, '--password-stdin'], { input: `${password}\n`, env });
   if (r.code !== 0) throw new Error(`user add ${name}: ${r.stderr}`);
 }
 
-/** A token made with the real CLI; answers the lb_... it printed once. */
+/** A token made with the CLI's `token create`, in process like addUser; answers the lb_... it printed once. */
 export async function addToken(ws: Workspace, name: string, scopes: string[], user: string, env?: NodeJS.ProcessEnv): Promise<string> {
-  const r = await ws.cli(['token', 'create', name, '--user', user, '--scope', ...scopes, '--json'], { env });
+  const r = await ws.run(['token', 'create', name, '--user', user, '--scope', ...scopes, '--json'], { env });
   if (r.code !== 0) throw new Error(`token create ${name}: ${r.stderr}`);
   return r.json<{ token: string }>().token;
 }

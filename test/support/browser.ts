@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { ServeProcess } from './api.ts';
 
 /** The Chromium to drive: CHROMIUM_PATH, or Debian's package. */
 export function chromiumPath(): string | undefined {
@@ -22,6 +23,19 @@ export async function launchBrowser(): Promise<Browser> {
     // The network is closed here: without these, Chromium's own background connections fail, many at a time.
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
   });
+}
+
+/**
+ * The server a test file starts, and the browser, started at once. If either fails to start the
+ * other is stopped: left running, its child process would keep the test file's process alive
+ * after its tests, and the whole run would wait on it.
+ */
+export async function serveAndBrowser(serving: Promise<ServeProcess>): Promise<[ServeProcess, Browser]> {
+  const [serve, browser] = await Promise.allSettled([serving, launchBrowser()]);
+  if (serve.status === 'fulfilled' && browser.status === 'fulfilled') return [serve.value, browser.value];
+  if (serve.status === 'fulfilled') await serve.value.stop();
+  if (browser.status === 'fulfilled') await browser.value.close();
+  throw serve.status === 'rejected' ? serve.reason : (browser as PromiseRejectedResult).reason;
 }
 
 /** A fresh browser profile (no cookies) on the server, at desktop width, the system theme light. */

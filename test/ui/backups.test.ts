@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { addUser, call, signIn, startServe, type ServeProcess } from '../support/api.ts';
-import { captureScreen, launchBrowser, newContext, signInUi } from '../support/browser.ts';
+import { captureScreen, newContext, serveAndBrowser, signInUi } from '../support/browser.ts';
 import { seedN8n } from '../support/n8n.ts';
 import { seedShop } from '../support/seed.ts';
 import { useTestServer } from '../support/suite.ts';
@@ -61,12 +61,12 @@ describe('the Backups screens', () => {
     // Two backups of flows: retention after the second announces the first's deletion.
     const backups = async () => {
       for (let i = 0; i < 2; i++) {
-        const r = await ws.cli(['backup', 'flows'], { env });
+        const r = await ws.run(['backup', 'flows'], { env });
         assert.equal(r.code, 0, r.stderr);
       }
     };
     await Promise.all([backups(), addUser(ws, 'alice', 'admin', PASSWORD), addUser(ws, 'olivia', 'operator', PASSWORD), addUser(ws, 'victor', 'viewer', PASSWORD)]);
-    [serve, browser] = await Promise.all([startServe(ws, { env }), launchBrowser()]);
+    [serve, browser] = await serveAndBrowser(startServe(ws, { env }));
     session = await signIn(serve.url, 'alice', PASSWORD);
     const rows = await list('target=flows&sort=startedAt&order=asc');
     [flowsOld, flowsNew] = rows.map((r) => r.id) as [string, string];

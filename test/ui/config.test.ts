@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { call, signIn, startServe, type ServeProcess } from '../support/api.ts';
-import { captureScreen, launchBrowser, newContext, signInUi } from '../support/browser.ts';
+import { captureScreen, newContext, serveAndBrowser, signInUi } from '../support/browser.ts';
 import { startReceiver } from '../support/receiver.ts';
 import { seedShop } from '../support/seed.ts';
 import { useTestServer } from '../support/suite.ts';
@@ -42,7 +42,7 @@ describe('the web UI: wizard, targets, storages, notifications, admin', () => {
     receiver = await startReceiver();
     // One storage and one channel from the file: read-only in the UI.
     ws.writeConfig(`storages:\n  filestore: { type: local, path: ${ws.storage} }\ntargets: {}\nnotifications:\n  filehook: { type: webhook, url: "${receiver.url}/file", on: [backup_failed] }\n`);
-    [serve, browser] = await Promise.all([startServe(ws), launchBrowser()]);
+    [serve, browser] = await serveAndBrowser(startServe(ws));
     const setup = await call(serve.url, 'POST', '/api/v1/setup', { body: { token: serve.setupToken, name: 'admin', password: PASSWORD } });
     assert.equal(setup.status, 201, setup.text);
     admin = await signIn(serve.url, 'admin', PASSWORD);

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { addUser, call, signIn, startServe, type ServeProcess } from '../support/api.ts';
-import { captureScreen, launchBrowser, newContext, signInUi } from '../support/browser.ts';
+import { captureScreen, newContext, serveAndBrowser, signInUi } from '../support/browser.ts';
 import { seedN8n } from '../support/n8n.ts';
 import { startFakeN8n } from '../support/n8n-api.ts';
 import { seedShop } from '../support/seed.ts';
@@ -61,10 +61,10 @@ describe('the console answers before the user acts', () => {
         `    n8n: { encryptionKeyEnv: LIFEBOAT_TEST_N8N_KEY, url: "${deadUrl}", apiKey: some-key }\n` +
         `  web:\n    postgres: { url: "${suite.server.urlFor(web)}", databases: [${web}] }\n    storage: local\n    profile: auto\n`,
     );
-    const [, webMade] = await Promise.all([ws.cli(['backup', 'flows'], { env }).then((r) => assert.equal(r.code, 0, r.stderr)), ws.cli(['backup', 'web', '--json'], { env }), addUser(ws, 'alice', 'admin', PASSWORD)]);
+    const [, webMade] = await Promise.all([ws.run(['backup', 'flows'], { env }).then((r) => assert.equal(r.code, 0, r.stderr)), ws.run(['backup', 'web', '--json'], { env }), addUser(ws, 'alice', 'admin', PASSWORD)]);
     assert.equal(webMade.code, 0, webMade.stderr);
     webBackup = webMade.json<{ id: string }>().id;
-    [serve, browser] = await Promise.all([startServe(ws, { env }), launchBrowser()]);
+    [serve, browser] = await serveAndBrowser(startServe(ws, { env }));
     session = await signIn(serve.url, 'alice', PASSWORD);
     // A target created over the API (its retention is edited in the UI), with three backups.
     await api('POST', '/api/v1/targets', { name: 'side', config: { postgres: { url: suite.server.urlFor(shop), databases: [shop] }, storage: 'local', retention: { keepLast: 3 } } });

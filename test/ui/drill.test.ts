@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { addUser, call, signIn, startServe, type ServeProcess } from '../support/api.ts';
-import { launchBrowser, newContext } from '../support/browser.ts';
+import { newContext, serveAndBrowser } from '../support/browser.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
 
@@ -33,7 +33,7 @@ describe('the drill in the Verification tab', () => {
     assert.equal(r.code, 0, r.stderr);
     backupId = r.json<{ id: string }>().id;
     await Promise.all([addUser(ws, 'olivia', 'operator', PASSWORD), addUser(ws, 'victor', 'viewer', PASSWORD)]);
-    [serve, browser] = await Promise.all([startServe(ws), launchBrowser()]);
+    [serve, browser] = await serveAndBrowser(startServe(ws));
     context = await newContext(browser, serve.url);
     context.setDefaultTimeout(10_000);
   });

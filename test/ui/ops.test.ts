@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { addUser, call, signIn, startServe, type ServeProcess } from '../support/api.ts';
-import { captureScreen, launchBrowser, newContext, signInUi } from '../support/browser.ts';
+import { captureScreen, newContext, serveAndBrowser, signInUi } from '../support/browser.ts';
 import { seedShop } from '../support/seed.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
@@ -61,11 +61,11 @@ describe('the operator screens: dashboard, jobs, schedules, retention, events', 
       `storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${dbUrl}", databases: [${db}] }\n    storage: local\n` +
         `    retention: { keepLast: 1, notifyBeforeDeleteHours: 48 }\n    verification: { every: 3 }\n`,
     );
-    const backup = await ws.cli(['backup', 'app', '--json']);
+    const backup = await ws.run(['backup', 'app', '--json']);
     assert.equal(backup.code, 0, backup.stderr);
     await addUser(ws, 'alice', 'admin', password);
     await addUser(ws, 'victor', 'viewer', password);
-    [serve, browser] = await Promise.all([startServe(ws), launchBrowser()]);
+    [serve, browser] = await serveAndBrowser(startServe(ws));
     admin = await signIn(serve.url, 'alice', password);
     firstBackup = (await targets()).find((t) => t.name === 'app')!.health!.lastBackup!.id;
     context = await newContext(browser, serve.url);

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { addUser, call, signIn, startServe, type ServeProcess } from '../support/api.ts';
-import { captureScreen, launchBrowser, newContext, signInUi } from '../support/browser.ts';
+import { captureScreen, newContext, serveAndBrowser, signInUi } from '../support/browser.ts';
 import { seedShop } from '../support/seed.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
@@ -49,9 +49,9 @@ describe('restore paths and job cancel in the browser', () => {
       `storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n` +
         `  app:\n    postgres: { url: "${suite.server.urlFor(shop)}", databases: [${shop}] }\n    storage: local\n    files:\n      conf: [${conf}]\n`,
     );
-    const [made] = await Promise.all([ws.cli(['backup', 'app', '--json']), addUser(ws, 'alice', 'admin', PASSWORD)]);
+    const [made] = await Promise.all([ws.run(['backup', 'app', '--json']), addUser(ws, 'alice', 'admin', PASSWORD)]);
     assert.equal(made.code, 0, made.stderr);
-    [serve, browser] = await Promise.all([startServe(ws), launchBrowser()]);
+    [serve, browser] = await serveAndBrowser(startServe(ws));
     session = await signIn(serve.url, 'alice', PASSWORD);
     backupId = (await api<{ items: { id: string }[] }>('GET', '/api/v1/backups?target=app')).items[0]!.id;
     const context = await newContext(browser, serve.url);

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import type { Browser } from 'playwright-core';
 import { WEB_DIR } from '../../src/server/web.ts';
 import { call, signIn, startServe, type ServeProcess } from '../support/api.ts';
-import { captureScreen, launchBrowser, newContext, signInUi } from '../support/browser.ts';
+import { captureScreen, newContext, serveAndBrowser, signInUi } from '../support/browser.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
 
@@ -25,7 +25,7 @@ describe('the web UI: first run, sign-in and what is served', () => {
     ws = suite.workspace();
     const db = await suite.server.createDatabase('uishell');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
-    [serve, browser] = await Promise.all([startServe(ws), launchBrowser()]);
+    [serve, browser] = await serveAndBrowser(startServe(ws));
   });
   after(async () => {
     await browser?.close();
