@@ -12,6 +12,10 @@ import { LifeboatError } from '../errors.ts';
 import type { PgTools } from '../postgres/binaries.ts';
 import type { ToolExec, ToolProcess } from '../postgres/tool-exec.ts';
 import { execIn, execText } from './exec.ts';
+import { ContainerFifo, execThroughFifo, PipeUnavailable, procRoot } from './proc-pipe.ts';
+
+/** How a tool's big stream travels: through a FIFO seen under `root`, or the exec stream, and why. */
+type Route = { root: string } | { why: string };
 
 /**
  * A TCP connection to the server from inside the container, carried over the exec's stdin and
@@ -25,6 +29,7 @@ export class ContainerTools implements ToolExec {
   readonly where: string;
   readonly #container: Dockerode.Container;
   readonly #port: number;
+  #route: Promise<Route> | undefined;
 
   constructor(container: Dockerode.Container, name: string, port: number) {
     this.#container = container;
@@ -45,7 +50,11 @@ export class ContainerTools implements ToolExec {
     });
     const entries = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const prepare = uploads.length ? () => this.#upload(dir, uploads) : undefined;
-    const proc = execIn(this.#container, [tool, ...inside], { env: entries, input: options.input }, prepare);
+    // pg_dump's output and pg_restore's or psql's input are the big streams: those skip the
+    // engine's exec stream where a FIFO can carry them (proc-pipe.ts).
+    const proc = options.input || tool === 'pg_dump'
+      ? execThroughFifo(this.#container, [tool, ...inside], { env: entries, input: options.input }, () => this.#fifo(), prepare)
+      : execIn(this.#container, [tool, ...inside], { env: entries, input: options.input }, prepare);
     if (uploads.length) {
       const clean = () => void execText(this.#container, ['rm', '-rf', dir]).catch(() => undefined);
       proc.once('close', clean);
@@ -67,6 +76,39 @@ export class ContainerTools implements ToolExec {
     }
   }
 
+  /** The route, chosen once: a FIFO made and seen from here, else the exec stream. */
+  #transport(): Promise<Route> {
+    this.#route ??= (async () => {
+      const forced = process.env.LIFEBOAT_DOCKER_TRANSPORT;
+      if (forced === 'stream') return { why: 'LIFEBOAT_DOCKER_TRANSPORT=stream' };
+      try {
+        const root = await procRoot(this.#container);
+        await (await ContainerFifo.make(this.#container, root)).remove();
+        return { root };
+      } catch (err) {
+        if (forced === 'pipe') {
+          throw new LifeboatError('E_DOCKER', `LIFEBOAT_DOCKER_TRANSPORT=pipe, but no FIFO reaches into the ${this.where}: ${(err as Error).message}`);
+        }
+        return { why: (err as Error).message };
+      }
+    })();
+    return this.#route;
+  }
+
+  /** A FIFO for one run, or undefined for the exec stream (from then on, for every run). */
+  async #fifo(): Promise<ContainerFifo | undefined> {
+    const route = await this.#transport();
+    if (!('root' in route)) return undefined;
+    try {
+      return await ContainerFifo.make(this.#container, route.root);
+    } catch (err) {
+      if (!(err instanceof PipeUnavailable) || process.env.LIFEBOAT_DOCKER_TRANSPORT === 'pipe') throw err;
+      this.#route = Promise.resolve({ why: err.message });
+      if (process.env.LIFEBOAT_DEBUG) process.stderr.write(`${this.where}: the exec stream from now on: ${err.message}\n`);
+      return undefined;
+    }
+  }
+
   socket(): Duplex {
     return new TunnelSocket(this.#container, this.#port, this.where);
   }
@@ -79,8 +121,11 @@ export class ContainerTools implements ToolExec {
         hint: 'the official postgres images carry pg_dump; for another image set postgres.url and use host tools',
       });
     }
+    // The route is named where the tools are logged (`using pg_dump 16.4 from ...`): the one
+    // place a user sees why a dump went the slow way.
+    const route = await this.#transport();
     return {
-      dir: this.where,
+      dir: 'root' in route ? `${this.where} through a FIFO` : `${this.where} through the exec stream (${route.why})`,
       major: Number(m[1]),
       version: m[2] ? `${m[1]}.${m[2]}` : m[1]!,
       pgDump: 'pg_dump',
