@@ -65,7 +65,8 @@ export class ContainerTools implements ToolExec {
 
   async #upload(dir: string, files: { from: string; to: string }[]): Promise<void> {
     for (const f of files) {
-      const proc = execIn(this.#container, ['sh', '-c', 'mkdir -p "$1" && cat > "$2"', 'sh', dir, f.to], { input: true });
+      // A dump to restore is the big stream of a restore: through a FIFO too where one works.
+      const proc = execThroughFifo(this.#container, ['sh', '-c', 'mkdir -p "$1" && cat > "$2"', 'sh', dir, f.to], { input: true }, () => this.#fifo());
       let err = '';
       proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
       proc.stdout.resume();

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { closeSync, constants, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import type { ToolProcess } from '../postgres/tool-exec.ts';
 import { execIn, execText, type ExecOptions } from './exec.ts';
@@ -49,9 +49,8 @@ function exists(p: string): boolean {
 }
 
 /**
- * One FIFO in the container's /tmp, for one run of a tool. This process opens both ends at once
- * (without blocking: it holds the other end itself), so the tool's own open never waits and
- * nothing here ever blocks in open(), whether or not the tool gets as far as opening it.
+ * One FIFO in the container's /tmp, for one run of a tool. Nothing here ever blocks in open(),
+ * whether or not the tool gets as far as opening the FIFO: see reader() and writer().
  */
 export class ContainerFifo {
   /** The FIFO's path inside the container. */
@@ -62,6 +61,7 @@ export class ContainerFifo {
   /** The end this process holds only so that opening never blocks: a writer or a reader. */
   #helper: number | undefined;
   #stream: net.Socket | undefined;
+  #closed = false;
 
   readonly #root: string;
 
@@ -99,7 +99,10 @@ export class ContainerFifo {
     return fifo;
   }
 
-  /** The read end, for a tool's output: it ends once the tool has exited and `release` is called. */
+  /**
+   * The read end, for a tool's output, with a write end held here so that the tool's open never
+   * waits: the output ends once the tool has exited and `release` drops that.
+   */
   reader(): net.Socket {
     const fd = openSync(this.outside, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
@@ -112,15 +115,22 @@ export class ContainerFifo {
     return this.#stream;
   }
 
-  /** The write end, for a tool's input: ending it is the tool's end of input. */
-  writer(): net.Socket {
-    this.#helper = openSync(this.outside, constants.O_RDONLY | constants.O_NONBLOCK);
-    let fd: number;
-    try {
-      fd = openSync(this.outside, constants.O_WRONLY);
-    } catch (err) {
-      this.release();
-      throw err;
+  /**
+   * The write end, for a tool's input: ending it is the tool's end of input. Opened only once the
+   * tool's side waits in its open() (a write end opened and closed before that would leave it
+   * waiting for a writer forever), polled without blocking; undefined when `gone` says the tool
+   * ended without opening it, or when closed meanwhile.
+   */
+  async writer(gone: () => boolean): Promise<net.Socket | undefined> {
+    let fd: number | undefined;
+    while (fd === undefined) {
+      if (this.#closed || gone()) return undefined;
+      try {
+        fd = openSync(this.outside, constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
     }
     this.#stream = new net.Socket({ fd, readable: false, writable: true });
     // A pipe has no half-close: the end of input is closing it.
@@ -128,10 +138,7 @@ export class ContainerFifo {
     return this.#stream;
   }
 
-  /**
-   * Drops the end held for opening, once the tool has exited: the reader then sees the end of the
-   * output, a writer an EPIPE instead of a pipe that fills and waits forever.
-   */
+  /** Drops the write end held for opening, once the tool has exited: the reader then sees the end. */
   release(): void {
     // Once only: a second close could hit another file that got the same number meanwhile.
     if (this.#helper === undefined) return;
@@ -144,6 +151,7 @@ export class ContainerFifo {
    * pg_restore or psql reads the end of its input. The exec API has no kill.
    */
   close(): void {
+    this.#closed = true;
     this.#stream?.destroy();
     this.release();
   }
@@ -168,7 +176,7 @@ export class ContainerFifo {
   signal(hostPid: number): void {
     try {
       const theirs = statSync(`/proc/${hostPid}/ns/mnt`);
-      const container = statSync(`${this.#root}/../ns/mnt`);
+      const container = statSync(this.#root.replace(/\/root$/, '/ns/mnt'));
       if (theirs.ino !== container.ino || theirs.dev !== container.dev) return;
       process.kill(hostPid, 'SIGTERM');
     } catch {
@@ -192,7 +200,7 @@ export function execThroughFifo(
   const proc = new EventEmitter() as ToolProcess;
   const stdout = new PassThrough({ highWaterMark: 1 << 20 });
   const stderr = new PassThrough();
-  const stdin = options.input ? new PassThrough({ highWaterMark: 1 << 20 }) : null;
+  const stdin = options.input ? new Relay() : null;
   let fifo: ContainerFifo | undefined;
   let inner: ToolProcess | undefined;
   let exec: Dockerode.Exec | undefined;
@@ -226,36 +234,41 @@ export function execThroughFifo(
     if (stopping) throw new Error('killed before it started');
     let end: net.Socket | undefined;
     if (fifo) {
-      end = options.input ? fifo.writer() : fifo.reader();
-      end.on('error', () => undefined);
+      if (!options.input) end = fifo.reader();
       const redirect = options.input ? 'exec "$@" < "$0"' : 'exec "$@" > "$0"';
       inner = execIn(container, ['sh', '-c', redirect, fifo.inside, ...cmd], { ...options, input: false, started: (e) => (exec = e) });
     } else {
       inner = execIn(container, cmd, options);
     }
+    let gone = false;
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
       inner!.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve([code, signal]));
       inner!.once('error', reject);
-    });
+    }).finally(() => (gone = true));
+    exited.catch(() => undefined);
     inner.stderr.pipe(stderr);
-    if (options.input) {
-      inner.stdout.pipe(stdout);
-      inner.stdin?.on('error', () => undefined);
-      stdin!.pipe(end ?? inner.stdin!);
-    } else {
+    if (!options.input) {
       (end ?? inner.stdout).pipe(stdout);
       if (end) inner.stdout.resume();
+      // A read end closed by kill() ends the output too (pipe() ends it only at the end of data).
+      end?.once('close', () => stdout.writableEnded || stdout.end());
+    } else {
+      inner.stdout.pipe(stdout);
+      inner.stdin?.on('error', () => undefined);
+      if (fifo) end = await fifo.writer(() => gone);
+      // Input the tool never opened is dropped, so its writer finishes and sees the exit.
+      stdin!.to(fifo ? (end ?? null) : inner.stdin!);
     }
+    end?.on('error', () => undefined);
     const ended = end ? new Promise((resolve) => end.once('close', resolve)) : Promise.resolve();
     const [code, signal] = await exited;
     if (stopping) await stopping;
     // The tool is gone: the reader now sees the end of its output once drained.
     fifo?.release();
-    if (options.input) {
+    if (options.input && fifo) {
       // Input the tool no longer reads is dropped, so its writer finishes and sees the exit.
-      stdin!.unpipe();
-      stdin!.resume();
-      fifo?.close();
+      stdin!.to(null);
+      fifo.close();
     }
     await ended;
     return [code, signal];
@@ -269,4 +282,36 @@ export function execThroughFifo(
     },
   );
   return proc;
+}
+
+/**
+ * A tool's input before its destination is known. A write's callback fires only once the
+ * destination has taken the bytes (a pipe: once they are in the kernel), as a child process's
+ * stdin does: callers reuse their buffers after it (jobs/restore-stream.ts).
+ */
+class Relay extends Writable {
+  #set: (to: Writable | null) => void = () => undefined;
+  #to: Promise<Writable | null> = new Promise((resolve) => (this.#set = resolve));
+  #dropping = false;
+
+  /** Sends the input to `to`, or with null drops it from now on. */
+  to(to: Writable | null): void {
+    if (to === null) this.#dropping = true;
+    this.#set(to);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    void this.#to.then((to) => (to && !this.#dropping ? to.write(chunk, done) : done()));
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    void this.#to.then((to) => (to && !this.#dropping ? to.end(() => done()) : done()));
+  }
+
+  override _destroy(err: Error | null, done: (err: Error | null) => void): void {
+    void this.#to.then((to) => to?.destroy());
+    this.#dropping = true;
+    this.#set(null);
+    done(err);
+  }
 }
