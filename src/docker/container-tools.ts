@@ -30,6 +30,8 @@ export class ContainerTools implements ToolExec {
   readonly #container: Dockerode.Container;
   readonly #port: number;
   #route: Promise<Route> | undefined;
+  /** The route once known: runs started after it is the exec stream take that path unwrapped. */
+  #known: Route | undefined;
 
   constructor(container: Dockerode.Container, name: string, port: number) {
     this.#container = container;
@@ -52,7 +54,7 @@ export class ContainerTools implements ToolExec {
     const prepare = uploads.length ? () => this.#upload(dir, uploads) : undefined;
     // pg_dump's output and pg_restore's or psql's input are the big streams: those skip the
     // engine's exec stream where a FIFO can carry them (proc-pipe.ts).
-    const proc = options.input || tool === 'pg_dump'
+    const proc = (options.input || tool === 'pg_dump') && !(this.#known && 'why' in this.#known)
       ? execThroughFifo(this.#container, [tool, ...inside], { env: entries, input: options.input }, () => this.#fifo(), prepare)
       : execIn(this.#container, [tool, ...inside], { env: entries, input: options.input }, prepare);
     if (uploads.length) {
@@ -66,7 +68,8 @@ export class ContainerTools implements ToolExec {
   async #upload(dir: string, files: { from: string; to: string }[]): Promise<void> {
     for (const f of files) {
       // A dump to restore is the big stream of a restore: through a FIFO too where one works.
-      const proc = execThroughFifo(this.#container, ['sh', '-c', 'mkdir -p "$1" && cat > "$2"', 'sh', dir, f.to], { input: true }, () => this.#fifo());
+      const cmd = ['sh', '-c', 'mkdir -p "$1" && cat > "$2"', 'sh', dir, f.to];
+      const proc = this.#known && 'why' in this.#known ? execIn(this.#container, cmd, { input: true }) : execThroughFifo(this.#container, cmd, { input: true }, () => this.#fifo());
       let err = '';
       proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
       proc.stdout.resume();
@@ -93,7 +96,7 @@ export class ContainerTools implements ToolExec {
         return { why: (err as Error).message };
       }
     })();
-    return this.#route;
+    return this.#route.then((r) => (this.#known = r));
   }
 
   /** A FIFO for one run, or undefined for the exec stream (from then on, for every run). */
@@ -104,7 +107,8 @@ export class ContainerTools implements ToolExec {
       return await ContainerFifo.make(this.#container, route.root);
     } catch (err) {
       if (!(err instanceof PipeUnavailable) || process.env.LIFEBOAT_DOCKER_TRANSPORT === 'pipe') throw err;
-      this.#route = Promise.resolve({ why: err.message });
+      this.#known = { why: err.message };
+      this.#route = Promise.resolve(this.#known);
       if (process.env.LIFEBOAT_DEBUG) process.stderr.write(`${this.where}: the exec stream from now on: ${err.message}\n`);
       return undefined;
     }

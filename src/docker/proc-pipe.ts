@@ -276,6 +276,7 @@ export function execThroughFifo(
   run().then(
     ([code, signal]) => proc.emit('close', code, stopping ? 'SIGTERM' : signal),
     (err: unknown) => {
+      stdin?.to(null);
       stdout.end();
       stderr.end();
       proc.emit('error', err);
