@@ -1,5 +1,7 @@
-// Exec-mode backup (pg_dump inside the database's container, through the exec API) against a
-// host-tools backup of the same container's database, alternating, on a private Docker engine.
+// Exec-mode backup (pg_dump inside the database's container) against a host-tools backup of the
+// same container's database, in turn, on a private Docker engine. Exec mode twice: its output
+// through a FIFO in the container (LIFEBOAT_DOCKER_TRANSPORT=pipe) and through the engine's exec
+// stream (=stream).
 //   node bench/docker.bench.ts                  # ~1 GB
 //   BENCH_SIZE_MB=300 node bench/docker.bench.ts
 
@@ -9,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startTestDocker } from '../test/support/docker.ts';
-import { runPostgres } from '../test/support/postgres-image.ts';
+import { postgresImage, runPostgres } from '../test/support/postgres-image.ts';
 import { workspace } from '../test/support/workspace.ts';
 
 const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1000);
@@ -18,6 +20,12 @@ const d = await startTestDocker();
 const w = workspace();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'lb-dbench-'));
 try {
+  // The image made from this machine's files lacks mkfifo, which the official images have.
+  const { tag } = await postgresImage(d);
+  const id = (await d.docker(['create', tag])).trim();
+  await d.docker(['cp', '-L', '/usr/bin/mkfifo', `${id}:/usr/bin/mkfifo`]);
+  await d.docker(['commit', id, tag]);
+  await d.docker(['rm', id]);
   const db = await runPostgres(d, { name: 'bench-db', database: 'bench' });
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
@@ -34,14 +42,16 @@ try {
   await client.end();
   console.log(`database: ${(Number(size!.s) / 1e6).toFixed(0)} MB, seeded in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   w.writeConfig(`tempDir: ${tmp}\nstorages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  exec:\n    postgres: { container: bench-db, databases: [bench] }\n    storage: local\n  host:\n    postgres: { url: "postgres://app@127.0.0.1:${db.port}/bench", databases: [bench] }\n    storage: local\n`);
-  const results: Record<string, number[]> = { host: [], exec: [] };
+  const results: Record<string, number[]> = { host: [], pipe: [], stream: [] };
+  const orders = [['host', 'pipe', 'stream'], ['stream', 'pipe', 'host'], ['pipe', 'host', 'stream']];
   for (let r = 0; r < rounds; r++) {
-    for (const target of r % 2 ? ['exec', 'host'] : ['host', 'exec']) {
+    for (const run of orders[r % orders.length]!) {
       const t = Date.now();
-      const out = await w.cli(['backup', target, '--json'], { env: { DOCKER_HOST: d.host, PGPASSWORD: db.password } });
+      const env = { DOCKER_HOST: d.host, PGPASSWORD: db.password, LIFEBOAT_DOCKER_TRANSPORT: run };
+      const out = await w.cli(['backup', run === 'host' ? 'host' : 'exec', '--json'], { env });
       if (out.code !== 0) throw new Error(out.stderr + out.stdout + '\n' + (await d.docker(['logs', '--tail', '30', 'bench-db']).catch(() => '')));
-      results[target]!.push((Date.now() - t) / 1000);
-      console.log(`${target}: ${results[target]!.at(-1)!.toFixed(1)} s, ${(out.json<{ size: number }>().size / 1e6).toFixed(0)} MB`);
+      results[run]!.push((Date.now() - t) / 1000);
+      console.log(`${run}: ${results[run]!.at(-1)!.toFixed(1)} s, ${(out.json<{ size: number }>().size / 1e6).toFixed(0)} MB`);
     }
   }
   // What the engine's exec stream alone costs: pg_dump's output through `docker exec`, thrown away.
@@ -55,10 +65,10 @@ try {
     }
     console.log(`pg_dump ${where === 'inside' ? 'to /dev/null inside the container' : 'through docker exec (CLI)'}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
   }
-  const ratios = results.exec!.map((e, i) => e / results.host![i]!);
-  console.log(`exec / host: ${ratios.map((x) => x.toFixed(2)).join(' / ')}`);
+  const ratios = Object.fromEntries(['pipe', 'stream'].map((k) => [k, results[k]!.map((e, i) => e / results.host![i]!)]));
+  for (const [k, r] of Object.entries(ratios)) console.log(`${k} / host: ${r.map((x) => x.toFixed(2)).join(' / ')}`);
   mkdirSync(path.join(import.meta.dirname, 'out'), { recursive: true });
-  writeFileSync(path.join(import.meta.dirname, 'out', `docker-${sizeMb}MB.json`), JSON.stringify({ sizeMb, results, ratios }, null, 2));
+  writeFileSync(path.join(import.meta.dirname, 'out', `docker-${sizeMb}MB.json`), JSON.stringify({ sizeMb, results, ratios, load: os.loadavg() }, null, 2));
 } finally {
   await d.stop();
   w.remove();

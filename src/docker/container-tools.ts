@@ -12,6 +12,10 @@ import { LifeboatError } from '../errors.ts';
 import type { PgTools } from '../postgres/binaries.ts';
 import type { ToolExec, ToolProcess } from '../postgres/tool-exec.ts';
 import { execIn, execText } from './exec.ts';
+import { ContainerFifo, execThroughFifo, PipeUnavailable, procRoot } from './proc-pipe.ts';
+
+/** How a tool's big stream travels: through a FIFO seen under `root`, or the exec stream, and why. */
+type Route = { root: string } | { why: string };
 
 /**
  * A TCP connection to the server from inside the container, carried over the exec's stdin and
@@ -25,6 +29,9 @@ export class ContainerTools implements ToolExec {
   readonly where: string;
   readonly #container: Dockerode.Container;
   readonly #port: number;
+  #route: Promise<Route> | undefined;
+  /** The route once known: runs started after it is the exec stream take that path unwrapped. */
+  #known: Route | undefined;
 
   constructor(container: Dockerode.Container, name: string, port: number) {
     this.#container = container;
@@ -45,7 +52,11 @@ export class ContainerTools implements ToolExec {
     });
     const entries = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const prepare = uploads.length ? () => this.#upload(dir, uploads) : undefined;
-    const proc = execIn(this.#container, [tool, ...inside], { env: entries, input: options.input }, prepare);
+    // pg_dump's output and pg_restore's or psql's input are the big streams: those skip the
+    // engine's exec stream where a FIFO can carry them (proc-pipe.ts).
+    const proc = (options.input || tool === 'pg_dump') && !(this.#known && 'why' in this.#known)
+      ? execThroughFifo(this.#container, [tool, ...inside], { env: entries, input: options.input }, () => this.#fifo(), prepare)
+      : execIn(this.#container, [tool, ...inside], { env: entries, input: options.input }, prepare);
     if (uploads.length) {
       const clean = () => void execText(this.#container, ['rm', '-rf', dir]).catch(() => undefined);
       proc.once('close', clean);
@@ -56,7 +67,9 @@ export class ContainerTools implements ToolExec {
 
   async #upload(dir: string, files: { from: string; to: string }[]): Promise<void> {
     for (const f of files) {
-      const proc = execIn(this.#container, ['sh', '-c', 'mkdir -p "$1" && cat > "$2"', 'sh', dir, f.to], { input: true });
+      // A dump to restore is the big stream of a restore: through a FIFO too where one works.
+      const cmd = ['sh', '-c', 'mkdir -p "$1" && cat > "$2"', 'sh', dir, f.to];
+      const proc = this.#known && 'why' in this.#known ? execIn(this.#container, cmd, { input: true }) : execThroughFifo(this.#container, cmd, { input: true }, () => this.#fifo());
       let err = '';
       proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
       proc.stdout.resume();
@@ -64,6 +77,40 @@ export class ContainerTools implements ToolExec {
       await pipeline(createReadStream(f.from), proc.stdin!);
       const [code] = (await closed) as [number | null];
       if (code !== 0) throw new LifeboatError('E_DOCKER', `cannot copy ${path.basename(f.from)} into the ${this.where}: ${err.trim() || `exit ${code}`}`);
+    }
+  }
+
+  /** The route, chosen once: a FIFO made and seen from here, else the exec stream. */
+  #transport(): Promise<Route> {
+    this.#route ??= (async () => {
+      const forced = process.env.LIFEBOAT_DOCKER_TRANSPORT;
+      if (forced === 'stream') return { why: 'LIFEBOAT_DOCKER_TRANSPORT=stream' };
+      try {
+        const root = await procRoot(this.#container);
+        await (await ContainerFifo.make(this.#container, root)).remove();
+        return { root };
+      } catch (err) {
+        if (forced === 'pipe') {
+          throw new LifeboatError('E_DOCKER', `LIFEBOAT_DOCKER_TRANSPORT=pipe, but no FIFO reaches into the ${this.where}: ${(err as Error).message}`);
+        }
+        return { why: (err as Error).message };
+      }
+    })();
+    return this.#route.then((r) => (this.#known = r));
+  }
+
+  /** A FIFO for one run, or undefined for the exec stream (from then on, for every run). */
+  async #fifo(): Promise<ContainerFifo | undefined> {
+    const route = await this.#transport();
+    if (!('root' in route)) return undefined;
+    try {
+      return await ContainerFifo.make(this.#container, route.root);
+    } catch (err) {
+      if (!(err instanceof PipeUnavailable) || process.env.LIFEBOAT_DOCKER_TRANSPORT === 'pipe') throw err;
+      this.#known = { why: err.message };
+      this.#route = Promise.resolve(this.#known);
+      if (process.env.LIFEBOAT_DEBUG) process.stderr.write(`${this.where}: the exec stream from now on: ${err.message}\n`);
+      return undefined;
     }
   }
 
@@ -79,8 +126,11 @@ export class ContainerTools implements ToolExec {
         hint: 'the official postgres images carry pg_dump; for another image set postgres.url and use host tools',
       });
     }
+    // The route is named where the tools are logged (`using pg_dump 16.4 from ...`): the one
+    // place a user sees why a dump went the slow way.
+    const route = await this.#transport();
     return {
-      dir: this.where,
+      dir: 'root' in route ? `${this.where} through a FIFO` : `${this.where} through the exec stream (${route.why})`,
       major: Number(m[1]),
       version: m[2] ? `${m[1]}.${m[2]}` : m[1]!,
       pgDump: 'pg_dump',

@@ -12,6 +12,8 @@ export interface ExecOptions {
   env?: string[];
   input?: boolean;
   user?: string;
+  /** Called once the engine has started the command: its `inspect()` gives the process's host PID. */
+  started?: (exec: Dockerode.Exec) => void;
 }
 
 /**
@@ -45,6 +47,7 @@ export function execIn(container: Dockerode.Container, cmd: string[], options: E
     });
     if (killed) throw new Error('killed before it started');
     socket = (await exec.start({ hijack: true, stdin: options.input === true })) as unknown as Duplex;
+    options.started?.(exec);
     if (killed) socket.destroy();
     if (stdin) {
       // End of input half-closes the connection: the engine closes the tool's stdin.
