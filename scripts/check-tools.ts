@@ -22,9 +22,11 @@ if (!has('/usr/sbin/sshd') || !has('ssh-keygen')) missing.push('sshd and ssh-key
 if (!has('rclone')) missing.push('rclone (the rclone storage tests use a local-filesystem remote): apt-get install rclone');
 if (!has('openssl')) missing.push('openssl (the HTTPS test of lifeboat serve makes a self-signed certificate): apt-get install openssl');
 if (!chromiumPath()) missing.push('chromium (the web UI tests drive a real browser; playwright-core cannot download one offline): apt-get install chromium, or set CHROMIUM_PATH');
-// Docker cannot run without root here, so its tests skip then; as root a missing engine is a gap.
-if (process.getuid?.() === 0 && !has('/usr/sbin/dockerd')) missing.push('dockerd (the container tests start a private Docker engine): apt-get install docker.io');
-if (process.getuid?.() === 0 && !has('podman')) missing.push('podman (the Podman test drives its Docker-compatible socket): apt-get install podman');
+// The container lane (npm run test:containers, --containers here): Docker cannot run without
+// root here, so its tests skip then; as root a missing engine is a gap.
+const containers = process.argv.includes('--containers');
+if (containers && process.getuid?.() === 0 && !has('/usr/sbin/dockerd')) missing.push('dockerd (the container tests start a private Docker engine): apt-get install docker.io');
+if (containers && process.getuid?.() === 0 && !has('podman')) missing.push('podman (the Podman test drives its Docker-compatible socket): apt-get install podman');
 if (process.getuid?.() === 0 && !has('runuser')) missing.push('runuser (to run PostgreSQL as the postgres user): apt-get install util-linux');
 if (missing.length) {
   console.error('The tests need tools that are not installed:\n' + missing.map((m) => `  - ${m}`).join('\n') + '\n`bash .ci/run` installs all of them on Debian/Ubuntu (as root).');

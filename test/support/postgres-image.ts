@@ -21,7 +21,7 @@ const run = promisify(execFile);
 const ENTRYPOINT = fileURLToPath(new URL('./postgres-entrypoint.sh', import.meta.url));
 
 /** Host files every image needs besides PostgreSQL's own: a shell and the entrypoint's tools. */
-const SHELL_TOOLS = ['sh', 'dash', 'bash', 'cat', 'id', 'mkdir', 'chown', 'chmod', 'rm', 'mktemp', 'setpriv', 'ls', 'env', 'sleep', 'tar', 'head'].map((b) => `/usr/bin/${b}`);
+const SHELL_TOOLS = ['sh', 'dash', 'bash', 'cat', 'id', 'mkdir', 'chown', 'chmod', 'rm', 'mktemp', 'setpriv', 'ls', 'env', 'sleep', 'tar', 'head', 'mkfifo'].map((b) => `/usr/bin/${b}`);
 
 /** The files a binary loads (ldd), with the real files behind their symlinks. */
 export async function libraries(binaries: string[]): Promise<string[]> {
