@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { dockerUnavailable, startTestDocker, type TestDocker } from '../support/docker.ts';
-import { postgresImage, runPostgres, type PostgresContainer } from '../support/postgres-image.ts';
+import { postgresImage, runPostgres, type PostgresContainer, pathWithoutPostgres, query } from '../support/postgres-image.ts';
 import { workspace, type Workspace } from '../support/workspace.ts';
 
 const skip = dockerUnavailable();
@@ -28,29 +28,6 @@ async function seed(c: PostgresContainer): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-async function query<T extends pg.QueryResultRow>(c: PostgresContainer, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: c.url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-/**
- * A PATH for the Lifeboat process with no PostgreSQL client tool on it (only the container has
- * them): /usr/bin's other commands, linked into a folder of their own.
- */
-function pathWithoutPostgres(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'lb-nopg-'));
-  for (const name of readdirSync('/usr/bin')) {
-    if (/^(pg_|psql|pgbench|createdb|dropdb|createuser|dropuser|clusterdb|reindexdb|vacuumdb)/.test(name)) continue;
-    symlinkSync(path.join('/usr/bin', name), path.join(dir, name));
-  }
-  return dir;
 }
 
 describe('containers as targets', { skip }, () => {

@@ -1,37 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import type { TestDocker } from '../support/docker.ts';
 import { podmanUnavailable, startTestPodman } from '../support/podman.ts';
-import { runPostgres, type PostgresContainer } from '../support/postgres-image.ts';
+import { runPostgres, type PostgresContainer, pathWithoutPostgres, query } from '../support/postgres-image.ts';
 import { workspace, type Workspace } from '../support/workspace.ts';
 
 // Podman's Docker-compatible API, driven exactly as Docker's: the same PostgreSQL image made from
 // this machine's files, the same CLI commands, only DOCKER_HOST names Podman's socket.
 const skip = podmanUnavailable();
-
-async function query<T extends pg.QueryResultRow>(c: PostgresContainer, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: c.url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-/** A PATH with /usr/bin's commands but no PostgreSQL client tool: only the container has them. */
-function pathWithoutPostgres(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'lb-nopg-'));
-  for (const name of readdirSync('/usr/bin')) {
-    if (/^(pg_|psql|pgbench|createdb|dropdb|createuser|dropuser|clusterdb|reindexdb|vacuumdb)/.test(name)) continue;
-    symlinkSync(path.join('/usr/bin', name), path.join(dir, name));
-  }
-  return dir;
-}
 
 describe('Podman\'s Docker-compatible socket', { skip }, () => {
   let d: TestDocker;

@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { dockerUnavailable, startTestDocker, type TestDocker } from '../support/docker.ts';
-import { postgresImageUnavailable, runPostgres, type PostgresContainer } from '../support/postgres-image.ts';
+import { postgresImageUnavailable, runPostgres, type PostgresContainer, pathWithoutPostgres, query } from '../support/postgres-image.ts';
 import { workspace, type Workspace } from '../support/workspace.ts';
 
 // PostgreSQL 17 comes from Debian trixie (made once per machine and cached; `npm run test:prepare`).
 const skip = dockerUnavailable() ?? (await postgresImageUnavailable(17));
-
-async function query<T extends pg.QueryResultRow>(c: PostgresContainer, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: c.url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** Each table's rows as one digest, to compare a database before and after a restore. */
 async function contents(c: PostgresContainer): Promise<Record<string, string>> {
@@ -28,16 +15,6 @@ async function contents(c: PostgresContainer): Promise<Record<string, string>> {
     out[t] = (await query<{ d: string }>(c, `select count(*) || ':' || coalesce(md5(string_agg(t::text, '|' order by t::text)), '') as d from ${t} t`))[0]!.d;
   }
   return out;
-}
-
-/** A PATH with no PostgreSQL client tool on it: only the containers have them. */
-function pathWithoutPostgres(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'lb-nopg-'));
-  for (const name of readdirSync('/usr/bin')) {
-    if (/^(pg_|psql|pgbench|createdb|dropdb|createuser|dropuser|clusterdb|reindexdb|vacuumdb)/.test(name)) continue;
-    symlinkSync(path.join('/usr/bin', name), path.join(dir, name));
-  }
-  return dir;
 }
 
 describe('a PostgreSQL 17 container beside a 15 one', { skip }, () => {

@@ -43,7 +43,7 @@ describe('lifeboat serve', () => {
     const bare = await startServe(ws, { env: { LIFEBOAT_CONFIG: undefined } });
     running.push(bare);
     assert.match(bare.output(), /warn: no \S+lifeboat\.yaml: starting with nothing configured/);
-    assert.ok(bare.setupToken, 'and it prints the setup link');
+    assert.ok(await bare.setupToken(), 'and it prints the setup link');
     assert.equal((await call(bare.url, 'GET', '/api/v1/setup')).json<{ pending: boolean }>().pending, true);
     const named = await ws.cli(['serve', '--listen', '127.0.0.1:0'], { env: { LIFEBOAT_CONFIG: path.join(ws.dir, 'missing.yaml') } });
     assert.equal(named.code, 2);

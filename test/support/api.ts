@@ -8,8 +8,11 @@ export interface ServeProcess {
   child: ChildProcess;
   /** Everything it wrote to stdout and stderr so far. */
   output(): string;
-  /** The one-time setup token it printed, while no admin exists. */
-  setupToken: string | undefined;
+  /**
+   * The one-time setup token it prints while no admin exists, once printed: the line follows the
+   * listening line, a moment later on a loaded machine (waits up to 10 s; undefined if none came).
+   */
+  setupToken(): Promise<string | undefined>;
   /** SIGTERM, then waits for it to exit; answers its exit code. */
   stop(): Promise<number | null>;
 }
@@ -39,13 +42,17 @@ export async function startServe(ws: Workspace, options: { env?: NodeJS.ProcessE
       reject(new Error(`lifeboat serve exited with ${code}:\n${output}`));
     });
   });
-  // The setup line comes right after the listening line, in the same write or the next.
-  await new Promise((r) => setTimeout(r, 50));
   return {
     url,
     child,
     output: () => output,
-    setupToken: /#token=([A-Za-z0-9_-]+)/.exec(output)?.[1],
+    setupToken: async () => {
+      for (let waited = 0; ; waited += 50) {
+        const m = /#token=([A-Za-z0-9_-]+)/.exec(output);
+        if (m || waited >= 10_000) return m?.[1];
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;
       child.kill('SIGTERM');

@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { debianRootfs } from './debian-postgres.ts';
 import { importImage, type TestDocker } from './docker.ts';
 import { cachedFile, cacheKey } from './image-cache.ts';
@@ -209,4 +211,28 @@ export async function runPostgres(d: TestDocker, options: {
 export async function appImage(d: TestDocker, tag: string): Promise<void> {
   const tools = ['sh', 'dash', 'sleep', 'mkdir', 'cat', 'ls'].map((b) => `/usr/bin/${b}`);
   await importImage(d, tag, ['/bin', '/lib', '/lib64', '/etc/passwd', '/etc/group', ...new Set([...tools, ...(await libraries(tools))])], ['CMD ["sleep", "infinity"]']);
+}
+
+/** Runs one query in a container's database, as an app beside it would, and returns its rows. */
+export async function query<T extends pg.QueryResultRow>(c: PostgresContainer, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: c.url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A PATH for the Lifeboat process with no PostgreSQL client tool on it (only the containers have
+ * them): /usr/bin's other commands, linked into a folder of their own.
+ */
+export function pathWithoutPostgres(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lb-nopg-'));
+  for (const name of readdirSync('/usr/bin')) {
+    if (/^(pg_|psql|pgbench|createdb|dropdb|createuser|dropuser|clusterdb|reindexdb|vacuumdb)/.test(name)) continue;
+    symlinkSync(path.join('/usr/bin', name), path.join(dir, name));
+  }
+  return dir;
 }

@@ -43,7 +43,7 @@ describe('the web UI: wizard, targets, storages, notifications, admin', () => {
     // One storage and one channel from the file: read-only in the UI.
     ws.writeConfig(`storages:\n  filestore: { type: local, path: ${ws.storage} }\ntargets: {}\nnotifications:\n  filehook: { type: webhook, url: "${receiver.url}/file", on: [backup_failed] }\n`);
     [serve, browser] = await serveAndBrowser(startServe(ws));
-    const setup = await call(serve.url, 'POST', '/api/v1/setup', { body: { token: serve.setupToken, name: 'admin', password: PASSWORD } });
+    const setup = await call(serve.url, 'POST', '/api/v1/setup', { body: { token: await serve.setupToken(), name: 'admin', password: PASSWORD } });
     assert.equal(setup.status, 201, setup.text);
     admin = await signIn(serve.url, 'admin', PASSWORD);
     context = await newContext(browser, serve.url);

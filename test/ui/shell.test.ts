@@ -33,7 +33,8 @@ describe('the web UI: first run, sign-in and what is served', () => {
   });
 
   test('the setup link creates the first admin, who is then signed in; the link works only once', async () => {
-    assert.ok(serve.setupToken, 'serve printed a setup link');
+    const token = await serve.setupToken();
+    assert.ok(token, 'serve printed a setup link');
     const context = await newContext(browser, serve.url);
     const page = await context.newPage();
     await page.goto('/setup');
@@ -42,7 +43,7 @@ describe('the web UI: first run, sign-in and what is served', () => {
     await page.getByText('needs the setup link').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Create admin and sign in' }).isDisabled(), true);
 
-    await page.goto(`/setup#token=${serve.setupToken}`);
+    await page.goto(`/setup#token=${token}`);
     await captureScreen(page, 'setup');
     await page.getByLabel('User name').fill('alice');
     await page.getByLabel('Password (at least 12 characters)').fill(password);
