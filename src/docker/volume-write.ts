@@ -15,7 +15,7 @@ import tar from 'tar-stream';
 import type { FileRecord } from '../bundle/manifest.ts';
 import { LifeboatError } from '../errors.ts';
 import { dockerClient, engineError } from './client.ts';
-import { createHelper, HELPER_MOUNT } from './volumes.ts';
+import { archiveNames, createHelper, HELPER_MOUNT } from './volumes.ts';
 
 /** One entry standing in a volume, as the plan's checks look at it (a subset of fs.Stats). */
 export interface VolumeEntry {
@@ -42,12 +42,9 @@ export async function listVolume(volume: string, options: { hash?: Set<string>; 
       throw engineError(err, `cannot read volume ${volume}`, env);
     }
     const unpack = tar.extract();
-    let prefix: string | undefined;
+    const nameOf = archiveNames();
     unpack.on('entry', (header, stream, next) => {
-      // The first entry is the folder itself: the others are named under it.
-      if (prefix === undefined) prefix = header.type === 'directory' ? header.name.replace(/\/?$/, '/') : '';
-      const full = header.name.replace(/\/?$/, header.type === 'directory' ? '/' : '');
-      const rel = (full.startsWith(prefix) ? full.slice(prefix.length) : full).replace(/\/$/, '');
+      const rel = nameOf(header);
       const entry: VolumeEntry = { isDirectory: () => header.type === 'directory', isSymbolicLink: () => header.type === 'symlink' };
       found.set(rel, entry);
       if (header.type !== 'file' || !options.hash?.has(rel)) {

@@ -51,7 +51,7 @@ export async function resolveVolumeSets(
         continue;
       }
       const mountpoint = await checkVolume(docker, set, cfg.volume, env);
-      if (cfg.via !== 'helper' && readable(mountpoint)) {
+      if (cfg.via !== 'helper' && mayEnter(mountpoint)) {
         out[set] = { ...cfg, paths: [mountpoint] };
         continue;
       }
@@ -87,13 +87,27 @@ export async function resolveVolumeSets(
   };
 }
 
-function readable(dir: string): boolean {
+/** Whether this process may read (or, `write`, change) the folder: a volume's mountpoint. */
+export function mayEnter(dir: string, write = false): boolean {
   try {
-    accessSync(dir, constants.R_OK | constants.X_OK);
+    accessSync(dir, (write ? constants.W_OK : constants.R_OK) | constants.X_OK);
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * Names the entries of the engine's tar of a folder relative to that folder: its first entry is
+ * the folder itself (`./` or `lifeboat-volume/`), the others are named under it.
+ */
+export function archiveNames(): (header: { name: string; type?: string | null }) => string {
+  let prefix: string | undefined;
+  return (header) => {
+    if (prefix === undefined) prefix = header.type === 'directory' ? header.name.replace(/\/?$/, '/') : '';
+    const full = header.name.replace(/\/?$/, header.type === 'directory' ? '/' : '');
+    return (full.startsWith(prefix) ? full.slice(prefix.length) : full).replace(/\/$/, '');
+  };
 }
 
 /** The volume's mountpoint, after refusing a missing volume and a running database's. */
@@ -196,12 +210,9 @@ async function extract(archive: Readable, root: string): Promise<void> {
   await fs.mkdir(root, { recursive: true, mode: 0o700 });
   const times: [string, Date][] = [];
   const unpack = tar.extract();
-  // The first entry is the folder itself (`./` or `lifeboat-volume/`): the others are under it.
-  let prefix: string | undefined;
+  const nameOf = archiveNames();
   unpack.on('entry', (header, stream, next) => {
-    if (prefix === undefined) prefix = header.type === 'directory' ? header.name.replace(/\/?$/, '/') : '';
-    const full = header.name.replace(/\/?$/, header.type === 'directory' ? '/' : '');
-    const name = (full.startsWith(prefix) ? full.slice(prefix.length) : full).replace(/\/$/, '');
+    const name = nameOf(header);
     const target = path.join(root, name);
     if (name.split('/').includes('..')) {
       stream.resume();

@@ -3,7 +3,6 @@
 // Written through it when this process may; else through helper containers (docker/volume-write.ts),
 // whose listing of the volume stands in for lstat in the plan's checks. Refused into a running
 // database's volume; a running app on the volume stops the restore unless --force.
-import { accessSync, constants } from 'node:fs';
 import type { FileRecord } from '../bundle/manifest.ts';
 import { asLifeboatError, LifeboatError } from '../errors.ts';
 import type { FileRoots } from './restore-files-check.ts';
@@ -26,14 +25,6 @@ function inside(p: string, root: string): boolean {
   return p === root || p.startsWith(root + '/');
 }
 
-function writable(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK | constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The volume sets of the target that selected entries go back into, with their checks, and
@@ -46,7 +37,7 @@ export async function planVolumes(ctx: RestoreContext, roots: FileRoots, checks:
   const sets = Object.entries(config?.files ?? {}).filter(([, cfg]) => cfg.volume);
   if (!sets.length) return [];
   const { dockerClient } = await import('../docker/client.ts');
-  const { volumeMountpoint, volumeUsers } = await import('../docker/volumes.ts');
+  const { mayEnter, volumeMountpoint, volumeUsers } = await import('../docker/volumes.ts');
   const found: VolumeDestination[] = [];
   let docker;
   try {
@@ -74,7 +65,7 @@ export async function planVolumes(ctx: RestoreContext, roots: FileRoots, checks:
       checks.push({ name: `volume ${volume}`, ok: false, detail: `in use by the running PostgreSQL container ${database.name}: files written under a live data directory corrupt it; restore the database through postgres: { container: ${database.name} } instead` });
       continue;
     }
-    const direct = cfg.via !== 'helper' && writable(mountpoint);
+    const direct = cfg.via !== 'helper' && mayEnter(mountpoint, true);
     if (!direct && cfg.via === 'mountpoint') {
       checks.push({ name: `volume ${volume}`, ok: false, detail: `file set ${set}: cannot write at its mountpoint ${mountpoint} (via: mountpoint); run Lifeboat as root on the Docker host, or set via: auto to write through a helper container` });
       continue;
