@@ -1,5 +1,5 @@
 import type { SQLInputValue } from 'node:sqlite';
-import type { BackupFilter, BackupListRow, BackupStatus, BackupSummary, Catalog, SortColumn, Trust } from '../catalog/catalog.ts';
+import type { BackupFilter, BackupStatus, BackupSummary, Catalog, SortColumn, Trust } from '../catalog/catalog.ts';
 import { LifeboatError } from '../errors.ts';
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.ts';
 
@@ -94,10 +94,17 @@ function sortColumns(sort: BackupSort, desc: boolean): { columns: SortColumn[]; 
 /**
  * A page of backups for the API and the UI: filtered, sorted, and paged by keyset cursors, so a
  * page costs the same at the start and the end of 10,000 backups and never repeats or skips a
- * backup when others are added meanwhile. Wrong input is E_USAGE naming the field. The page is
- * shared with later identical calls: read it, do not change it.
+ * backup when others are added meanwhile. Wrong input is E_USAGE naming the field.
  */
 export function queryBackups(catalog: Catalog, q: BackupQuery = {}): BackupPage {
+  return JSON.parse(queryBackupsJson(catalog, q)) as BackupPage;
+}
+
+/**
+ * queryBackups as the JSON text the API sends, made of the texts SQLite keeps for each listed
+ * backup (catalog migration 15): no row becomes an object on the way.
+ */
+export function queryBackupsJson(catalog: Catalog, q: BackupQuery = {}): string {
   // A UI polling its list, and many clients asking for the first page, ask the same question
   // while nothing changed: answered from memory while the catalog's change mark is the same, for
   // at most a second (protection ends with time, not with a write).
@@ -105,34 +112,21 @@ export function queryBackups(catalog: Catalog, q: BackupQuery = {}): BackupPage 
   let memo = memos.get(catalog);
   if (!memo) memos.set(catalog, (memo = new Map()));
   const hit = memo.get(key);
-  if (hit && hit.mark === catalog.changeMark() && (q.now !== undefined || Date.now() - hit.at < MEMO_MS)) return hit.page;
+  if (hit && hit.mark === catalog.changeMark() && (q.now !== undefined || Date.now() - hit.at < MEMO_MS)) return hit.text;
   // A new question is kept under the mark its page's own statement read: what it says holds at
   // that mark. An empty page read none, and is not kept.
-  const { page, mark } = runQuery(catalog, q);
-  if (mark === undefined) return page;
+  const { text, mark } = runQuery(catalog, q);
+  if (mark === undefined) return text;
   if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value!);
-  memo.set(key, { mark, at: Date.now(), page });
-  return page;
-}
-
-/**
- * queryBackups as the JSON text the API sends: a page answered from the memo is serialised once,
- * not once per request.
- */
-export function queryBackupsJson(catalog: Catalog, q: BackupQuery = {}): string {
-  const page = queryBackups(catalog, q);
-  let text = serialised.get(page);
-  if (text === undefined) serialised.set(page, (text = JSON.stringify(page)));
+  memo.set(key, { mark, at: Date.now(), text });
   return text;
 }
 
-const serialised = new WeakMap<BackupPage, string>();
-
 const MEMO_MS = 1000;
 const MEMO_SIZE = 64;
-const memos = new WeakMap<Catalog, Map<string, { mark: string; at: number; page: BackupPage }>>();
+const memos = new WeakMap<Catalog, Map<string, { mark: string; at: number; text: string }>>();
 
-function runQuery(catalog: Catalog, q: BackupQuery): { page: BackupPage; mark: string | undefined } {
+function runQuery(catalog: Catalog, q: BackupQuery): { text: string; mark: string | undefined } {
   const now = q.now ?? new Date();
   const filter: BackupFilter = {
     target: q.target,
@@ -155,34 +149,8 @@ function runQuery(catalog: Catalog, q: BackupQuery): { page: BackupPage; mark: s
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   const nextCursor = rows.length > limit && last ? encodeCursor(listing, last.sortKey) : null;
-  const page = {
-    items: items.map((r) => toSummaryRow(r, now)),
-    nextCursor,
-    ...(q.withTotal ? { total: catalog.countBackups(filter) } : {}),
-  };
-  return { page, mark };
-}
-
-function toSummaryRow(r: BackupListRow, now: Date): BackupSummaryRow {
-  return {
-    id: r.id,
-    target: r.target,
-    status: r.status,
-    trust: r.trust,
-    trigger: r.trigger,
-    startedAt: r.startedAt,
-    finishedAt: r.finishedAt,
-    durationMs: r.summary?.durationMs ?? (r.finishedAt ? Date.parse(r.finishedAt) - Date.parse(r.startedAt) : null),
-    size: r.size,
-    error: r.error,
-    verification: { status: r.verificationStatus, level: r.verificationLevel, at: r.verifiedAt },
-    protected: r.protected && (r.protectedUntil === null || Date.parse(r.protectedUntil) > now.getTime()),
-    protectedUntil: r.protectedUntil,
-    deletion: { status: r.deletionStatus, at: r.deleteAfter },
-    locations: r.locations,
-    summary: r.summary,
-    tags: r.tags,
-  };
+  const total = q.withTotal ? `,"total":${catalog.countBackups(filter)}` : '';
+  return { text: `{"items":[${items.map((r) => r.json).join(',')}],"nextCursor":${JSON.stringify(nextCursor)}${total}}`, mark };
 }
 
 function oneOf<T extends string>(field: string, value: string | undefined, allowed: readonly T[]): T | undefined {

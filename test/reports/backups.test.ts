@@ -174,6 +174,46 @@ describe('queryBackups', () => {
     catalog.releaseLock('bulk-lock', 'holder');
   });
 
+  test('each listed backup is what its record says, written by SQLite: quotes, control characters and emoji in an error, a protection run out, a copy gone bad', () => {
+    const id = 'odd-20260101T000000Z';
+    catalog.startBackup({ id, target: 'odd', trigger: 'manual', jobId: 'j-odd', startedAt: new Date('2026-01-01T00:00:00.250Z'), compression: 'zstd', encrypted: false, bundleKey: 'k' });
+    catalog.failBackup(id, 'pg_dump: "public"."ünïcode" \\ tab\tnewline\n\u0001 bell\u0007 \u{1F6DF} </script>');
+    const ran = queryBackups(catalog, { target: 'odd', status: 'failed' }).items[0]!;
+    assert.equal(ran.error, catalog.getBackup(id)!.error, 'the error byte for byte');
+    assert.equal(ran.durationMs, Date.parse(catalog.getBackup(id)!.finishedAt!) - Date.parse('2026-01-01T00:00:00.250Z'), 'no summary: finished minus started, to the millisecond');
+    // Every backup of the generated catalog against its record, in the shape the API documents.
+    const expected = (r: NonNullable<ReturnType<typeof catalog.getBackup>>, at: Date): BackupSummaryRow => ({
+      id: r.id, target: r.target,
+      status: r.deletionStatus === 'deleted' ? 'deleted' : r.status === 'ok' && r.locations.some((l) => l.status !== 'ok') ? 'degraded' : r.status,
+      trust: r.trust, trigger: r.trigger, startedAt: r.startedAt, finishedAt: r.finishedAt,
+      durationMs: r.summary?.durationMs ?? (r.finishedAt ? Date.parse(r.finishedAt) - Date.parse(r.startedAt) : null),
+      size: r.size, error: r.error,
+      verification: { status: r.verificationStatus, level: r.verificationLevel, at: r.verifiedAt },
+      protected: r.protected && (r.protectedUntil === null || Date.parse(r.protectedUntil) > at.getTime()), protectedUntil: r.protectedUntil,
+      deletion: { status: r.deletionStatus, at: r.deleteAfter },
+      locations: r.locations.map((l) => ({ storage: l.storage, status: l.status })),
+      summary: r.summary, tags: r.tags,
+    });
+    const listed = allPages({ status: undefined }, 200).rows.concat(allPages({ status: 'deleted' }, 200).rows, [ran]);
+    assert.ok(listed.length > 300);
+    for (const row of listed) assert.deepEqual(row, expected(catalog.getBackup(row.id)!, now), row.id);
+    assert.ok(listed.some((r) => r.status === 'degraded') && listed.some((r) => r.protected) && listed.some((r) => r.summary !== null));
+    // A protection that ends: protected while it lasts, not after, the record unchanged.
+    catalog.setProtection(id, new Date('2026-06-01T00:00:00Z'));
+    const at = (t: string) => queryBackups(catalog, { target: 'odd', status: 'failed', now: new Date(t) }).items[0]!;
+    assert.equal(at('2026-05-31T23:59:59.999Z').protected, true);
+    assert.equal(at('2026-06-01T00:00:00.000Z').protected, false);
+    assert.deepEqual(at('2026-06-01T00:00:00.000Z'), expected(catalog.getBackup(id)!, new Date('2026-06-01T00:00:00.000Z')));
+    // A copy turning bad changes the row the list holds at once.
+    const good = listed.find((r) => r.status === 'ok' && r.locations.length === 2)!;
+    catalog.setLocation(good.id, { ...catalog.getBackup(good.id)!.locations[1]!, status: 'missing' });
+    const after = queryBackups(catalog, { target: good.target, status: 'degraded', limit: 200, now }).items.find((r) => r.id === good.id)!;
+    assert.deepEqual(after, expected(catalog.getBackup(good.id)!, now));
+    assert.equal(after.status, 'degraded');
+    catalog.setLocation(good.id, { ...catalog.getBackup(good.id)!.locations[1]!, status: 'ok' });
+    catalog.unprotect(id);
+  });
+
   test('a damaged, edited or foreign cursor is refused naming the cursor; bad values name their field', () => {
     const first = queryBackups(catalog, { limit: 5, now });
     const cursor = first.nextCursor!;
@@ -191,7 +231,7 @@ describe('queryBackups', () => {
   });
 });
 
-test('migration 11 fills the list from the backups a catalog already holds', () => {
+test('migrations 11 and 15 fill the list from the backups a catalog already holds', () => {
   const home = path.join(dir, 'old');
   const mine = migrations.findIndex((m) => m.includes('create table backup_list'));
   assert.ok(mine >= 0);
@@ -203,7 +243,8 @@ test('migration 11 fills the list from the backups a catalog already holds', () 
   db.exec('drop table backup_list');
   for (const name of ['insert', 'update', 'delete', 'location_insert', 'location_update', 'location_delete']) db.exec(`drop trigger backup_list_${name}`);
   db.exec('drop index jobs_started_id; drop index jobs_status_started; drop index jobs_kind_started; drop index jobs_target_started; drop index events_unread');
-  db.exec(migrations[mine]!);
+  // This migration, then the later ones that change the list (13's indexes, 15's JSON rows).
+  for (const m of migrations.slice(mine)) if (m.includes('backup_list')) db.exec(m);
   db.close();
   const reopened = Catalog.open(home);
   try {
