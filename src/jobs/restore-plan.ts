@@ -69,11 +69,33 @@ export async function makePlan(ctx: RestoreContext, job: Job, options: RestoreOp
     // A dry run reads the whole bundle once to prove it; a real restore does so while extracting.
     job.progress({ phase: 'checking bundle', done: 0, unit: 'bytes' });
     const keys = keysForBundle(keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), ctx.manifest.encryption);
-    try {
-      const integrity = await checkIntegrity(await ctx.storage.get(ctx.key), path.basename(ctx.key), keys);
-      checks.push({ name: 'checksums', ok: integrity.ok, detail: integrity.ok ? `all ${integrity.members.length} members match the manifest` : integrity.problems.join('; ') });
-    } catch (err) {
-      checks.push({ name: 'checksums', ok: false, detail: asLifeboatError(err).message });
+    // A damaged copy is passed over for the next, as the run itself does (restore.ts, execute):
+    // else the plan would refuse a restore that would succeed from a replica.
+    const damaged: string[] = [];
+    for (;;) {
+      let problem: string;
+      try {
+        const integrity = await checkIntegrity(await ctx.storage.get(ctx.key), path.basename(ctx.key), keys);
+        if (integrity.ok) {
+          const others = damaged.length ? ` (read from ${ctx.storage.name}: ${damaged.join('; ')})` : '';
+          checks.push({ name: 'checksums', ok: true, detail: `all ${integrity.members.length} members match the manifest${others}` });
+          break;
+        }
+        problem = integrity.problems.join('; ');
+      } catch (err) {
+        const e = asLifeboatError(err);
+        if (!['E_BUNDLE_CORRUPT', 'E_STORAGE_READ', 'E_STORAGE_NOT_FOUND'].includes(e.code)) {
+          checks.push({ name: 'checksums', ok: false, detail: e.message });
+          break;
+        }
+        problem = e.message;
+      }
+      damaged.push(`the copy on ${ctx.storage.name} is damaged: ${problem}`);
+      if (!(await ctx.copies.fallBack(problem))) {
+        checks.push({ name: 'checksums', ok: false, detail: damaged.join('; ') });
+        break;
+      }
+      ({ storage: ctx.storage, key: ctx.key } = ctx.copies.current);
     }
   }
 

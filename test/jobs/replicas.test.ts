@@ -161,6 +161,18 @@ describe('replicas', () => {
     assert.match((await ws.run(['show', out.id])).stdout, /stored +local: \S+ \(failed: .*damaged/);
   });
 
+  test('a dry run over a corrupt primary checks the replica, as the run would read it: the plan passes, naming the damaged copy', async () => {
+    const { ws, db } = await setup('rep-dry');
+    const out = (await ws.run(['backup', 'shop', '--json'])).json<BackupOut>();
+    flipByte(path.join(ws.storage, out.key), 0.4);
+    const r = await ws.run(['restore', out.id, '--database', db, '--to', suite.server.urlFor(`${db}_dry`), '--dry-run', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const checksums = r.json<{ plan: { checks: { name: string; ok: boolean; detail: string }[] } }>().plan.checks.find((c) => c.name === 'checksums')!;
+    assert.equal(checksums.ok, true);
+    assert.match(checksums.detail, /^all \d+ members match the manifest \(read from cloud: the copy on local is damaged: .+\)$/);
+    assert.equal((await ws.run(['show', out.id, '--json'])).json<Listed>().locations.find((l) => l.storage === 'local')!.status, 'failed', 'the damage is recorded, as a verification would');
+  });
+
   test('catalog rebuild merges the copies found on every storage into one record per backup', async () => {
     const { ws } = await setup('rep-rebuild');
     const out = (await ws.run(['backup', 'shop', '--json'])).json<BackupOut>();
