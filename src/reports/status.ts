@@ -16,7 +16,7 @@ export interface DaemonStatus {
   schedules: (ScheduleRecord & { next: string | null })[];
   running: ReturnType<Catalog['runningJobs']>;
   /** Per configured target: its newest backup and when it last succeeded. */
-  targets: { target: string; last: { id: string; status: BackupStatus; startedAt: string } | undefined; lastSuccess: string | null }[];
+  targets: { target: string; last?: { id: string; status: BackupStatus; startedAt: string }; lastSuccess: string | null }[];
   /** Storage use as last measured. */
   storage: StorageUsage[];
 }

@@ -8,6 +8,7 @@ import { deployedCompatibility } from '../../profiles/compatibility.ts';
 import { LifeboatError } from '../../errors.ts';
 import { body, defineRoute, json, type Api, type RouteEntry } from '../api.ts';
 import { BackupParam } from '../schemas.ts';
+import { RetentionPreviewSchema } from '../report-schemas.ts';
 
 const flag = z.enum(['true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === 'true'));
 
@@ -103,7 +104,7 @@ export function registerListings(api: Api, table: RouteEntry[]): void {
     responses: { 200: json(z.object({ marked: z.number(), unread: z.number() })) },
   }, (c) => c.json(markEventsRead(c.get('server').catalog, c.req.valid('json')), 200));
 
-  const Preview = z.object({ target: z.string(), policy: z.unknown(), timeZone: z.string(), warnings: z.array(z.string()), decisions: z.array(z.unknown()) }).openapi('RetentionPreview');
+  const Preview = RetentionPreviewSchema;
   defineRoute(api, table, {
     method: 'get', path: '/api/v1/retention', access: 'read', tags: ['retention'],
     summary: 'Each target\'s retention policy and a dry run: every backup with its decision and reasons (as `prune --dry-run`)',

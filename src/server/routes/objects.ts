@@ -7,6 +7,7 @@ import { storageList } from '../../reports/storage.ts';
 import { body, defineRoute, json, type Api, type RouteEntry } from '../api.ts';
 import { audited } from '../audit.ts';
 import { NameParam } from '../schemas.ts';
+import { StorageUsageSchema, TargetHealthSchema } from '../report-schemas.ts';
 
 const ObjectView = z.object({
   kind: z.enum(['target', 'storage', 'channel']),
@@ -46,7 +47,7 @@ export function registerObjects(api: Api, table: RouteEntry[]): void {
     defineRoute(api, table, {
       method: 'get', path: base, access: 'read', tags: [k.tag],
       summary: `Every ${k.kind}: from lifeboat.yaml and created here${k.kind === 'target' ? ', with health (last success, next run, last verification, success rate over 30 days)' : k.kind === 'storage' ? ', with used, free and quota' : ''}`,
-      responses: { 200: json(z.object({ items: z.array(ObjectView.extend({ health: z.unknown().optional(), usage: z.unknown().optional() })) })) },
+      responses: { 200: json(z.object({ items: z.array(ObjectView.extend({ health: TargetHealthSchema.nullable().optional(), usage: StorageUsageSchema.nullable().optional() })) })) },
     }, (c) => {
       const server = c.get('server');
       const loaded = server.loaded();

@@ -3,6 +3,7 @@ import { renderMetrics } from '../../reports/metrics.ts';
 import { daemonStatus } from '../../reports/status.ts';
 import { LEASE } from '../../scheduler/scheduler.ts';
 import { defineRoute, json, type Api, type RouteEntry } from '../api.ts';
+import { DaemonStatusSchema } from '../report-schemas.ts';
 
 /** Health, readiness, metrics and the daemon's status. */
 export function registerSystem(api: Api, table: RouteEntry[]): void {
@@ -44,9 +45,9 @@ export function registerSystem(api: Api, table: RouteEntry[]): void {
   defineRoute(api, table, {
     method: 'get', path: '/api/v1/status', access: 'read', tags: ['system'],
     summary: 'The daemon, next runs, running jobs, the last result per target, storage use (as `lifeboat status --json`)',
-    responses: { 200: json(z.unknown()) },
+    responses: { 200: json(DaemonStatusSchema) },
   }, (c) => {
     const server = c.get('server');
-    return c.json(daemonStatus(server.loaded(), server.catalog, new Date()) as unknown as Record<string, unknown>, 200);
+    return c.json(daemonStatus(server.loaded(), server.catalog, new Date()) as z.infer<typeof DaemonStatusSchema>, 200);
   });
 }
