@@ -4,7 +4,9 @@
 // generated from them. Each is tied to the report's own type both ways at compile time, so
 // neither can change without the other.
 import { z } from '@hono/zod-openapi';
+import type { RestoreRecord } from '../catalog/catalog.ts';
 import type { PruneOutcome } from '../jobs/prune.ts';
+import type { RestorePlan } from '../jobs/restore-plan.ts';
 import type { TargetHealth } from '../reports/health.ts';
 import type { RetentionPreviewTarget } from '../reports/retention.ts';
 import type { DaemonStatus } from '../reports/status.ts';
@@ -90,4 +92,52 @@ export const RetentionPreviewSchema = z.object({
 // are checked there, not restated here.
 const previewMatches: Same<Omit<z.infer<typeof RetentionPreviewSchema>, 'policy'>, Omit<RetentionPreviewTarget, 'policy'>> = true;
 
-void [targetHealthMatches, storageUsageMatches, daemonStatusMatches, decisionMatches, previewMatches];
+export const RestorePlanSchema = z.object({
+  backupId: z.string(),
+  target: z.string(),
+  storage: z.string().openapi({ description: 'the storage the bundle is read from' }),
+  key: z.string(),
+  databases: z.array(z.object({
+    source: z.string().openapi({ description: 'its name in the bundle' }),
+    server: z.string().openapi({ description: 'where it goes, password hidden' }),
+    database: z.string(),
+    action: z.enum(['create', 'replace']),
+    tables: z.number(), rows: z.number(), dumpSize: z.number(),
+  })),
+  tables: z.array(z.object({
+    table: z.string(), database: z.string(),
+    action: z.enum(['replace', 'create', 'beside']).openapi({ description: 'replace: the live rows; create: the database lacks it; beside: renameTo' }),
+    as: z.string(), rows: z.number(),
+    closure: z.object({
+      partitions: z.array(z.object({ table: z.string(), as: z.string(), rows: z.number() })),
+      with: z.array(z.string()).openapi({ description: 'what comes with the table, counted by kind: "2 index", "1 trigger"' }),
+      needs: z.array(z.object({ kind: z.string(), name: z.string(), action: z.enum(['use', 'create', 'differs', 'present']), detail: z.string().optional() })),
+      foreignKeys: z.array(z.object({ name: z.string(), table: z.string(), references: z.string(), direction: z.enum(['incoming', 'outgoing']), handling: z.string() })),
+      views: z.array(z.object({ name: z.string(), kind: z.enum(['view', 'materialized view']), handling: z.string() })),
+    }).optional().openapi({ description: 'absent when the dump\'s table of contents could not be read' }),
+  })),
+  files: z.array(z.object({
+    set: z.string(), path: z.string(), destination: z.string(), trusted: z.string(),
+    type: z.enum(['file', 'directory', 'symlink']), action: z.enum(['create', 'overwrite']), size: z.number(),
+    volume: z.string().optional(), mountpoint: z.string().optional(), via: z.enum(['mountpoint', 'helper']).optional(),
+  })),
+  checks: z.array(z.object({
+    name: z.string(), ok: z.boolean(), detail: z.string(),
+    overridable: z.boolean().optional().openapi({ description: 'a failed check that force may override (schema or version differences); others always stop' }),
+  })),
+  replacesData: z.boolean().openapi({ description: 'existing data is replaced: the run needs confirm: "RESTORE"' }),
+  safetyBackup: z.boolean(),
+  globals: z.boolean(),
+}).openapi('RestorePlan');
+const planMatches: Same<z.infer<typeof RestorePlanSchema>, RestorePlan> = true;
+
+export const RestoreRecordSchema = z.object({
+  id: z.string(), backupId: z.string(), requestedBy: z.string(), startedAt: z.string(), finishedAt: z.string().nullable(),
+  status: z.enum(['running', 'succeeded', 'failed', 'cancelled']),
+  plan: z.unknown().openapi({ description: 'the plan it ran (RestorePlan), as recorded then' }),
+  report: z.unknown().openapi({ description: 'what it restored, as recorded when it ended; null while running' }),
+  safetyBackupId: z.string().nullable(), error: z.string().nullable(),
+}).openapi('RestoreRecord');
+const restoreRecordMatches: Same<z.infer<typeof RestoreRecordSchema>, RestoreRecord> = true;
+
+void [targetHealthMatches, storageUsageMatches, daemonStatusMatches, decisionMatches, previewMatches, planMatches, restoreRecordMatches];

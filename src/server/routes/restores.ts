@@ -5,6 +5,7 @@ import { runRestore, type RestorePlan } from '../../jobs/restore.ts';
 import { body, defineRoute, json, JobStartedSchema, type Api, type RouteEntry } from '../api.ts';
 import { audited } from '../audit.ts';
 import { boundRequest, checkPlanToken, issuePlanToken, planDigest } from '../restore-token.ts';
+import { RestorePlanSchema, RestoreRecordSchema } from '../report-schemas.ts';
 import { startJob } from './jobs.ts';
 
 const RestoreRequest = z.strictObject({
@@ -25,7 +26,7 @@ const RestoreRequest = z.strictObject({
 }).openapi('RestoreRequest');
 
 const PlanAnswer = z.object({
-  plan: z.unknown().openapi({ description: 'the same plan object as `lifeboat restore --dry-run --json`' }),
+  plan: RestorePlanSchema.openapi({ description: 'the same plan object as `lifeboat restore --dry-run --json`' }),
   planToken: z.string().nullable().openapi({ description: 'send it back to run exactly this plan; null when the plan is refused' }),
   refused: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }).nullable(),
 }).openapi('RestorePlanAnswer');
@@ -68,7 +69,7 @@ export function registerRestores(api: Api, table: RouteEntry[]): void {
     method: 'get', path: '/api/v1/restores', access: 'read', tags: ['restores'],
     summary: 'Restore history, newest first, a page at a time (keyset cursor)',
     request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(500).optional().openapi({ description: 'nextCursor of the previous page' }) }) },
-    responses: { 200: json(z.object({ items: z.array(z.unknown()), nextCursor: z.string().nullable() })) },
+    responses: { 200: json(z.object({ items: z.array(RestoreRecordSchema), nextCursor: z.string().nullable() })) },
   }, (c) => {
     const { limit, cursor } = c.req.valid('query');
     const before = cursor === undefined ? undefined : decodeCursor('restores', cursor, ['string', 'string']) as [string, string];

@@ -3,21 +3,17 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { Link, useParams } from 'wouter';
-import { api, ApiError, unwrap } from '../../api/client.ts';
+import { api, ApiError, unwrap, type Schema } from '../../api/client.ts';
 import { JobProgress, type JobOutcome } from '../../components/job.tsx';
 import { EmptyState, Loading, Page } from '../../components/page.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
 import { useCan } from '../../session.tsx';
 import { useBackup } from './detail-page.tsx';
 import { asManifest } from './manifest.ts';
-import { PlanView, type Plan } from './restore-plan-view.tsx';
+import { PlanView } from './restore-plan-view.tsx';
 import { incomplete, initialChoice, ScopeForm, toRequest, type ScopeChoice } from './restore-scope.tsx';
 
-interface PlanAnswer {
-  plan: Plan;
-  planToken: string | null;
-  refused: { code: string; message: string; hint?: string } | null;
-}
+type PlanAnswer = Schema<'RestorePlanAnswer'>;
 
 export function RestorePage() {
   const { id } = useParams<{ id: string }>();

@@ -1,25 +1,9 @@
 // A restore's plan as the API answers it (the same object as `lifeboat restore --dry-run --json`):
 // what it writes, and every check, green or red.
+import type { Schema } from '../../api/client.ts';
 import { formatBytes } from '../../components/format.tsx';
 
-export interface PlanCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-  overridable?: boolean;
-}
-export interface Plan {
-  backupId: string;
-  target: string;
-  storage: string;
-  databases: { source: string; server: string; database: string; action: 'create' | 'replace'; tables: number; rows: number; dumpSize: number }[];
-  tables: { table: string; database: string; action: 'replace' | 'create' | 'beside'; as: string; rows: number; closure?: { with: string[]; partitions: unknown[] } }[];
-  files: { set: string; path: string; destination: string; type: string; action: 'create' | 'overwrite'; size: number }[];
-  checks: PlanCheck[];
-  replacesData: boolean;
-  safetyBackup: boolean;
-  globals: boolean;
-}
+export type Plan = Schema<'RestorePlan'>;
 
 export function PlanView({ plan }: { plan: Plan }) {
   return (

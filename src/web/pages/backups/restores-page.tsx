@@ -2,23 +2,14 @@
 // Paged like the backups list: the API's keyset cursor, "Show 25 more".
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
-import { api, unwrap } from '../../api/client.ts';
+import { api, unwrap, type Schema } from '../../api/client.ts';
 import { Time } from '../../components/format.tsx';
 import { Badge, EmptyState, Loading, Page } from '../../components/page.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
 import type { Plan } from './restore-plan-view.tsx';
 
-interface RestoreRecord {
-  id: string;
-  backupId: string;
-  requestedBy: string;
-  startedAt: string;
-  finishedAt: string | null;
-  status: 'running' | 'succeeded' | 'failed' | 'cancelled';
-  plan: Plan;
-  safetyBackupId: string | null;
-  error: string | null;
-}
+/** The plan is as it was recorded when the restore ran. */
+type RestoreRecord = Omit<Schema<'RestoreRecord'>, 'plan'> & { plan: Plan };
 
 const TONE = { running: 'info', succeeded: 'ok', failed: 'bad', cancelled: 'neutral' } as const;
 
