@@ -96,7 +96,8 @@ export const macSchema = z.looseObject({
   value: sha256,
 });
 
-export const manifestSchema = z.looseObject({
+/** The manifest's fields, without the check across them (manifestSchema): what the API describes. */
+export const manifestFields = z.looseObject({
   format: z.literal('lifeboat-bundle'),
   formatVersion: z.literal(1),
   id: z.string().regex(ID, 'a backup id <target>-<YYYYMMDDTHHMMSSZ>'),
@@ -130,6 +131,8 @@ export const manifestSchema = z.looseObject({
   warnings: z.array(z.string()),
   mac: macSchema.optional(),
   members: z.array(z.looseObject({ name: member, size: count, sha256 })),
-}).superRefine((m, ctx) => {
+});
+
+export const manifestSchema = manifestFields.superRefine((m, ctx) => {
   if (!m.id.startsWith(`${m.target}-`)) ctx.addIssue({ code: 'custom', path: ['id'], message: `a backup id of target "${m.target}"` });
 });

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { stream } from 'hono/streaming';
 import { LifeboatError } from '../../errors.ts';
+import { manifestFields } from '../../bundle/manifest-schema.ts';
 import { runBackupFlow } from '../../jobs/backup-flow.ts';
 import { readOrder } from '../../jobs/copies.ts';
 import { cancelDeletion, protectBackup, unprotectBackup } from '../../jobs/protection.ts';
@@ -36,7 +37,7 @@ export function registerBackups(api: Api, table: RouteEntry[]): void {
     method: 'get', path: '/api/v1/backups/{id}', access: 'read', tags: ['backups'],
     summary: 'One backup: its record and its manifest (without the member list)',
     request: { params: BackupParam },
-    responses: { 200: json(z.object({ backup: BackupSchema, manifest: z.unknown() })) },
+    responses: { 200: json(z.object({ backup: BackupSchema, manifest: manifestFields.omit({ members: true }).nullable().openapi('Manifest', { description: 'as manifest.json holds it, without the member list; null for a backup with none (failed, running)' }) })) },
   }, (c) => {
     const { catalog } = c.get('server');
     const b = catalog.resolveBackup(c.req.valid('param').id);

@@ -8,7 +8,6 @@ import { Loading, Page } from '../../components/page.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
 import { useCan } from '../../session.tsx';
 import { DeletionBadge, ProtectedBadge, StatusBadge, VerifiedBadge } from './badges.tsx';
-import { asManifest } from './manifest.ts';
 import { BackupActions } from './row-actions.tsx';
 import { DatabasesTab } from './tab-databases.tsx';
 import { FilesTab } from './tab-files.tsx';
@@ -36,7 +35,7 @@ export function BackupDetailPage() {
       </Page>
     );
   const b = q.data.backup;
-  const m = asManifest(q.data.manifest);
+  const m = q.data.manifest ?? undefined;
   const stored = b.status === 'ok' || b.status === 'degraded';
   const tabs: TabDef[] = [];
   if (m) {

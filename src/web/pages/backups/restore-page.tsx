@@ -9,7 +9,7 @@ import { EmptyState, Loading, Page } from '../../components/page.tsx';
 import { ProblemMessage } from '../../components/problem.tsx';
 import { useCan } from '../../session.tsx';
 import { useBackup } from './detail-page.tsx';
-import { asManifest } from './manifest.ts';
+import type { Manifest } from './manifest.ts';
 import { PlanView } from './restore-plan-view.tsx';
 import { incomplete, initialChoice, ScopeForm, toRequest, type ScopeChoice } from './restore-scope.tsx';
 
@@ -27,7 +27,7 @@ export function RestorePage() {
     );
   if (q.isPending) return <Loading what="the backup" />;
   if (q.error) return <ProblemMessage error={q.error} />;
-  const m = asManifest(q.data.manifest);
+  const m = q.data.manifest ?? undefined;
   if (!m) return <ProblemMessage error={new Error(`backup ${q.data.backup.id} is ${q.data.backup.status}: it holds nothing to restore`)} />;
   return (
     <Page title={`Restore from ${q.data.backup.id}`}>
@@ -39,7 +39,7 @@ export function RestorePage() {
   );
 }
 
-function Wizard({ backupId, manifest }: { backupId: string; manifest: NonNullable<ReturnType<typeof asManifest>> }) {
+function Wizard({ backupId, manifest }: { backupId: string; manifest: Manifest }) {
   const client = useQueryClient();
   const confirmId = useId();
   const [choice, setChoice] = useState<ScopeChoice>(() => initialChoice(manifest));
