@@ -13,7 +13,7 @@ import type { DaemonStatus } from '../reports/status.ts';
 import type { StorageSummary } from '../reports/storage.ts';
 
 /** True when A and B are the same type; anything else fails to compile where it is asserted. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 const BackupStatusSchema = z.enum(['running', 'ok', 'degraded', 'failed', 'deleted']);
 

@@ -11,6 +11,9 @@ export const LocationSchema = z.object({
   error: z.string().nullable(),
 }).openapi('Location');
 
+/** What a complete backup holds and took, in counts (BackupSummary, catalog/backups.ts). */
+export const BackupSummarySchema = z.object({ databases: z.number(), tables: z.number(), rows: z.number(), files: z.number(), appItems: z.number(), durationMs: z.number(), warnings: z.number() }).openapi('BackupSummary');
+
 export const BackupSchema = z.object({
   id: z.string().openapi({ example: 'app-20261207T020000Z' }),
   target: z.string(),
@@ -33,7 +36,7 @@ export const BackupSchema = z.object({
   tags: z.array(z.string()),
   deletionStatus: z.enum(['none', 'pending', 'deleted']),
   deleteAfter: z.string().nullable(),
-  summary: z.object({ databases: z.number(), tables: z.number(), rows: z.number(), files: z.number(), appItems: z.number(), durationMs: z.number(), warnings: z.number() }).nullable(),
+  summary: BackupSummarySchema.nullable(),
   locations: z.array(LocationSchema),
   trust: z.enum(['trusted', 'untrusted']),
   trustReason: z.string().nullable(),

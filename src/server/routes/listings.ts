@@ -1,14 +1,14 @@
 import { z } from '@hono/zod-openapi';
 import { CONTENT_KINDS, searchContents } from '../../reports/contents.ts';
 import { listEvents, markEventsRead, unreadEventCount } from '../../reports/events.ts';
-import { queryBackupsJson } from '../../reports/backups.ts';
+import { queryBackupsJson, type BackupSummaryRow } from '../../reports/backups.ts';
 import { retentionPreview } from '../../reports/retention.ts';
 import { targetSchema } from '../../config/schema.ts';
 import { deployedCompatibility } from '../../profiles/compatibility.ts';
 import { LifeboatError } from '../../errors.ts';
 import { body, defineRoute, json, type Api, type RouteEntry } from '../api.ts';
-import { BackupParam } from '../schemas.ts';
-import { RetentionPreviewSchema } from '../report-schemas.ts';
+import { BackupParam, BackupSummarySchema } from '../schemas.ts';
+import { RetentionPreviewSchema, type Same } from '../report-schemas.ts';
 
 const flag = z.enum(['true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === 'true'));
 
@@ -20,8 +20,10 @@ const BackupRow = z.object({
   protected: z.boolean(), protectedUntil: z.string().nullable(),
   deletion: z.object({ status: z.enum(['none', 'pending', 'deleted']), at: z.string().nullable() }),
   locations: z.array(z.object({ storage: z.string(), status: z.enum(['pending', 'ok', 'failed', 'missing']) })),
-  summary: z.unknown(), tags: z.array(z.string()),
+  summary: BackupSummarySchema.nullable(), tags: z.array(z.string()),
 }).openapi('BackupRow');
+const backupRowMatches: Same<z.infer<typeof BackupRow>, BackupSummaryRow> = true;
+void backupRowMatches;
 
 const EventSchema = z.object({
   id: z.number(), at: z.string(), kind: z.string(), severity: z.enum(['info', 'warning', 'error', 'critical']), target: z.string().nullable(),
