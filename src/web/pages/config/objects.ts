@@ -4,7 +4,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, unwrap, type Schema } from '../../api/client.ts';
 
 export type ObjectKind = 'target' | 'storage' | 'channel';
-export type ConfigObject = Schema<'ConfigObject'> & { health?: unknown; usage?: unknown };
+/** A listed object; targets carry their health, storages their space. */
+export type ConfigObject = Schema<'ConfigObject'> & { health?: Schema<'TargetHealth'> | null; usage?: Schema<'StorageUsage'> | null };
 /** What a test answered: each check, and for storages and channels the full report. */
 export type TestReport = Schema<'ObjectTestReport'>;
 

@@ -1,6 +1,7 @@
 // Storages: where bundles live, with what is known of their space (as last measured), a test
 // that measures it now, and add/edit/remove for those created here.
 import { useState } from 'react';
+import type { Schema } from '../../api/client.ts';
 import { Dialog } from '../../components/dialog.tsx';
 import { formatBytes, Time } from '../../components/format.tsx';
 import { Badge, EmptyState, Loading, Page } from '../../components/page.tsx';
@@ -11,10 +12,7 @@ import { str, useObjects, type ConfigObject } from './objects.ts';
 import { StorageForm } from './storage-form.tsx';
 import './config.css';
 
-interface Usage {
-  quotaBytes: number | null; usedBytes: number | null; freeBytes: number | null; totalBytes: number | null; checkedAt: string | null;
-  catalog: { backups: number; bytes: number };
-}
+type Usage = Schema<'StorageUsage'>;
 
 /** Where a storage points, in one line (no secret is ever in the config shown). */
 export function storagePlace(c: Record<string, unknown>): string {
@@ -47,7 +45,7 @@ export function StoragesPage() {
               <span><Badge tone="neutral">{str(s.config.type)}</Badge> <SourceBadge object={s} /></span>
             </header>
             <p className="muted small"><code>{storagePlace(s.config)}</code></p>
-            <UsageLines usage={s.usage as Usage | null | undefined} />
+            <UsageLines usage={s.usage} />
             <SourceNote object={s} />
             <div className="row-actions">
               {canTest && !s.shadowed && <TestButton kind="storage" name={s.name} onReport={() => void list.refetch()} />}

@@ -14,14 +14,6 @@ import { TargetForm } from './target-form.tsx';
 import { TableWrap } from './table.tsx';
 import './config.css';
 
-export interface Health {
-  lastBackup: { id: string; status: string; startedAt: string } | null;
-  lastSuccess: { id: string; startedAt: string } | null;
-  nextRun: string | null;
-  lastVerification: { at: string; level: string; ok: boolean } | null;
-  successRate: { rate: number | null; finished: number; days: number };
-  backups: number;
-}
 
 function databasesOf(c: Record<string, unknown>): string {
   const d = at(c, 'postgres', 'databases');
@@ -60,7 +52,7 @@ export function TargetsPage() {
             </thead>
             <tbody>
               {list.data.map((t) => {
-                const h = t.health as Health | null | undefined;
+                const h = t.health;
                 return (
                   <tr key={`${t.source}-${t.name}`}>
                     <td><Link href={`/targets/${encodeURIComponent(t.name)}`}>{t.name}</Link>{t.shadowed && <> <Badge tone="warn">shadowed</Badge></>}{t.problem && <> <Badge tone="bad" title={t.problem}>invalid</Badge></>}</td>
@@ -94,7 +86,7 @@ export function TargetPage() {
   const [editing, setEditing] = useState(false);
   const [, navigate] = useLocation();
   const t = target.data;
-  const health = list.data?.find((x) => x.name === name && !x.shadowed)?.health as Health | null | undefined;
+  const health = list.data?.find((x) => x.name === name && !x.shadowed)?.health;
   return (
     <Page title={`Target ${name}`} actions={t && canWrite && t.source === 'api' && (
       <>
