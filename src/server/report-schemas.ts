@@ -7,6 +7,7 @@ import { z } from '@hono/zod-openapi';
 import type { RestoreRecord } from '../catalog/catalog.ts';
 import type { PruneOutcome } from '../jobs/prune.ts';
 import type { RestorePlan } from '../jobs/restore-plan.ts';
+import type { VerifyReport } from '../jobs/verify.ts';
 import type { TargetHealth } from '../reports/health.ts';
 import type { RetentionPreviewTarget } from '../reports/retention.ts';
 import type { DaemonStatus } from '../reports/status.ts';
@@ -140,4 +141,18 @@ export const RestoreRecordSchema = z.object({
 }).openapi('RestoreRecord');
 const restoreRecordMatches: Same<z.infer<typeof RestoreRecordSchema>, RestoreRecord> = true;
 
-void [targetHealthMatches, storageUsageMatches, daemonStatusMatches, decisionMatches, previewMatches, planMatches, restoreRecordMatches];
+export const VerifyReportSchema = z.object({
+  backupId: z.string(),
+  level: z.enum(['quick', 'full']).openapi({ description: 'quick: every copy and checksum; full: a test restore besides' }),
+  ok: z.boolean(),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  checks: z.array(z.object({
+    name: z.string(), ok: z.boolean(),
+    warning: z.boolean().optional().openapi({ description: 'failed without failing the verification: a damaged copy when another passed' }),
+    expected: z.string().optional(), actual: z.string().optional(),
+  })),
+}).openapi('VerifyReport');
+const verifyReportMatches: Same<z.infer<typeof VerifyReportSchema>, VerifyReport> = true;
+
+void [verifyReportMatches, targetHealthMatches, storageUsageMatches, daemonStatusMatches, decisionMatches, previewMatches, planMatches, restoreRecordMatches];

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { stream } from 'hono/streaming';
 import { LifeboatError } from '../../errors.ts';
 import { manifestFields } from '../../bundle/manifest-schema.ts';
+import { VerifyReportSchema } from '../report-schemas.ts';
 import { runBackupFlow } from '../../jobs/backup-flow.ts';
 import { readOrder } from '../../jobs/copies.ts';
 import { cancelDeletion, protectBackup, unprotectBackup } from '../../jobs/protection.ts';
@@ -49,11 +50,13 @@ export function registerBackups(api: Api, table: RouteEntry[]): void {
     method: 'get', path: '/api/v1/backups/{id}/verifications', access: 'read', tags: ['backups'],
     summary: 'A backup\'s verification reports, newest first: every check with what was expected and found',
     request: { params: BackupParam, query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
-    responses: { 200: json(z.object({ items: z.array(z.object({ id: z.string(), level: z.enum(['quick', 'full']), startedAt: z.string(), finishedAt: z.string(), ok: z.boolean(), report: z.unknown() })) })) },
+    responses: { 200: json(z.object({ items: z.array(z.object({ id: z.string(), level: z.enum(['quick', 'full']), startedAt: z.string(), finishedAt: z.string(), ok: z.boolean(), report: VerifyReportSchema })) })) },
   }, (c) => {
     const { catalog } = c.get('server');
     const b = catalog.resolveBackup(c.req.valid('param').id);
-    return c.json({ items: catalog.listVerifications(b.id, c.req.valid('query').limit) }, 200);
+    // The report as runVerify wrote it.
+    const items = catalog.listVerifications(b.id, c.req.valid('query').limit).map((v) => ({ ...v, report: v.report as z.infer<typeof VerifyReportSchema> }));
+    return c.json({ items }, 200);
   });
 
   const Protect = z.strictObject({ days: z.number().positive().optional().openapi({ description: 'only for this many days; default until unprotected' }) }).openapi('ProtectRequest');

@@ -10,20 +10,6 @@ import type { BackupRecord } from './detail-page.tsx';
 import { ScrollTable } from './scroll-table.tsx';
 import { DrillSection } from './drill-section.tsx';
 
-interface VerifyCheck {
-  name: string;
-  ok: boolean;
-  warning?: boolean;
-  expected?: string;
-  actual?: string;
-}
-interface VerifyReport {
-  level: 'quick' | 'full';
-  ok: boolean;
-  durationMs: number;
-  checks: VerifyCheck[];
-}
-
 export function VerificationTab({ backup }: { backup: BackupRecord }) {
   return (
     <>
@@ -44,7 +30,7 @@ function VerificationReports({ backup }: { backup: BackupRecord }) {
   return (
     <>
       {q.data.items.map((v, i) => {
-        const r = v.report as VerifyReport;
+        const r = v.report;
         return (
           <details key={v.id} open={i === 0} className="report">
             <summary>
