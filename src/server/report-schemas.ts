@@ -5,6 +5,7 @@
 // neither can change without the other.
 import { z } from '@hono/zod-openapi';
 import type { RestoreRecord } from '../catalog/catalog.ts';
+import type { DrillReport } from '../jobs/drill.ts';
 import type { PruneOutcome } from '../jobs/prune.ts';
 import type { RestorePlan } from '../jobs/restore-plan.ts';
 import type { VerifyReport } from '../jobs/verify.ts';
@@ -141,18 +142,37 @@ export const RestoreRecordSchema = z.object({
 }).openapi('RestoreRecord');
 const restoreRecordMatches: Same<z.infer<typeof RestoreRecordSchema>, RestoreRecord> = true;
 
+const VerifyCheckSchema = z.object({
+  name: z.string(), ok: z.boolean(),
+  warning: z.boolean().optional().openapi({ description: 'failed without failing the verification: a damaged copy when another passed' }),
+  expected: z.string().optional(), actual: z.string().optional(),
+}).openapi('VerifyCheck');
+
 export const VerifyReportSchema = z.object({
   backupId: z.string(),
   level: z.enum(['quick', 'full']).openapi({ description: 'quick: every copy and checksum; full: a test restore besides' }),
   ok: z.boolean(),
   startedAt: z.string(),
   durationMs: z.number(),
-  checks: z.array(z.object({
-    name: z.string(), ok: z.boolean(),
-    warning: z.boolean().optional().openapi({ description: 'failed without failing the verification: a damaged copy when another passed' }),
-    expected: z.string().optional(), actual: z.string().optional(),
-  })),
+  checks: z.array(VerifyCheckSchema),
 }).openapi('VerifyReport');
 const verifyReportMatches: Same<z.infer<typeof VerifyReportSchema>, VerifyReport> = true;
 
-void [verifyReportMatches, targetHealthMatches, storageUsageMatches, daemonStatusMatches, decisionMatches, previewMatches, planMatches, restoreRecordMatches];
+export const DrillReportSchema = z.object({
+  id: z.string(), backupId: z.string(), target: z.string(), ok: z.boolean(), startedAt: z.string(),
+  rtoMs: z.number().nullable(),
+  phases: z.object({
+    fetch: z.number().optional(), unpack: z.number().optional(), checks: z.number().optional(),
+    databases: z.number().optional(), files: z.number().optional(), validation: z.number().optional(),
+  }).openapi('DrillPhases', { description: 'The RTO by part, in milliseconds: fetch, decrypt+unpack, restore.sh\'s checks, databases, files, the comparison with the manifest' }),
+  bundleSize: z.number().nullable(),
+  storage: z.string().nullable(),
+  tools: z.record(z.string(), z.string()),
+  restoreSh: z.object({ code: z.number().nullable(), summary: z.array(z.string()) }).nullable()
+    .openapi({ description: 'restore.sh\'s exit status (0 whole, 1 partial, 2 refused) and summary lines' }),
+  checks: z.array(VerifyCheckSchema).openapi({ description: 'the drill\'s comparison with the manifest, and what went wrong before it' }),
+  error: z.string().optional().openapi({ description: 'why the drill stopped early, when it did' }),
+}).openapi('DrillReport');
+const drillReportMatches: Same<z.infer<typeof DrillReportSchema>, DrillReport> = true;
+
+void [drillReportMatches, verifyReportMatches, targetHealthMatches, storageUsageMatches, daemonStatusMatches, decisionMatches, previewMatches, planMatches, restoreRecordMatches];

@@ -2,13 +2,9 @@ import { z } from '@hono/zod-openapi';
 import { LifeboatError } from '../../errors.ts';
 import { runDrill } from '../../jobs/drill.ts';
 import { body, defineRoute, json, JobStartedSchema, type Api, type RouteEntry } from '../api.ts';
+import { DrillReportSchema } from '../report-schemas.ts';
 import { BackupParam } from '../schemas.ts';
 import { startJob } from './jobs.ts';
-
-const Phases = z.object({
-  fetch: z.number().optional(), unpack: z.number().optional(), checks: z.number().optional(),
-  databases: z.number().optional(), files: z.number().optional(), validation: z.number().optional(),
-}).openapi('DrillPhases', { description: 'The RTO by part, in milliseconds: fetch, decrypt+unpack, restore.sh\'s checks, databases, files, the comparison with the manifest' });
 
 const DrillSchema = z.object({
   id: z.string().openapi({ description: 'the drill\'s job id' }),
@@ -18,11 +14,11 @@ const DrillSchema = z.object({
   finishedAt: z.string(),
   ok: z.boolean(),
   rtoMs: z.number().nullable().openapi({ description: 'the sum of the phases; null when the drill stopped before restoring' }),
-  phases: Phases,
+  phases: DrillReportSchema.shape.phases,
   bundleSize: z.number().nullable(),
   storage: z.string().nullable(),
   tools: z.record(z.string(), z.string()).openapi({ description: 'first line of `--version` of each tool used' }),
-  report: z.unknown().openapi({ description: 'checks with expected and actual values, restore.sh\'s exit status and summary' }),
+  report: DrillReportSchema,
 }).openapi('Drill');
 
 /** Bare-metal drills of a backup: run one, read the history. */
@@ -50,6 +46,8 @@ export function registerDrills(api: Api, table: RouteEntry[]): void {
   }, (c) => {
     const { catalog } = c.get('server');
     const b = catalog.resolveBackup(c.req.valid('param').id);
-    return c.json({ items: catalog.listDrills(b.id, c.req.valid('query').limit) }, 200);
+    // The report as runDrill wrote it.
+    const items = catalog.listDrills(b.id, c.req.valid('query').limit).map((d) => ({ ...d, report: d.report as z.infer<typeof DrillReportSchema> }));
+    return c.json({ items }, 200);
   });
 }

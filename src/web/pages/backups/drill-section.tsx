@@ -13,8 +13,6 @@ const PHASES: [key: string, label: string][] = [
   ['fetch', 'Fetch'], ['unpack', 'Decrypt + unpack'], ['checks', 'Checks'], ['databases', 'Databases'], ['files', 'Files'], ['validation', 'Validation'],
 ];
 
-interface DrillCheck { name: string; ok: boolean; expected?: string; actual?: string }
-
 export function DrillSection({ backupId }: { backupId: string }) {
   const client = useQueryClient();
   const canRun = useCan('verify');
@@ -22,7 +20,7 @@ export function DrillSection({ backupId }: { backupId: string }) {
   const q = useQuery({ queryKey: key, queryFn: () => unwrap(api.GET('/api/v1/backups/{id}/drills', { params: { path: { id: backupId }, query: { limit: 1 } } })) });
   const start = useMutation({ mutationFn: () => unwrap(api.POST('/api/v1/backups/{id}/drills', { params: { path: { id: backupId } }, body: { jobs: 2 } })) });
   const last = q.data?.items[0];
-  const failed = ((last?.report as { checks?: DrillCheck[] } | null)?.checks ?? []).filter((c) => !c.ok);
+  const failed = (last?.report.checks ?? []).filter((c) => !c.ok);
   return (
     <section className="drill" aria-label="Bare-metal drill">
       <h3>Bare-metal drill</h3>
