@@ -179,6 +179,26 @@ export function storageContract(label: string, setup: () => Promise<ContractSubj
       assert.deepEqual(await subject.residue(), []);
     });
 
+    it('an upload aborted before its first byte is read says it was cancelled, and nothing is thrown at the process', async () => {
+      const controller = new AbortController();
+      const slow = new Readable({ read() {} });
+      const uncaught: unknown[] = [];
+      const onUncaught = (err: unknown) => uncaught.push(err);
+      process.prependListener('uncaughtException', onUncaught);
+      try {
+        const put = driver.put('abort/early.tar', slow, { signal: controller.signal });
+        // The driver is still looking at the storage (a stat, a connection): the body is not read yet.
+        controller.abort();
+        await assert.rejects(put, rejectsWith('E_ABORTED'));
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        process.removeListener('uncaughtException', onUncaught);
+      }
+      assert.deepEqual(uncaught, []);
+      assert.equal(await driver.stat('abort/early.tar'), undefined);
+      assert.deepEqual(await subject.residue(), []);
+    });
+
     it('stops an upload that would exceed the configured quota, leaving nothing', async () => {
       const capped = await subject.open({ quota: '64MB' });
       try {

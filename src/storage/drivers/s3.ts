@@ -129,7 +129,12 @@ export function s3Driver(name: string, config: StorageConfig, tuning: DriverTuni
     const Key = objectKey(key);
     let uploadId: string | undefined;
     // A body waiting for data would not notice the abort: end it, so the loop below throws.
-    const onAbort = () => body.destroy(options.signal!.reason as Error);
+    // Before the body is read (a stat, a connection first), nothing listens for its error, which
+    // would then be thrown at the process: the abort is reported by the catch below instead.
+    const onAbort = () => {
+      body.on('error', () => {});
+      body.destroy(options.signal!.reason as Error);
+    };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       options.signal?.throwIfAborted();
@@ -210,7 +215,8 @@ export function s3Driver(name: string, config: StorageConfig, tuning: DriverTuni
     const end = Math.min(options.end ?? found.size - 1, found.size - 1);
     if (end + 1 - start <= READ_CHUNK) {
       const stream = await getRange(key, options.start !== undefined || options.end !== undefined ? `bytes=${start}-${end}` : undefined, options.signal);
-      options.signal?.addEventListener('abort', () => stream.destroy(options.signal!.reason as Error), { once: true });
+      // As put's body: the abort must not reach the process before the caller listens.
+      options.signal?.addEventListener('abort', () => stream.on('error', () => {}).destroy(options.signal!.reason as Error), { once: true });
       return stream;
     }
     const controller = new AbortController();

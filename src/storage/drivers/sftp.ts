@@ -120,7 +120,12 @@ export function sftpDriver(name: string, config: StorageConfig): StorageDriver {
     let handle: Buffer | undefined;
     let created = false;
     // A body that waits for data would never notice the abort: end it.
-    const onAbort = () => body.destroy(options.signal!.reason as Error);
+    // Before the body is read (a stat, a connection first), nothing listens for its error, which
+    // would then be thrown at the process: the abort is reported by the catch below instead.
+    const onAbort = () => {
+      body.on('error', () => {});
+      body.destroy(options.signal!.reason as Error);
+    };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       options.signal?.throwIfAborted();
@@ -161,7 +166,8 @@ export function sftpDriver(name: string, config: StorageConfig): StorageDriver {
       const sftp = await connection();
       const handle = await call<Buffer>((s, cb) => s.open(file, 'r', cb));
       const stream = pipelinedReader(sftp, handle, options.start ?? 0, Math.min(options.end ?? Infinity, found.size - 1));
-      options.signal?.addEventListener('abort', () => stream.destroy(options.signal!.reason as Error), { once: true });
+      // As put's body: the abort must not reach the process before the caller listens.
+      options.signal?.addEventListener('abort', () => stream.on('error', () => {}).destroy(options.signal!.reason as Error), { once: true });
       return stream;
     } catch (err) {
       throw sftpError(err, name, key, 'read');
