@@ -9,7 +9,7 @@ import { readBundle } from '../../src/bundle/reader.ts';
 import { BundleWriter } from '../../src/bundle/writer.ts';
 import { useTestServer } from '../support/suite.ts';
 import { flipByte } from '../support/tamper.ts';
-import { seedShop, tableFingerprints } from '../support/seed.ts';
+import { shopCopy, tableFingerprints } from '../support/seed.ts';
 
 const suite = useTestServer();
 
@@ -24,8 +24,7 @@ interface Report {
  * Its scratch cluster is copied from the test servers' initdb output, unless `initdb`.
  */
 async function backedUp(extra = '', initdb = false) {
-  const db = await suite.server.createDatabase('shop');
-  await seedShop(suite.server, db);
+  const db = await shopCopy(suite.server, 'shop');
   const ws = suite.workspace({ sharedInitdb: !initdb });
   const tmp = path.join(ws.dir, 'tmp');
   mkdirSync(tmp);
