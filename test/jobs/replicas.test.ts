@@ -69,7 +69,7 @@ describe('replicas', () => {
     assert.match(show.stdout, /stored +box: shop\/\S+ \(ok\)/);
     assert.match(show.stdout, /stored +cloud: shop\/\S+ \(ok\)/);
 
-    const storages = await ws.cli(['storage', 'list', '--json']);
+    const storages = await ws.run(['storage', 'list', '--json']);
     assert.equal(storages.code, 0, storages.stderr);
     const health = storages.json<{ name: string; reachable: boolean; bundles: number; usedBytes: number; freeBytes: number | null }[]>();
     assert.deepEqual(health.map((h) => [h.name, h.reachable, h.bundles]), [['local', true, 1], ['cloud', true, 1], ['box', true, 1]]);
