@@ -32,8 +32,12 @@ function tamper(ws: Workspace, sql: string): void {
   }
 }
 
-async function verifyCli(ws: Workspace): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return ws.cli(['audit', 'verify']);
+/**
+ * `lifeboat audit verify`: in this process (ws.run, the same main()) unless `spawned`, which the
+ * first test of each exit code asks for so that a real process's exit is seen too.
+ */
+async function verifyCli(ws: Workspace, spawned = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return (spawned ? ws.cli : ws.run)(['audit', 'verify']);
 }
 
 describe('audit chain', () => {
@@ -44,10 +48,10 @@ describe('audit chain', () => {
     assert.equal(rows[0]!.prevHash, '0'.repeat(64));
     for (let i = 1; i < rows.length; i++) assert.equal(rows[i]!.prevHash, rows[i - 1]!.hash);
     catalog.close();
-    const r = await verifyCli(ws);
+    const r = await verifyCli(ws, true);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^chain intact, 5 rows; last row 5, hash ${rows[4]!.hash}`));
-    const json = await ws.cli(['audit', 'verify', '--json']);
+    const json = await ws.run(['audit', 'verify', '--json']);
     assert.deepEqual(json.json(), { ok: true, rows: 5, head: { id: 5, hash: rows[4]!.hash }, anchor: null });
   });
 
@@ -55,14 +59,14 @@ describe('audit chain', () => {
     const { ws, catalog } = setup(5);
     catalog.close();
     tamper(ws, `update audit set detail_json = '{"n":99}' where id = 3`);
-    const r = await verifyCli(ws);
+    const r = await verifyCli(ws, true);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^error: audit chain broken at row 3: its content does not match its hash/);
     for (const [column, value] of [['actor', "'mallory'"], ['outcome', "'failed'"], ['at', "'2020-01-01T00:00:00.000Z'"]]) {
       const other = setup(4);
       other.catalog.close();
       tamper(other.ws, `update audit set ${column} = ${value} where id = 2`);
-      const v = await ws.cli(['audit', 'verify', '--json'], { env: { LIFEBOAT_HOME: other.ws.home } });
+      const v = await ws.run(['audit', 'verify', '--json'], { env: { LIFEBOAT_HOME: other.ws.home } });
       assert.equal(v.code, 1, column);
       assert.deepEqual((v.json() as { ok: boolean; rowId: number }).rowId, 2, column);
     }

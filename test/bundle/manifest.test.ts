@@ -141,7 +141,7 @@ describe('manifests read from storage', () => {
     mkdirSync(path.join(ws.dir, 'app'));
     writeFileSync(path.join(ws.dir, 'app', '.env'), 'SECRET=1\n');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    files: { config: [${ws.dir}/app] }\n    storage: local\n    compression: { algorithm: none }\n`);
-    const r = await ws.cli(['backup', 'app', '--json']);
+    const r = await ws.run(['backup', 'app', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const { id, key } = r.json<{ id: string; key: string }>();
     return { ws, id, file: path.join(ws.storage, key) };
@@ -157,7 +157,7 @@ describe('manifests read from storage', () => {
     assert.match(r.stdout, /0 backup\(s\) added.*1 skipped/);
     assert.match(r.stdout, new RegExp(`skipped app/${id}\\.tar on local: app/${id}\\.tar\\.manifest\\.json: malformed manifest: field files: `));
     assert.doesNotMatch(r.stdout + r.stderr, /is not a function/);
-    assert.equal((await ws.cli(['list', '--json'])).json<unknown[]>().length, 0, 'the malformed bundle stays out of the catalog');
+    assert.equal((await ws.run(['list', '--json'])).json<unknown[]>().length, 0, 'the malformed bundle stays out of the catalog');
   });
 
   test('verify names the field of a malformed manifest inside the bundle', async () => {
@@ -175,7 +175,7 @@ describe('manifests read from storage', () => {
     const report = await checkIntegrity(createReadStream(file), path.basename(file), { identities: [], passphrases: [] });
     assert.equal(report.ok, false);
     assert.deepEqual(report.problems.filter((p) => p.includes('.env')), [`member ${envMember(report.manifest!).name} has the wrong size: 9 bytes, the manifest says 14`]);
-    const r = await ws.cli(['verify', id, '--quick']);
+    const r = await ws.run(['verify', id, '--quick']);
     assert.equal(r.code, 1);
     assert.match(r.stdout + r.stderr, /\.env has the wrong size: 9 bytes, the manifest says 14/);
     assert.doesNotMatch(r.stdout + r.stderr, /\.env does not match the manifest/);

@@ -10,7 +10,7 @@ after(() => ws.remove());
 describe('lifeboat CLI', () => {
   test('init writes a commented config that loads, with secrets as ${...} references only', async () => {
     const env = { DATABASE_URL: 'postgres://app:hunter2@db:5432/shop' };
-    const r = await ws.cli(['init'], { env });
+    const r = await ws.run(['init'], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /next: lifeboat backup app/);
     const text = readFileSync(ws.config, 'utf8');
@@ -23,7 +23,7 @@ describe('lifeboat CLI', () => {
   });
 
   test('init without DATABASE_URL builds the URL from PG* variables with defaults', async () => {
-    const r = await ws.cli(['init', '--force', '--target', 'n8n'], { env: { DATABASE_URL: '', PGDATABASE: 'n8n' } });
+    const r = await ws.run(['init', '--force', '--target', 'n8n'], { env: { DATABASE_URL: '', PGDATABASE: 'n8n' } });
     assert.equal(r.code, 0, r.stderr);
     const { config } = parseConfig(readFileSync(ws.config, 'utf8'), ws.config, { PGHOST: 'db', PGPASSWORD: 'pw' });
     assert.equal(config.targets.n8n!.postgres!.url, 'postgres://postgres:pw@db:5432/postgres');
@@ -55,7 +55,7 @@ describe('lifeboat CLI', () => {
     const r = await ws.cli(['list', '--config', '/nonexistent/lifeboat.yaml']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /\/nonexistent\/lifeboat\.yaml: no such file\nhint: run `lifeboat init`/);
-    const j = await ws.cli(['list', '--json', '--config', '/nonexistent/lifeboat.yaml']);
+    const j = await ws.run(['list', '--json', '--config', '/nonexistent/lifeboat.yaml']);
     assert.equal(j.code, 2);
     assert.equal(j.json<{ error: { code: string } }>().error.code, 'E_CONFIG');
   });

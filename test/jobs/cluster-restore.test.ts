@@ -48,7 +48,7 @@ describe('databases: all', () => {
 
   /** A workspace whose target backs up every database of the suite's server, and one backup of it. */
   async function backedUpAll() {
-    const ws = suite.workspace();
+    const ws = suite.workspace({ sharedInitdb: true }); // verify's scratch cluster from a template, not initdb
     const tmp = path.join(ws.dir, 'tmp');
     mkdirSync(tmp);
     // As root the scratch cluster runs as the postgres user, which must be able to enter tempDir.

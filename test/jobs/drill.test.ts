@@ -38,9 +38,12 @@ interface Report {
   checks: Check[];
 }
 
-/** A workspace whose scratch clusters and temp files go to `tmp`, which the test can look into. */
+/**
+ * A workspace whose scratch clusters and temp files go to `tmp`, which the test can look into,
+ * the clusters copied from the test servers' initdb output.
+ */
 function room(): { ws: Workspace; tmp: string } {
-  const ws = suite.workspace();
+  const ws = suite.workspace({ sharedInitdb: true });
   const tmp = path.join(ws.dir, 'tmp');
   mkdirSync(tmp);
   // As root the scratch cluster runs as the postgres user, which must be able to enter tempDir.

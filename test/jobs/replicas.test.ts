@@ -7,7 +7,7 @@ import { Catalog } from '../../src/catalog/catalog.ts';
 import { freePort } from '../../src/postgres/scratch-cluster.ts';
 import { startTestS3, type TestS3 } from '../support/s3.ts';
 import { startTestSshd, type TestSshd } from '../support/sshd.ts';
-import { seedShop, tableFingerprints } from '../support/seed.ts';
+import { seedShop, shopCopy, tableFingerprints } from '../support/seed.ts';
 import { useTestServer } from '../support/suite.ts';
 import { flipByte } from '../support/tamper.ts';
 import type { Workspace } from '../support/workspace.ts';
@@ -27,8 +27,7 @@ interface Listed { id: string; status: string; locations: { storage: string; sta
 
 /** A workspace whose target `shop` writes to local storage with replicas on S3 and SFTP. */
 async function setup(bucket: string, sftp: Record<string, unknown> = {}): Promise<{ ws: Workspace; db: string; write: (sftpOverride?: Record<string, unknown>) => void }> {
-  const db = await suite.server.createDatabase('rep');
-  await seedShop(suite.server, db);
+  const db = await shopCopy(suite.server, 'rep');
   const ws = suite.workspace();
   const s3opts = await s3.storage(bucket);
   const write = (override: Record<string, unknown> = sftp) => {
@@ -70,7 +69,7 @@ describe('replicas', () => {
     assert.match(show.stdout, /stored +box: shop\/\S+ \(ok\)/);
     assert.match(show.stdout, /stored +cloud: shop\/\S+ \(ok\)/);
 
-    const storages = await ws.cli(['storage', 'list', '--json']);
+    const storages = await ws.run(['storage', 'list', '--json']);
     assert.equal(storages.code, 0, storages.stderr);
     const health = storages.json<{ name: string; reachable: boolean; bundles: number; usedBytes: number; freeBytes: number | null }[]>();
     assert.deepEqual(health.map((h) => [h.name, h.reachable, h.bundles]), [['local', true, 1], ['cloud', true, 1], ['box', true, 1]]);

@@ -5,15 +5,14 @@ import { describe, test } from 'node:test';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { useTestServer } from '../support/suite.ts';
 import { flipByte } from '../support/tamper.ts';
-import { seedShop, tableFingerprints } from '../support/seed.ts';
+import { shopCopy, tableFingerprints } from '../support/seed.ts';
 import type { Workspace } from '../support/workspace.ts';
 
 const suite = useTestServer();
 
 /** A shop database, a workspace whose target backs it up, and one backup of it. */
 async function backedUpShop(): Promise<{ ws: Workspace; db: string; id: string; key: string; fingerprint: Awaited<ReturnType<typeof tableFingerprints>> }> {
-  const db = await suite.server.createDatabase('shop');
-  await seedShop(suite.server, db);
+  const db = await shopCopy(suite.server, 'shop');
   const ws = suite.workspace();
   ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
   const r = await ws.run(['backup', 'shop', '--json']);

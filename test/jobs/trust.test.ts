@@ -12,7 +12,7 @@ import type { Manifest } from '../../src/bundle/manifest.ts';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { migrations } from '../../src/catalog/migrations.ts';
 import { repack } from '../support/repack.ts';
-import { seedShop, tableFingerprints } from '../support/seed.ts';
+import { shopCopy, tableFingerprints } from '../support/seed.ts';
 import { useTestServer } from '../support/suite.ts';
 import type { Workspace } from '../support/workspace.ts';
 
@@ -23,8 +23,7 @@ interface Rebuilt { added: string[]; updated: string[]; untrusted: { id: string;
 
 /** A target with a database and a file set (an app's .env); `encryption` as YAML, when set. */
 async function setup(name: string, encryption?: string): Promise<{ ws: Workspace; db: string; env: string }> {
-  const db = await suite.server.createDatabase(name);
-  await seedShop(suite.server, db);
+  const db = await shopCopy(suite.server, name);
   const ws = suite.workspace();
   const env = path.join(ws.dir, 'app', '.env');
   mkdirSync(path.dirname(env));

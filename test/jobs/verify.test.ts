@@ -9,7 +9,7 @@ import { readBundle } from '../../src/bundle/reader.ts';
 import { BundleWriter } from '../../src/bundle/writer.ts';
 import { useTestServer } from '../support/suite.ts';
 import { flipByte } from '../support/tamper.ts';
-import { seedShop, tableFingerprints } from '../support/seed.ts';
+import { shopCopy, tableFingerprints } from '../support/seed.ts';
 
 const suite = useTestServer();
 
@@ -19,11 +19,13 @@ interface Report {
   checks: { name: string; ok: boolean; expected?: string; actual?: string }[];
 }
 
-/** A backed-up shop whose verification uses a temp directory of its own, to see what is left. */
-async function backedUp(extra = '') {
-  const db = await suite.server.createDatabase('shop');
-  await seedShop(suite.server, db);
-  const ws = suite.workspace();
+/**
+ * A backed-up shop whose verification uses a temp directory of its own, to see what is left.
+ * Its scratch cluster is copied from the test servers' initdb output, unless `initdb`.
+ */
+async function backedUp(extra = '', initdb = false) {
+  const db = await shopCopy(suite.server, 'shop');
+  const ws = suite.workspace({ sharedInitdb: !initdb });
   const tmp = path.join(ws.dir, 'tmp');
   mkdirSync(tmp);
   // As root the scratch cluster runs as the postgres user, which must be able to enter tempDir.
@@ -60,7 +62,7 @@ describe('verify', () => {
     const db = `latin_${process.pid}`;
     await suite.server.query('postgres', `create database ${db} template template0 encoding 'LATIN1' locale 'C'`);
     await suite.server.query(db, "create table words (w text); insert into words values ('café'), ('über')");
-    const ws = suite.workspace();
+    const ws = suite.workspace({ sharedInitdb: true });
     const tmp = path.join(ws.dir, 'tmp');
     mkdirSync(tmp);
     chmodSync(ws.dir, 0o755);
@@ -181,7 +183,8 @@ describe('verify', () => {
   });
 
   test('Ctrl-C (SIGINT) during a test restore tears the scratch cluster down', async () => {
-    const { ws, id, tmp } = await backedUp();
+    // A home of its own: the interrupt may land in initdb, which runs in a guarded process group.
+    const { ws, id, tmp } = await backedUp('', true);
     const child = ws.spawnCli(['verify', id]);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -25,7 +25,7 @@ test('a backup of a PostgreSQL 15 database restores into a PostgreSQL 16 server'
   const db = await source.createDatabase('shop');
   await seedShop(source, db);
   ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  shop:\n    postgres: { url: "${source.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
-  const b = await ws.cli(['backup', 'shop', '--json']);
+  const b = await ws.run(['backup', 'shop', '--json']);
   assert.equal(b.code, 0, b.stderr);
   const r = await ws.cli(['restore', b.json<{ id: string }>().id, '--to', newer.urlFor('shop_on_16')]);
   assert.equal(r.code, 0, r.stderr);

@@ -17,7 +17,7 @@ describe('drill policy', () => {
   test('verification.drill.cron drills the newest backup when it fires; maxAgeDays raises drill_overdue once a day', async () => {
     const db = await suite.server.createDatabase('dp');
     await suite.server.query(db, 'create table t (x int); insert into t select generate_series(1, 50)');
-    const ws = suite.workspace();
+    const ws = suite.workspace({ sharedInitdb: true }); // the drill's scratch cluster from a template, not initdb
     ws.writeConfig(`storages:
   local: { type: local, path: ${ws.storage} }
 targets:

@@ -23,7 +23,7 @@ const HOUR = 3_600_000;
 async function setup(targets: Record<string, string>, daemon = ''): Promise<{ ws: Workspace; open: () => { catalog: Catalog; loaded: ReturnType<typeof loadConfig> } }> {
   const db = await suite.server.createDatabase('sched');
   await suite.server.query(db, 'create table t (x int); insert into t select generate_series(1, 50)');
-  const ws = suite.workspace();
+  const ws = suite.workspace({ sharedInitdb: true }); // a scheduled verify's scratch cluster from a template, not initdb
   const lines = ['storages:', `  local: { type: local, path: ${ws.storage} }`, 'targets:'];
   for (const [name, extra] of Object.entries(targets)) {
     lines.push(`  ${name}:`, `    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }`, '    storage: local', '    verification: { quickAfterEachBackup: false }', ...extra.split('\n').map((l) => `    ${l}`));

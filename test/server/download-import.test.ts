@@ -43,10 +43,10 @@ describe('download and import over HTTP', () => {
       ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
       await addUser(ws, 'admin', 'admin', 'a long enough password');
     }
-    const r = await a.cli(['backup', 'app', '--json']);
+    const r = await a.run(['backup', 'app', '--json']);
     assert.equal(r.code, 0, r.stderr);
     id = r.json<{ id: string }>().id;
-    const shown = (await a.cli(['show', id, '--json'])).json<{ locations: { key: string }[] }>();
+    const shown = (await a.run(['show', id, '--json'])).json<{ locations: { key: string }[] }>();
     bundle = path.join(a.storage, shown.locations[0]!.key);
     tokenA = await addToken(a, 'ops', ['restore'], 'admin');
     viewerA = await addToken(a, 'look', ['read'], 'admin');

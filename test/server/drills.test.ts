@@ -19,7 +19,7 @@ interface DrillItem { id: string; ok: boolean; rtoMs: number; phases: Record<str
 
 describe('drills over HTTP', () => {
   before(async () => {
-    ws = suite.workspace();
+    ws = suite.workspace({ sharedInitdb: true }); // the drill's scratch cluster from a template, not initdb
     const db = await suite.server.createDatabase('apidrill');
     await suite.server.query(db, 'create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 400) g');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);

@@ -108,7 +108,7 @@ describe('lifeboat serve', () => {
     assert.equal(code, 0, s.output());
     const streamed = await reader;
     assert.match(streamed, /event: (log|progress|done)/);
-    const list = await ws.cli(['list', '--json']);
+    const list = await ws.run(['list', '--json']);
     const backups = list.json<{ status: string; trigger: string }[]>();
     assert.equal(backups.length, 1);
     assert.equal(backups[0]!.status, 'ok', 'the backup was given its grace and finished');

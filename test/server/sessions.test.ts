@@ -123,7 +123,8 @@ describe('a token the server has seen before', () => {
     const seen = async (expected: number) => {
       for (let i = 0; i < 3; i++) assert.equal(await download(), expected);
     };
-    const cli = async (args: string[]) => assert.equal((await ws.cli(args)).code, 0);
+    // main() in this process (ws.run): still a process other than the server's.
+    const cli = async (args: string[]) => assert.equal((await ws.run(args)).code, 0);
     await seen(404);
     await cli(['user', 'role', 'ops', 'viewer']);
     await seen(403);

