@@ -18,10 +18,11 @@ export class PipeUnavailable extends Error {}
 /**
  * The container's root as this process sees it, `/proc/<pid>/root`. Seeing it takes the engine
  * on this host, in this PID namespace, and the right to enter another process's root (root, or
- * CAP_SYS_PTRACE over it); the FIFO's own check (ContainerFifo.make) proves the rest.
+ * CAP_SYS_PTRACE over it); the FIFO's own check (ContainerFifo.check) proves the rest. `known`: the
+ * PID from an inspect this run already made.
  */
-export async function procRoot(container: Dockerode.Container): Promise<string> {
-  const pid = (await container.inspect()).State?.Pid;
+export async function procRoot(container: Dockerode.Container, known?: number): Promise<string> {
+  const pid = known ?? (await container.inspect()).State?.Pid;
   if (!pid) throw new PipeUnavailable('the engine reports no process id for the container');
   const root = `/proc/${pid}/root`;
   try {
@@ -72,15 +73,28 @@ export class ContainerFifo {
     this.outside = root + inside;
   }
 
+  /** A fresh name for a FIFO in the container's /tmp. */
+  static newPath(): string {
+    return `/tmp/lifeboat-${randomBytes(8).toString('hex')}.fifo`;
+  }
+
   /** Makes the FIFO (mkfifo inside the container) and checks that this process sees that very one. */
   static async make(container: Dockerode.Container, root: string): Promise<ContainerFifo> {
-    const inside = `/tmp/lifeboat-${randomBytes(8).toString('hex')}.fifo`;
+    const inside = ContainerFifo.newPath();
     let made;
     try {
       made = await execText(container, ['mkfifo', '-m', '600', inside]);
     } catch (err) {
       throw new PipeUnavailable(`mkfifo did not run in the container: ${(err as Error).message}`);
     }
+    return ContainerFifo.check(container, root, inside, made);
+  }
+
+  /**
+   * The FIFO `mkfifo -m 600 <inside>` made in the container (its exit code and stderr), once this
+   * process sees that very one through `root`; PipeUnavailable (and the FIFO removed) otherwise.
+   */
+  static async check(container: Dockerode.Container, root: string, inside: string, made: { code: number | null; stderr: string }): Promise<ContainerFifo> {
     if (made.code !== 0) {
       const why = made.code === 127 || made.code === 126 ? 'mkfifo is not in the image' : made.stderr.trim() || `exit ${made.code}`;
       throw new PipeUnavailable(`cannot make a FIFO in the container's /tmp: ${why}`);

@@ -62,6 +62,6 @@ export async function recordedEndpoint(server: string, loaded: LoadedConfig): Pr
   return {
     url: `postgres://${encodeURIComponent(login.user)}@127.0.0.1:${login.port}/${database}`,
     password: login.password,
-    exec: new ContainerTools(container, containerName(info), login.port),
+    exec: new ContainerTools(container, containerName(info), login.port, inspected),
   };
 }

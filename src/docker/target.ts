@@ -40,7 +40,9 @@ export async function containerEndpoint(pg: PostgresConfig, env: NodeJS.ProcessE
   const inspected = await container.inspect();
   const login = await containerLogin(container, inspected.Config.Env, { user: pg.user, password: pg.password });
   const url = `postgres://${encodeURIComponent(login.user)}@127.0.0.1:${login.port}/${encodeURIComponent(login.database)}`;
-  const exec = new ContainerTools(container, containerName(info), login.port);
+  const exec = new ContainerTools(container, containerName(info), login.port, inspected);
+  // Every use of the target needs the tools: their one exec runs beside the first connection.
+  exec.tools().catch(() => undefined);
   rememberContainer(exec, containerName(info), engineAddress(env)); // a killed run's scratch database is reached again by it
   return { url, password: login.password, exec };
 }

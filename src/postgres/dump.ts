@@ -70,7 +70,12 @@ function watch(child: ChildProcess | ToolProcess, bin: string, endpoint: PgEndpo
 
 /**
  * A repeatable-read transaction whose snapshot is exported: pg_dump --snapshot and the row
- * counts read here see exactly the same data. Keep it open until pg_dump has finished.
+ * counts read here see exactly the same data. Keep it open until pg_dump has finished: and
+ * since an error in it ends it (pg_dump then fails with `could not import the requested snapshot
+ * (The source process ... is not running anymore)`), nothing run in it may fail for a reason
+ * of its own. JIT is off in it, as pg_dump turns it off for its own session: a count over a big
+ * table passes jit_above_cost, and a server whose JIT library cannot load (llvmjit without its
+ * libLLVM) fails that count.
  */
 export interface Snapshot {
   client: pg.Client;
@@ -81,11 +86,13 @@ export interface Snapshot {
 export async function openSnapshot(endpoint: PgEndpoint): Promise<Snapshot> {
   const client = await connect(endpoint);
   try {
-    await client.query('begin isolation level repeatable read read only');
-    const { rows } = await client.query<{ id: string }>('select pg_export_snapshot() as id');
+    // One round trip. set_config from pg_settings: servers before 11 have no jit to set.
+    const results = (await client.query(`begin isolation level repeatable read read only;
+      select set_config(name, 'off', true) from pg_settings where name = 'jit';
+      select pg_export_snapshot() as id`)) as unknown as pg.QueryResult<{ id: string }>[];
     return {
       client,
-      id: rows[0]!.id,
+      id: results[2]!.rows[0]!.id,
       // Closing the connection ends the transaction; no rollback round trip, which would wait
       // behind a count still blocked on a lock when the backup is cancelled.
       close: () => client.end().catch(() => undefined),
