@@ -4,7 +4,7 @@
 import { LifeboatError } from '../errors.ts';
 import type { TargetConfig } from '../config/schema.ts';
 import type { PgEndpoint } from '../postgres/connection.ts';
-import { dockerClient, engineAddress } from './client.ts';
+import { engineAddress, engineClient } from './client.ts';
 import { ContainerTools } from './container-tools.ts';
 import { containerLogin } from './credentials.ts';
 import { containerName, findContainer, type ContainerSelector } from './find-container.ts';
@@ -34,7 +34,7 @@ export async function containerEndpoint(pg: PostgresConfig, env: NodeJS.ProcessE
       hint: 'set postgres.url, or postgres.container (or LIFEBOAT_POSTGRES_CONTAINER / LIFEBOAT_POSTGRES_CONTAINER_PATTERN)',
     });
   }
-  const docker = await dockerClient(env);
+  const docker = engineClient(env);
   const info = await findContainer(docker, selector, env);
   const container = docker.getContainer(info.Id);
   const inspected = await container.inspect();
