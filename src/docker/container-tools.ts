@@ -36,7 +36,7 @@ export class ContainerTools implements ToolExec {
   /** The route once known: runs started after it is the exec stream take that path unwrapped. */
   #known: Route | undefined;
   /** The FIFO the probe made, for the first run that wants one. */
-  #spare: { fifo: ContainerFifo; drop: () => void } | undefined;
+  #spare: { fifo: ContainerFifo; drop: () => void; timer: NodeJS.Timeout } | undefined;
 
   constructor(container: Dockerode.Container, name: string, port: number, inspected?: Inspected) {
     this.#container = container;
@@ -101,6 +101,7 @@ export class ContainerTools implements ToolExec {
     if (spare) {
       this.#spare = undefined;
       process.off('exit', spare.drop);
+      clearTimeout(spare.timer);
       return spare.fifo;
     }
     try {
@@ -158,8 +159,12 @@ export class ContainerTools implements ToolExec {
     if (root && inside) {
       try {
         const fifo = await ContainerFifo.check(this.#container, root, inside, { code: r.code! >= 100 ? r.code! - 100 : r.code, stderr: r.stderr });
-        // Dropped at exit when no run took it: through /proc, which needs no engine call.
+        // Dropped when no run took it, at exit or after a minute (a server runs on): through
+        // /proc, which needs no engine call. A run after that makes its own.
         const drop = () => {
+          if (this.#spare?.fifo !== fifo) return;
+          this.#spare = undefined;
+          process.off('exit', drop);
           try {
             unlinkSync(fifo.outside);
           } catch {
@@ -167,7 +172,7 @@ export class ContainerTools implements ToolExec {
           }
         };
         process.once('exit', drop);
-        this.#spare = { fifo, drop };
+        this.#spare = { fifo, drop, timer: setTimeout(drop, 60_000).unref() };
       } catch (err) {
         why = (err as Error).message;
         root = undefined;
