@@ -46,7 +46,7 @@ export class ContainerTools implements ToolExec {
     this.#direct = inspected ? sharesNetwork(inspected.Id, this.#pid) : false;
   }
 
-  start(tool: string, args: string[], env: Record<string, string>, options: { input: boolean }): ToolProcess {
+  start(tool: string, args: string[], env: Record<string, string>, options: { input: boolean; fill?: boolean }): ToolProcess {
     // Files on this host (a dump, a list, filtered SQL) are copied in first, under a fresh folder.
     const dir = `/tmp/lifeboat-${randomBytes(6).toString('hex')}`;
     const uploads: { from: string; to: string }[] = [];
@@ -62,7 +62,7 @@ export class ContainerTools implements ToolExec {
     // pg_dump's output and pg_restore's or psql's input are the big streams: those skip the
     // engine's exec stream where a FIFO can carry them (proc-pipe.ts).
     const proc = (options.input || tool === 'pg_dump') && !(this.#known && 'why' in this.#known)
-      ? execThroughFifo(this.#container, [tool, ...inside], { env: entries, input: options.input }, () => this.#fifo(), prepare)
+      ? execThroughFifo(this.#container, [tool, ...inside], { env: entries, input: options.input, fill: options.fill }, () => this.#fifo(), prepare)
       : execIn(this.#container, [tool, ...inside], { env: entries, input: options.input }, prepare);
     if (uploads.length) {
       const clean = () => void execText(this.#container, ['rm', '-rf', dir]).catch(() => undefined);

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import type { ToolProcess } from '../postgres/tool-exec.ts';
+import { fillerFrom, PipeReader, type Filler } from '../util/pipe.ts';
 import { execIn, execText, type ExecOptions } from './exec.ts';
 
 /** Why the container's file system cannot be reached from here: the exec stream is used instead. */
@@ -62,6 +63,7 @@ export class ContainerFifo {
   /** The end this process holds only so that opening never blocks: a writer or a reader. */
   #helper: number | undefined;
   #stream: net.Socket | undefined;
+  #reader: PipeReader | undefined;
   #closed = false;
 
   readonly #root: string;
@@ -129,6 +131,20 @@ export class ContainerFifo {
     return this.#stream;
   }
 
+  /** The read end as reader() opens it, read straight into the caller's buffers (util/pipe.ts). */
+  pipeReader(): PipeReader {
+    const fd = openSync(this.outside, constants.O_RDONLY | constants.O_NONBLOCK);
+    let helper: number;
+    try {
+      helper = openSync(this.outside, constants.O_WRONLY);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    this.#reader = PipeReader.adopt(fd, helper);
+    return this.#reader;
+  }
+
   /**
    * The write end, for a tool's input: ending it is the tool's end of input. Opened only once the
    * tool's side waits in its open() (a write end opened and closed before that would leave it
@@ -154,6 +170,7 @@ export class ContainerFifo {
 
   /** Drops the write end held for opening, once the tool has exited: the reader then sees the end. */
   release(): void {
+    this.#reader?.closeWriteEnd();
     // Once only: a second close could hit another file that got the same number meanwhile.
     if (this.#helper === undefined) return;
     closeSync(this.#helper);
@@ -167,6 +184,7 @@ export class ContainerFifo {
   close(): void {
     this.#closed = true;
     this.#stream?.destroy();
+    this.#reader?.destroy();
     this.release();
   }
 
@@ -207,7 +225,7 @@ export class ContainerFifo {
 export function execThroughFifo(
   container: Dockerode.Container,
   cmd: string[],
-  options: ExecOptions & { input: boolean },
+  options: ExecOptions & { input: boolean; fill?: boolean },
   setup: () => Promise<ContainerFifo | undefined>,
   prepare?: () => Promise<void>,
 ): ToolProcess {
@@ -234,6 +252,15 @@ export function execThroughFifo(
   });
   // The reader gave up (a failed backup): the tool's next write is its SIGPIPE.
   if (!options.input) stdout.once('close', () => fifo?.close());
+  // With `fill`, output through a FIFO is read straight into the caller's buffers; through the
+  // exec stream, from stdout as before. Which one is known once the FIFO is (or is not) made.
+  let setFill: (f: Filler | undefined) => void = () => undefined;
+  let drained: () => void = () => undefined;
+  if (options.fill && !options.input) {
+    const source = new Promise<Filler | undefined>((resolve) => (setFill = resolve));
+    let fromStdout: Filler | undefined;
+    proc.fill = async (into, onBytes) => ((await source) ?? (fromStdout ??= fillerFrom(stdout)))(into, onBytes);
+  }
   const run = async (): Promise<[number | null, NodeJS.Signals | null]> => {
     await prepare?.();
     fifo = await setup();
@@ -247,8 +274,26 @@ export function execThroughFifo(
   const attach = async (): Promise<[number | null, NodeJS.Signals | null]> => {
     if (stopping) throw new Error('killed before it started');
     let end: net.Socket | undefined;
+    let filled: Promise<void> | undefined;
+    if (fifo && options.fill && !options.input) {
+      const reader = fifo.pipeReader();
+      filled = new Promise<void>((resolve) => (drained = resolve));
+      // Short only at the end of the output, or once closed (kill, or the reader gave up).
+      setFill(async (into, onBytes) => {
+        try {
+          const n = await reader.fill(into, onBytes);
+          if (n < into.length) drained();
+          return n;
+        } catch (err) {
+          drained();
+          throw err;
+        }
+      });
+      stdout.once('close', () => drained());
+    }
+    setFill(undefined);
     if (fifo) {
-      if (!options.input) end = fifo.reader();
+      if (!options.input && !filled) end = fifo.reader();
       const redirect = options.input ? 'exec "$@" < "$0"' : 'exec "$@" > "$0"';
       inner = execIn(container, ['sh', '-c', redirect, fifo.inside, ...cmd], { ...options, input: false, started: (e) => (exec = e) });
     } else {
@@ -261,7 +306,9 @@ export function execThroughFifo(
     }).finally(() => (gone = true));
     exited.catch(() => undefined);
     inner.stderr.pipe(stderr);
-    if (!options.input) {
+    if (filled) {
+      inner.stdout.resume();
+    } else if (!options.input) {
       (end ?? inner.stdout).pipe(stdout);
       if (end) inner.stdout.resume();
       // A read end closed by kill() ends the output too (pipe() ends it only at the end of data).
@@ -274,7 +321,7 @@ export function execThroughFifo(
       stdin!.to(fifo ? (end ?? null) : inner.stdin!);
     }
     end?.on('error', () => undefined);
-    const ended = end ? new Promise((resolve) => end.once('close', resolve)) : Promise.resolve();
+    const ended = filled ?? (end ? new Promise((resolve) => end.once('close', resolve)) : Promise.resolve());
     const [code, signal] = await exited;
     if (stopping) await stopping;
     // The tool is gone: the reader now sees the end of its output once drained.
@@ -290,6 +337,7 @@ export function execThroughFifo(
   run().then(
     ([code, signal]) => proc.emit('close', code, stopping ? 'SIGTERM' : signal),
     (err: unknown) => {
+      setFill(undefined);
       stdin?.to(null);
       stdout.end();
       stderr.end();
