@@ -12,7 +12,8 @@ import { LifeboatError } from '../errors.ts';
 import type { PgTools } from '../postgres/binaries.ts';
 import type { ToolExec, ToolProcess } from '../postgres/tool-exec.ts';
 import { execIn, execText } from './exec.ts';
-import { ContainerFifo, execThroughFifo, PipeUnavailable, procRoot } from './proc-pipe.ts';
+import { ContainerFifo, PipeUnavailable, procRoot } from './container-fifo.ts';
+import { execThroughFifo } from './proc-pipe.ts';
 import { serverSocket, sharesNetwork } from './server-socket.ts';
 
 /** How a tool's big stream travels: through a FIFO seen under `root`, or the exec stream, and why. */
