@@ -5,7 +5,7 @@
 //   node bench/docker.bench.ts                  # ~1 GB
 //   BENCH_SIZE_MB=300 node bench/docker.bench.ts
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,10 @@ try {
   const db = await runPostgres(d, { name: 'bench-db', database: 'bench' });
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
+  if (process.env.BENCH_PGLOG) {
+    for (const k of ['log_connections', 'log_disconnections']) await client.query(`alter system set ${k} = on`);
+    await client.query('select pg_reload_conf()');
+  }
   const t0 = Date.now();
   await client.query('create table events (id bigint primary key, at timestamptz, kind text, body text)');
   // ~1 KB a row of hex and words: compressible about like app data.
@@ -49,7 +53,11 @@ try {
       const t = Date.now();
       const env = { DOCKER_HOST: d.host, PGPASSWORD: db.password, LIFEBOAT_DOCKER_TRANSPORT: run };
       const out = await w.cli(['backup', run === 'host' ? 'host' : 'exec', '--json'], { env });
-      if (out.code !== 0) throw new Error(out.stderr + out.stdout + '\n' + (await d.docker(['logs', '--tail', '30', 'bench-db']).catch(() => '')));
+      if (out.code !== 0) {
+        // The server's log is its stderr: what it said about the failed run's sessions.
+        const logs = spawnSync('docker', ['logs', '--tail', '200', 'bench-db'], { env: { ...process.env, DOCKER_HOST: d.host }, encoding: 'utf8' });
+        throw new Error(`${out.stderr}${out.stdout}\n${logs.stdout}${logs.stderr}`);
+      }
       results[run]!.push((Date.now() - t) / 1000);
       console.log(`${run}: ${results[run]!.at(-1)!.toFixed(1)} s, ${(out.json<{ size: number }>().size / 1e6).toFixed(0)} MB`);
     }

@@ -17,6 +17,19 @@ export interface ExecOptions {
 }
 
 /**
+ * With LIFEBOAT_DEBUG, every exec this process ran, with its time from create to exit, printed at
+ * exit: what a command costs in engine round trips (bench/README.md counts them per backup).
+ */
+const debugged: string[] | undefined = process.env.LIFEBOAT_DEBUG ? [] : undefined;
+if (debugged) process.once('exit', () => process.stderr.write(`lifeboat: ${debugged.length} docker exec(s): ${debugged.join('; ')}\n`));
+
+/** A command in a few words, without its environment (where the password travels). */
+function describe(cmd: string[]): string {
+  const script = cmd[0] === 'sh' || cmd[0] === 'bash' ? (cmd[2] ?? '') : cmd.join(' ');
+  return `${cmd[0] === 'sh' || cmd[0] === 'bash' ? `${cmd[0]} -c ` : ''}${script}`.replace(/\s+/g, ' ').slice(0, 48);
+}
+
+/**
  * Starts `cmd` in the container. Returns at once; a failure to start is an `error` event, the
  * end a `close` event with the exit code, both after stdout and stderr have ended.
  */
@@ -41,6 +54,7 @@ export function execIn(container: Dockerode.Container, cmd: string[], options: E
   });
   const run = async () => {
     await prepare?.();
+    const started = performance.now();
     const exec = await container.exec({
       Cmd: cmd, Env: options.env, User: options.user,
       AttachStdin: options.input === true, AttachStdout: true, AttachStderr: true, Tty: false,
@@ -61,7 +75,10 @@ export function execIn(container: Dockerode.Container, cmd: string[], options: E
     // The output ends a moment before the engine records the exit.
     for (let i = 0; ; i++) {
       const state = await exec.inspect();
-      if (!state.Running || i > 100) return { code: state.ExitCode ?? null, signal: null };
+      if (!state.Running || i > 100) {
+        debugged?.push(`${describe(cmd)} ${Math.round(performance.now() - started)} ms`);
+        return { code: state.ExitCode ?? null, signal: null };
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   };

@@ -35,7 +35,7 @@ function matches(s: ContainerSelector, c: Dockerode.ContainerInfo): boolean {
  * The one running container the selector names. No match (listing what runs), several running
  * matches (naming them), and a stopped match each fail with their own message.
  */
-export async function findContainer(docker: Dockerode, selector: ContainerSelector, env: NodeJS.ProcessEnv = process.env): Promise<Dockerode.ContainerInfo> {
+export async function findContainer(docker: Pick<Dockerode, 'listContainers'>, selector: ContainerSelector, env: NodeJS.ProcessEnv = process.env): Promise<Dockerode.ContainerInfo> {
   if ('pattern' in selector) {
     try {
       new RegExp(selector.pattern);

@@ -3,7 +3,7 @@
 
 import type Dockerode from 'dockerode';
 import type { TargetConfig } from '../config/schema.ts';
-import { dockerClient } from './client.ts';
+import { engineClient } from './client.ts';
 import { envMap } from './credentials.ts';
 import { execText } from './exec.ts';
 import { containerName, findContainer } from './find-container.ts';
@@ -16,7 +16,7 @@ export async function n8nKeyFromContainers(target: TargetConfig, envName: string
   const pg = target.postgres;
   const selector = pg && !pg.url ? selectorOf(pg, env) : undefined;
   if (!selector) return undefined;
-  const docker = await dockerClient(env);
+  const docker = engineClient(env);
   const db = await findContainer(docker, selector, env);
   const project = db.Labels?.[COMPOSE_PROJECT];
   if (!project) return undefined;

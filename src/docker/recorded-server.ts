@@ -47,10 +47,10 @@ export async function recordedEndpoint(server: string, loaded: LoadedConfig): Pr
   const database = url.pathname.slice(1) || 'postgres';
   const engine = url.searchParams.get('engine');
   const env = engine ? { ...process.env, DOCKER_HOST: engine } : process.env;
-  const [{ dockerClient }, { findContainer, containerName }, { containerLogin }, { ContainerTools }] = await Promise.all([
+  const [{ engineClient }, { findContainer, containerName }, { containerLogin }, { ContainerTools }] = await Promise.all([
     import('./client.ts'), import('./find-container.ts'), import('./credentials.ts'), import('./container-tools.ts'),
   ]);
-  const docker = await dockerClient(env);
+  const docker = engineClient(env);
   const info = await findContainer(docker, { name }, env);
   const container = docker.getContainer(info.Id);
   const inspected = await container.inspect();
@@ -62,6 +62,6 @@ export async function recordedEndpoint(server: string, loaded: LoadedConfig): Pr
   return {
     url: `postgres://${encodeURIComponent(login.user)}@127.0.0.1:${login.port}/${database}`,
     password: login.password,
-    exec: new ContainerTools(container, containerName(info), login.port),
+    exec: new ContainerTools(container, containerName(info), login.port, inspected),
   };
 }

@@ -80,7 +80,8 @@ export async function startScratchContainer(pg: NonNullable<TargetConfig['postgr
   const remove = () => container.remove({ force: true, v: true }).then(() => record.release(), () => undefined);
   try {
     await container.start();
-    const tools = new ContainerTools(container, name, port);
+    // Its ID and PID: where it shares this host's network, its sessions need no exec.
+    const tools = new ContainerTools(container, name, port, await container.inspect());
     const endpoint: PgEndpoint = { url: `postgres://postgres@127.0.0.1:${port}/postgres`, password, exec: tools };
     const major = (await tools.tools()).major;
     await waitReady(endpoint, container, options.signal);

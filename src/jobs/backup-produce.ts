@@ -77,7 +77,10 @@ export async function produce(
           info,
           app: await c.profile.readDatabase({ database: db.name, client: snapshot.client, signal, target, configDir: path.dirname(c.loaded.file) }),
         }));
-        described.catch(() => undefined);
+        // A failure there ends the snapshot's transaction, and pg_dump then fails to import it: the
+        // first failure is the one to report.
+        let describeFailure: unknown;
+        described.catch((err: unknown) => (describeFailure = err));
         // Where each table's data lies in the dump, so one table can be read back alone.
         const indexer = new DumpIndexer();
         let written;
@@ -89,7 +92,7 @@ export async function produce(
         } finally {
           dump.close();
         }
-        await dump.done;
+        await dump.done.catch((err: unknown) => Promise.reject(describeFailure ?? err));
         const dumpIndex = indexer.result();
         if (!dumpIndex) job.log('info', `no table index for the dump of ${db.name}: restoring one table will read the whole dump`);
         const { info, app } = await described;

@@ -14,6 +14,8 @@ export interface ToolRun {
   stdout: Readable;
   /** The tool's standard input, when run with `input: true`. */
   stdin?: Writable;
+  /** The output as a Filler, where the tool elsewhere gives one (`fill: true`; tool-exec.ts). */
+  fill?: Filler;
   /** Resolves when the tool exits 0; rejects with its stderr otherwise. */
   done: Promise<void>;
 }
@@ -22,12 +24,12 @@ export interface ToolRun {
  * Runs a libpq tool with the password in the environment. Aborting the signal kills it;
  * a non-zero exit rejects `done` with the tool's own last words.
  */
-export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signal?: AbortSignal, options: { input?: boolean } = {}): ToolRun {
+export function runTool(bin: string, args: string[], endpoint: PgEndpoint, signal?: AbortSignal, options: { input?: boolean; fill?: boolean } = {}): ToolRun {
   if (endpoint.exec) {
     // Inside the server's container: the tool by its name there, the same streams here.
-    const proc = endpoint.exec.start(toolName(bin), args, remoteToolEnv(endpoint), { input: options.input === true });
+    const proc = endpoint.exec.start(toolName(bin), args, remoteToolEnv(endpoint), { input: options.input === true, fill: options.fill });
     proc.stdin?.on('error', () => undefined);
-    return { stdout: proc.stdout, stdin: proc.stdin ?? undefined, done: watch(proc, bin, endpoint, signal) };
+    return { stdout: proc.stdout, stdin: proc.stdin ?? undefined, fill: proc.fill, done: watch(proc, bin, endpoint, signal) };
   }
   // In its own process group, which dies with Lifeboat even on kill -9 (util/process-group.ts).
   const child = spawnGuarded(bin, args, { env: toolEnv(endpoint), stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
@@ -70,7 +72,12 @@ function watch(child: ChildProcess | ToolProcess, bin: string, endpoint: PgEndpo
 
 /**
  * A repeatable-read transaction whose snapshot is exported: pg_dump --snapshot and the row
- * counts read here see exactly the same data. Keep it open until pg_dump has finished.
+ * counts read here see exactly the same data. Keep it open until pg_dump has finished: and
+ * since an error in it ends it (pg_dump then fails with `could not import the requested snapshot
+ * (The source process ... is not running anymore)`), nothing run in it may fail for a reason
+ * of its own. JIT is off in it, as pg_dump turns it off for its own session: a count over a big
+ * table passes jit_above_cost, and a server whose JIT library cannot load (llvmjit without its
+ * libLLVM) fails that count.
  */
 export interface Snapshot {
   client: pg.Client;
@@ -81,11 +88,13 @@ export interface Snapshot {
 export async function openSnapshot(endpoint: PgEndpoint): Promise<Snapshot> {
   const client = await connect(endpoint);
   try {
-    await client.query('begin isolation level repeatable read read only');
-    const { rows } = await client.query<{ id: string }>('select pg_export_snapshot() as id');
+    // One round trip. set_config from pg_settings: servers before 11 have no jit to set.
+    const results = (await client.query(`begin isolation level repeatable read read only;
+      select set_config(name, 'off', true) from pg_settings where name = 'jit';
+      select pg_export_snapshot() as id`)) as unknown as pg.QueryResult<{ id: string }>[];
     return {
       client,
-      id: rows[0]!.id,
+      id: results[2]!.rows[0]!.id,
       // Closing the connection ends the transaction; no rollback round trip, which would wait
       // behind a count still blocked on a lock when the backup is cancelled.
       close: () => client.end().catch(() => undefined),
@@ -112,8 +121,8 @@ export interface DumpRun {
 export async function pgDump(tools: PgTools, endpoint: PgEndpoint, snapshotId: string, signal?: AbortSignal, extraArgs: string[] = [], tempDir?: string): Promise<DumpRun> {
   const args = ['--format=custom', '--compress=0', `--snapshot=${snapshotId}`, '--no-password', ...extraArgs, `--dbname=${endpoint.url}`];
   if (endpoint.exec) {
-    const run = runTool(tools.pgDump, args, endpoint, signal);
-    return { fill: fillerFrom(run.stdout as AsyncIterable<Buffer>), done: run.done, close: () => run.stdout.destroy() };
+    const run = runTool(tools.pgDump, args, endpoint, signal, { fill: true });
+    return { fill: run.fill ?? fillerFrom(run.stdout as AsyncIterable<Buffer>), done: run.done, close: () => run.stdout.destroy() };
   }
   const pipe = await PipeReader.open(tempDir);
   const bin = tools.pgDump;

@@ -3,6 +3,7 @@
 
 import type { EventEmitter } from 'node:events';
 import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Filler } from '../util/pipe.ts';
 import type { PgTools } from './binaries.ts';
 
 /**
@@ -16,6 +17,11 @@ export interface ToolProcess extends EventEmitter {
   stdin: Writable | null;
   /** Stops the tool (by cutting its streams where no signal can reach it). */
   kill(): boolean;
+  /**
+   * Set when started with `fill`: the output read straight into the caller's buffers (util/pipe.ts
+   * says why), to be read through this instead of stdout. Destroying stdout still stops reading.
+   */
+  fill?: Filler;
 }
 
 export interface ToolExec {
@@ -26,7 +32,7 @@ export interface ToolExec {
    * password travels here, never in argv. Arguments naming files on this host are made readable
    * to it first.
    */
-  start(tool: string, args: string[], env: Record<string, string>, options: { input: boolean }): ToolProcess;
+  start(tool: string, args: string[], env: Record<string, string>, options: { input: boolean; fill?: boolean }): ToolProcess;
   /** A byte stream to the server, for the node driver's `stream` option (introspection, snapshots). */
   socket(): Duplex;
   /** The client tools there, with their version. */

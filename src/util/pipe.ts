@@ -116,6 +116,14 @@ export class PipeReader {
     }
   }
 
+  /**
+   * A reader over a FIFO opened elsewhere: its read end (non-blocking) and a write end this
+   * process holds so the writer's open never waits (docker/proc-pipe.ts, a FIFO in a container).
+   */
+  static adopt(readFd: number, writeFd: number): PipeReader {
+    return new PipeReader(readFd, writeFd);
+  }
+
   /** Closes this process's copy of the write end, so the read end sees the end when the child exits. */
   closeWriteEnd(): void {
     // Once only: a second close could hit another file that got the same number meanwhile.
@@ -151,10 +159,12 @@ export class PipeReader {
     });
   };
 
-  /** Stops reading and closes the read end. */
+  /** Stops reading and closes the read end; a fill waiting meanwhile ends with what it got. */
   destroy(): void {
     this.#socket.destroy();
     this.closeWriteEnd();
+    this.#ended = true;
+    this.#settle?.();
   }
 
   /** Copies held bytes into the target, as far as they fit. */
