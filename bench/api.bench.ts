@@ -7,6 +7,7 @@
 //    a catalog of 10,000 backups: latency percentiles. Every request asks the next of 5,000
 //    questions (a different `from`), so the listing's memo of identical questions (64 of them,
 //    1 second) never answers; then one question repeated, which it answers.
+//    Then the same questions to the app in this process (app.request), as CPU per request.
 // 2. 100 SSE clients following one running backup: the server's extra RSS, and the backup's
 //    duration with and without them (alternated, twice each).
 // 3. What a login costs: CPU of one password check (argon2id, 19 MiB, t=2, p=1).
@@ -23,6 +24,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { hashPassword, verifyPassword } from '../src/auth/passwords.ts';
+import { Catalog } from '../src/catalog/catalog.ts';
+import { createApp } from '../src/server/app.ts';
+import type { ServerContext } from '../src/server/context.ts';
 import { startTestServer } from '../test/support/postgres.ts';
 import { apiDataConfig, generateApiData } from './api-data.ts';
 
@@ -113,9 +117,42 @@ async function listing(): Promise<void> {
     }
     const health = await autocannon({ url: `${s.url}/healthz`, connections: 50, duration: 10 });
     console.log(`GET /healthz, 50 connections, 10 s (the HTTP stack alone): ${Math.round(health.requests.average)} req/s; p99 ${health.latency.p99} ms`);
+    await inProcess(home, token, requests.map((r) => r.path));
   } finally {
     await s.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The whole app in this process (`app.request`: no sockets, no autocannon beside it), CPU per
+ * request: steadier than latency on a shared machine, for comparing code. Minimum and median
+ * of 10 rounds of 500 requests, distinct questions then one repeated.
+ */
+async function inProcess(home: string, token: string, paths: string[]): Promise<void> {
+  const catalog = Catalog.open(home);
+  try {
+    const context = { catalog, address: () => '127.0.0.1', secure: () => false, publicOrigin: undefined, log: () => undefined } as unknown as ServerContext;
+    const { app } = createApp(context);
+    const headers = { authorization: `Bearer ${token}` };
+    for (const [label, asked] of [['distinct questions', paths], ['one repeated question', paths.slice(0, 1)]] as const) {
+      const rounds: number[] = [];
+      let k = 0;
+      for (let round = 0; round < 10; round++) {
+        const before = process.cpuUsage();
+        for (let i = 0; i < 500; i++) {
+          const res = await app.request(asked[k++ % asked.length]!, { headers });
+          if (res.status !== 200) throw new Error(`${res.status}: ${await res.text()}`);
+          await res.text();
+        }
+        const used = process.cpuUsage(before);
+        rounds.push((used.user + used.system) / 500 / 1000);
+      }
+      rounds.sort((a, b) => a - b);
+      console.log(`in process (app.request), ${label}: ${rounds[0]!.toFixed(3)} ms of CPU a request at least, ${rounds[5]!.toFixed(3)} ms median`);
+    }
+  } finally {
+    catalog.close();
   }
 }
 
