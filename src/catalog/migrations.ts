@@ -419,7 +419,7 @@ export const migrations: readonly string[] = [
   `,
   // 15: each listed backup also as the JSON a page of `GET /api/v1/backups` shows it
   // (reports/backups.ts), made by SQLite whenever the row changes: a page is then the join of 50
-  // stored texts instead of 50 rows turned into objects and back into text (626 -> ~60 us a page
+  // stored texts instead of 50 rows turned into objects and back into text (626 -> ~180 us a page
   // of 50, the API bench's distinct questions). `protected` is written as recorded; a protection
   // whose time has passed is corrected when read (catalog/queries.ts).
   `

@@ -171,7 +171,7 @@ export class ReportQueries extends AuditQueries {
       params.push(...k.params);
     }
     // The limit written in, not bound: SQLite plans a known limit better (59 against 104 us a
-    // page of 51 in one measurement). It is a whole number the caller checked (reports/cursor.ts).
+    // page of 51, one measurement on a loaded machine). A whole number the caller checked.
     const sql = `select case when b.protected = 1 and b.protected_until <= ? then json_set(b.list_json, '$.protected', json('false')) else b.list_json end,
         ${order.map((c) => c.expr).join(', ')}, (select data_version from pragma_data_version), total_changes()
       from backup_list b where ${where.join(' and ')}
