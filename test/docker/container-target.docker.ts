@@ -30,9 +30,8 @@ async function seed(c: PostgresContainer): Promise<void> {
   }
 }
 
-describe('containers as targets', { skip }, () => {
-  let d: TestDocker;
-  let db: PostgresContainer;
+/** Workspaces made by a describe's tests with their config written, kept in `spaces` for its after(). */
+function workspaces(): { ws: (yaml: (w: Workspace) => string) => Workspace; spaces: Workspace[] } {
   const spaces: Workspace[] = [];
   const ws = (yaml: (w: Workspace) => string): Workspace => {
     const w = workspace();
@@ -40,6 +39,13 @@ describe('containers as targets', { skip }, () => {
     w.writeConfig(yaml(w));
     return w;
   };
+  return { ws, spaces };
+}
+
+describe('containers as targets', { skip }, () => {
+  let d: TestDocker;
+  let db: PostgresContainer;
+  const { ws, spaces } = workspaces();
   let noPgPath: string;
   const env = () => ({ DOCKER_HOST: d.host, PATH: noPgPath });
 
@@ -160,13 +166,7 @@ describe('containers as targets', { skip }, () => {
 describe('exec mode through a FIFO in the container (/proc/<pid>/root)', { skip }, () => {
   let d: TestDocker;
   let db: PostgresContainer;
-  const spaces: Workspace[] = [];
-  const ws = (yaml: (w: Workspace) => string): Workspace => {
-    const w = workspace();
-    spaces.push(w);
-    w.writeConfig(yaml(w));
-    return w;
-  };
+  const { ws, spaces } = workspaces();
   const target = (container: string) => ws((w) => `storages:\n  local: { type: local, path: ${w.storage} }\ntargets:\n  app:\n    postgres: { container: ${container}, databases: [n8n] }\n    storage: local\n`);
   const env = (extra: NodeJS.ProcessEnv = {}) => ({ DOCKER_HOST: d.host, ...extra });
   /** What Lifeboat left in the container's /tmp. */
