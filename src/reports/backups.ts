@@ -112,19 +112,24 @@ export function queryBackupsJson(catalog: Catalog, q: BackupQuery = {}): string 
   let memo = memos.get(catalog);
   if (!memo) memos.set(catalog, (memo = new Map()));
   const hit = memo.get(key);
-  if (hit && hit.mark === catalog.changeMark() && (q.now !== undefined || Date.now() - hit.at < MEMO_MS)) return hit.text;
+  if (hit?.text !== undefined && hit.mark === catalog.changeMark() && (q.now !== undefined || Date.now() - hit.at < MEMO_MS)) return hit.text;
   // A new question is kept under the mark its page's own statement read: what it says holds at
-  // that mark. An empty page read none, and is not kept.
+  // that mark. An empty page read none, and is not kept. A page is kept only for a question asked
+  // before: kept pages of questions never asked again (a client paging through, a script asking
+  // by date) lived long enough to be copied by each young-generation collection, which then grew
+  // to 30 ms pauses and set the listing's p95 (bench/README.md, session 14).
   const { text, mark } = runQuery(catalog, q);
   if (mark === undefined) return text;
-  if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value!);
-  memo.set(key, { mark, at: Date.now(), text });
+  if (hit) memo.delete(key);
+  else if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value!);
+  memo.set(key, { mark, at: Date.now(), text: hit ? text : undefined });
   return text;
 }
 
 const MEMO_MS = 1000;
 const MEMO_SIZE = 64;
-const memos = new WeakMap<Catalog, Map<string, { mark: string; at: number; text: string }>>();
+/** Per catalog, by question: the page (once asked twice), the mark it was read at, when. */
+const memos = new WeakMap<Catalog, Map<string, { mark: string; at: number; text: string | undefined }>>();
 
 function runQuery(catalog: Catalog, q: BackupQuery): { text: string; mark: string | undefined } {
   const now = q.now ?? new Date();
@@ -150,7 +155,14 @@ function runQuery(catalog: Catalog, q: BackupQuery): { text: string; mark: strin
   const last = items.at(-1);
   const nextCursor = rows.length > limit && last ? encodeCursor(listing, last.sortKey) : null;
   const total = q.withTotal ? `,"total":${catalog.countBackups(filter)}` : '';
-  return { text: `{"items":[${items.map((r) => r.json).join(',')}],"nextCursor":${JSON.stringify(nextCursor)}${total}}`, mark };
+  // One join makes the whole text: a template around the join would copy the page twice more
+  // (the join, then the flattening of the concatenation when it is written to the socket).
+  const parts = items.map((r) => r.json);
+  const tail = `],"nextCursor":${JSON.stringify(nextCursor)}${total}}`;
+  if (parts.length === 0) return { text: `{"items":[${tail}`, mark };
+  parts[0] = `{"items":[${parts[0]!}`;
+  parts[parts.length - 1] += tail;
+  return { text: parts.join(','), mark };
 }
 
 function oneOf<T extends string>(field: string, value: string | undefined, allowed: readonly T[]): T | undefined {

@@ -117,12 +117,16 @@ describe('queryBackups', () => {
 
   test('the list follows every change at once (the read memo is keyed on the catalog\'s changes)', () => {
     const q = { target: 'app-01', status: 'ok' as const, limit: 200 };
+    // Asked twice, so the page is kept (a question asked once is not).
+    queryBackups(catalog, q);
     const before = queryBackups(catalog, q);
     const victim = before.items[0]!;
     catalog.setLocation(victim.id, { storage: 'spare', key: 'k', status: 'missing', size: null, sha256: null, error: 'gone' });
     const afterwards = queryBackups(catalog, q);
     assert.ok(!ids(afterwards.items).includes(victim.id), 'a copy went missing: no longer ok');
     assert.equal(queryBackups(catalog, { ...q, status: 'degraded' }).items.find((r) => r.id === victim.id)?.status, 'degraded');
+    assert.notEqual(victim.verification.status, 'failed');
+    assert.equal(queryBackups(catalog, { ...q, status: 'degraded' }).items.find((r) => r.id === victim.id)?.verification.status, victim.verification.status, 'asked twice: kept');
     // Another connection's write (another process: the daemon) is seen as well.
     const other = new DatabaseSync(catalog.file);
     other.prepare("update backups set verification_status = 'failed' where id = ?").run(victim.id);
