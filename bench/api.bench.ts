@@ -8,6 +8,7 @@
 //    questions (a different `from`), so the listing's memo of identical questions (64 of them,
 //    1 second) never answers; then one question repeated, which it answers.
 //    Then the same questions to the app in this process (app.request), as CPU per request.
+//    serve's garbage-collection pauses during each run are reported beside (bench/gc-pauses.ts).
 // 2. 100 SSE clients following one running backup: the server's extra RSS, and the backup's
 //    duration with and without them (alternated, twice each).
 // 3. What a login costs: CPU of one password check (argon2id, 19 MiB, t=2, p=1).
@@ -32,6 +33,9 @@ import { apiDataConfig, generateApiData } from './api-data.ts';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const BIN = path.join(root, 'bin', 'lifeboat.js');
+// serve runs with the Node flags an installed `lifeboat` gets from its shebang (a 2 MB young
+// generation): before session 14 the bench started it without them.
+const NODE_FLAGS = /^#!.*\bnode\b(.*)$/m.exec(readFileSync(BIN, 'utf8').split('\n')[0]!)![1]!.trim().split(/\s+/).filter(Boolean);
 const dbMb = Number(process.env.BENCH_API_MB ?? 300);
 const parts = new Set((process.env.BENCH_API_PARTS ?? 'login,listing,sse,stall').split(','));
 
@@ -46,7 +50,7 @@ function cli(env: NodeJS.ProcessEnv, args: string[], input = ''): string {
 }
 
 async function serve(env: NodeJS.ProcessEnv, o: { tick?: number; node?: string[]; onLine?: (line: string) => void } = {}): Promise<Serve> {
-  const child = spawn(process.execPath, [...(o.node ?? []), BIN, 'serve', '--listen', '127.0.0.1:0', '--tick', String(o.tick ?? 3600)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...(o.node ?? []), BIN, 'serve', '--listen', '127.0.0.1:0', '--tick', String(o.tick ?? 3600)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   let partial = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -83,7 +87,18 @@ async function listing(): Promise<void> {
   console.log(`catalog: 10,000 backups over 20 targets in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   cli(env, ['user', 'add', 'bench', '--role', 'viewer', '--password-stdin'], 'a long bench password\n');
   const token = JSON.parse(cli(env, ['token', 'create', 'bench', '--user', 'bench', '--scope', 'read', '--json'])).token as string;
-  const s = await serve(env);
+  // The collector's pauses in serve, summed over each run: a tail made of them shows here.
+  let gc: { young: number[]; full: number[] } | undefined;
+  const s = await serve(env, {
+    node: ['--import', path.join(root, 'bench', 'gc-pauses.ts')],
+    onLine: (line) => {
+      const m = /^gc young=([\d.]+)\/([\d.]+)\/([\d.]+) full=([\d.]+)\/([\d.]+)\/([\d.]+)/.exec(line);
+      if (!m || !gc) return;
+      const v = m.slice(1).map(Number);
+      gc.young = [gc.young[0]! + v[0]!, gc.young[1]! + v[1]!, Math.max(gc.young[2]!, v[2]!)];
+      gc.full = [gc.full[0]! + v[3]!, gc.full[1]! + v[4]!, Math.max(gc.full[2]!, v[5]!)];
+    },
+  });
   try {
     const filters = ['status=ok', 'verified=full', 'protected=false', 'status=failed', 'verified=none', 'sort=size', 'sort=target&order=asc'];
     const requests = Array.from({ length: 5000 }, (_, i) => {
@@ -104,6 +119,7 @@ async function listing(): Promise<void> {
     for (const [label, reqs] of runs) {
       await autocannon({ url: s.url, connections: 50, duration: 3, headers: { authorization: `Bearer ${token}` }, requests: reqs as autocannon.Request[] });
       const cpu0 = cpuSeconds(s.child.pid!);
+      gc = { young: [0, 0, 0], full: [0, 0, 0] };
       // autocannon's summary has no p95 (the issue's bound): every response time is kept instead.
       const times: number[] = [];
       const r = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -113,7 +129,10 @@ async function listing(): Promise<void> {
       const cpuMs = ((cpuSeconds(s.child.pid!) - cpu0) * 1000) / r.requests.total;
       times.sort((a, b) => a - b);
       const p = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(1);
+      const pauses = ([n, ms, max]: number[]) => `${n} taking ${Math.round(ms!)} ms, longest ${max!.toFixed(1)} ms`;
       console.log(`GET /api/v1/backups?limit=50 (filters, ${label}), 50 connections, 20 s: ${Math.round(r.requests.average)} req/s; latency p50 ${p(0.5)} ms, p90 ${p(0.9)} ms, p95 ${p(0.95)} ms, p99 ${p(0.99)} ms, max ${p(1)} ms; server CPU ${cpuMs.toFixed(3)} ms a request; non-2xx ${r.non2xx}, errors ${r.errors}`);
+      console.log(`  serve's garbage collector meanwhile: young-generation ${pauses(gc.young)}; full ${pauses(gc.full)}`);
+      gc = undefined;
     }
     const health = await autocannon({ url: `${s.url}/healthz`, connections: 50, duration: 10 });
     console.log(`GET /healthz, 50 connections, 10 s (the HTTP stack alone): ${Math.round(health.requests.average)} req/s; p99 ${health.latency.p99} ms`);
