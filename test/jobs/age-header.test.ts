@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { seedShop, tableFingerprints } from '../support/seed.ts';
@@ -136,6 +137,16 @@ describe('a damaged age header on the primary copy', () => {
       assert.match(restore.stderr, wrong);
       assert.doesNotMatch(restore.stderr, /unusable|damaged/);
       assert.equal(restore.stderr.match(/^error:/gm)?.length, 1);
+      // Told from the bundle's header, before the streamed load made a scratch database on the server.
+      const catalog = new DatabaseSync(path.join(ws.home, 'catalog.sqlite'), { readOnly: true });
+      try {
+        const job = catalog.prepare("select id, status from jobs where kind = 'restore' order by started_at desc limit 1").get() as { id: string; status: string };
+        assert.equal(job.status, 'failed');
+        const lines = (catalog.prepare('select message from job_logs where job_id = ?').all(job.id) as { message: string }[]).map((l) => l.message);
+        assert.deepEqual(lines.filter((l) => /scratch database/.test(l)), [], lines.join('\n'));
+      } finally {
+        catalog.close();
+      }
 
       const exported = await ws.run(['export', out.id, path.join(ws.dir, 'wrong.tar.zst'), '--decrypt']);
       assert.equal(exported.code, 1, exported.stderr);
