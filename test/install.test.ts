@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,7 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-install-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** What runs: the bin, the sources, the built web UI, package.json; plus README and the service example it documents. */
-const RUNTIME = /^(bin\/lifeboat\.js|package\.json|README\.md|LICENSE|src\/(?!web\/).+\.ts|src\/bundle\/restore-kit\/restore\.sh|dist\/web\/.+|examples\/.+)$/;
+const RUNTIME = /^(bin\/(lifeboat|loader|thread)\.js|package\.json|README\.md|LICENSE|src\/(?!web\/).+\.ts|src\/bundle\/restore-kit\/restore\.sh|dist\/web\/.+|examples\/.+)$/;
 
 function packedFiles(dir: string): string[] {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -24,7 +24,7 @@ describe('installing like a real tool', () => {
   test('npm pack holds only what runs', () => {
     const files = packedFiles(repo);
     assert.deepEqual(files.filter((f) => !RUNTIME.test(f)), []);
-    for (const needed of ['bin/lifeboat.js', 'package.json', 'src/cli/main.ts', 'src/catalog/migrations.ts', 'examples/systemd/lifeboat.service', 'dist/web/index.html']) assert.ok(files.includes(needed), needed);
+    for (const needed of ['bin/lifeboat.js', 'bin/loader.js', 'bin/thread.js', 'package.json', 'src/cli/main.ts', 'src/catalog/migrations.ts', 'examples/systemd/lifeboat.service', 'dist/web/index.html']) assert.ok(files.includes(needed), needed);
     // The UI ships built: its sources (and their build tools) stay in the checkout.
     assert.ok(!files.some((f) => f.startsWith('src/web/')));
     assert.ok(!files.some((f) => /^(test|bench|scripts|\.ci)\/|\.test\.ts$/.test(f)));
@@ -47,7 +47,7 @@ describe('installing like a real tool', () => {
     assert.deepEqual(ignored, decoys.slice(0, 5));
   });
 
-  test('the packed tarball runs from inside node_modules, where Node does not strip types itself', () => {
+  test('the packed tarball runs from inside node_modules, where Node does not strip types itself', async () => {
     execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', scratch], { cwd: repo, stdio: 'ignore' });
     const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string };
     // The layout `npm install -g` makes: <prefix>/lib/node_modules/lifeboat; dependencies beside it.
@@ -73,6 +73,38 @@ describe('installing like a real tool', () => {
     assert.ok(stripped.length > 20, `${stripped.length} stripped sources cached`);
     assert.equal(statSync(path.join(cache, 'lifeboat', 'stripped', stripped[0]!)).mode & 0o777, 0o600);
     assert.equal(run(['--version']).status, 0, 'and a run from the cache works');
+
+    // serve's worker thread (the catalog reader) loads the sources too, with the same hooks.
+    assert.equal(spawnSync(process.execPath, [path.join(installed, 'bin', 'lifeboat.js'), 'user', 'add', 'ann', '--role', 'viewer', '--password-stdin'], { cwd: work, input: 'a long enough password\n', env: { ...process.env, LIFEBOAT_CONFIG: undefined, LIFEBOAT_HOME: undefined, XDG_CACHE_HOME: cache } }).status, 0);
+    const token = (JSON.parse(run(['token', 'create', 'ci', '--user', 'ann', '--scope', 'read', '--json']).stdout) as { token: string }).token;
+    const serve = spawn(process.execPath, [path.join(installed, 'bin', 'lifeboat.js'), 'serve', '--listen', '127.0.0.1:0'], { cwd: work, env: { ...process.env, LIFEBOAT_CONFIG: undefined, LIFEBOAT_HOME: undefined, XDG_CACHE_HOME: cache, LIFEBOAT_DEBUG: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    const seen = (re: RegExp) => new Promise<RegExpExecArray>((resolve, reject) => {
+      const look = () => {
+        const m = re.exec(log);
+        if (m) resolve(m);
+      };
+      serve.stderr.on('data', (d: Buffer) => {
+        log += d.toString();
+        look();
+      });
+      serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${log}`)));
+      look();
+    });
+    try {
+      const url = (await seen(/API listening on (http\S+)/))[1]!;
+      const list = async () => {
+        const res = await fetch(`${url}/api/v1/backups`, { headers: { authorization: `Bearer ${token}` } });
+        assert.equal(res.status, 200);
+        return (await res.json()) as { items: unknown[] };
+      };
+      assert.equal((await list()).items.length, 1, 'the first page, read while the thread starts');
+      assert.equal((await seen(/the catalog reader thread (is ready|failed.*|exited.*)/))[1], 'is ready', log);
+      assert.equal((await list()).items.length, 1, 'a page from the thread');
+      assert.doesNotMatch(log, /catalog reader thread (failed|exited)/);
+    } finally {
+      serve.kill('SIGTERM');
+    }
   });
 
   const oldNode = ['/usr/bin/node', '/usr/local/bin/node'].find((n) => existsSync(n) && Number(execFileSync(n, ['-p', 'process.versions.node'], { encoding: 'utf8' }).split('.')[0]) < 24);

@@ -2,6 +2,7 @@ import type { SQLInputValue } from 'node:sqlite';
 import type { BackupFilter, BackupStatus, BackupSummary, Catalog, SortColumn, Trust } from '../catalog/catalog.ts';
 import { LifeboatError } from '../errors.ts';
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.ts';
+import { PageMemo } from './page-memo.ts';
 
 export type BackupSort = 'startedAt' | 'size' | 'target';
 export type VerifiedFilter = NonNullable<BackupFilter['verified']>;
@@ -102,34 +103,27 @@ export function queryBackups(catalog: Catalog, q: BackupQuery = {}): BackupPage 
 
 /**
  * queryBackups as the JSON text the API sends, made of the texts SQLite keeps for each listed
- * backup (catalog migration 15): no row becomes an object on the way.
+ * backup (catalog migration 15): no row becomes an object on the way. Pages of questions asked
+ * again come from memory (page-memo.ts).
  */
 export function queryBackupsJson(catalog: Catalog, q: BackupQuery = {}): string {
-  // A UI polling its list, and many clients asking for the first page, ask the same question
-  // while nothing changed: answered from memory while the catalog's change mark is the same, for
-  // at most a second (protection ends with time, not with a write).
   const key = JSON.stringify(q);
   let memo = memos.get(catalog);
-  if (!memo) memos.set(catalog, (memo = new Map()));
-  const hit = memo.get(key);
-  if (hit?.text !== undefined && hit.mark === catalog.changeMark() && (q.now !== undefined || Date.now() - hit.at < MEMO_MS)) return hit.text;
-  // A new question is kept under the mark its page's own statement read: what it says holds at
-  // that mark. An empty page read none, and is not kept. A page is kept only for a question asked
-  // before: kept pages of questions never asked again (a client paging through, a script asking
-  // by date) lived long enough to be copied by each young-generation collection, which then grew
-  // to 30 ms pauses and set the listing's p95 (bench/README.md, session 14).
+  if (!memo) memos.set(catalog, (memo = new PageMemo()));
+  const hit = memo.get(key, () => catalog.changeMark(), q.now !== undefined);
+  if (hit !== undefined) return hit;
+  // Kept under the mark the page's own statement read (none for an empty page: not kept).
   const { text, mark } = runQuery(catalog, q);
-  if (mark === undefined) return text;
-  if (hit) memo.delete(key);
-  else if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value!);
-  memo.set(key, { mark, at: Date.now(), text: hit ? text : undefined });
+  memo.put(key, mark, text);
   return text;
 }
 
-const MEMO_MS = 1000;
-const MEMO_SIZE = 64;
-/** Per catalog, by question: the page (once asked twice), the mark it was read at, when. */
-const memos = new WeakMap<Catalog, Map<string, { mark: string; at: number; text: string | undefined }>>();
+/** queryBackupsJson without its memory: for a caller that keeps pages itself (server/catalog-reader.ts). */
+export function backupsPageText(catalog: Catalog, q: BackupQuery = {}): string {
+  return runQuery(catalog, q).text;
+}
+
+const memos = new WeakMap<Catalog, PageMemo<string>>();
 
 function runQuery(catalog: Catalog, q: BackupQuery): { text: string; mark: string | undefined } {
   const now = q.now ?? new Date();

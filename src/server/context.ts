@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { LoadedConfig } from '../config/load.ts';
+import type { CatalogReader } from './catalog-reader.ts';
 import type { JobHub } from './job-hub.ts';
 
 /** What every route is given: the configuration now, the catalog, and the jobs the API started. */
@@ -10,6 +11,8 @@ export interface ServerContext {
   /** Called after an API write to targets, storages or channels, so the next request sees it. */
   reload(): void;
   catalog: Catalog;
+  /** Reads pages of the backup list in a worker thread (serve); without it, in this one. */
+  reader?: CatalogReader;
   hub: JobHub;
   /** Signs restore plan tokens (restore-token.ts); random per process, so a restart voids old plans. */
   planKey: Buffer;

@@ -14,6 +14,7 @@ import { purgeLoginAttempts } from '../auth/throttle.ts';
 import { LifeboatError } from '../errors.ts';
 import { createApp } from './app.ts';
 import type { ServerContext } from './context.ts';
+import { CatalogReader } from './catalog-reader.ts';
 import { JobHub } from './job-hub.ts';
 import { webBuilt } from './web.ts';
 
@@ -65,10 +66,14 @@ export async function startApiServer(loaded: LoadedConfig, catalog: Catalog, opt
   };
   const stopping = new AbortController();
   const hub = new JobHub();
+  // The reader thread's failure is always said (pages then cost the main thread); its start only
+  // with LIFEBOAT_DEBUG.
+  const reader = new CatalogReader(catalog, (level, m) => (level === 'warn' ? options.log('warn', m) : process.env.LIFEBOAT_DEBUG ? options.log('info', m) : undefined));
   const context: ServerContext = {
     loaded: options.current ?? (() => loaded),
     reload: options.reload ?? (() => undefined),
     catalog,
+    reader,
     hub,
     planKey: randomBytes(32),
     stopping: stopping.signal,
@@ -122,6 +127,7 @@ export async function startApiServer(loaded: LoadedConfig, catalog: Catalog, opt
       await hub.stop(graceMs);
       (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
+      await reader.close();
     },
   };
 }

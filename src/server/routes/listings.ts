@@ -52,9 +52,11 @@ export function registerListings(api: Api, table: RouteEntry[]): void {
       }),
     },
     responses: { 200: json(z.object({ items: z.array(BackupRow), nextCursor: z.string().nullable(), total: z.number().optional() })) },
-  }, (c) => {
+  }, async (c) => {
     const q = c.req.valid('query');
-    const page = queryBackupsJson(c.get('server').catalog, { ...q, protected: q.protected, pendingDeletion: q.pendingDeletion, withTotal: q.total === true });
+    const { catalog, reader } = c.get('server');
+    const query = { ...q, protected: q.protected, pendingDeletion: q.pendingDeletion, withTotal: q.total === true };
+    const page = reader ? await reader.backupsPage(query) : queryBackupsJson(catalog, query);
     return c.body(page, 200, { 'content-type': 'application/json' });
   });
 
