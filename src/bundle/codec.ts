@@ -259,20 +259,6 @@ export function keysFor(config: EncryptionConfig | undefined, env: NodeJS.Proces
   return keys;
 }
 
-/**
- * Opens the age header at the start of `source` and reads no further: whether the keys open the
- * bundle is known before anything is done with it. Throws as openHeader does (E_ENCRYPTION for a
- * wrong or missing key, E_BUNDLE_CORRUPT for damage).
- */
-export async function checkKeysOpen(source: Readable, keys: DecryptionKeys): Promise<void> {
-  requireKeys(keys);
-  try {
-    await openHeader((await readHeader(source[Symbol.asyncIterator]() as AsyncIterator<Buffer>)).header, keys);
-  } finally {
-    source.destroy();
-  }
-}
-
 export async function decrypt(source: Readable, keys: DecryptionKeys): Promise<Readable> {
   requireKeys(keys);
   const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;

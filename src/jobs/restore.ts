@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
-import { checkKeysOpen, keysFor, keysForBundle } from '../bundle/codec.ts';
+import { keysFor, keysForBundle } from '../bundle/codec.ts';
+import { openRanges } from '../bundle/seek.ts';
 import { refuseUntrusted } from '../bundle/trust.ts';
 import type { DatabaseManifest } from '../bundle/manifest.ts';
 import type { LoadedConfig } from '../config/load.ts';
@@ -212,9 +213,6 @@ async function prepare(loaded: LoadedConfig, catalog: Catalog, prefix: string, o
   return { loaded, catalog, backup, manifest, copies, log, storage, key, selected, selectedFiles, selectedTables, globals: options.globals === true, server, destination };
 }
 
-/** Enough of a bundle's start for its age header (one stanza per recipient). */
-const HEADER_BYTES = 64 * 1024;
-
 async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreReport, job: Job, options: RestoreOptions): Promise<void> {
   const signal = job.signal;
   let tools: PgTools | undefined;
@@ -238,14 +236,13 @@ async function execute(ctx: RestoreContext, plan: RestorePlan, report: RestoreRe
   };
   try {
     // Not with --globals: the roles that own the objects are created after the bundle is read.
-    const streaming = tools && !ctx.selectedTables.length && !options.globals && plan.databases.some((d) => StreamingRestore.possible(ctx.selected.find((x) => x.name === d.source)!));
-    // A wrong key is wrong on every copy: told from the bundle's first bytes, before a scratch
-    // database is made on the server for the streamed loads. Damage is left to the extraction
-    // below, which passes over to the next copy.
-    if (streaming && ctx.manifest.encryption.kind !== 'none') {
+    const streaming = !ctx.selectedTables.length && !options.globals && plan.databases.some((d) => StreamingRestore.possible(ctx.selected.find((x) => x.name === d.source)!));
+    // A wrong key is wrong on every copy: told from the bundle's age header (what a ranged read
+    // opens first), before a scratch database is made on the server for the streamed loads.
+    // Damage is left to the extraction below, which passes over to the next copy.
+    if (tools && streaming && ctx.manifest.encryption.kind !== 'none') {
       const keys = keysForBundle(keysFor(ctx.loaded.config.targets[ctx.backup.target]?.encryption), ctx.manifest.encryption);
-      const header = async () => checkKeysOpen(await ctx.storage.get(ctx.key, { start: 0, end: HEADER_BYTES - 1, signal }), keys);
-      await header().catch((err: unknown) => {
+      await openRanges(ctx.storage, ctx.key, keys, signal).catch((err: unknown) => {
         if (asLifeboatError(err).code === 'E_ENCRYPTION') throw err;
       });
     }
